@@ -1,0 +1,73 @@
+"""`check`: prove that a sync will work, or say in an admin's words why it will not.
+
+In order: the configuration, a token (secret, tenant, app, consent), the token's application
+permissions, then one cheap call to each Graph resource the streams read, the sign-in call with
+the very filter a sync sends. Each failure raises `ConfigError`/`TokenError` with its message.
+"""
+
+from datetime import datetime, timedelta, timezone
+
+import requests
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
+
+from .auth import GraphAuthenticator, GraphTokenProvider, token_roles
+from .config import ConnectorConfig
+from .errors import PERMISSIONS_HINT, ConfigError, GraphErrorHandler, TokenError
+from .odata import sign_in_filter
+from .pages import graph_page
+
+REQUIRED_ROLES = ("Directory.Read.All", "AuditLog.Read.All")
+PROBE_TIMEOUT_SECONDS = 60
+
+
+def check_roles(access_token: str) -> None:
+    roles = token_roles(access_token)
+    if not roles:
+        raise ConfigError(
+            "The app's token carries no application permissions: admin consent has not been granted. "
+            + PERMISSIONS_HINT
+        )
+    missing = [role for role in REQUIRED_ROLES if role not in roles]
+    if missing:
+        raise ConfigError(
+            f"The app lacks the application permission {' and '.join(missing)} (it has {', '.join(sorted(roles))}). "
+            + PERMISSIONS_HINT
+        )
+
+
+def probe(config: ConnectorConfig, authenticator: GraphAuthenticator, path: str, params: dict) -> None:
+    """One GET through the same error translation a sync uses; anything but success becomes a clear failure."""
+    url = f"{config.graph_url}/v1.0/{path}"
+    try:
+        response = requests.get(url, params=params, auth=authenticator, timeout=PROBE_TIMEOUT_SECONDS)
+    except requests.exceptions.SSLError:
+        raise ConfigError(
+            f"The TLS certificate of {config.graph_url} is not trusted: check 'graph_endpoint'."
+        ) from None
+    except requests.RequestException:
+        raise TokenError(
+            f"Cannot reach Microsoft Graph at {config.graph_url}: check the network, 'cloud' and 'graph_endpoint'.",
+            transient=True,
+        ) from None
+    resolution = GraphErrorHandler(logger=None).interpret_response(response)  # type: ignore[arg-type]
+    if resolution.response_action == ResponseAction.SUCCESS:
+        graph_page(response)
+        return
+    if resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED):
+        raise TokenError(
+            f"Microsoft Graph is busy or unavailable (HTTP {response.status_code}); try again in a few minutes.",
+            transient=True,
+        )
+    raise ConfigError(resolution.error_message or f"Microsoft Graph answered HTTP {response.status_code} to {path}.")
+
+
+def check_connection(config: ConnectorConfig, provider: GraphTokenProvider) -> None:
+    """Raise on the first problem found; return quietly when every stream can be read."""
+    access_token = provider.token()
+    check_roles(access_token)
+    authenticator = GraphAuthenticator(provider)
+    probe(config, authenticator, "subscribedSkus", {})
+    probe(config, authenticator, "users", {"$select": "id,userPrincipalName", "$top": 1})
+    now = datetime.now(timezone.utc)
+    window = sign_in_filter(now - timedelta(hours=1), now, config.sign_in_app_ids)
+    probe(config, authenticator, "auditLogs/signIns", {"$filter": window, "$top": 1})

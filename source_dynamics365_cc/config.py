@@ -1,0 +1,247 @@
+"""Reads the user's configuration into a validated, typed `ConnectorConfig`.
+
+Every rule here fails with a `ConfigError` whose message names the setting, says what is wrong and
+how to fix it, and never repeats a secret. It runs before any network call, so `check`, `discover`
+and `read` all refuse bad input the same way.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping, Optional, Union
+from urllib.parse import urlsplit
+
+from .clouds import CLOUDS
+from .errors import ConfigError
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+START_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+DYNAMICS_365_APP_IDS: tuple[str, ...] = (
+    "00000007-0000-0000-c000-000000000000",  # Dataverse / Dynamics CRM Online
+    "996def3d-b36c-4153-8607-a6fd3c01b89f",  # Dynamics 365 Business Central
+    "00000015-0000-0000-c000-000000000000",  # Microsoft Dynamics ERP (Finance and Operations)
+    "637fcc9f-4a9b-4aaa-8713-a2a3cfda1505",  # Dynamics CRM Online Administration
+)
+
+# Entra keeps sign-ins 30 days on P1/P2. A filter older than that is refused, and a few minutes of
+# margin keep a boundary computed now valid when the request reaches Graph.
+RETENTION = timedelta(days=30)
+RETENTION_MARGIN = timedelta(minutes=10)
+APP_REGISTRATION_HINT = "Azure portal: Microsoft Entra ID > App registrations > your app > Overview"
+
+
+@dataclass(frozen=True)
+class ClientSecret:
+    """A client secret value (never its Secret ID)."""
+
+    secret: str
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    """A PEM certificate with its private key, as uploaded to the app registration."""
+
+    certificate_pem: str
+    private_key_pem: str
+    private_key_password: Optional[str]
+
+
+Credential = Union[ClientSecret, ClientCertificate]
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    """Everything the connector needs, validated and with defaults applied."""
+
+    tenant_id: str
+    client_id: str
+    credential: Credential
+    login_url: str
+    graph_url: str
+    start: datetime
+    sign_in_app_ids: tuple[str, ...]
+    lookback: timedelta
+    include_sign_in_activity: bool
+    exclude_concealed_users: bool
+    sign_in_requests_per_10_seconds: int
+    max_concurrency: int
+
+    @property
+    def authority(self) -> str:
+        return f"{self.login_url}/{self.tenant_id}"
+
+    @property
+    def scope(self) -> str:
+        """The token scope follows the Graph host, so an override or national cloud gets its own audience."""
+        return f"{self.graph_url}/.default"
+
+
+def parse_config(raw: Mapping[str, Any], now: Optional[datetime] = None, logger: Any = None) -> ConnectorConfig:
+    """Validate `raw` (the config JSON) and return a `ConnectorConfig`, or raise `ConfigError`."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError("The configuration must be a JSON object.")
+    now = now or datetime.now(timezone.utc)
+    cloud = _cloud(raw.get("cloud", "global"))
+    return ConnectorConfig(
+        tenant_id=_tenant_id(raw.get("tenant_id")),
+        client_id=_guid(raw.get("client_id"), "client_id", "Application (client) ID", APP_REGISTRATION_HINT),
+        credential=_credential(raw.get("credentials")),
+        login_url=_endpoint(raw.get("login_endpoint"), "login_endpoint") or cloud.login_url,
+        graph_url=_endpoint(raw.get("graph_endpoint"), "graph_endpoint") or cloud.graph_url,
+        start=_start(raw.get("start_date"), now, logger),
+        sign_in_app_ids=_app_ids(raw.get("sign_in_app_ids", list(DYNAMICS_365_APP_IDS))),
+        lookback=timedelta(
+            minutes=_integer(raw.get("lookback_window_minutes", 60), "lookback_window_minutes", 0, 1440)
+        ),
+        include_sign_in_activity=_boolean(raw.get("include_sign_in_activity", True), "include_sign_in_activity"),
+        exclude_concealed_users=_boolean(raw.get("exclude_concealed_users", True), "exclude_concealed_users"),
+        sign_in_requests_per_10_seconds=_integer(
+            raw.get("sign_in_requests_per_10_seconds", 5), "sign_in_requests_per_10_seconds", 1, 5
+        ),
+        max_concurrency=_integer(raw.get("max_concurrency", 3), "max_concurrency", 1, 8),
+    )
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"'{name}' is required and must be a non-empty text value.")
+    return value.strip()
+
+
+def _guid(value: Any, name: str, label: str, hint: str) -> str:
+    text = _text(value, name)
+    if text.startswith("{") and text.endswith("}"):
+        raise ConfigError(f"'{name}' must be a GUID without braces: remove the {{ and }}. {hint}.")
+    if not GUID.match(text):
+        raise ConfigError(
+            f"'{name}' must be the {label}, a GUID like 00000000-0000-0000-0000-000000000000 "
+            f"(36 characters, got {len(text)}). {hint}."
+        )
+    return text.lower()
+
+
+def _tenant_id(value: Any) -> str:
+    text = _text(value, "tenant_id")
+    if GUID.match(text):
+        return text.lower()
+    if DOMAIN.match(text):
+        return text.lower()
+    raise ConfigError(
+        "'tenant_id' must be the Directory (tenant) ID, a GUID, or a verified domain such as "
+        "contoso.onmicrosoft.com; it may not contain '/', '?', '#', '@', spaces or a URL. "
+        "Azure portal: Microsoft Entra ID > Overview > Tenant ID."
+    )
+
+
+def _credential(value: Any) -> Credential:
+    if not isinstance(value, Mapping):
+        raise ConfigError("'credentials' is required: choose 'client_secret' or 'client_certificate'.")
+    auth_type = value.get("auth_type")
+    if auth_type == "client_secret":
+        secret = value.get("client_secret")
+        if not isinstance(secret, str) or not secret.strip():
+            raise ConfigError(
+                "'credentials.client_secret' is empty: paste the secret's Value. "
+                "Azure portal: App registrations > your app > Certificates & secrets > Client secrets."
+            )
+        return ClientSecret(secret.strip())
+    if auth_type == "client_certificate":
+        return _certificate(value)
+    raise ConfigError("'credentials.auth_type' must be 'client_secret' or 'client_certificate'.")
+
+
+def _certificate(value: Mapping[str, Any]) -> ClientCertificate:
+    certificate = value.get("certificate")
+    if not isinstance(certificate, str) or "-----BEGIN CERTIFICATE-----" not in certificate:
+        raise ConfigError(
+            "'credentials.certificate' must be the PEM certificate (-----BEGIN CERTIFICATE----- ...) that is "
+            "uploaded to App registrations > your app > Certificates & secrets > Certificates."
+        )
+    key = value.get("private_key")
+    if not isinstance(key, str) or "PRIVATE KEY-----" not in key:
+        raise ConfigError(
+            "'credentials.private_key' must be the certificate's PEM private key (-----BEGIN PRIVATE KEY----- ...)."
+        )
+    password = value.get("private_key_password")
+    if password is not None and not isinstance(password, str):
+        raise ConfigError("'credentials.private_key_password' must be text.")
+    return ClientCertificate(certificate.strip(), key.strip(), password or None)
+
+
+def _cloud(value: Any):
+    if value not in CLOUDS:
+        raise ConfigError(f"'cloud' must be one of: {', '.join(CLOUDS)}.")
+    return CLOUDS[value]
+
+
+def _endpoint(value: Any, name: str) -> Optional[str]:
+    """An override must be a bare https origin: no credentials, path, query or fragment to leak or misroute."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"'{name}' must be a URL like https://host[:port].")
+    parts = urlsplit(value.strip())
+    if parts.scheme != "https":
+        raise ConfigError(f"'{name}' must use https:// (plain http would expose the token); use https://host[:port].")
+    if "@" in parts.netloc:
+        raise ConfigError(f"'{name}' must not carry a user name or password; give only https://host[:port].")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"'{name}' must be a base URL without a path, query or fragment: https://host[:port].")
+    try:
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        host = None
+    if not host or " " in parts.netloc:
+        raise ConfigError(f"'{name}' has no valid host name; use https://host[:port].")
+    return f"https://{parts.netloc.lower()}"
+
+
+def _start(value: Any, now: datetime, logger: Any) -> datetime:
+    earliest = now - RETENTION + RETENTION_MARGIN
+    if value is None or value == "":
+        return earliest
+    if not isinstance(value, str) or not START_DATE.match(value):
+        raise ConfigError("'start_date' must look like 2026-11-01T00:00:00Z (UTC, YYYY-MM-DDTHH:MM:SSZ).")
+    try:
+        start = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise ConfigError(f"'start_date' {value} is not a real date and time.") from None
+    if start > now:
+        raise ConfigError(f"'start_date' {value} is in the future; choose a date within the last 30 days.")
+    if start < earliest:
+        if logger is not None:
+            logger.warning(
+                f"start_date {value} is older than Microsoft Entra's 30-day sign-in retention; "
+                f"reading sign-ins from {earliest.strftime('%Y-%m-%dT%H:%M:%SZ')} instead."
+            )
+        return earliest
+    return start
+
+
+def _app_ids(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError("'sign_in_app_ids' must be a list of application IDs (GUIDs).")
+    ids = []
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not GUID.match(item.strip()):
+            raise ConfigError(
+                f"'sign_in_app_ids' item {index + 1} is not an application ID: each must be a GUID like "
+                "00000007-0000-0000-c000-000000000000. Azure portal: Enterprise applications > the app > Application ID."
+            )
+        ids.append(item.strip().lower())
+    return tuple(dict.fromkeys(ids))
+
+
+def _integer(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"'{name}' must be a whole number from {low} to {high}.")
+    return value
+
+
+def _boolean(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"'{name}' must be true or false.")
+    return value

@@ -1,0 +1,198 @@
+"""Error translation, in one place: what a Graph or Entra answer means and what the user should do.
+
+    AirbyteTracedException (CDK)
+     +-- ConfigError            the user must change the configuration or the app registration
+     +-- TokenError             Entra refused to issue a token (AADSTS code -> admin-readable text)
+
+`GraphErrorHandler` maps every Graph response to an `ErrorResolution` (retry, refresh the token,
+fail as config error, ...); the CDK's `HttpClient` acts on it. Messages never carry secrets.
+"""
+
+import logging
+from typing import Any, Mapping, Optional, Union
+
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from .pages import graph_page
+
+PERMISSIONS_HINT = (
+    "Azure portal: Microsoft Entra ID > App registrations > your app > API permissions > Add a permission > "
+    "Microsoft Graph > Application permissions, then 'Grant admin consent'."
+)
+PREMIUM_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+EXPIRED_PAGE_CODE = "Directory_ExpiredPageToken"
+TRANSIENT_TOKEN_ERRORS = ("temporarily_unavailable", "server_error", "service_unavailable", "invalid_response")
+
+
+class ConfigError(AirbyteTracedException):
+    """A problem the user fixes in the configuration or in the Azure portal; never retried."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+
+class TokenError(AirbyteTracedException):
+    """Entra answered the token request with an error; `transient` tells a retryable outage apart."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        failure = FailureType.transient_error if transient else FailureType.config_error
+        super().__init__(message=message, internal_message=message, failure_type=failure)
+
+
+class SignInActivityRefused(Exception):
+    """Graph refused `signInActivity` on /users (no P1/P2 or no AuditLog.Read.All); the roster can go on without it."""
+
+
+AADSTS_MESSAGES: dict[str, str] = {
+    "7000215": (
+        "The client secret is wrong. Paste the secret's Value, not its Secret ID (the ID is a GUID; the value is "
+        "about 40 characters and is shown only once). Azure portal: App registrations > your app > "
+        "Certificates & secrets > Client secrets; create a new secret if the value is lost."
+    ),
+    "7000222": (
+        "The client secret has expired. Create a new one in Azure portal: App registrations > your app > "
+        "Certificates & secrets > Client secrets, and paste its Value here."
+    ),
+    "700016": (
+        "No application with this Client ID exists in the tenant. Check the Application (client) ID in "
+        "App registrations > your app > Overview, and that the Tenant ID is the tenant where the app is registered."
+    ),
+    "90002": "The tenant was not found. Check the Tenant ID: Microsoft Entra ID > Overview > Tenant ID.",
+    "7000112": "The application is disabled. Enable it in Enterprise applications > your app > Properties > 'Enabled for users to sign-in?'.",
+    "90094": "An administrator has not granted consent to this app. " + PERMISSIONS_HINT,
+    "65001": "An administrator has not granted consent to this app. " + PERMISSIONS_HINT,
+    "500011": "The Graph endpoint is not known to this tenant's cloud. Check 'cloud' and 'graph_endpoint'.",
+    "700027": (
+        "The certificate was not accepted. Upload this certificate (its public part) to App registrations > your app > "
+        "Certificates & secrets > Certificates, and check that the private key belongs to it."
+    ),
+    "700024": "The certificate assertion has expired or is not yet valid: check this machine's clock.",
+}
+
+
+def token_error_message(result: Mapping[str, Any]) -> TokenError:
+    """Turn msal's error result (Entra's JSON) into a `TokenError` an admin can act on."""
+    codes = [str(code) for code in result.get("error_codes") or []]
+    for code in codes:
+        if code in AADSTS_MESSAGES:
+            return TokenError(f"Sign-in to Microsoft Entra failed (AADSTS{code}): {AADSTS_MESSAGES[code]}")
+    error = str(result.get("error") or "unknown_error")
+    description = str(result.get("error_description") or "").split("\r\n")[0].split(" Trace ID:")[0]
+    transient = error in TRANSIENT_TOKEN_ERRORS
+    return TokenError(f"Microsoft Entra refused the token request ({error}): {description}", transient=transient)
+
+
+def graph_error(response: requests.Response) -> tuple[str, str]:
+    """The `(code, message)` of a Graph error body; HTML gateway pages and empty bodies give empty strings."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", ""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return "", ""
+    return str(error.get("code") or ""), str(error.get("message") or "")
+
+
+def _fail(message: str, failure_type: FailureType = FailureType.config_error) -> ErrorResolution:
+    return ErrorResolution(ResponseAction.FAIL, failure_type, message)
+
+
+RETRY = ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, "Microsoft Graph is unavailable; retrying.")
+RATE_LIMITED = ErrorResolution(
+    ResponseAction.RATE_LIMITED, FailureType.transient_error, "Microsoft Graph is throttling; waiting."
+)
+SUCCESS = ErrorResolution(ResponseAction.SUCCESS)
+
+
+class GraphErrorHandler(ErrorHandler):
+    """Decides what each Graph answer means; the CDK's HttpClient then retries, refreshes or fails."""
+
+    def __init__(self, logger: logging.Logger, max_retries: int = 8, max_time_seconds: int = 900) -> None:
+        self._logger = logger
+        self._max_retries = max_retries
+        self._max_time = max_time_seconds
+
+    @property
+    def max_retries(self) -> Optional[int]:
+        return self._max_retries
+
+    @property
+    def max_time(self) -> Optional[int]:
+        return self._max_time
+
+    def interpret_response(
+        self, response_or_exception: Optional[Union[requests.Response, Exception]] = None
+    ) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.Response):
+            return self._interpret_status(response_or_exception)
+        if isinstance(
+            response_or_exception,
+            (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError),
+        ):
+            return RETRY
+        if isinstance(response_or_exception, TokenError):
+            return _fail(response_or_exception.message or "", response_or_exception.failure_type)
+        return _fail(
+            f"Unexpected error talking to Microsoft Graph: {type(response_or_exception).__name__}",
+            FailureType.system_error,
+        )
+
+    def _interpret_status(self, response: requests.Response) -> ErrorResolution:
+        status = response.status_code
+        if status < 400:
+            return self._interpret_page(response)
+        if status == 429:
+            return RATE_LIMITED
+        if status == 408 or status >= 500:
+            return RETRY
+        code, message = graph_error(response)
+        if status == 401:
+            return ErrorResolution(
+                ResponseAction.REFRESH_TOKEN_THEN_RETRY,
+                FailureType.transient_error,
+                "The access token was rejected; fetching a new one.",
+            )
+        if status == 403:
+            return self._interpret_forbidden(response, code, message)
+        if code == EXPIRED_PAGE_CODE:
+            return ErrorResolution(
+                ResponseAction.RESET_PAGINATION,
+                FailureType.transient_error,
+                "The page token expired; restarting the window.",
+            )
+        return _fail(f"Microsoft Graph rejected the request ({status} {code}): {message}", FailureType.system_error)
+
+    def _interpret_page(self, response: requests.Response) -> ErrorResolution:
+        """A 200 whose body is cut short or not JSON is a transport fault: fetch the page again."""
+        try:
+            graph_page(response)
+        except ValueError:
+            return ErrorResolution(
+                ResponseAction.RETRY, FailureType.transient_error, "Microsoft Graph sent a malformed page; retrying."
+            )
+        return SUCCESS
+
+    def _interpret_forbidden(self, response: requests.Response, code: str, message: str) -> ErrorResolution:
+        path = response.request.path_url if response.request is not None else ""
+        if "signInActivity" in path and "/users" in path:
+            return ErrorResolution(ResponseAction.IGNORE, None, "Graph refused signInActivity on users.")
+        if code == PREMIUM_CODE:
+            return _fail(
+                "Sign-in logs need Microsoft Entra ID P1 or P2 in this tenant (Graph: 'tenant doesn't have premium license'). "
+                "Add a P1/P2 license (Microsoft 365 admin center > Billing > Licenses), or deselect the sign_ins stream."
+            )
+        return _fail(forbidden_message(path, message))
+
+
+def forbidden_message(path: str, message: str) -> str:
+    """Name the application permission a 403 points to."""
+    permission = "AuditLog.Read.All" if "auditLogs" in path else "Directory.Read.All"
+    return (
+        f"Microsoft Graph denied access ({message or 'Authorization_RequestDenied'}): the app needs the application "
+        f"permission {permission} with admin consent. {PERMISSIONS_HINT}"
+    )

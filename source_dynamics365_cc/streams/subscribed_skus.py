@@ -1,0 +1,13 @@
+"""`subscribed_skus`: what the tenant pays for (prepaid and consumed units per license)."""
+
+from .graph import GraphStream
+
+
+class SubscribedSkus(GraphStream):
+    """GET /v1.0/subscribedSkus: one small page, no filter."""
+
+    name = "subscribed_skus"
+    primary_key = "skuId"
+
+    def collection_path(self) -> str:
+        return "subscribedSkus"

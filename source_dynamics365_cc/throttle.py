@@ -1,0 +1,121 @@
+"""The throttle policy for Graph's sign-in log: pace requests below Graph's limit, obey Retry-After.
+
+Graph allows 5 sign-in requests per 10 seconds per app and tenant. `SlidingWindowPacer` keeps every
+worker under that limit together, and when Graph still answers 429 (another tool using the same
+app, say) its Retry-After pauses every worker, not only the one that was told. `GraphApiBudget`
+plugs the pacer into the CDK's request path; `RetryAfterBackoff` tells the CDK how long to wait.
+"""
+
+import email.utils
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional, Union
+
+import requests
+from airbyte_cdk.sources.streams.call_rate import AbstractAPIBudget, AbstractCallRatePolicy
+from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
+
+WINDOW_SECONDS = 10.0
+# Graph counts a request when it arrives, we when we send it: a quarter second covers the jitter.
+SAFETY_MARGIN_SECONDS = 0.25
+MAX_BACKOFF_SECONDS = 60.0
+
+
+def retry_after_seconds(response: requests.Response) -> Optional[float]:
+    """Seconds to wait from a Retry-After header: integer, fractional ("2.128") or an HTTP date."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+class SlidingWindowPacer:
+    """At most `limit` sends in any `window` seconds, shared by all threads; `pause` holds them all."""
+
+    def __init__(
+        self,
+        limit: int,
+        window: float = WINDOW_SECONDS,
+        margin: float = SAFETY_MARGIN_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._limit = limit
+        self._span = window + margin
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._sent: list[float] = []
+        self._paused_until = 0.0
+
+    def acquire(self) -> None:
+        """Block until one more request may be sent, then count it."""
+        while True:
+            with self._lock:
+                wait = self._wait_time(self._clock())
+                if wait <= 0:
+                    self._sent.append(self._clock())
+                    return
+            self._sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every worker for `seconds` (Graph's Retry-After)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def _wait_time(self, now: float) -> float:
+        self._sent = [sent for sent in self._sent if sent > now - self._span]
+        window_wait = self._sent[0] + self._span - now if len(self._sent) >= self._limit else 0.0
+        return max(window_wait, self._paused_until - now)
+
+
+class GraphApiBudget(AbstractAPIBudget):
+    """Routes the requests that `matches` accepts through a pacer, and feeds it Graph's Retry-After."""
+
+    def __init__(self, pacer: SlidingWindowPacer, matches: Callable[[Any], bool]) -> None:
+        self._pacer = pacer
+        self._matches = matches
+
+    def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        if self._matches(request):
+            self._pacer.acquire()
+
+    def get_matching_policy(self, request: Any) -> Optional[AbstractCallRatePolicy]:
+        return None
+
+    def update_from_response(self, request: Any, response: Any) -> None:
+        if not isinstance(response, requests.Response) or not self._matches(request):
+            return
+        if response.status_code in (429, 503):
+            seconds = retry_after_seconds(response)
+            if seconds:
+                self._pacer.pause(seconds)
+
+
+def is_sign_in_request(request: Any) -> bool:
+    url = getattr(request, "url", "") or ""
+    return "/auditLogs/signIns" in url
+
+
+class RetryAfterBackoff(BackoffStrategy):
+    """Retry-After when Graph sends one (429, 503); otherwise exponential, capped."""
+
+    def backoff_time(
+        self,
+        response_or_exception: Optional[Union[requests.Response, requests.RequestException]],
+        attempt_count: int,
+    ) -> Optional[float]:
+        if isinstance(response_or_exception, requests.Response):
+            seconds = retry_after_seconds(response_or_exception)
+            if seconds is not None:
+                return seconds
+        return min(float(2**attempt_count), MAX_BACKOFF_SECONDS)
