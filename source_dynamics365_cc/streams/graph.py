@@ -12,6 +12,7 @@ from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.auth import AuthBase
+from requests.utils import requote_uri
 
 from ..concealed import ConcealedUserFilter
 from ..config import ConnectorConfig
@@ -42,6 +43,13 @@ class GraphStream(HttpStream, ABC):
         self._graph_netloc = urlsplit(config.graph_url).netloc
         self._concealed = ConcealedUserFilter(config.exclude_concealed_users)
         super().__init__(authenticator=authenticator, api_budget=api_budget)  # type: ignore[arg-type]
+        # No resumable full refresh: a saved skiptoken expires, so a retried sync must start the collection
+        # again. The sign-in stream gets its window cursor from the source instead.
+        self.cursor = None
+
+    @property
+    def is_resumable(self) -> bool:
+        return self.supports_incremental
 
     @property
     def url_base(self) -> str:
@@ -83,7 +91,7 @@ class GraphStream(HttpStream, ABC):
         if not link:
             return None
         self._refuse_foreign_link(str(link))
-        if link == response.request.url:
+        if requote_uri(str(link)) == response.request.url:
             raise AirbyteTracedException(
                 message="Microsoft Graph returned the same page link twice; stopping to avoid an endless loop.",
                 failure_type=FailureType.system_error,

@@ -1,0 +1,238 @@
+"""Static reference data a real tenant would show: applications, names, places, licences.
+
+Kept apart from generation so realism can be edited without touching the algorithms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DATAVERSE = "00000007-0000-0000-c000-000000000000"
+BUSINESS_CENTRAL = "996def3d-b36c-4153-8607-a6fd3c01b89f"
+DYNAMICS_ERP = "00000015-0000-0000-c000-000000000000"
+CRM_ADMIN = "637fcc9f-4a9b-4aaa-8713-a2a3cfda1505"
+DYNAMICS_APP_IDS = frozenset({DATAVERSE, BUSINESS_CENTRAL, DYNAMICS_ERP, CRM_ADMIN})
+
+EXCHANGE = "00000002-0000-0ff1-ce00-000000000000"
+SHAREPOINT = "00000003-0000-0ff1-ce00-000000000000"
+GRAPH = "00000003-0000-0000-c000-000000000000"
+TEAMS_SERVICE = "cc15fd57-2c6c-4117-a88c-83b1d56b4bbe"
+
+
+@dataclass(frozen=True)
+class SignInApp:
+    """A client application and the resource it signs in to, with a relative frequency."""
+
+    app_id: str
+    app_name: str
+    resource_id: str
+    resource_name: str
+    weight: int
+
+
+SIGN_IN_APPS: tuple[SignInApp, ...] = (
+    SignInApp("d3590ed6-52b3-4102-aeff-aad2292ab01c", "Microsoft Office", EXCHANGE, "Office 365 Exchange Online", 18),
+    SignInApp("1fec8e78-bce4-4aaf-ab1b-5451cc387264", "Microsoft Teams", TEAMS_SERVICE, "Microsoft Teams Services", 16),
+    SignInApp(SHAREPOINT, "Office 365 SharePoint Online", SHAREPOINT, "Office 365 SharePoint Online", 10),
+    SignInApp(EXCHANGE, "Office 365 Exchange Online", EXCHANGE, "Office 365 Exchange Online", 10),
+    SignInApp(
+        "89bee1f7-5e6e-4d8a-9f3d-ecd601259da7",
+        "Office365 Shell WCSS-Client",
+        "5f09333a-842c-47da-a157-57da27fcbca5",
+        "Office365 Shell WCSS-Server",
+        8,
+    ),
+    SignInApp("27922004-5251-4030-b22d-91ecd9a37ea4", "Outlook Mobile", EXCHANGE, "Office 365 Exchange Online", 6),
+    SignInApp(
+        "c44b4083-3bb0-49c1-b47d-974e53cbdf3c",
+        "Azure Portal",
+        "797f4846-ba00-4fd7-ba43-dac1f8f63013",
+        "Windows Azure Service Management API",
+        4,
+    ),
+    SignInApp("2793995e-0a7d-40d7-bd35-6968ba142197", "My Apps", GRAPH, "Microsoft Graph", 3),
+    # Dynamics 365 first-party applications (appId is itself the Dynamics app)
+    SignInApp(DATAVERSE, "Dynamics CRM Online", DATAVERSE, "Dynamics CRM Online", 8),
+    SignInApp(BUSINESS_CENTRAL, "Dynamics 365 Business Central", BUSINESS_CENTRAL, "Dynamics 365 Business Central", 3),
+    SignInApp(DYNAMICS_ERP, "Microsoft Dynamics ERP", DYNAMICS_ERP, "Microsoft Dynamics ERP", 2),
+    SignInApp(CRM_ADMIN, "Dynamics CRM Online Administration", CRM_ADMIN, "Dynamics CRM Online Administration", 1),
+    # Other clients reaching Dataverse: only resourceId names Dynamics
+    SignInApp("4e291c71-d680-4d0e-9640-0a3358e31177", "PowerApps", DATAVERSE, "Dynamics CRM Online", 3),
+    SignInApp(
+        "5b1c3a7e-2f44-4d1b-9a61-0c7e3d9f8a21", "Contoso Sales Outlook Add-in", DATAVERSE, "Dynamics CRM Online", 3
+    ),
+)
+
+# (errorCode, failureReason, additionalDetails); index 0 is success
+STATUSES: tuple[tuple[int, str | None, str | None], ...] = (
+    (0, None, None),
+    (0, None, "MFA requirement satisfied by claim in the token"),
+    (0, None, "MFA completed in Azure AD"),
+    (
+        50126,
+        "Error validating credentials due to invalid username or password.",
+        "The user didn't enter the right credentials. It's expected to see some number of these errors in your logs due to users making mistakes.",
+    ),
+    (50074, "Strong Authentication is required.", "The user is required to complete multi-factor authentication."),
+    (50140, "This error occurred due to 'Keep me signed in' interrupt when the user was signing in.", None),
+    (530003, "Your device is required to be managed to access this resource.", None),
+    (
+        50053,
+        "Account is locked because user tried to sign in too many times with an incorrect user ID or password.",
+        None,
+    ),
+)
+STATUS_WEIGHTS = (70, 10, 6, 5, 4, 2, 2, 1)
+
+DEVICES: tuple[tuple[str, str | None], ...] = (  # (operatingSystem, browser)
+    ("Windows10", "Edge 131.0.0"),
+    ("Windows10", "Chrome 131.0.0"),
+    ("Windows", "Rich Client 16.0.18129"),
+    ("MacOs", "Safari 18.1"),
+    ("Ios", "Mobile Safari 18.1"),
+    ("Android", "Chrome Mobile 130.0.6723"),
+    ("Windows10", "IE 7.0"),
+    ("Linux", "Firefox 132.0"),
+)
+CLIENT_APPS = ("Browser", "Mobile Apps and Desktop clients", "Browser", "Mobile Apps and Desktop clients", None)
+
+LOCATIONS: tuple[tuple[str | None, str | None, str | None, float | None, float | None], ...] = (
+    ("Redmond", "Washington", "US", 47.6740, -122.1215),
+    ("Seattle", "Washington", "US", 47.6062, -122.3321),
+    ("London", "London", "GB", 51.5072, -0.1276),
+    ("Paris", "Paris", "FR", 48.8566, 2.3522),
+    ("München", "Bayern", "DE", 48.1351, 11.5820),
+    ("São Paulo", "São Paulo", "BR", -23.5505, -46.6333),
+    ("Beijing", "Beijing", "CN", 39.9042, 116.4074),
+    ("Reykjavík", "Höfuðborgarsvæðið", "IS", 64.1466, -21.9426),
+    (None, None, None, None, None),
+)
+
+GIVEN_NAMES = (
+    "Adele",
+    "Alex",
+    "Diego",
+    "Grady",
+    "Isaiah",
+    "Johanna",
+    "Lee",
+    "Lidia",
+    "Lynne",
+    "Megan",
+    "Miriam",
+    "Nestor",
+    "Patti",
+    "Pradeep",
+    "Zoë",
+    "Björn",
+    "José",
+    "Ægir",
+    "Søren",
+    "Chloé",
+)
+SURNAMES = (
+    "Vance",
+    "Wilber",
+    "Siciliani",
+    "Archie",
+    "Langer",
+    "Lauer",
+    "Gu",
+    "Holloway",
+    "Robbins",
+    "Bowen",
+    "Graham",
+    "Wilson",
+    "Patel",
+    "Gupta",
+    "Ångström",
+    "Müller",
+    "Núñez",
+    "O'Brien",
+    "Łukasz",
+    "Dvořák",
+)
+CJK_NAMES = (("雷", "李"), ("梅", "韩"), ("太郎", "山田"), ("민준", "김"))
+JOB_TITLES = (
+    "Sales Manager",
+    "Account Executive",
+    "Customer Service Agent",
+    "Developer",
+    "Accountant",
+    "Field Technician",
+    "Marketing Specialist",
+    "CFO",
+    "IT Administrator",
+)
+DEPARTMENTS = ("Sales", "Customer Service", "Finance", "Engineering", "Marketing", "Operations", "IT")
+OFFICES = ("18/2111", "131/1104", "20/1101", "Remote", "Building 4")
+LANGUAGES = ("en-US", "de-DE", "fr-FR", "zh-CN", "pt-BR", "is-IS")
+GUEST_DOMAINS = ("fabrikam.com", "northwindtraders.com", "gmail.com", "outlook.com")
+
+
+@dataclass(frozen=True)
+class Sku:
+    """A licence product in the tenant's inventory."""
+
+    sku_id: str
+    part_number: str
+    prepaid: int
+    plans: tuple[tuple[str, str], ...]  # (servicePlanId, servicePlanName)
+    dynamics: bool
+
+
+SKUS: tuple[Sku, ...] = (
+    Sku(
+        "6fd2c87f-b296-42f0-b197-1e91e994b900",
+        "ENTERPRISEPACK",
+        250,
+        (
+            ("efb87545-963c-4e0d-99df-69c6916d9eb0", "EXCHANGE_S_ENTERPRISE"),
+            ("5dbe027f-2339-4123-9542-606e4d348a72", "SHAREPOINTENTERPRISE"),
+            ("57ff2da0-773e-42df-b2af-ffb7a2317929", "TEAMS1"),
+        ),
+        False,
+    ),
+    Sku(
+        "078d2b04-f1bd-4111-bbd4-b4b1b354cef4",
+        "AAD_PREMIUM",
+        250,
+        (("41781fb2-bc02-4b7c-bd55-b576c07bb09d", "AAD_PREMIUM"),),
+        False,
+    ),
+    Sku(
+        "749742bf-0d37-4158-a120-33567104deeb",
+        "DYN365_ENTERPRISE_CUSTOMER_SERVICE",
+        40,
+        (
+            ("99340b49-fb81-4b1e-976b-8f2ae8e9394f", "DYN365_ENTERPRISE_CUSTOMER_SERVICE"),
+            ("17ab22cd-a0b3-4536-910a-cb6eb12696c0", "DYN365_CDS_DYN_APPS"),
+        ),
+        True,
+    ),
+    Sku(
+        "1e1a282c-9c54-43a2-9310-98ef728faace",
+        "DYN365_ENTERPRISE_SALES",
+        60,
+        (
+            ("2da8e897-7791-486b-b08f-cc63c8129df7", "DYN365_ENTERPRISE_SALES"),
+            ("17ab22cd-a0b3-4536-910a-cb6eb12696c0", "DYN365_CDS_DYN_APPS"),
+        ),
+        True,
+    ),
+    Sku(
+        "2880026b-2b0c-4251-8656-5d41ff11e3aa",
+        "DYN365_BUSCENTRAL_ESSENTIAL",
+        25,
+        (("920656a2-7dd8-4c83-97b6-a356414dbd36", "DYN365_FINANCIALS_BUSINESS"),),
+        True,
+    ),
+    Sku(
+        "328dc228-00bc-48c6-8b09-1fbc8bc3435d",
+        "CRMSTORAGE",
+        10,
+        (("77866113-0f3e-4e6e-9666-b1e25c6f99b0", "CRMSTORAGE"),),
+        True,
+    ),
+)
+USER_LICENSABLE = tuple(s for s in SKUS if s.part_number != "CRMSTORAGE")

@@ -1,0 +1,270 @@
+"""Users and licence inventory, each user a pure function of (seed, index).
+
+Users are few compared with sign-ins (hundreds to tens of thousands), so small per-user identity
+tuples are cached; full user objects are rebuilt on demand.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from . import catalog
+from .gen import TICKS, format_ticks, guid, mix
+
+DOMAIN = "contoso.onmicrosoft.com"
+
+USER_PROPERTIES = frozenset(
+    {
+        "id",
+        "businessPhones",
+        "displayName",
+        "givenName",
+        "jobTitle",
+        "mail",
+        "mobilePhone",
+        "officeLocation",
+        "preferredLanguage",
+        "surname",
+        "userPrincipalName",
+        "accountEnabled",
+        "userType",
+        "createdDateTime",
+        "department",
+        "employeeId",
+        "assignedLicenses",
+        "assignedPlans",
+        "signInActivity",
+    }
+)
+DEFAULT_USER_SELECT = (
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a sign-in record needs to know about its user."""
+
+    id: str
+    upn: str
+    display_name: str
+    kind: str  # member | guest | concealed
+
+
+class Directory:
+    """The tenant's users and subscribed SKUs."""
+
+    def __init__(self, seed: int, count: int, created_ticks: int, now_ticks: int) -> None:
+        self._salt = mix(seed * 7919 + 17)
+        self.count = count
+        self._created = created_ticks
+        self._now = now_ticks
+        self.identity = functools.lru_cache(maxsize=200_000)(self._identity)
+
+    def _h(self, index: int, lane: int) -> int:
+        return mix(self._salt ^ (index * 0x100000001B3 + lane))
+
+    def _identity(self, index: int) -> Identity:
+        h = self._h(index, 0)
+        uid = guid(h, self._h(index, 1))
+        kind_roll = h % 100
+        if kind_roll < 4:
+            hexname = f"{self._h(index, 2):016X}{self._h(index, 3):016X}"
+            return Identity(uid, hexname, hexname, "concealed")
+        given, surname = self._names(index)
+        display = (
+            f"{given} {surname}" if kind_roll % 3 else f"{surname} {given}" if kind_roll < 10 else f"{given} {surname}"
+        )
+        folded = unicodedata.normalize("NFKD", f"{given}.{surname}".lower())
+        ascii_local = "".join(c for c in folded if c.isascii() and (c.isalnum() or c == "."))
+        local = f"{ascii_local.strip('.') or 'user'}{index}"
+        if kind_roll < 14:
+            domain = catalog.GUEST_DOMAINS[h % len(catalog.GUEST_DOMAINS)]
+            return Identity(uid, f"{local}_{domain}#EXT#@{DOMAIN}", display + " (Guest)", "guest")
+        return Identity(uid, f"{local}@{DOMAIN}", display, "member")
+
+    def _names(self, index: int) -> tuple[str, str]:
+        h = self._h(index, 4)
+        if h % 10 == 0:
+            return catalog.CJK_NAMES[(h >> 8) % len(catalog.CJK_NAMES)]
+        return (
+            catalog.GIVEN_NAMES[(h >> 8) % len(catalog.GIVEN_NAMES)],
+            catalog.SURNAMES[(h >> 20) % len(catalog.SURNAMES)],
+        )
+
+    def never_signed_in(self, index: int) -> bool:
+        """About one user in ten has no sign-in at all (signInActivity fields null)."""
+        return self._h(index, 5) % 10 == 0
+
+    def licences(self, index: int) -> tuple[catalog.Sku, ...]:
+        """The SKUs assigned to a user; about a quarter hold a Dynamics 365 licence."""
+        if self.identity(index).kind != "member":
+            return ()
+        h = self._h(index, 6)
+        skus = [catalog.SKUS[0]]
+        if h % 3:
+            skus.append(catalog.SKUS[1])
+        if (h >> 8) % 4 == 0:
+            dyn = [s for s in catalog.USER_LICENSABLE if s.dynamics]
+            skus.append(dyn[(h >> 16) % len(dyn)])
+        return tuple(skus)
+
+    def user(self, index: int, select: tuple[str, ...] = DEFAULT_USER_SELECT) -> dict[str, Any]:
+        """Build one user object with only the selected properties, in the selected order."""
+        ident = self.identity(index)
+        h = self._h(index, 7)
+        given, surname = (None, None) if ident.kind == "concealed" else self._names(index)
+        created = self._created + (mix(h) % max(1, self._now - self._created))
+        created -= created % TICKS
+        values: dict[str, Any] = {}
+        for prop in select:
+            if prop == "id":
+                values[prop] = ident.id
+            elif prop == "displayName":
+                values[prop] = ident.display_name
+            elif prop == "givenName":
+                values[prop] = given
+            elif prop == "surname":
+                values[prop] = surname
+            elif prop == "userPrincipalName":
+                values[prop] = ident.upn
+            elif prop == "mail":
+                values[prop] = self._mail(ident, h)
+            elif prop == "businessPhones":
+                values[prop] = [f"+1 425 555 {index % 10000:04d}"] if h % 3 == 0 else []
+            elif prop == "mobilePhone":
+                values[prop] = f"+44 7700 900{index % 1000:03d}" if h % 7 == 0 else None
+            elif prop == "jobTitle":
+                values[prop] = None if h % 10 < 3 else catalog.JOB_TITLES[(h >> 4) % len(catalog.JOB_TITLES)]
+            elif prop == "officeLocation":
+                values[prop] = None if h % 5 == 0 else catalog.OFFICES[(h >> 12) % len(catalog.OFFICES)]
+            elif prop == "preferredLanguage":
+                values[prop] = None if h % 4 == 0 else catalog.LANGUAGES[(h >> 16) % len(catalog.LANGUAGES)]
+            elif prop == "accountEnabled":
+                values[prop] = (h >> 20) % 100 >= 7
+            elif prop == "userType":
+                values[prop] = "Guest" if ident.kind == "guest" else "Member"
+            elif prop == "createdDateTime":
+                values[prop] = format_ticks(created)
+            elif prop == "department":
+                values[prop] = None if h % 6 == 0 else catalog.DEPARTMENTS[(h >> 24) % len(catalog.DEPARTMENTS)]
+            elif prop == "employeeId":
+                values[prop] = None if ident.kind != "member" else f"E{100000 + index}"
+            elif prop == "assignedLicenses":
+                values[prop] = [{"disabledPlans": [], "skuId": s.sku_id} for s in self.licences(index)]
+            elif prop == "assignedPlans":
+                values[prop] = self._plans(index, created)
+            elif prop == "signInActivity":
+                values[prop] = self._activity(index)
+        return values
+
+    def _mail(self, ident: Identity, h: int) -> str | None:
+        if ident.kind == "concealed" or (h >> 28) % 100 < 15:
+            return None
+        if ident.kind == "guest":
+            local, _, _ = ident.upn.partition("#EXT#")
+            name, _, domain = local.rpartition("_")
+            return f"{name}@{domain}"
+        return ident.upn
+
+    def _plans(self, index: int, created: int) -> list[dict[str, Any]]:
+        when = format_ticks(created + 3600 * TICKS)
+        return [
+            {
+                "assignedDateTime": when,
+                "capabilityStatus": "Enabled",
+                "service": _service(name),
+                "servicePlanId": plan_id,
+            }
+            for sku in self.licences(index)
+            for plan_id, name in sku.plans
+        ]
+
+    def _activity(self, index: int) -> dict[str, Any]:
+        if self.never_signed_in(index):
+            return {
+                "lastSignInDateTime": None,
+                "lastSignInRequestId": None,
+                "lastNonInteractiveSignInDateTime": None,
+                "lastNonInteractiveSignInRequestId": None,
+                "lastSuccessfulSignInDateTime": None,
+                "lastSuccessfulSignInRequestId": None,
+            }
+        h = self._h(index, 8)
+        span = 30 * 86400 * TICKS
+        last = self._now - h % span
+        non_interactive = self._now - (h >> 16) % (span // 10)
+        success = last - ((h >> 32) % 3) * 3600 * TICKS
+        return {
+            "lastSignInDateTime": format_ticks(last - last % TICKS),
+            "lastSignInRequestId": guid(h, self._h(index, 9)),
+            "lastNonInteractiveSignInDateTime": format_ticks(non_interactive - non_interactive % TICKS),
+            "lastNonInteractiveSignInRequestId": guid(self._h(index, 10), h),
+            "lastSuccessfulSignInDateTime": format_ticks(success - success % TICKS),
+            "lastSuccessfulSignInRequestId": guid(self._h(index, 11), h),
+        }
+
+    def users(self, select: tuple[str, ...] = tuple(sorted(USER_PROPERTIES))) -> Iterator[dict[str, Any]]:
+        """All users in directory order (the order /users pages them)."""
+        for index in range(self.count):
+            yield self.user(index, select)
+
+    def subscribed_skus(self, tenant_id: str, premium: bool) -> list[dict[str, Any]]:
+        """The licence inventory; consumedUnits counts the users holding each SKU."""
+        consumed: dict[str, int] = {}
+        for index in range(self.count):
+            for sku in self.licences(index):
+                consumed[sku.sku_id] = consumed.get(sku.sku_id, 0) + 1
+        out = []
+        for sku in catalog.SKUS:
+            if sku.part_number == "AAD_PREMIUM" and not premium:
+                continue
+            prepaid = max(sku.prepaid, consumed.get(sku.sku_id, 0))
+            out.append(
+                {
+                    "accountId": tenant_id,
+                    "accountName": "Contoso",
+                    "appliesTo": "User",
+                    "capabilityStatus": "Enabled",
+                    "consumedUnits": consumed.get(sku.sku_id, 0) if sku.part_number != "CRMSTORAGE" else 0,
+                    "id": f"{tenant_id}_{sku.sku_id}",
+                    "prepaidUnits": {"enabled": prepaid, "suspended": 0, "warning": 0, "lockedOut": 0},
+                    "servicePlans": [
+                        {
+                            "servicePlanId": pid,
+                            "servicePlanName": name,
+                            "provisioningStatus": "Success",
+                            "appliesTo": "User",
+                        }
+                        for pid, name in sku.plans
+                    ],
+                    "skuId": sku.sku_id,
+                    "skuPartNumber": sku.part_number,
+                    "subscriptionIds": [guid(mix(int(sku.sku_id[:8], 16)), self._salt)],
+                }
+            )
+        return out
+
+
+def _service(plan_name: str) -> str:
+    if plan_name.startswith(("DYN365", "CRM")):
+        return "CRM"
+    return {
+        "EXCHANGE_S_ENTERPRISE": "exchange",
+        "SHAREPOINTENTERPRISE": "SharePoint",
+        "TEAMS1": "TeamspaceAPI",
+        "AAD_PREMIUM": "AADPremiumService",
+    }.get(plan_name, plan_name)

@@ -1,0 +1,181 @@
+"""The Emulator: wires tenant, login, routes, faults, throttle and the HTTPS server together."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import ssl
+import tempfile
+import threading
+from typing import Any
+
+from . import routes as routes_mod
+from .apps import App, make_apps
+from .auth import Login
+from .faults import FaultRule, Faults
+from .paging import PageTokens
+from .reqlog import RequestLog
+from .server import EmulatorHTTPServer
+from .tenant import Tenant, TenantSpec
+from .throttle import Throttle
+from .tls import make_server_tls, new_signing_key
+
+_signing_key = functools.lru_cache(maxsize=1)(new_signing_key)
+
+
+class Emulator:
+    """A local Entra tenant + Microsoft Graph over HTTPS on 127.0.0.1; usable as a context manager."""
+
+    def __init__(
+        self,
+        spec: TenantSpec | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        token_lifetime: int = 3600,
+        skiptoken_ttl: float = 600.0,
+    ) -> None:
+        self.spec = spec or TenantSpec()
+        self.host, self._port = host, port
+        self.tenant = Tenant(self.spec)
+        self.tenant_id = self.tenant.tenant_id
+        self.apps: dict[str, App] = make_apps(self.spec.seed)
+        self.login = Login(self.tenant, self.apps, _signing_key(), token_lifetime)
+        self.tokens = PageTokens(skiptoken_ttl)
+        self.graph = routes_mod.GraphRoutes(self.tenant, self.tokens)
+        self._routes = routes_mod.route_table(self.graph, routes_mod.LoginRoutes(self.login))
+        self.faults = Faults()
+        self.throttle = Throttle()
+        self.log = RequestLog()
+        self.latency: dict[str, float] = {}
+        self.base_url = ""
+        self.ca_path = ""
+        self._dir: str | None = None
+        self._server: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Emulator:
+        """Generate TLS material, bind, and serve in a background thread."""
+        self._dir = tempfile.mkdtemp(prefix="graph-emulator-")
+        tls = make_server_tls(self._dir)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls.cert_path, tls.key_path)
+        self._server = EmulatorHTTPServer((self.host, self._port), self, context)
+        port = self._server.server_address[1]
+        self.base_url = f"https://{self.host}:{port}"
+        self.ca_path = tls.ca_path
+        self.login.base_url = self.graph.base_url = self.base_url
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="graph-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and remove the generated certificates."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._dir:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def match_route(self, method: str, path: str):
+        """(route name, handler, needs token, path params) for a request, or None."""
+        for m, pattern, name, handler, needs_token in self._routes:
+            found = pattern.match(path)
+            if found and m == method:
+                return name, handler, needs_token, found.groupdict()
+        return None
+
+    # -- what tests and the connector need -------------------------------------------------
+    def config_for(self, app: str = "full", auth: str = "client_secret") -> dict[str, Any]:
+        """A connector config for one of the registered apps."""
+        a = self.apps[app]
+        if auth == "client_secret":
+            credentials = {"auth_type": "client_secret", "client_secret": a.client_secret}
+        elif auth == "client_certificate":
+            credentials = {
+                "auth_type": "client_certificate",
+                "certificate": a.certificate_pem,
+                "private_key": a.private_key_pem,
+            }
+        else:
+            raise ValueError(f"auth must be client_secret or client_certificate, not {auth!r}")
+        return {
+            "tenant_id": self.tenant_id,
+            "client_id": a.client_id,
+            "credentials": credentials,
+            "login_endpoint": self.base_url,
+            "graph_endpoint": self.base_url,
+        }
+
+    def info(self) -> dict[str, Any]:
+        """What the CLI prints: where to connect and how."""
+        return {
+            "base_url": self.base_url,
+            "ca_path": self.ca_path,
+            "tenant_id": self.tenant_id,
+            "config": self.config_for("full"),
+            "control_url": self.base_url + "/_emulator",
+            "now": self.tenant.now.isoformat().replace("+00:00", "Z"),
+        }
+
+    # -- control ---------------------------------------------------------------------------
+    def set_throttle(self, requests: int | None, per_seconds: float = 10.0, integer_retry_after: bool = False) -> None:
+        """Per-app budget on signIns: `requests` per sliding `per_seconds`; None turns it off."""
+        self.throttle.configure(requests, per_seconds, integer_retry_after)
+
+    def set_latency(self, route: str, seconds: float) -> None:
+        """Sleep this long before answering each request on route (users/signIns/subscribedSkus/token)."""
+        self.latency[route] = seconds
+
+    def add_fault(self, rule: FaultRule | dict[str, Any]) -> dict[str, Any]:
+        """Add a fault rule (see faults.py for the format); returns it with its id."""
+        return self.faults.add(rule).to_dict()
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def revoke_tokens(self) -> None:
+        """Invalidate every access token issued so far."""
+        self.login.revoke_all()
+
+    def set_token_lifetime(self, seconds: int) -> None:
+        self.login.lifetime = seconds
+
+    def set_skiptoken_ttl(self, seconds: float) -> None:
+        self.tokens.ttl = seconds
+
+    def set_premium(self, enabled: bool) -> None:
+        self.tenant.premium = enabled
+
+    def advance(self, minutes: float, late: int = 0) -> dict[str, Any]:
+        """Move the tenant clock; see Tenant.advance."""
+        return self.tenant.advance(minutes, late)
+
+    def request_log(self, route: str | None = None) -> list[dict[str, Any]]:
+        return self.log.entries(route)
+
+    def reset_log(self) -> None:
+        """Forget logged requests and throttle statistics."""
+        self.log.reset()
+        self.throttle.reset_stats()
+
+    def stats(self) -> dict[str, Any]:
+        """Throttle statistics per app client_id, plus counts of requests and 429s."""
+        entries = self.log.entries()
+        return {
+            "apps": self.throttle.stats(),
+            "violations": sum(v["violations"] for v in self.throttle.stats().values()),
+            "throttled": sum(1 for e in entries if e["status"] == 429),
+            "requests": len(entries),
+            "max_requests_in_10s": max((v["max_requests_in_10s"] for v in self.throttle.stats().values()), default=0),
+        }

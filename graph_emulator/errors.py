@@ -1,0 +1,103 @@
+"""One exception per API error, raised by handlers and serialised in one place (server.py).
+
+ApiError
+ ├── GraphError   Graph's {"error": {"code", "message", "innerError"}} body
+ └── AadError     Entra's {"error", "error_description", "error_codes", ...} body
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+
+class ApiError(Exception):
+    """An HTTP error answer: status, JSON body, extra headers."""
+
+    status = 500
+
+    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.headers = headers or {}
+
+    def body(self, client_request_id: str | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class GraphError(ApiError):
+    """A Microsoft Graph error."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, headers)
+        self.code, self.message = code, message
+
+    def body(self, client_request_id: str | None) -> dict[str, Any]:
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "innerError": {
+                    "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+                    "request-id": str(uuid.uuid4()),
+                    "client-request-id": client_request_id or str(uuid.uuid4()),
+                },
+            }
+        }
+
+
+def bad_request(message: str, code: str = "BadRequest") -> GraphError:
+    return GraphError(400, code, message)
+
+
+def invalid_filter() -> GraphError:
+    return GraphError(400, "BadRequest", "Invalid filter clause")
+
+
+def denied() -> GraphError:
+    return GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+
+
+def not_premium() -> GraphError:
+    return GraphError(
+        403,
+        "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+        "Neither tenant is B2C or tenant doesn't have premium license",
+    )
+
+
+def unauthenticated(message: str) -> GraphError:
+    return GraphError(401, "InvalidAuthenticationToken", message, {"WWW-Authenticate": 'Bearer realm=""'})
+
+
+def expired_page_token() -> GraphError:
+    return GraphError(
+        400,
+        "Directory_ExpiredPageToken",
+        "The specified page token value has expired and can no longer be included in your request.",
+    )
+
+
+class AadError(ApiError):
+    """An Entra ID (AADSTS) token-endpoint error."""
+
+    def __init__(self, status: int, error: str, code: int, description: str) -> None:
+        super().__init__(status)
+        self.error, self.code, self.description = error, code, description
+
+    def body(self, client_request_id: str | None) -> dict[str, Any]:
+        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+        trace, correlation = str(uuid.uuid4()), client_request_id or str(uuid.uuid4())
+        return {
+            "error": self.error,
+            "error_description": (
+                f"AADSTS{self.code}: {self.description}\r\nTrace ID: {trace}\r\n"
+                f"Correlation ID: {correlation}\r\nTimestamp: {now}"
+            ),
+            "error_codes": [self.code],
+            "timestamp": now,
+            "trace_id": trace,
+            "correlation_id": correlation,
+            "error_uri": f"https://login.microsoftonline.com/error?code={self.code}",
+        }

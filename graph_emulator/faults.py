@@ -1,0 +1,109 @@
+"""WireMock-style fault injection: typed rules matched per route, consumed as they fire.
+
+Rule format (the same dict over HTTP and in Python):
+    {"route": "signIns"|"users"|"subscribedSkus"|"token"|"*",
+     "kind": "status"|"reset"|"delay"|"malformed"|"expired_skiptoken"|"revoke_tokens",
+     "nth": 1,            # fire from the nth matching request on (1-based)
+     "times": 1,          # how many requests it fires on; null = forever
+     "for_seconds": null, # alternatively: keep firing this long after first firing
+     "status": 503, "body": "json"|"html", "retry_after": null|2|"1.5",   # kind=status
+     "seconds": 30}       # kind=delay
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+KINDS = frozenset({"status", "reset", "delay", "malformed", "expired_skiptoken", "revoke_tokens"})
+ROUTES = frozenset({"signIns", "users", "subscribedSkus", "token", "*"})
+_ids = itertools.count(1)
+
+
+@dataclass
+class FaultRule:
+    """One fault; `fired` and `matched` are its counters."""
+
+    route: str
+    kind: str
+    nth: int = 1
+    times: int | None = 1
+    for_seconds: float | None = None
+    status: int = 503
+    body: str = "json"
+    retry_after: float | int | str | None = None
+    seconds: float = 0.0
+    id: int = field(default_factory=lambda: next(_ids))
+    matched: int = 0
+    fired: int = 0
+    first_fired_at: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; one of {sorted(KINDS)}")
+        if self.route not in ROUTES:
+            raise ValueError(f"unknown route {self.route!r}; one of {sorted(ROUTES)}")
+        if self.nth < 1:
+            raise ValueError("nth is 1-based")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaultRule:
+        allowed = {"route", "kind", "nth", "times", "for_seconds", "status", "body", "retry_after", "seconds"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ValueError(f"unknown fault fields {sorted(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def _live(self, now: float) -> bool:
+        if self.for_seconds is not None and self.first_fired_at is not None:
+            return now - self.first_fired_at < self.for_seconds
+        return self.times is None or self.fired < self.times
+
+
+class Faults:
+    """The active rules; the first rule that fires for a request wins."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[FaultRule] = []
+
+    def add(self, rule: FaultRule | dict[str, Any]) -> FaultRule:
+        rule = rule if isinstance(rule, FaultRule) else FaultRule.from_dict(rule)
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r.to_dict() for r in self._rules]
+
+    def match(self, route: str, has_skiptoken: bool) -> FaultRule | None:
+        """Count this request against matching rules; return the rule that fires, if any."""
+        now = time.monotonic()
+        with self._lock:
+            for rule in self._rules:
+                if rule.route not in ("*", route):
+                    continue
+                if rule.kind == "expired_skiptoken" and not has_skiptoken:
+                    continue
+                if rule.first_fired_at is None and rule.fired == 0:
+                    rule.matched += 1
+                    if rule.matched < rule.nth:
+                        continue
+                if not rule._live(now):
+                    continue
+                rule.fired += 1
+                if rule.first_fired_at is None:
+                    rule.first_fired_at = now
+                return rule
+        return None

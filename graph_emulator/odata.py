@@ -1,0 +1,231 @@
+"""A small OData $filter interpreter for /auditLogs/signIns (tokenizer -> recursive descent -> AST).
+
+The AST compiles to a predicate over a lazily generated row, and separately yields the
+createdDateTime bounds so the log can jump to the matching index range instead of scanning.
+
+Grammar (what Graph accepts on signIns, no more):
+    expr    := and ('or' and)*
+    and     := primary ('and' primary)*
+    primary := '(' expr ')' | 'startswith' '(' PROP ',' STRING ')' | PROP OP literal
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+from .gen import parse_ticks
+
+
+class FilterError(ValueError):
+    """The filter is not one Graph would accept (answered as 400 'Invalid filter clause')."""
+
+
+DATE_PROPS = frozenset({"createdDateTime"})
+ID_PROPS = frozenset({"appId", "resourceId", "userId", "id", "clientAppUsed", "conditionalAccessStatus"})
+TEXT_PROPS = frozenset({"appDisplayName", "userPrincipalName", "ipAddress", "userDisplayName", "resourceDisplayName"})
+NUMBER_PROPS = frozenset({"status/errorCode"})
+COMPARE_OPS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<string>'(?:[^']|'')*')
+    | (?P<date>\d{4}-\d{2}-\d{2}T[0-9:.]+Z)
+    | (?P<number>-?\d+)(?![\w-])
+    | (?P<punct>[(),])
+    | (?P<word>[A-Za-z_][A-Za-z0-9_/]*)
+    )""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # string | date | number | punct | word | end
+    text: str
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split a filter into tokens; anything unrecognised is a FilterError."""
+    tokens, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise FilterError(f"unexpected character at {pos}")
+        kind = m.lastgroup or ""
+        tokens.append(Token(kind, m.group(kind)))
+        pos = m.end()
+    tokens.append(Token("end", ""))
+    return tokens
+
+
+@dataclass(frozen=True)
+class Compare:
+    prop: str
+    op: str
+    value: Any  # ticks for dates, str for strings, int for numbers
+
+
+@dataclass(frozen=True)
+class StartsWith:
+    prop: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str  # and | or
+    left: Node
+    right: Node
+
+
+Node = Union[Compare, StartsWith, BoolOp]
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens, self.pos = tokens, 0
+
+    def peek(self) -> Token:
+        return self.tokens[self.pos]
+
+    def take(self) -> Token:
+        tok = self.tokens[self.pos]
+        self.pos += 1
+        return tok
+
+    def expect(self, kind: str, text: str | None = None) -> Token:
+        tok = self.take()
+        if tok.kind != kind or (text is not None and tok.text.lower() != text):
+            raise FilterError(f"expected {text or kind}, got {tok.text!r}")
+        return tok
+
+    def keyword(self, word: str) -> bool:
+        tok = self.peek()
+        return tok.kind == "word" and tok.text.lower() == word
+
+    def parse(self) -> Node:
+        node = self.expr()
+        self.expect("end")
+        return node
+
+    def expr(self) -> Node:
+        node = self.conj()
+        while self.keyword("or"):
+            self.take()
+            node = BoolOp("or", node, self.conj())
+        return node
+
+    def conj(self) -> Node:
+        node = self.primary()
+        while self.keyword("and"):
+            self.take()
+            node = BoolOp("and", node, self.primary())
+        return node
+
+    def primary(self) -> Node:
+        tok = self.peek()
+        if tok.kind == "punct" and tok.text == "(":
+            self.take()
+            node = self.expr()
+            self.expect("punct", ")")
+            return node
+        if self.keyword("startswith"):
+            self.take()
+            self.expect("punct", "(")
+            prop = self.expect("word").text
+            self.expect("punct", ",")
+            prefix = self.expect("string").text
+            self.expect("punct", ")")
+            if prop not in TEXT_PROPS:
+                raise FilterError(f"startswith not supported on {prop}")
+            return StartsWith(prop, _unquote(prefix))
+        return self.comparison()
+
+    def comparison(self) -> Node:
+        prop = self.expect("word").text
+        op_tok = self.expect("word")
+        op = op_tok.text.lower()
+        if op not in COMPARE_OPS or op_tok.text != op:
+            raise FilterError(f"unknown operator {op_tok.text!r}")
+        lit = self.take()
+        if prop in DATE_PROPS:
+            if op in ("eq", "ne") or lit.kind != "date":
+                raise FilterError("createdDateTime takes ge/gt/le/lt and an unquoted UTC literal")
+            ticks = parse_ticks(lit.text)
+            if ticks is None:
+                raise FilterError(f"bad date {lit.text!r}")
+            return Compare(prop, op, ticks)
+        if prop in ID_PROPS or prop in TEXT_PROPS:
+            if op != "eq" or lit.kind != "string":
+                raise FilterError(f"{prop} takes eq and a quoted string")
+            return Compare(prop, op, _unquote(lit.text))
+        if prop in NUMBER_PROPS:
+            if op != "eq" or lit.kind != "number":
+                raise FilterError(f"{prop} takes eq and a number")
+            return Compare(prop, op, int(lit.text))
+        raise FilterError(f"property {prop!r} cannot be filtered")
+
+
+def _unquote(text: str) -> str:
+    return text[1:-1].replace("''", "'")
+
+
+def parse(text: str) -> Node:
+    """Parse a $filter value into an AST (FilterError if Graph would reject it)."""
+    return _Parser(tokenize(text)).parse()
+
+
+Predicate = Callable[[Any], bool]
+_ORDER = {
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+}
+
+
+def compile_predicate(node: Node) -> Predicate:
+    """AST -> function(row) -> bool, where row.get(prop) gives the record's value."""
+    if isinstance(node, BoolOp):
+        left, right = compile_predicate(node.left), compile_predicate(node.right)
+        if node.op == "and":
+            return lambda row: left(row) and right(row)
+        return lambda row: left(row) or right(row)
+    if isinstance(node, StartsWith):
+        prop, prefix = node.prop, node.prefix.lower()
+        return lambda row: (row.get(prop) or "").lower().startswith(prefix)
+    prop, value = node.prop, node.value
+    if isinstance(value, str):
+        lowered = value.lower()
+        return lambda row: (row.get(prop) or "").lower() == lowered
+    if node.op == "eq":
+        return lambda row: row.get(prop) == value
+    compare = _ORDER[node.op]
+    return lambda row: compare(row.get(prop), value)
+
+
+def time_bounds(node: Node | None) -> tuple[int | None, int | None]:
+    """[lo, hi) in ticks implied by the filter's top-level AND of createdDateTime comparisons.
+
+    Only a narrowing hint: the predicate is still applied, so OR trees simply give no bounds.
+    """
+    lo: int | None = None
+    hi: int | None = None
+    stack = [node] if node is not None else []
+    while stack:
+        n = stack.pop()
+        if isinstance(n, BoolOp):
+            if n.op == "and":
+                stack += [n.left, n.right]
+            continue
+        if isinstance(n, Compare) and n.prop in DATE_PROPS:
+            if n.op in ("ge", "gt"):
+                v = n.value + (1 if n.op == "gt" else 0)
+                lo = v if lo is None else max(lo, v)
+            else:
+                v = n.value + (1 if n.op == "le" else 0)
+                hi = v if hi is None else min(hi, v)
+    return lo, hi

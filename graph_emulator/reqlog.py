@@ -1,0 +1,29 @@
+"""The request log: what every request asked for and what it got (thread-safe, bounded)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any
+
+
+class RequestLog:
+    """Append-only list of request summaries; tests read it to assert on client behaviour."""
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self._lock = threading.Lock()
+        self._entries: deque[dict[str, Any]] = deque(maxlen=limit)
+
+    def add(self, entry: dict[str, Any]) -> None:
+        entry.setdefault("time", time.time())
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self, route: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(e) for e in self._entries if route is None or e.get("route") == route]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._entries.clear()

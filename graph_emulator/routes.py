@@ -1,0 +1,204 @@
+"""Graph and login handlers: parse the request, ask the backend, return a value to serialise.
+
+Each handler takes a Request and returns (status, body dict, extra headers); errors are raised
+as errors.ApiError and serialised by the server in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import quote
+
+from . import errors, odata
+from .apps import AUDIT, DIRECTORY
+from .auth import Login
+from .directory import DEFAULT_USER_SELECT, USER_PROPERTIES
+from .gen import format_ticks
+from .paging import PageTokens
+from .tenant import DAY, Tenant
+
+SIGNINS_MAX_TOP = 999
+SIGNINS_DEFAULT_TOP = 1000  # Graph's default page for signIns (docs: up to 1000); unconfirmed
+USERS_DEFAULT_TOP = 100
+USERS_MAX_TOP_WITH_ACTIVITY = 500
+_USER_PROP_BY_LOWER = {p.lower(): p for p in USER_PROPERTIES}
+
+
+@dataclass
+class Request:
+    """What a handler needs: path parameters, single-valued query options, form, claims."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    query: dict[str, str]
+    form: dict[str, str] = field(default_factory=dict)
+    claims: dict[str, Any] = field(default_factory=dict)
+
+
+Result = tuple[int, "dict[str, Any] | bytes", dict[str, str]]  # bytes: already JSON
+
+
+def parse_options(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Query pairs -> dict; OData options are case-insensitive and may appear only once."""
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        name = key.lower() if key.startswith("$") else key
+        if name in out:
+            raise errors.bad_request(
+                f"Query option '{name}' was specified more than once, but it must be specified at most once."
+            )
+        out[name] = value
+    return out
+
+
+def _only(query: dict[str, str], allowed: set[str], code: str = "BadRequest") -> None:
+    for name in query:
+        if name.startswith("$") and name not in allowed:
+            raise errors.bad_request(f"The query parameter '{name}' is not supported on this resource.", code)
+
+
+def _top(query: dict[str, str], default: int, maximum: int, code: str) -> int:
+    raw = query.get("$top")
+    if raw is None:
+        return default
+    if not re.fullmatch(r"\d{1,9}", raw) or not 1 <= int(raw) <= maximum:
+        raise errors.bad_request(
+            f"Invalid page size specified: '{raw}'. Must be between 1 and {maximum} inclusive.", code
+        )
+    return int(raw)
+
+
+def _next_link(base: str, path: str, query: dict[str, str], token: str) -> str:
+    kept = [(k, v) for k, v in query.items() if k != "$skiptoken"] + [("$skiptoken", token)]
+    return f"{base}{path}?" + "&".join(f"{k}={quote(v, safe=chr(39) + '-_.:/,()')}" for k, v in kept)
+
+
+def _require_role(claims: dict[str, Any], *any_of: str) -> None:
+    if not set(claims.get("roles", ())) & set(any_of):
+        raise errors.denied()
+
+
+class GraphRoutes:
+    """Handlers for /v1.0/users, /v1.0/subscribedSkus, /v1.0/auditLogs/signIns."""
+
+    def __init__(self, tenant: Tenant, tokens: PageTokens) -> None:
+        self.tenant = tenant
+        self.tokens = tokens
+        self.base_url = ""
+
+    def sign_ins(self, req: Request) -> Result:
+        _require_role(req.claims, AUDIT)
+        if not self.tenant.premium:
+            raise errors.not_premium()
+        q = req.query
+        _only(q, {"$filter", "$top", "$skiptoken"})
+        top = _top(q, SIGNINS_DEFAULT_TOP, SIGNINS_MAX_TOP, "BadRequest")
+        tree = None
+        if "$filter" in q:
+            try:
+                tree = odata.parse(q["$filter"])
+            except odata.FilterError:
+                raise errors.invalid_filter() from None
+        lo, hi = odata.time_bounds(tree)
+        now = self.tenant.now_ticks
+        oldest = now - self.tenant.retention_days * DAY
+        if lo is not None and lo < oldest:
+            raise errors.bad_request(
+                f"Invalid filter clause: createdDateTime must not be earlier than {format_ticks(oldest)} "
+                f"(sign-in logs are kept for {self.tenant.retention_days} days)."
+            )
+        after = None
+        if "$skiptoken" in q:
+            after = tuple(self.tokens.read("signIns", q, q["$skiptoken"]))
+        keep = odata.compile_predicate(tree) if tree is not None else (lambda row: True)
+        hi = now + 1 if hi is None else min(hi, now + 1)
+        rows, cursor = self.tenant.log.page(lo if lo is not None else oldest, hi, keep, top, after)  # type: ignore[arg-type]
+        head: dict[str, Any] = {"@odata.context": f"{self.base_url}/v1.0/$metadata#auditLogs/signIns"}
+        if cursor is not None:
+            head["@odata.nextLink"] = _next_link(
+                self.base_url, "/v1.0/auditLogs/signIns", q, self.tokens.issue("signIns", q, list(cursor))
+            )
+        # records are pre-rendered JSON (see Row.to_json); splice them into the envelope
+        text = json.dumps(head, ensure_ascii=False)[:-1] + ',"value":[' + ",".join(r.to_json() for r in rows) + "]}"
+        return 200, text.encode(), {}
+
+    def users(self, req: Request) -> Result:
+        _require_role(req.claims, DIRECTORY, "User.Read.All")
+        q = req.query
+        _only(q, {"$select", "$top", "$skiptoken"}, "Request_UnsupportedQuery")
+        select = DEFAULT_USER_SELECT
+        if "$select" in q:
+            chosen = []
+            for name in (p.strip() for p in q["$select"].split(",")):
+                prop = _USER_PROP_BY_LOWER.get(name.lower())
+                if prop is None:
+                    raise errors.bad_request(
+                        f"Could not find a property named '{name}' on type 'microsoft.graph.user'."
+                    )
+                if prop not in chosen:
+                    chosen.append(prop)
+            select = tuple(chosen)
+        with_activity = "signInActivity" in select
+        maximum = USERS_MAX_TOP_WITH_ACTIVITY if with_activity else 999
+        top = _top(q, USERS_DEFAULT_TOP, maximum, "Request_UnsupportedQuery")
+        if with_activity:
+            _require_role(req.claims, AUDIT)
+            if not self.tenant.premium:
+                raise errors.not_premium()
+        start = int(self.tokens.read("users", q, q["$skiptoken"])) if "$skiptoken" in q else 0
+        directory = self.tenant.directory
+        end = min(directory.count, start + top)
+        context = f"{self.base_url}/v1.0/$metadata#users" + (f"({','.join(select)})" if "$select" in q else "")
+        body: dict[str, Any] = {"@odata.context": context}
+        if end < directory.count:
+            body["@odata.nextLink"] = _next_link(self.base_url, "/v1.0/users", q, self.tokens.issue("users", q, end))
+        body["value"] = [directory.user(i, select) for i in range(start, end)]
+        return 200, body, {}
+
+    def subscribed_skus(self, req: Request) -> Result:
+        _require_role(req.claims, DIRECTORY, "Organization.Read.All")
+        return (
+            200,
+            {
+                "@odata.context": f"{self.base_url}/v1.0/$metadata#subscribedSkus",
+                "value": self.tenant.subscribed_skus(),
+            },
+            {},
+        )
+
+
+class LoginRoutes:
+    """Handlers for the Entra endpoints msal calls."""
+
+    def __init__(self, login: Login) -> None:
+        self.login = login
+
+    def openid(self, req: Request) -> Result:
+        return 200, self.login.openid_configuration(req.params["tenant"]), {}
+
+    def keys(self, req: Request) -> Result:
+        return 200, self.login.jwks(req.params["tenant"]), {}
+
+    def token(self, req: Request) -> Result:
+        body = self.login.token(req.params["tenant"], req.form)
+        return 200, body, {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
+
+
+Handler = Callable[[Request], Result]
+
+
+def route_table(graph: GraphRoutes, login: LoginRoutes) -> list[tuple[str, re.Pattern[str], str, Handler, bool]]:
+    """(method, path pattern, route name, handler, needs bearer token) — read top to bottom."""
+    t = r"(?P<tenant>[^/]+)"
+    return [
+        ("GET", re.compile(rf"^/{t}/v2\.0/\.well-known/openid-configuration$"), "openid", login.openid, False),
+        ("GET", re.compile(rf"^/{t}/discovery/v2\.0/keys$"), "keys", login.keys, False),
+        ("POST", re.compile(rf"^/{t}/oauth2/v2\.0/token$"), "token", login.token, False),
+        ("GET", re.compile(r"^/v1\.0/users/?$"), "users", graph.users, True),
+        ("GET", re.compile(r"^/v1\.0/subscribedSkus/?$"), "subscribedSkus", graph.subscribed_skus, True),
+        ("GET", re.compile(r"^/v1\.0/auditLogs/signIns/?$", re.IGNORECASE), "signIns", graph.sign_ins, True),
+    ]

@@ -1,0 +1,108 @@
+"""The tenant: its clock, licence state, directory and sign-in log (the emulator's backend).
+
+Routes ask the tenant; tests ask it too (`sign_ins_between`, `users`, `subscribed_skus`) for the
+truth to compare a connector's output with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+from .directory import Directory
+from .gen import TICKS, datetime_to_ticks, mix, parse_ticks
+from .signins import Row, SignInLog
+
+MINUTE = 60 * TICKS
+DAY = 86400 * TICKS
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    """What to generate. Same spec and seed -> the same tenant, record for record."""
+
+    seed: int = 42
+    users: int = 200
+    sign_ins: int = 5000
+    days: int = 30
+    premium: bool = True
+    now: dt.datetime | None = None  # the tenant clock at start; default: wall clock, whole minute
+    late_window_minutes: int = 20  # how far before the previous clock late arrivals may lie
+
+
+def _ticks(when: dt.datetime | str | int) -> int:
+    if isinstance(when, int):
+        return when
+    if isinstance(when, str):
+        ticks = parse_ticks(when if when.endswith("Z") else when.replace("+00:00", "Z"))
+        if ticks is None:
+            raise ValueError(f"not a UTC timestamp: {when!r}")
+        return ticks
+    return datetime_to_ticks(when)
+
+
+class Tenant:
+    """State of one emulated Entra tenant."""
+
+    def __init__(self, spec: TenantSpec) -> None:
+        self.spec = spec
+        self.tenant_id = str(uuid.UUID(int=mix(spec.seed) << 64 | mix(spec.seed + 1), version=4))
+        self.domain = "contoso.onmicrosoft.com"
+        self.premium = spec.premium
+        now = spec.now or dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+        self.now_ticks = _ticks(now)
+        self._lock = threading.Lock()
+        start = self.now_ticks - spec.days * DAY
+        self.directory = Directory(spec.seed, spec.users, start - 400 * DAY, self.now_ticks)
+        self.log = SignInLog(spec.seed, self.directory)
+        self.log.add_segment(spec.sign_ins, start, self.now_ticks)
+        self._rate_per_minute = spec.sign_ins / max(1, spec.days * 1440)
+
+    @property
+    def now(self) -> dt.datetime:
+        """The tenant clock (moves only through advance())."""
+        return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=self.now_ticks // 10)
+
+    @property
+    def retention_days(self) -> int:
+        return 30 if self.premium else 7
+
+    def advance(self, minutes: float, late: int = 0) -> dict[str, Any]:
+        """Move the clock forward: new sign-ins fill the new interval; `late` older ones surface now."""
+        with self._lock:
+            old = self.now_ticks
+            new = old + int(minutes * MINUTE)
+            fresh = int(round(self._rate_per_minute * minutes))
+            if fresh:
+                self.log.add_segment(fresh, old, new)
+            if late:
+                self.log.add_segment(late, old - self.spec.late_window_minutes * MINUTE, old)
+            self.now_ticks = new
+        return {"now": self.now.isoformat().replace("+00:00", "Z"), "new": fresh, "late": late}
+
+    def sign_in_rows(self, start: dt.datetime | str | int, end: dt.datetime | str | int) -> Iterator[Row]:
+        """Lazy rows with start <= createdDateTime < end, newest first (cheap: no dicts built)."""
+        return self.log.scan(_ticks(start), _ticks(end))
+
+    def sign_ins_between(
+        self, start: dt.datetime | str, end: dt.datetime | str, app_ids: Iterable[str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Truth for tests: every sign-in with start <= createdDateTime < end, newest first.
+
+        app_ids keeps a record when its appId OR its resourceId is listed (case-insensitive).
+        """
+        wanted = {a.lower() for a in app_ids} if app_ids is not None else None
+        for row in self.sign_in_rows(start, end):
+            if wanted is None or row.app.app_id in wanted or row.app.resource_id in wanted:
+                yield row.to_dict()
+
+    def users(self) -> Iterator[dict[str, Any]]:
+        """Truth for tests: every user with every property, in /users order."""
+        return self.directory.users()
+
+    def subscribed_skus(self) -> list[dict[str, Any]]:
+        """Truth for tests: the licence inventory as /subscribedSkus returns it."""
+        return self.directory.subscribed_skus(self.tenant_id, self.premium)

@@ -1,0 +1,142 @@
+"""/users and /subscribedSkus: shapes, $select, $top, paging, signInActivity rules; and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from graph_emulator import Emulator
+
+from .conftest import Client
+
+DEFAULT = {
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
+}
+
+
+def test_users_default_page_and_fields(client: Client) -> None:
+    body = client.get("/v1.0/users").json()
+    assert len(body["value"]) == 100 and set(body["value"][0]) == DEFAULT
+    assert body["@odata.context"].endswith("/v1.0/$metadata#users")
+
+
+def test_users_paging_returns_every_user_once(emu: Emulator, client: Client) -> None:
+    r = client.get("/v1.0/users", {"$top": "7", "$select": "id,userPrincipalName,assignedLicenses,userType"})
+    got = r.json()["value"]
+    while "@odata.nextLink" in r.json():
+        r = client.get(r.json()["@odata.nextLink"])
+        got += r.json()["value"]
+    assert [u["id"] for u in got] == [u["id"] for u in emu.tenant.users()]
+
+
+def test_users_are_realistic(emu: Emulator) -> None:
+    users = list(emu.tenant.users())
+    upns = [u["userPrincipalName"] for u in users]
+    assert any("#EXT#" in u for u in upns)
+    assert any(u["userType"] == "Guest" for u in users)
+    assert any(len(u) == 32 and u.isupper() and "@" not in u for u in upns)  # concealed names
+    assert any(not u["displayName"].isascii() for u in users)
+    assert any(u["mail"] is None for u in users) and any(u["jobTitle"] is None for u in users)
+    assert any(not u["accountEnabled"] for u in users)
+    dyn = {
+        "749742bf-0d37-4158-a120-33567104deeb",
+        "1e1a282c-9c54-43a2-9310-98ef728faace",
+        "2880026b-2b0c-4251-8656-5d41ff11e3aa",
+    }
+    assert any({lic["skuId"] for lic in u["assignedLicenses"]} & dyn for u in users)
+    assert any(u["signInActivity"]["lastSignInDateTime"] is None for u in users)
+
+
+def test_unknown_select_property_is_400(client: Client) -> None:
+    assert client.get("/v1.0/users", {"$select": "id,shoeSize"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("top", "select", "status"),
+    [
+        ("999", "id", 200),
+        ("1000", "id", 400),
+        ("0", "id", 400),
+        ("500", "id,signInActivity", 200),
+        ("501", "id,signInActivity", 400),
+    ],
+)
+def test_users_top_bounds(client: Client, top: str, select: str, status: int) -> None:
+    assert client.get("/v1.0/users", {"$top": top, "$select": select}).status_code == status
+
+
+def test_sign_in_activity_needs_audit_role_and_premium(fresh: Emulator) -> None:
+    params = {"$select": "id,signInActivity"}
+    r = Client(fresh, "no_audit").get("/v1.0/users", params)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "Authorization_RequestDenied"
+    assert Client(fresh, "no_audit").get("/v1.0/users").status_code == 200
+    fresh.set_premium(False)
+    r = Client(fresh).get("/v1.0/users", params)
+    assert r.json()["error"]["code"] == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+
+
+def test_subscribed_skus_inventory(emu: Emulator, client: Client) -> None:
+    body = client.get("/v1.0/subscribedSkus").json()
+    parts = {s["skuPartNumber"] for s in body["value"]}
+    assert {
+        "DYN365_ENTERPRISE_CUSTOMER_SERVICE",
+        "DYN365_ENTERPRISE_SALES",
+        "DYN365_BUSCENTRAL_ESSENTIAL",
+        "CRMSTORAGE",
+        "ENTERPRISEPACK",
+        "AAD_PREMIUM",
+    } <= parts
+    sku = body["value"][0]
+    assert set(sku["prepaidUnits"]) == {"enabled", "suspended", "warning", "lockedOut"}
+    assert "@odata.nextLink" not in body and body["value"] == emu.tenant.subscribed_skus()
+    assert Client(emu, "no_consent").get("/v1.0/subscribedSkus").status_code == 403
+
+
+def test_cli_prints_one_json_line_and_stops_on_sigterm(tmp_path) -> None:
+    info_file = tmp_path / "info.json"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "graph_emulator",
+            "--port",
+            "0",
+            "--sign-ins",
+            "100",
+            "--users",
+            "10",
+            "--throttle",
+            "5/10",
+            "--now",
+            "2026-11-26T12:00:00Z",
+            "--info-file",
+            str(info_file),
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        info = json.loads(proc.stdout.readline())
+        assert info["control_url"] == info["base_url"] + "/_emulator"
+        assert info["config"]["credentials"]["auth_type"] == "client_secret"
+        assert json.loads(info_file.read_text()) == info
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0

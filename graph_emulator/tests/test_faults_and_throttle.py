@@ -1,0 +1,163 @@
+"""Throttling, latency and every fault kind, driven in-process and over the control API."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import requests
+
+from graph_emulator import Emulator
+
+from .conftest import Client
+
+SIGNINS = "/v1.0/auditLogs/signIns"
+
+
+def test_throttle_answers_429_with_retry_after_and_counts_violations(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.set_throttle(3, per_seconds=1.0)
+    codes = [c.get(SIGNINS, {"$top": "1"}).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    r = c.get(SIGNINS, {"$top": "1"})  # sent while Retry-After has not elapsed: a violation
+    assert r.status_code == 429 and r.json()["error"]["code"] == "TooManyRequests"
+    wait = float(r.headers["Retry-After"])
+    assert 0 < wait <= 1.0 and "." in r.headers["Retry-After"]
+    time.sleep(wait + 0.05)
+    assert c.get(SIGNINS, {"$top": "1"}).status_code == 200
+    stats = fresh.stats()
+    app = stats["apps"][fresh.apps["full"].client_id]
+    assert app["violations"] == 1 and app["throttled"] == 2 and app["max_requests_in_10s"] == 6
+    assert stats["throttled"] == 2
+    assert sum(1 for e in fresh.request_log("signIns") if e["status"] == 429) == 2
+
+
+def test_throttle_can_emit_integer_retry_after(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.set_throttle(1, per_seconds=2.0, integer_retry_after=True)
+    c.get(SIGNINS, {"$top": "1"})
+    r = c.get(SIGNINS, {"$top": "1"})
+    assert r.status_code == 429 and r.headers["Retry-After"] in {"1", "2"}
+
+
+def test_throttle_is_per_app(fresh: Emulator) -> None:
+    fresh.set_throttle(1, per_seconds=10)
+    a, b = Client(fresh, "full"), Client(fresh, "no_audit")
+    assert a.get(SIGNINS).status_code == 200
+    assert b.get(SIGNINS).status_code == 403  # its own budget; answered on permissions
+    assert a.get(SIGNINS).status_code == 429
+
+
+def test_latency_delays_a_route_without_blocking_others(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.set_latency("signIns", 0.6)
+    slow = threading.Thread(target=lambda: c.get(SIGNINS, {"$top": "1"}))
+    slow.start()
+    time.sleep(0.05)
+    t = time.perf_counter()
+    assert c.get("/v1.0/subscribedSkus").status_code == 200
+    assert time.perf_counter() - t < 0.4
+    slow.join()
+
+
+@pytest.mark.parametrize(("status", "body"), [(500, "json"), (503, "json"), (502, "html"), (504, "html")])
+def test_status_fault_answers_once_then_recovers(fresh: Emulator, status: int, body: str) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "signIns", "kind": "status", "status": status, "body": body, "retry_after": "1.5"})
+    r = c.get(SIGNINS, {"$top": "1"})
+    assert r.status_code == status and r.headers["Retry-After"] == "1.5"
+    if body == "html":
+        assert r.headers["Content-Type"] == "text/html" and "<html>" in r.text
+    else:
+        assert "code" in r.json()["error"]
+    assert c.get(SIGNINS, {"$top": "1"}).status_code == 200
+
+
+def test_nth_and_times_select_which_requests_fail(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "users", "kind": "status", "status": 503, "nth": 2, "times": 2})
+    assert [c.get("/v1.0/users").status_code for _ in range(5)] == [200, 503, 503, 200, 200]
+
+
+def test_connection_reset_closes_without_answer(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "signIns", "kind": "reset"})
+    with pytest.raises(requests.ConnectionError):
+        c.get(SIGNINS)
+    assert c.get(SIGNINS, {"$top": "1"}).status_code == 200
+
+
+def test_delay_fault_exceeds_a_client_read_timeout(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "signIns", "kind": "delay", "seconds": 1.0})
+    with pytest.raises(requests.ReadTimeout):
+        c.http.get(
+            fresh.base_url + SIGNINS, headers={"Authorization": f"Bearer {c.token}"}, verify=fresh.ca_path, timeout=0.3
+        )
+
+
+def test_malformed_fault_truncates_the_json(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "signIns", "kind": "malformed"})
+    r = c.get(SIGNINS, {"$top": "3"})
+    assert r.status_code == 200
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(r.text)
+
+
+def test_expired_skiptoken_fault_hits_the_next_link(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "signIns", "kind": "expired_skiptoken"})
+    first = c.get(SIGNINS, {"$top": "2"})
+    assert first.status_code == 200  # no skiptoken: not matched
+    r = c.get(first.json()["@odata.nextLink"])
+    assert r.status_code == 400 and r.json()["error"]["code"] == "Directory_ExpiredPageToken"
+
+
+def test_token_endpoint_fails_for_a_while(fresh: Emulator) -> None:
+    fresh.add_fault({"route": "token", "kind": "status", "status": 503, "for_seconds": 0.3})
+    with pytest.raises(AssertionError):
+        Client(fresh)
+    with pytest.raises(AssertionError):
+        Client(fresh)
+    time.sleep(0.35)
+    Client(fresh)
+
+
+def test_revoke_tokens_after_n_requests(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "signIns", "kind": "revoke_tokens", "nth": 3})
+    assert [c.get(SIGNINS, {"$top": "1"}).status_code for _ in range(4)] == [200, 200, 401, 401]
+    assert c.get(SIGNINS, {"$top": "1"}, token=c.fetch_token()).status_code == 200
+
+
+def test_control_api_over_http(fresh: Emulator) -> None:
+    ctl = fresh.base_url + "/_emulator"
+    v = fresh.ca_path
+    assert requests.get(f"{ctl}/info", verify=v).json()["tenant_id"] == fresh.tenant_id
+    assert (
+        requests.post(f"{ctl}/faults", json={"route": "users", "kind": "status", "status": 500}, verify=v).status_code
+        == 201
+    )
+    assert len(requests.get(f"{ctl}/faults", verify=v).json()) == 1
+    requests.delete(f"{ctl}/faults", verify=v)
+    assert requests.post(f"{ctl}/faults", json={"route": "users", "kind": "nope"}, verify=v).status_code == 400
+    requests.post(f"{ctl}/throttle", json={"requests": 1, "per_seconds": 10}, verify=v)
+    c = Client(fresh)
+    c.get(SIGNINS, {"$top": "1"})
+    assert c.get(SIGNINS, {"$top": "1"}).status_code == 429
+    requests.post(f"{ctl}/throttle", json={"requests": None}, verify=v)
+    assert c.get(SIGNINS, {"$top": "1"}).status_code == 200
+    assert requests.post(f"{ctl}/advance", json={"minutes": 10, "late": 2}, verify=v).json()["late"] == 2
+    log = requests.get(f"{ctl}/log", params={"route": "signIns"}, verify=v).json()
+    assert [e["status"] for e in log] == [200, 429, 200]
+    assert log[0]["query"] == {"$top": "1"} and log[0]["client_id"] == fresh.apps["full"].client_id
+    assert requests.get(f"{ctl}/stats", verify=v).json()["throttled"] == 1
+    requests.post(f"{ctl}/revoke", verify=v)
+    assert c.get(SIGNINS).status_code == 401
+    requests.post(f"{ctl}/premium", json={"enabled": False}, verify=v)
+    assert Client(fresh).get(SIGNINS).status_code == 403
+    requests.delete(f"{ctl}/log", verify=v)
+    assert requests.get(f"{ctl}/log", verify=v).json() == []

@@ -1,0 +1,90 @@
+"""Per-app sliding-window throttling of /auditLogs/signIns, and the statistics tests assert on.
+
+A violation is a request that arrives while a Retry-After this app was given has not elapsed:
+that is what a well-behaved client never does, whatever its retry strategy.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from typing import Callable
+
+WINDOW_FOR_STATS = 10.0
+
+
+@dataclass
+class ThrottleSettings:
+    requests: int | None = None  # None: throttling off
+    per_seconds: float = 10.0
+    integer_retry_after: bool = False
+
+
+class Throttle:
+    """Decides 429s; thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = ThrottleSettings()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._accepted: dict[str, deque[float]] = defaultdict(deque)
+        self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._retry_until: dict[str, float] = {}
+        self.violations: dict[str, int] = defaultdict(int)
+        self.throttled: dict[str, int] = defaultdict(int)
+        self.max_in_window: dict[str, int] = defaultdict(int)
+
+    def configure(self, requests: int | None, per_seconds: float = 10.0, integer_retry_after: bool = False) -> None:
+        with self._lock:
+            self.settings = ThrottleSettings(requests, per_seconds, integer_retry_after)
+            self._accepted.clear()
+            self._retry_until.clear()
+
+    def check(self, app: str) -> str | None:
+        """Record a signIns request by `app`; return a Retry-After value if it must get 429."""
+        now = self._clock()
+        with self._lock:
+            seen = self._seen[app]
+            seen.append(now)
+            while seen and seen[0] <= now - WINDOW_FOR_STATS:
+                seen.popleft()
+            self.max_in_window[app] = max(self.max_in_window[app], len(seen))
+            if now < self._retry_until.get(app, 0.0):
+                self.violations[app] += 1
+            s = self.settings
+            if s.requests is None:
+                return None
+            accepted = self._accepted[app]
+            while accepted and accepted[0] <= now - s.per_seconds:
+                accepted.popleft()
+            if len(accepted) < s.requests:
+                accepted.append(now)
+                return None
+            wait = max(0.001, accepted[0] + s.per_seconds - now)
+            if s.integer_retry_after:
+                wait = float(math.ceil(wait))
+            self._retry_until[app] = now + wait
+            self.throttled[app] += 1
+            return str(int(wait)) if s.integer_retry_after else f"{wait:.3f}"
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            apps = set(self.max_in_window) | set(self.violations) | set(self.throttled)
+            return {
+                a: {
+                    "violations": self.violations.get(a, 0),
+                    "throttled": self.throttled.get(a, 0),
+                    "max_requests_in_10s": self.max_in_window.get(a, 0),
+                }
+                for a in sorted(apps)
+            }
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.violations.clear()
+            self.throttled.clear()
+            self.max_in_window.clear()
+            self._seen.clear()

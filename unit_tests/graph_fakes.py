@@ -1,0 +1,73 @@
+"""Fake Entra and Graph answers for requests-mock: a token endpoint and paged collections."""
+
+import base64
+import json
+from typing import Any, Iterable, Optional
+
+import requests_mock
+
+LOGIN = "https://login.example.test"
+GRAPH = "https://graph.example.test"
+TENANT = "contoso.onmicrosoft.com"
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+SECRET = "s3cr3t-value-never-printed"
+ALL_ROLES = ["AuditLog.Read.All", "Directory.Read.All"]
+
+
+def config(**overrides: Any) -> dict:
+    base = {
+        "tenant_id": TENANT,
+        "client_id": CLIENT_ID,
+        "credentials": {"auth_type": "client_secret", "client_secret": SECRET},
+        "login_endpoint": LOGIN,
+        "graph_endpoint": GRAPH,
+    }
+    base.update(overrides)
+    return base
+
+
+def access_token(roles: Optional[list] = None, serial: int = 1) -> str:
+    claims = {"aud": GRAPH, "appid": CLIENT_ID, "serial": serial}
+    if roles is not None:
+        claims["roles"] = roles
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"eyJhbGciOiJub25lIn0.{payload}.signature"
+
+
+def register_login(mocker: requests_mock.Mocker, roles: Optional[list] = ALL_ROLES, tokens: int = 1) -> Any:
+    """The OpenID document msal reads first, and a token endpoint handing out `tokens` distinct tokens."""
+    authority = f"{LOGIN}/{TENANT}"
+    mocker.get(
+        f"{authority}/v2.0/.well-known/openid-configuration",
+        json={
+            "token_endpoint": f"{authority}/oauth2/v2.0/token",
+            "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize",
+            "issuer": f"{LOGIN}/{TENANT}/v2.0",
+        },
+    )
+    answers = [
+        {"json": {"token_type": "Bearer", "expires_in": 3600, "access_token": access_token(roles, serial)}}
+        for serial in range(1, tokens + 1)
+    ]
+    return mocker.post(f"{authority}/oauth2/v2.0/token", answers)
+
+
+def token_error(mocker: requests_mock.Mocker, code: int, error: str = "invalid_client", status: int = 401) -> None:
+    authority = f"{LOGIN}/{TENANT}"
+    register_login(mocker)
+    mocker.post(
+        f"{authority}/oauth2/v2.0/token",
+        status_code=status,
+        json={"error": error, "error_description": f"AADSTS{code}: something. Trace ID: x", "error_codes": [code]},
+    )
+
+
+def page(records: Iterable[dict], next_link: Optional[str] = None) -> dict:
+    body: dict = {"value": list(records)}
+    if next_link:
+        body["@odata.nextLink"] = next_link
+    return body
+
+
+def graph_error(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message, "innerError": {"request-id": "r"}}}
