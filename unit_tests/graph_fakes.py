@@ -71,3 +71,29 @@ def page(records: Iterable[dict], next_link: Optional[str] = None) -> dict:
 
 def graph_error(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": message, "innerError": {"request-id": "r"}}}
+
+
+def sign_ins_in_window(records: list):
+    """A requests-mock callback that answers each window's `$filter` with the records inside it, newest first."""
+    import re
+    from urllib.parse import parse_qs, urlsplit
+
+    from source_dynamics365_cc.instants import parse_instant
+
+    def respond(request, context):
+        text = parse_qs(urlsplit(request.url).query)["$filter"][0]
+        low = parse_instant(re.search(r"createdDateTime ge (\S+)", text).group(1))
+        high_match = re.search(r"createdDateTime (lt|le) (\S+)", text)
+        high = parse_instant(high_match.group(2))
+        inclusive = high_match.group(1) == "le"
+        inside = [
+            r
+            for r in records
+            if low <= parse_instant(r["createdDateTime"])
+            and (
+                parse_instant(r["createdDateTime"]) < high or inclusive and parse_instant(r["createdDateTime"]) == high
+            )
+        ]
+        return page(sorted(inside, key=lambda r: parse_instant(r["createdDateTime"]), reverse=True))
+
+    return respond
