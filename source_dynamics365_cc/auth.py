@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable, Mapping, Optional
 
 import msal
+import msal.exceptions
 import requests
 from airbyte_cdk.sources.streams.http.requests_native_auth.abstract_token import AbstractHeaderAuthenticator
 from cryptography import x509
@@ -96,9 +97,9 @@ class GraphTokenProvider:
         for attempt in range(1, TOKEN_ATTEMPTS + 1):
             try:
                 result = self._application().acquire_token_for_client(scopes=[self._config.scope])
-            except requests.RequestException:
+            except (requests.RequestException, msal.exceptions.MsalServiceError):
                 error: TokenError = TokenError(
-                    f"Cannot reach the Microsoft Entra login endpoint {self._config.login_url}: check the network, "
+                    f"The Microsoft Entra login endpoint {self._config.login_url} is unreachable or failing: check the network, "
                     "'cloud' and 'login_endpoint'.",
                     transient=True,
                 )

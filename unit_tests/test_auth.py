@@ -1,0 +1,97 @@
+"""Tokens through real msal against a fake token endpoint: caching, refresh after 401, certificates, roles."""
+
+import datetime
+
+import pytest
+import requests_mock
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from source_dynamics365_cc.auth import GraphAuthenticator, GraphTokenProvider, certificate_thumbprint, token_roles
+from source_dynamics365_cc.config import parse_config
+from source_dynamics365_cc.errors import ConfigError, TokenError
+
+from .graph_fakes import ALL_ROLES, access_token, config, register_login, token_error
+
+
+def self_signed() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "connector")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
+
+
+def test_the_token_is_cached_and_refreshed_only_when_asked():
+    provider = GraphTokenProvider(parse_config(config()))
+    with requests_mock.Mocker() as mocker:
+        endpoint = register_login(mocker, tokens=2)
+        first = provider.token()
+        assert provider.token() == first
+        refreshed = GraphAuthenticator(provider)
+        refreshed.refresh_and_set_access_token()
+        assert provider.token() != first
+    assert endpoint.call_count == 2
+
+
+def test_the_scope_follows_the_graph_host():
+    with requests_mock.Mocker() as mocker:
+        endpoint = register_login(mocker)
+        GraphTokenProvider(parse_config(config())).token()
+    assert "scope=https%3A%2F%2Fgraph.example.test%2F.default" in endpoint.last_request.text
+
+
+def test_a_wrong_secret_is_explained_without_the_secret():
+    with requests_mock.Mocker() as mocker:
+        token_error(mocker, 7000215)
+        with pytest.raises(TokenError) as raised:
+            GraphTokenProvider(parse_config(config())).token()
+    assert "Secret ID" in raised.value.message
+    assert "s3cr3t" not in raised.value.message
+
+
+def test_a_failing_token_endpoint_is_retried_then_reported_as_transient():
+    sleeps = []
+    with requests_mock.Mocker() as mocker:
+        token_error(mocker, 0, error="temporarily_unavailable", status=503)
+        with pytest.raises(TokenError) as raised:
+            GraphTokenProvider(parse_config(config()), sleep=sleeps.append).token()
+    assert sleeps == [1, 2, 4, 8]
+    assert raised.value.failure_type.value == "transient_error"
+
+
+def test_roles_are_read_from_the_token_claims():
+    assert token_roles(access_token(ALL_ROLES)) == ALL_ROLES
+    assert token_roles(access_token(None)) == []
+    assert token_roles("not-a-jwt") == []
+
+
+def test_certificate_credentials_are_sent_as_a_signed_assertion_named_by_thumbprint():
+    certificate, key = self_signed()
+    cfg = config(credentials={"auth_type": "client_certificate", "certificate": certificate, "private_key": key})
+    with requests_mock.Mocker() as mocker:
+        endpoint = register_login(mocker)
+        GraphTokenProvider(parse_config(cfg)).token()
+    body = endpoint.last_request.text
+    assert "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer" in body
+    assert "client_secret" not in body
+    assert len(certificate_thumbprint(certificate)) == 40
+
+
+def test_a_certificate_that_is_not_pem_is_a_config_error():
+    with pytest.raises(ConfigError):
+        certificate_thumbprint("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----")

@@ -1,0 +1,96 @@
+"""What each Graph answer means: one row of the error table per test case."""
+
+import json
+
+import pytest
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
+
+from source_dynamics365_cc.errors import GraphErrorHandler, token_error_message
+
+
+def answer(status: int, body=None, path="/v1.0/auditLogs/signIns", text=None) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response._content = text.encode() if text is not None else json.dumps(body or {}).encode()
+    response.request = requests.Request("GET", f"https://graph.example.test{path}").prepare()
+    return response
+
+
+def graph(code: str, message: str = "m") -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+HANDLER = GraphErrorHandler(logger=None)
+
+
+@pytest.mark.parametrize(
+    "status, body, text, action",
+    [
+        (200, {"value": []}, None, ResponseAction.SUCCESS),
+        (200, None, '{"value": [{"id": "trunc', ResponseAction.RETRY),
+        (429, graph("TooManyRequests"), None, ResponseAction.RATE_LIMITED),
+        (500, graph("InternalServerError"), None, ResponseAction.RETRY),
+        (502, None, "<html>Bad Gateway</html>", ResponseAction.RETRY),
+        (503, graph("serviceNotAvailable"), None, ResponseAction.RETRY),
+        (504, None, "<html>Gateway Timeout</html>", ResponseAction.RETRY),
+        (408, None, "", ResponseAction.RETRY),
+        (401, graph("InvalidAuthenticationToken"), None, ResponseAction.REFRESH_TOKEN_THEN_RETRY),
+        (400, graph("Directory_ExpiredPageToken"), None, ResponseAction.RESET_PAGINATION),
+        (400, graph("BadRequest", "Invalid filter clause"), None, ResponseAction.FAIL),
+    ],
+)
+def test_each_status_maps_to_its_action(status, body, text, action):
+    assert HANDLER.interpret_response(answer(status, body, text=text)).response_action == action
+
+
+def test_dropped_connections_and_timeouts_are_retried():
+    for error in (requests.ConnectionError(), requests.ReadTimeout(), requests.exceptions.ChunkedEncodingError()):
+        assert HANDLER.interpret_response(error).response_action == ResponseAction.RETRY
+
+
+def test_a_tenant_without_premium_fails_as_config_error_naming_p1_p2():
+    resolution = HANDLER.interpret_response(
+        answer(403, graph("Authentication_RequestFromNonPremiumTenantOrB2CTenant", "Neither tenant is B2C"))
+    )
+    assert resolution.response_action == ResponseAction.FAIL
+    assert resolution.failure_type == FailureType.config_error
+    assert "P1 or P2" in resolution.error_message
+
+
+def test_a_missing_permission_is_named_by_the_resource_it_guards():
+    on_sign_ins = HANDLER.interpret_response(answer(403, graph("Authorization_RequestDenied")))
+    on_skus = HANDLER.interpret_response(answer(403, graph("Authorization_RequestDenied"), path="/v1.0/subscribedSkus"))
+    assert "AuditLog.Read.All" in on_sign_ins.error_message
+    assert "Directory.Read.All" in on_skus.error_message
+    assert "Grant admin consent" in on_skus.error_message
+
+
+def test_a_refused_sign_in_activity_is_left_to_the_users_stream():
+    refused = answer(403, graph("Authorization_RequestDenied"), path="/v1.0/users?$select=id,signInActivity")
+    assert HANDLER.interpret_response(refused).response_action == ResponseAction.IGNORE
+
+
+@pytest.mark.parametrize(
+    "code, words",
+    [
+        (7000215, "not its Secret ID"),
+        (7000222, "expired"),
+        (700016, "No application with this Client ID"),
+        (90002, "tenant was not found"),
+        (7000112, "disabled"),
+        (65001, "consent"),
+    ],
+)
+def test_entra_codes_become_instructions(code, words):
+    error = token_error_message(
+        {"error": "invalid_client", "error_description": f"AADSTS{code}: x", "error_codes": [code]}
+    )
+    assert words in error.message
+    assert error.failure_type == FailureType.config_error
+
+
+def test_an_entra_outage_is_transient():
+    error = token_error_message({"error": "temporarily_unavailable", "error_description": "try later"})
+    assert error.failure_type == FailureType.transient_error

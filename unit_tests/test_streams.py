@@ -1,0 +1,106 @@
+"""Stream behaviours a sync depends on: signInActivity fallback, window restarts, foreign links, concealed users."""
+
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import requests_mock
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
+from airbyte_cdk.test.entrypoint_wrapper import read
+
+from source_dynamics365_cc import SourceDynamics365Cc
+from source_dynamics365_cc.instants import format_instant
+
+from .graph_fakes import GRAPH, config, graph_error, page, register_login
+
+USERS = f"{GRAPH}/v1.0/users"
+SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"
+
+
+def run(cfg, *streams):
+    builder = CatalogBuilder()
+    for name, mode in streams:
+        builder.with_stream(name, mode)
+    catalog = builder.build()
+    return read(SourceDynamics365Cc(catalog, cfg, None), cfg, catalog, None)
+
+
+def selects(mocker) -> list[str]:
+    return [parse_qs(urlsplit(r.url).query)["$select"][0] for r in mocker.request_history if "/v1.0/users" in r.url]
+
+
+def test_users_fall_back_to_no_sign_in_activity_after_repeated_refusals(monkeypatch):
+    monkeypatch.setattr("source_dynamics365_cc.streams.users.Users._sleep", lambda *_: None, raising=False)
+    denied = {"status_code": 403, "json": graph_error("Authentication_RequestFromNonPremiumTenantOrB2CTenant", "no")}
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(USERS, [denied, denied, denied, {"json": page([{"id": "u1", "userPrincipalName": "a@b.c"}])}])
+        output = run(config(), ("users", SyncMode.full_refresh))
+    assert [r.record.data["id"] for r in output.records] == ["u1"]
+    sent = selects(mocker)
+    assert ["signInActivity" in s for s in sent] == [True, True, True, False]
+    assert any("reading users without it" in log.log.message for log in output.logs)
+    assert not output.errors
+
+
+def test_users_without_sign_in_activity_use_the_largest_page():
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(USERS, json=page([]))
+        run(config(include_sign_in_activity=False), ("users", SyncMode.full_refresh))
+    query = parse_qs(urlsplit(mocker.request_history[-1].url).query)
+    assert query["$top"] == ["999"] and "signInActivity" not in query["$select"][0]
+
+
+def test_concealed_users_are_skipped_and_counted():
+    people = [
+        {"id": "u1", "userPrincipalName": "FE7CC8C15246EDCCA289C9A4022762F7"},
+        {"id": "u2", "userPrincipalName": "a@b.c"},
+    ]
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(USERS, json=page(people))
+        skipped = run(config(), ("users", SyncMode.full_refresh))
+        kept = run(config(exclude_concealed_users=False), ("users", SyncMode.full_refresh))
+    assert [r.record.data["id"] for r in skipped.records] == ["u2"]
+    assert any("Skipped 1 users" in log.log.message for log in skipped.logs)
+    assert len(kept.records) == 2
+
+
+def test_an_expired_page_token_restarts_the_window_without_duplicates_or_gaps():
+    now = datetime.now(timezone.utc)
+    moment = now - timedelta(minutes=20)
+    stamp = format_instant(moment)
+    older = format_instant(moment - timedelta(minutes=1))
+    first_page = page(
+        [{"id": "a", "createdDateTime": stamp}, {"id": "b", "createdDateTime": stamp}], f"{SIGN_INS}?$skiptoken=1"
+    )
+    expired = {"status_code": 400, "json": graph_error("Directory_ExpiredPageToken", "expired")}
+    restarted = page(
+        [
+            {"id": "a", "createdDateTime": stamp},
+            {"id": "b", "createdDateTime": stamp},
+            {"id": "c", "createdDateTime": stamp},
+            {"id": "d", "createdDateTime": older},
+        ]
+    )
+    cfg = config(
+        start_date=format_instant(now - timedelta(minutes=30)).split(".")[0].rstrip("Z") + "Z", max_concurrency=1
+    )
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(SIGN_INS, [{"json": first_page}, expired, {"json": restarted}])
+        output = run(cfg, ("sign_ins", SyncMode.incremental))
+    assert sorted(r.record.data["id"] for r in output.records) == ["a", "b", "c", "d"]
+    restart_filter = parse_qs(urlsplit(mocker.request_history[-1].url).query)["$filter"][0]
+    assert f"createdDateTime le {stamp}" in restart_filter
+
+
+def test_a_next_link_to_another_host_is_refused_and_no_token_goes_there():
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(USERS, json=page([{"id": "u1"}], "https://attacker.example.test/v1.0/users?$skiptoken=x"))
+        evil = mocker.get("https://attacker.example.test/v1.0/users", json=page([]))
+        output = run(config(), ("users", SyncMode.full_refresh))
+    assert evil.call_count == 0
+    assert "refusing to send the access token" in output.errors[0].trace.error.message
