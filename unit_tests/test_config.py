@@ -1,0 +1,77 @@
+"""Valid configurations: defaults, clouds, overrides and the start-date rules."""
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import yaml
+
+from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS, ClientSecret, parse_config
+from source_dynamics365_cc.errors import ConfigError
+
+from .graph_fakes import config
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+BASE = {
+    "tenant_id": "72F988BF-86F1-41AF-91AB-2D7CD011DB47",
+    "client_id": "11111111-2222-3333-4444-555555555555",
+    "credentials": {"auth_type": "client_secret", "client_secret": "value"},
+}
+
+
+def test_defaults_read_dynamics_sign_ins_from_the_start_of_retention():
+    parsed = parse_config(BASE, now=NOW)
+    assert parsed.tenant_id == "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    assert parsed.sign_in_app_ids == DYNAMICS_365_APP_IDS
+    assert parsed.start == NOW - timedelta(days=30) + timedelta(minutes=10)
+    assert parsed.lookback == timedelta(minutes=60)
+    assert parsed.include_sign_in_activity and parsed.exclude_concealed_users
+    assert (parsed.sign_in_requests_per_10_seconds, parsed.max_concurrency) == (5, 3)
+    assert parsed.credential == ClientSecret("value")
+
+
+@pytest.mark.parametrize(
+    "cloud, login, graph",
+    [
+        ("global", "https://login.microsoftonline.com", "https://graph.microsoft.com"),
+        ("us_government_l4", "https://login.microsoftonline.us", "https://graph.microsoft.us"),
+        ("us_government_l5_dod", "https://login.microsoftonline.us", "https://dod-graph.microsoft.us"),
+        ("china", "https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn"),
+    ],
+)
+def test_each_cloud_has_its_login_and_graph_hosts_and_scope(cloud, login, graph):
+    parsed = parse_config({**BASE, "cloud": cloud}, now=NOW)
+    assert (parsed.login_url, parsed.graph_url, parsed.scope) == (login, graph, f"{graph}/.default")
+    assert parsed.authority == f"{login}/{parsed.tenant_id}"
+
+
+def test_endpoint_overrides_win_and_the_scope_follows_the_graph_host():
+    parsed = parse_config(config(), now=NOW)
+    assert parsed.scope == "https://graph.example.test/.default"
+    assert parsed.login_url == "https://login.example.test"
+
+
+def test_a_start_date_before_retention_is_clamped_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING):
+        parsed = parse_config({**BASE, "start_date": "2020-01-01T00:00:00Z"}, now=NOW, logger=logging.getLogger("t"))
+    assert parsed.start == NOW - timedelta(days=30) + timedelta(minutes=10)
+    assert "retention" in caplog.text
+
+
+def test_a_start_date_in_the_future_is_refused():
+    with pytest.raises(ConfigError, match="future"):
+        parse_config({**BASE, "start_date": "2027-01-01T00:00:00Z"}, now=NOW)
+
+
+def test_an_empty_application_list_means_every_application():
+    assert parse_config({**BASE, "sign_in_app_ids": []}, now=NOW).sign_in_app_ids == ()
+
+
+def test_the_spec_marks_every_secret_and_documents_every_property():
+    spec = yaml.safe_load(open("source_dynamics365_cc/spec.yaml"))["connectionSpecification"]
+    options = spec["properties"]["credentials"]["oneOf"]
+    secrets = {name: prop for option in options for name, prop in option["properties"].items()}
+    assert all(secrets[name].get("airbyte_secret") for name in ("client_secret", "private_key", "private_key_password"))
+    assert [option["properties"]["auth_type"]["const"] for option in options] == ["client_secret", "client_certificate"]
+    for name, prop in spec["properties"].items():
+        assert prop.get("title") and prop.get("description") and "order" in prop, name
