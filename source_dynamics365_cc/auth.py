@@ -18,7 +18,9 @@ from typing import Any, Callable, Mapping, Optional
 import msal
 import msal.exceptions
 import requests
+from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.requests_native_auth.abstract_token import AbstractHeaderAuthenticator
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -67,6 +69,20 @@ def token_roles(access_token: str) -> list[str]:
     return [str(role) for role in roles] if isinstance(roles, list) else []
 
 
+def login_failure(failure: Exception, login_url: str) -> AirbyteTracedException:
+    """An untrusted certificate is the user's to fix (and is never retried or bypassed); anything else may pass."""
+    if isinstance(failure, requests.exceptions.SSLError):
+        return ConfigError(
+            f"The TLS certificate of the login endpoint {login_url} is not trusted: check 'login_endpoint', or add "
+            "the issuing CA to this machine's trusted certificates."
+        )
+    return TokenError(
+        f"The Microsoft Entra login endpoint {login_url} is unreachable or failing: check the network, "
+        "'cloud' and 'login_endpoint'.",
+        transient=True,
+    )
+
+
 class GraphTokenProvider:
     """Hands out a valid app token; msal's cache renews it near expiry. Thread-safe."""
 
@@ -97,17 +113,13 @@ class GraphTokenProvider:
         for attempt in range(1, TOKEN_ATTEMPTS + 1):
             try:
                 result = self._application().acquire_token_for_client(scopes=[self._config.scope])
-            except (requests.RequestException, msal.exceptions.MsalServiceError):
-                error: TokenError = TokenError(
-                    f"The Microsoft Entra login endpoint {self._config.login_url} is unreachable or failing: check the network, "
-                    "'cloud' and 'login_endpoint'.",
-                    transient=True,
-                )
+            except (requests.RequestException, msal.exceptions.MsalServiceError) as failure:
+                error: AirbyteTracedException = login_failure(failure, self._config.login_url)
             else:
                 if "access_token" in result:
                     return str(result["access_token"])
                 error = token_error_message(result)
-            if error.failure_type.value != "transient_error" or attempt == TOKEN_ATTEMPTS:
+            if error.failure_type != FailureType.transient_error or attempt == TOKEN_ATTEMPTS:
                 raise error
             self._logger.warning(
                 f"Token request failed ({error.message}); retrying, attempt {attempt + 1} of {TOKEN_ATTEMPTS}."
@@ -129,13 +141,7 @@ class GraphTokenProvider:
                 instance_discovery=False,
                 timeout=TOKEN_TIMEOUT_SECONDS,
             )
-        except requests.RequestException:
-            raise TokenError(
-                f"Cannot reach the Microsoft Entra login endpoint {self._config.login_url}: check the network, "
-                "'cloud' and 'login_endpoint'.",
-                transient=True,
-            ) from None
-        except ValueError as error:
+        except (ValueError, TypeError) as error:  # cryptography raises TypeError for a password on a plain key
             text = str(error)
             if "private" in text.lower() or "key" in text.lower() or "password" in text.lower():
                 raise ConfigError(

@@ -16,7 +16,7 @@ from .errors import ConfigError
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
-START_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+START_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", re.ASCII)
 
 DYNAMICS_365_APP_IDS: tuple[str, ...] = (
     "00000007-0000-0000-c000-000000000000",  # Dataverse / Dynamics CRM Online
@@ -171,7 +171,7 @@ def _certificate(value: Mapping[str, Any]) -> ClientCertificate:
 
 
 def _cloud(value: Any):
-    if value not in CLOUDS:
+    if not isinstance(value, str) or value not in CLOUDS:
         raise ConfigError(f"'cloud' must be one of: {', '.join(CLOUDS)}.")
     return CLOUDS[value]
 
@@ -182,7 +182,10 @@ def _endpoint(value: Any, name: str) -> Optional[str]:
         return None
     if not isinstance(value, str):
         raise ConfigError(f"'{name}' must be a URL like https://host[:port].")
-    parts = urlsplit(value.strip())
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:  # an unbalanced IPv6 bracket
+        raise ConfigError(f"'{name}' is not a valid URL; use https://host[:port].") from None
     if parts.scheme != "https":
         raise ConfigError(f"'{name}' must use https:// (plain http would expose the token); use https://host[:port].")
     if "@" in parts.netloc:
@@ -203,7 +206,7 @@ def _start(value: Any, now: datetime, logger: Any) -> datetime:
     earliest = now - RETENTION + RETENTION_MARGIN
     if value is None or value == "":
         return earliest
-    if not isinstance(value, str) or not START_DATE.match(value):
+    if not isinstance(value, str) or not START_DATE.fullmatch(value):
         raise ConfigError("'start_date' must look like 2026-11-01T00:00:00Z (UTC, YYYY-MM-DDTHH:MM:SSZ).")
     try:
         start = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)

@@ -102,7 +102,15 @@ def _fail(message: str, failure_type: FailureType = FailureType.config_error) ->
     return ErrorResolution(ResponseAction.FAIL, failure_type, message)
 
 
-RETRY = ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, "Microsoft Graph is unavailable; retrying.")
+def _retry(cause: str) -> ErrorResolution:
+    """Retried quietly; the text is what the user reads once the retries run out, so it says what to do then."""
+    return ErrorResolution(
+        ResponseAction.RETRY,
+        FailureType.transient_error,
+        f"Microsoft Graph was unavailable ({cause}). Run the sync again later: it resumes from the last saved state.",
+    )
+
+
 RATE_LIMITED = ErrorResolution(
     ResponseAction.RATE_LIMITED, FailureType.transient_error, "Microsoft Graph is throttling; waiting."
 )
@@ -134,7 +142,7 @@ class GraphErrorHandler(ErrorHandler):
             response_or_exception,
             (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError),
         ):
-            return RETRY
+            return _retry(type(response_or_exception).__name__)
         if isinstance(response_or_exception, TokenError):
             return _fail(response_or_exception.message or "", response_or_exception.failure_type)
         return _fail(
@@ -149,7 +157,7 @@ class GraphErrorHandler(ErrorHandler):
         if status == 429:
             return RATE_LIMITED
         if status == 408 or status >= 500:
-            return RETRY
+            return _retry(f"HTTP {status}")
         code, message = graph_error(response)
         if status == 401:
             return ErrorResolution(

@@ -4,10 +4,11 @@ Concurrent sources need the catalog and state in their constructor. Configuratio
 answered here, before the CDK's JSON-schema check, so that they read as plain sentences.
 """
 
+import logging
 import sys
 import traceback
 from datetime import datetime, timezone
-from typing import List, Optional
+from typing import Any, Callable, List, Mapping, Optional, TypeVar
 
 import orjson
 from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
@@ -18,11 +19,21 @@ from airbyte_cdk.models import (
     Status,
     Type,
 )
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .config import parse_config
 from .errors import ConfigError
 from .source import SourceDynamics365Cc
+from .streams import SignIns
+from .windows import checked_state
+
+T = TypeVar("T")
+FILE_HINTS = {
+    "config": "it must be a JSON object with the connector's settings.",
+    "catalog": "it must be a JSON configured catalog; refresh the source schema in the connection settings.",
+    "state": "it must be a JSON list of Airbyte STATE messages; reset the connection's state to start again.",
+}
 
 
 def _emit(message: AirbyteMessage) -> None:
@@ -33,14 +44,21 @@ def _command(args: List[str]) -> Optional[str]:
     return args[0] if args else None
 
 
-def _precheck_config(args: List[str]) -> Optional[int]:
-    """Answer a bad configuration in plain words; `None` when it is fine (or the command needs none)."""
+def _precheck(args: List[str]) -> Optional[int]:
+    """Answer bad input in plain words; `None` when it is fine (or the command reads none).
+
+    The CDK would report the same problems from inside a sync, with a stack trace and after threads started.
+    """
     command = _command(args)
     config_path = AirbyteEntrypoint.extract_config(args)
     if command not in ("check", "discover", "read") or not config_path:
         return None
     try:
-        parse_config(SourceDynamics365Cc.read_config(config_path), now=datetime.now(timezone.utc))
+        config = _read_file(SourceDynamics365Cc.read_config, config_path, "config")
+        parse_config(config, now=datetime.now(timezone.utc))
+        if command == "read":
+            _check_catalog(AirbyteEntrypoint.extract_catalog(args), config)
+            _check_state(AirbyteEntrypoint.extract_state(args))
     except ConfigError as error:
         if command == "check":
             status = AirbyteConnectionStatus(status=Status.FAILED, message=error.message)
@@ -48,11 +66,50 @@ def _precheck_config(args: List[str]) -> Optional[int]:
             return 0
         _emit(ConfigError(error.message or "").as_airbyte_message())  # a fresh one: no stack trace for a user's mistake
         return 1
-    except (OSError, ValueError) as error:
-        message = f"Cannot read the config file {config_path}: {type(error).__name__}."
-        _emit(AirbyteTracedException(message=message, internal_message=message).as_airbyte_message())
-        return 1
     return None
+
+
+def _read_file(reader: Callable[[str], T], path: str, what: str) -> T:
+    try:
+        return reader(path)
+    except (OSError, ValueError, TypeError) as error:
+        raise ConfigError(f"Cannot read the {what} file {path} ({type(error).__name__}): {FILE_HINTS[what]}") from None
+
+
+def _check_catalog(catalog_path: Optional[str], config: Mapping[str, Any]) -> None:
+    """Every configured stream must exist here and support the chosen sync mode; the CDK would skip or misread it."""
+    if not catalog_path:
+        return
+    catalog = _read_file(SourceDynamics365Cc.read_catalog, catalog_path, "catalog")
+    offered = {
+        stream.name: stream.supported_sync_modes
+        for stream in SourceDynamics365Cc(None, config, None).discover(logging.getLogger("airbyte"), config).streams
+    }
+    for configured in catalog.streams:
+        name = configured.stream.name
+        if name not in offered:
+            raise ConfigError(
+                f"The catalog names the stream '{name[:80]}', which this connector does not have (it has "
+                f"{', '.join(sorted(offered))}). Refresh the source schema in the connection settings."
+            )
+        if configured.sync_mode not in offered[name]:
+            modes = " or ".join(mode.value for mode in offered[name])
+            raise ConfigError(
+                f"The stream '{name}' cannot be read as {configured.sync_mode.value}; choose {modes} in the connection settings."
+            )
+
+
+def _check_state(state_path: Optional[str]) -> None:
+    """The saved sign-in cursor must be a real instant in the past (another connector's state, garbage or a
+    wrong clock would otherwise surface mid-sync)."""
+    if not state_path:
+        return
+    messages = _read_file(SourceDynamics365Cc.read_state, state_path, "state")
+    try:
+        stream_state = ConnectorStateManager(state=messages).get_stream_state(SignIns.name, None)
+    except ValueError as error:
+        raise ConfigError(f"The state file {state_path} cannot be used ({error}). {FILE_HINTS['state']}") from None
+    checked_state(stream_state, datetime.now(timezone.utc))
 
 
 def _source(args: List[str]) -> SourceDynamics365Cc:
@@ -68,7 +125,7 @@ def _source(args: List[str]) -> SourceDynamics365Cc:
 
 def run(args: Optional[List[str]] = None) -> None:
     args = list(sys.argv[1:] if args is None else args)
-    exit_code = _precheck_config(args)
+    exit_code = _precheck(args)
     if exit_code is not None:
         sys.exit(exit_code)
     try:

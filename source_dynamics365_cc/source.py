@@ -7,29 +7,36 @@ the finished windows into the state `{"createdDateTime": ...}`.
 
 import logging
 from datetime import datetime, timezone
-from typing import Any, List, Mapping, Optional, Tuple
+from queue import Queue
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
-from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog
+from airbyte_cdk.sources.abstract_source import AbstractSource
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
 from airbyte_cdk.sources.concurrent_source.concurrent_source_adapter import ConcurrentSourceAdapter
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.message import MessageRepository
+from airbyte_cdk.sources.message.concurrent_repository import ConcurrentMessageRepository
 from airbyte_cdk.sources.message.repository import InMemoryMessageRepository
 from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.sources.streams.concurrent.partitions.types import QueueItem
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .auth import GraphAuthenticator, GraphTokenProvider
 from .check import check_connection
 from .config import ConnectorConfig, parse_config
+from .errors import ConfigError, TokenError
 from .streams import SignIns, SubscribedSkus, Users
 from .throttle import GraphApiBudget, SlidingWindowPacer, is_sign_in_request
 from .windows import sign_in_cursor
 
 logger = logging.getLogger("airbyte")
+# The CDK's own bound: workers block on a full queue, so memory stays flat however large the tenant.
+QUEUE_SIZE = 10_000
 
 
 class SourceDynamics365Cc(ConcurrentSourceAdapter):
     """Dynamics 365 license usage from Microsoft Graph, with an app registration's client credentials."""
-
-    message_repository = InMemoryMessageRepository()
 
     def __init__(
         self,
@@ -37,17 +44,57 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         config: Optional[Mapping[str, Any]] = None,
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> None:
-        workers = _workers(config)
-        concurrent_source = ConcurrentSource.create(workers, 1, logger, self._slice_logger, self.message_repository)
+        # A worker closes a window (and its cursor emits state) right after putting the window's last record
+        # on the queue; state must travel on that same queue, or the main thread may print it first.
+        queue: Queue[QueueItem] = Queue(maxsize=QUEUE_SIZE)
+        self._messages = ConcurrentMessageRepository(queue, InMemoryMessageRepository())
+        concurrent_source = ConcurrentSource.create(
+            _workers(config), 1, logger, self._slice_logger, self._messages, queue=queue
+        )
         super().__init__(concurrent_source)
         self._catalog = catalog
         self._state = state
         self._sync_end = datetime.now(timezone.utc)
 
+    @property
+    def message_repository(self) -> MessageRepository:
+        return self._messages
+
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
+        """A FAILED status with the admin's sentence for every problem, transient ones (unreachable hosts) too:
+        the CDK turns only config errors into a status; anything else would end `check` with exit code 1."""
         parsed = parse_config(config, logger=logger)
-        check_connection(parsed, GraphTokenProvider(parsed, logger))
+        try:
+            check_connection(parsed, GraphTokenProvider(parsed, logger))
+        except TokenError as error:
+            raise ConfigError(error.message or "The connection check failed.") from None
         return True, None
+
+    def read(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: Optional[List[AirbyteStateMessage]] = None,
+    ) -> Iterator[AirbyteMessage]:
+        """Every selected stream gets its turn even when another fails; the first failure ends the sync after.
+
+        The CDK's adapter reads the concurrent streams first and stops at their failure, so a sign-in
+        outage would also cost the roster and the SKUs.
+        """
+        concurrent_streams = self._select_abstract_streams(config, catalog)
+        names = {stream.name for stream in concurrent_streams}
+        regular = ConfiguredAirbyteCatalog(streams=[s for s in catalog.streams if s.stream.name not in names])
+        failure: Optional[AirbyteTracedException] = None
+        if regular.streams:
+            try:
+                yield from AbstractSource.read(self, logger, config, regular, state)
+            except AirbyteTracedException as error:
+                failure = error
+        if concurrent_streams:
+            yield from self._concurrent_source.read(concurrent_streams)
+        if failure is not None:
+            raise failure
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         parsed = parse_config(config, now=self._sync_end, logger=logger)

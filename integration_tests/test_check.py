@@ -1,0 +1,131 @@
+"""`check` through main.py against the emulator: every way a setup goes wrong gets a plain answer.
+
+Each case asserts the status, the message an admin reads, the exit code, that no Python traceback
+reaches stderr or the status message, and that no secret is printed.
+"""
+
+import socket
+from typing import Any
+
+import pytest
+
+from integration_tests.harness import Result, run_connector, running_emulator
+
+SECRET_ID_LOOKALIKE = "3f2b6c1e-1d7a-4c9b-9a63-0e4a9c2f8b11"
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    with running_emulator(seed=11, users=12, sign_ins=200, days=2) as emu:
+        yield emu
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def secrets_of(config: dict[str, Any]) -> list[str]:
+    credentials = config["credentials"]
+    return [credentials[key] for key in ("client_secret", "private_key") if key in credentials]
+
+
+def run_check(emulator, tmp_path, config: dict[str, Any]) -> Result:
+    result = run_connector("check", tmp_path, config, emulator=emulator, timeout=90)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert all(secret not in output for secret in secrets_of(config))
+    assert len(result.messages) == len(result.stdout.splitlines()), "stdout carries only Airbyte messages"
+    return result
+
+
+def assert_failed(result: Result, *fragments: str) -> None:
+    status = result.connection_status
+    assert result.returncode == 0
+    assert status is not None and status["status"] == "FAILED"
+    assert "Traceback" not in status["message"]
+    for fragment in fragments:
+        assert fragment in status["message"]
+
+
+@pytest.mark.parametrize("auth", ["client_secret", "client_certificate"])
+def test_check_succeeds_with_each_credential_type(emulator, tmp_path, auth):
+    result = run_check(emulator, tmp_path, emulator.config_for("full", auth=auth))
+
+    assert result.returncode == 0
+    assert result.connection_status == {"status": "SUCCEEDED"}
+
+
+def test_check_explains_a_secret_id_pasted_instead_of_the_secret_value(emulator, tmp_path):
+    config = emulator.config_for("full")
+    config["credentials"]["client_secret"] = SECRET_ID_LOOKALIKE
+
+    result = run_check(emulator, tmp_path, config)
+
+    assert_failed(result, "AADSTS7000215", "Value, not its Secret ID")
+
+
+def test_check_says_the_secret_expired(emulator, tmp_path):
+    result = run_check(emulator, tmp_path, emulator.config_for("expired_secret"))
+
+    assert_failed(result, "AADSTS7000222", "expired")
+
+
+def test_check_names_an_unknown_client_id(emulator, tmp_path):
+    config = {**emulator.config_for("full"), "client_id": "33333333-3333-4333-8333-333333333333"}
+
+    result = run_check(emulator, tmp_path, config)
+
+    assert_failed(result, "AADSTS700016", "Client ID")
+
+
+def test_check_names_an_unknown_tenant(emulator, tmp_path):
+    config = {**emulator.config_for("full"), "tenant_id": "44444444-4444-4444-8444-444444444444"}
+
+    result = run_check(emulator, tmp_path, config)
+
+    assert_failed(result, "44444444-4444-4444-8444-444444444444", "was not found", "Tenant ID")
+
+
+def test_check_says_the_app_is_disabled(emulator, tmp_path):
+    result = run_check(emulator, tmp_path, emulator.config_for("disabled"))
+
+    assert_failed(result, "AADSTS7000112", "disabled")
+
+
+def test_check_asks_for_admin_consent_when_the_token_has_no_roles(emulator, tmp_path):
+    result = run_check(emulator, tmp_path, emulator.config_for("no_consent"))
+
+    assert_failed(result, "admin consent", "Grant admin consent")
+
+
+def test_check_names_the_missing_audit_log_permission(emulator, tmp_path):
+    result = run_check(emulator, tmp_path, emulator.config_for("no_audit"))
+
+    assert_failed(result, "AuditLog.Read.All")
+
+
+def test_check_asks_for_entra_p1_when_the_tenant_has_no_premium_license(tmp_path):
+    with running_emulator(seed=12, users=5, sign_ins=50, days=2, premium=False) as emu:
+        result = run_check(emu, tmp_path, emu.config_for("full"))
+
+    assert_failed(result, "P1 or P2", "deselect the sign_ins stream")
+
+
+def test_check_refuses_a_plain_http_graph_endpoint(emulator, tmp_path):
+    config = {**emulator.config_for("full"), "graph_endpoint": emulator.base_url.replace("https://", "http://")}
+
+    result = run_check(emulator, tmp_path, config)
+
+    assert_failed(result, "'graph_endpoint' must use https://")
+
+
+def test_check_reports_an_unreachable_endpoint_as_a_failed_status(emulator, tmp_path):
+    dead = f"https://127.0.0.1:{closed_port()}"
+    config = {**emulator.config_for("full"), "login_endpoint": dead, "graph_endpoint": dead}
+
+    result = run_check(emulator, tmp_path, config)
+
+    assert_failed(result, "unreachable", dead)

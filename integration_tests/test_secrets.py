@@ -1,0 +1,183 @@
+"""Secrets and trust: no credential or token in any output, no traffic but to the configured hosts, TLS always verified.
+
+`assert_no_secret_leaked` is the shared assertion every fault, resume and bad-input test applies to its output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import socket
+import threading
+from pathlib import Path
+from typing import Any, Mapping
+
+import certifi
+import pytest
+import requests_mock
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
+from airbyte_cdk.test.entrypoint_wrapper import read
+
+from source_dynamics365_cc import SourceDynamics365Cc
+from unit_tests.graph_fakes import GRAPH, page, register_login
+from unit_tests.graph_fakes import config as fake_config
+
+from .harness import Result, configured_catalog, run_connector, running_emulator
+
+PACKAGE = Path(__file__).resolve().parent.parent / "source_dynamics365_cc"
+
+# A JSON Web Token: what Entra's access tokens (and the emulator's) look like on the wire.
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+SECRET_KEYS = ("client_secret", "private_key", "private_key_password")
+# A private key leaks just as badly line by line; its base64 lines are 64 characters.
+KEY_LINE = re.compile(r"^[A-Za-z0-9+/=]{32,}$")
+
+
+def secret_fragments(config: Mapping[str, Any]) -> list[str]:
+    """Every value of the config that must never be printed, and each base64 line of a private key."""
+    credentials = config.get("credentials") or {}
+    values = [str(credentials[key]) for key in SECRET_KEYS if credentials.get(key)]
+    lines = [line.strip() for value in values for line in value.splitlines() if KEY_LINE.match(line.strip())]
+    return [value for value in values if len(value) >= 4] + lines
+
+
+def assert_no_secret_leaked(output: str | Result, config: Mapping[str, Any]) -> None:
+    """No credential of `config`, and no access token at all, appears in `output` (stdout and stderr of a run)."""
+    text = f"{output.stdout}\n{output.stderr}" if isinstance(output, Result) else output
+    for fragment in secret_fragments(config):
+        assert fragment not in text, "a credential from the config appears in the connector's output"
+    assert not JWT.search(text), "an access token appears in the connector's output"
+
+
+def recent(hours: float, now: dt.datetime) -> str:
+    return (now - dt.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class TrapProxy:
+    """A local proxy that accepts connections and records their first bytes, never forwarding anything.
+
+    Pointing HTTP(S)_PROXY at it (with NO_PROXY=127.0.0.1 for the emulator) catches any request the connector
+    would send to a host other than the configured endpoints: msal instance discovery, telemetry, a redirect.
+    """
+
+    def __init__(self) -> None:
+        self.seen: list[bytes] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError):
+                connection, _ = self._server.accept()
+                with connection:
+                    connection.settimeout(1)
+                    self.seen.append(connection.recv(512))
+
+    def __enter__(self) -> TrapProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._server.close()
+
+
+def route_everything_else_to(proxy: TrapProxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, proxy.url)
+        monkeypatch.setenv(name.lower(), proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+
+
+ALL_STREAMS = {"users": "full_refresh", "sign_ins": "incremental", "subscribed_skus": "full_refresh"}
+
+
+@pytest.mark.parametrize("auth", ["client_secret", "client_certificate"])
+def test_a_sync_talks_only_to_the_configured_hosts_and_prints_no_secret(tmp_path: Path, auth: str, monkeypatch):
+    with running_emulator(seed=11, users=15, sign_ins=2000, days=30) as emu, TrapProxy() as proxy:
+        route_everything_else_to(proxy, monkeypatch)
+        config = emu.config_for(auth=auth) | {"start_date": recent(2, emu.tenant.now), "sign_in_app_ids": []}
+        check = run_connector("check", tmp_path, config, emulator=emu)
+        result = run_connector("read", tmp_path, config, configured_catalog(ALL_STREAMS), emulator=emu)
+        log = emu.request_log()
+    assert check.connection_status == {"status": "SUCCEEDED"}
+    assert result.returncode == 0 and result.records("users") and result.records("subscribed_skus")
+    assert proxy.seen == [], "the connector sent traffic to a host other than the configured endpoints"
+    assert {entry["route"] for entry in log} <= {"openid", "token", "users", "signIns", "subscribedSkus"}
+    assert all(entry["status"] != 404 for entry in log), "a request went to a path the connector should not call"
+    for output in (check, result):
+        assert_no_secret_leaked(output, config)
+
+
+def test_an_untrusted_tls_certificate_stops_the_connector_before_any_credential_is_sent(tmp_path: Path, monkeypatch):
+    """TLS verification stays on: with the system CA bundle (which does not know the emulator's CA) nothing gets
+    through, so the secret never leaves the machine over an unverified connection."""
+    with running_emulator(seed=12, users=5, sign_ins=100, days=30) as emu:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+        config = emu.config_for() | {"start_date": recent(2, emu.tenant.now)}
+        check = run_connector("check", tmp_path, config)
+        result = run_connector("read", tmp_path, config, configured_catalog({"users": "full_refresh"}))
+        log = emu.request_log()
+    assert check.connection_status["status"] == "FAILED"
+    assert result.returncode != 0 and result.records("users") == []
+    assert log == [], "a request was answered although the server's certificate is not trusted"
+    for output in (check, result):
+        assert_no_secret_leaked(output, config)
+
+
+def test_the_source_never_turns_tls_verification_off():
+    source = "\n".join(path.read_text() for path in PACKAGE.rglob("*.py"))
+    assert not re.search(r"verify\s*=\s*False|CERT_NONE|check_hostname\s*=\s*False|disable_warnings", source)
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"client_secret": "wrong-secret-value-4f9d2c"},
+        {"private_key_password": "not-the-password-77ab"},
+    ],
+)
+def test_refused_credentials_are_reported_without_repeating_them(tmp_path: Path, wrong: dict):
+    with running_emulator(seed=13, users=5, sign_ins=100, days=30) as emu:
+        auth = "client_secret" if "client_secret" in wrong else "client_certificate"
+        config = emu.config_for(auth=auth)
+        config["credentials"] |= wrong
+        check = run_connector("check", tmp_path, config, emulator=emu)
+        result = run_connector("read", tmp_path, config, configured_catalog({"users": "full_refresh"}), emulator=emu)
+    assert check.connection_status["status"] == "FAILED"
+    assert re.search(r"client secret is wrong|private key could not be loaded", check.connection_status["message"])
+    assert result.returncode != 0 and result.errors
+    for output in (check, result):
+        assert_no_secret_leaked(output, config)
+
+
+@pytest.mark.parametrize(
+    "next_link",
+    [
+        "https://graph.evil.test/v1.0/users?$skiptoken=abc",
+        "http://graph.example.test/v1.0/users?$skiptoken=abc",
+        "https://graph.example.test.evil.test/v1.0/users?$skiptoken=abc",
+        "https://user@graph.evil.test/v1.0/users?$skiptoken=abc",
+    ],
+)
+def test_a_next_link_to_another_host_is_refused_and_the_token_stays_home(next_link: str):
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(f"{GRAPH}/v1.0/users", json=page([{"id": "u1"}], next_link))
+        config = fake_config()
+        catalog = CatalogBuilder().with_stream("users", SyncMode.full_refresh).build()
+        output = read(SourceDynamics365Cc(catalog, config, None), config, catalog)
+    followed = [request.url for request in mocker.request_history if "/v1.0/users" in request.url]
+    assert followed == [f"{GRAPH}/v1.0/users?" + followed[0].split("?", 1)[1]]
+    assert "refusing to send the access token there" in output.errors[0].trace.error.message
+    assert_no_secret_leaked("\n".join(str(message) for message in output._messages), config)

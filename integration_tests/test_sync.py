@@ -1,0 +1,203 @@
+"""Syncs through main.py against the emulator, compared with the emulated tenant's own records.
+
+The tenant clock runs behind the wall clock (`TENANT_LAG`): the connector freezes its end at the
+wall-clock now, so `advance()` must never move emulated sign-ins into the connector's future.
+Start dates lie a few hours back so each sync needs at most a handful of sign-in requests.
+"""
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+
+from integration_tests.harness import (
+    Result,
+    configured_catalog,
+    run_connector,
+    running_emulator,
+    stream_state_message,
+    truth_sign_in_ids,
+)
+from source_dynamics365_cc.concealed import is_concealed
+from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
+
+TENANT_LAG = dt.timedelta(minutes=90)
+LOOKBACK = dt.timedelta(minutes=60)  # the connector's default lookback_window_minutes
+ALL_STREAMS = {"users": "full_refresh", "sign_ins": "incremental", "subscribed_skus": "full_refresh"}
+FILTER_BOUND = re.compile(r"createdDateTime (ge|lt|le) (\S+)")
+
+
+def lagging_tenant(**overrides: Any):
+    """A small, dense tenant whose clock is TENANT_LAG behind the wall clock."""
+    now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) - TENANT_LAG
+    return running_emulator(**{"seed": 7, "users": 40, "sign_ins": 20000, "days": 2, "now": now, **overrides})
+
+
+def instant(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def sync_config(emu, hours_back: float, **overrides: Any) -> dict[str, Any]:
+    start = emu.tenant.now - dt.timedelta(hours=hours_back)
+    return {**emu.config_for("full"), "start_date": start.strftime("%Y-%m-%dT%H:%M:%SZ"), **overrides}
+
+
+def read(emu, tmp_path, config, streams=None, state=None) -> Result:
+    catalog = configured_catalog(streams or ALL_STREAMS)
+    result = run_connector("read", tmp_path, config, catalog, state, emulator=emu)
+    assert result.returncode == 0, result.errors or result.stderr[-2000:]
+    assert result.errors == []
+    return result
+
+
+def ids(records: list[dict[str, Any]]) -> list[str]:
+    return [record["id"] for record in records]
+
+
+def filter_bounds(emu) -> list[tuple[dt.datetime, dt.datetime]]:
+    """(ge, lt) of every sign-in request the emulator answered, oldest window first."""
+    bounds = []
+    for entry in emu.request_log("signIns"):
+        found = dict(FILTER_BOUND.findall(entry["query"]["$filter"]))
+        bounds.append((instant(found["ge"]), instant(found.get("lt") or found["le"])))
+    return sorted(bounds)
+
+
+@pytest.fixture(scope="module")
+def first_sync(tmp_path_factory):
+    """One full sync of every stream; the tenant stays unchanged for the tests that inspect it."""
+    with lagging_tenant() as emu:
+        config = sync_config(emu, hours_back=2)
+        yield emu, config, read(emu, tmp_path_factory.mktemp("first"), config)
+
+
+def test_full_sync_emits_every_user_except_concealed_ones(first_sync):
+    emu, _, result = first_sync
+    users = list(emu.tenant.users())
+    expected = sorted(u["id"] for u in users if not is_concealed(u))
+
+    assert any(is_concealed(u) for u in users), "the tenant must hold a concealed user for this test to mean anything"
+    assert sorted(ids(result.records("users"))) == expected
+
+
+def test_full_sync_emits_every_dynamics_sign_in_since_start_date_exactly_once(first_sync):
+    emu, config, result = first_sync
+    emitted = ids(result.records("sign_ins"))
+    expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, DYNAMICS_365_APP_IDS)
+
+    assert len(emitted) == len(set(emitted))
+    assert set(emitted) == expected
+    assert expected != truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, DYNAMICS_365_APP_IDS, False)
+
+
+def test_full_sync_emits_every_subscribed_sku(first_sync):
+    emu, _, result = first_sync
+
+    assert sorted(r["skuId"] for r in result.records("subscribed_skus")) == sorted(
+        s["skuId"] for s in emu.tenant.subscribed_skus()
+    )
+
+
+def test_sign_in_state_is_the_newest_emitted_created_date_time(first_sync):
+    _, _, result = first_sync
+    newest = max(instant(r["createdDateTime"]) for r in result.records("sign_ins"))
+
+    assert instant(result.final_state("sign_ins")["createdDateTime"]) == newest
+
+
+def test_sign_in_state_never_passes_a_record_not_yet_emitted(tmp_path):
+    with lagging_tenant() as emu:
+        config = sync_config(emu, hours_back=2, sign_in_app_ids=[], max_concurrency=1)
+        result = read(emu, tmp_path, config, {"sign_ins": "incremental"})
+        truth = {
+            row["id"]: instant(row["createdDateTime"])
+            for row in emu.tenant.sign_ins_between(config["start_date"], emu.tenant.now)
+            if not is_concealed(row)
+        }
+    emitted: set[str] = set()
+    for message in result.messages:
+        if message["type"] == "RECORD":
+            emitted.add(message["record"]["data"]["id"])
+        elif message["type"] == "STATE":
+            cursor = instant(message["state"]["stream"]["stream_state"]["createdDateTime"])
+            assert {i for i, created in truth.items() if created < cursor} <= emitted
+
+
+def test_incremental_sync_rereads_the_lookback_window_and_catches_late_sign_ins(tmp_path):
+    with lagging_tenant(seed=8) as emu:
+        config = sync_config(emu, hours_back=2)
+        first = read(emu, tmp_path / "first", config)
+        cursor = instant(first.final_state("sign_ins")["createdDateTime"])
+        late_from = emu.tenant.now - dt.timedelta(minutes=emu.spec.late_window_minutes)
+        before = truth_sign_in_ids(emu, late_from, emu.tenant.now, DYNAMICS_365_APP_IDS)
+        emu.advance(minutes=30, late=40)
+        late = truth_sign_in_ids(emu, late_from, emu.tenant.now - dt.timedelta(minutes=30), DYNAMICS_365_APP_IDS)
+        late -= before
+        emu.reset_log()
+
+        state = [stream_state_message("sign_ins", first.final_state("sign_ins"))]
+        second = read(emu, tmp_path / "second", config, {"sign_ins": "incremental"}, state)
+        bounds = filter_bounds(emu)
+        expected = truth_sign_in_ids(emu, cursor - LOOKBACK, emu.tenant.now, DYNAMICS_365_APP_IDS)
+
+    emitted = ids(second.records("sign_ins"))
+    assert bounds[0][0] == cursor - LOOKBACK
+    assert all(end == start for (_, end), (start, _) in zip(bounds, bounds[1:])), "windows must be contiguous"
+    assert late, "some late sign-ins must belong to Dynamics apps for this test to mean anything"
+    assert late <= set(emitted)
+    assert len(emitted) == len(set(emitted))
+    assert set(emitted) == expected
+
+
+def test_an_empty_app_list_reads_sign_ins_of_every_app(tmp_path):
+    with lagging_tenant() as emu:
+        config = sync_config(emu, hours_back=2, sign_in_app_ids=[])
+        result = read(emu, tmp_path, config, {"sign_ins": "incremental"})
+        expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, None)
+
+    assert expected > truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, DYNAMICS_365_APP_IDS)
+    assert sorted(ids(result.records("sign_ins"))) == sorted(expected)
+
+
+def test_certificate_credentials_sync_every_stream(tmp_path):
+    with lagging_tenant() as emu:
+        config = {
+            **sync_config(emu, hours_back=2),
+            "credentials": emu.config_for("full", "client_certificate")["credentials"],
+        }
+        result = read(emu, tmp_path, config)
+        expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, DYNAMICS_365_APP_IDS)
+        tokens = emu.request_log("token")
+
+    assert set(ids(result.records("sign_ins"))) == expected
+    assert result.records("users") and result.records("subscribed_skus")
+    assert tokens and all(entry["status"] == 200 for entry in tokens)
+
+
+def test_sign_in_requests_never_exceed_graph_throttle(tmp_path):
+    with lagging_tenant() as emu:
+        emu.set_throttle(5, 10)
+        config = sync_config(emu, hours_back=5.5)
+        result = read(emu, tmp_path, config, {"sign_ins": "incremental"})
+        stats = emu.stats()
+        requests = len(emu.request_log("signIns"))
+        expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, DYNAMICS_365_APP_IDS)
+
+    assert requests > 5, "the sync must need more requests than one throttle window allows"
+    assert stats["violations"] == 0
+    assert stats["throttled"] == 0
+    assert set(ids(result.records("sign_ins"))) == expected
+
+
+def test_users_and_skus_are_not_paced_by_the_sign_in_budget(tmp_path):
+    with lagging_tenant(users=2600) as emu:
+        config = sync_config(emu, hours_back=-0.5, sign_in_requests_per_10_seconds=1)
+        result = read(emu, tmp_path, config)
+        times = sorted(e["time"] for e in emu.request_log() if e["route"] in ("users", "subscribedSkus"))
+        sign_in_requests = len(emu.request_log("signIns"))
+
+    busiest = max(sum(1 for t in times if start <= t < start + 10) for start in times)
+    assert sign_in_requests >= 1, "the sign-in budget must be in use"
+    assert len(times) > 5 and len(result.records("users")) > 2500
+    assert busiest > 1, "a second non-sign-in request inside 10 s proves the 1-per-10-s sign-in pacer was bypassed"

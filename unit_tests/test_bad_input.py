@@ -1,0 +1,260 @@
+"""Bad configuration and catalogs: a clear message naming the setting, a failure (FAILED or non-zero exit), no
+stack trace and no secret, whatever the user typed. Property-based over every setting, plus hand-picked cases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from integration_tests.harness import configured_catalog, run_connector
+from integration_tests.test_secrets import assert_no_secret_leaked
+from source_dynamics365_cc.config import parse_config
+from source_dynamics365_cc.errors import ConfigError
+from source_dynamics365_cc.run import _precheck
+
+from .graph_fakes import SECRET, config
+
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
+SETTINGS = (
+    "tenant_id",
+    "client_id",
+    "credentials",
+    "start_date",
+    "cloud",
+    "login_endpoint",
+    "graph_endpoint",
+    "sign_in_app_ids",
+    "lookback_window_minutes",
+    "include_sign_in_activity",
+    "exclude_concealed_users",
+    "sign_in_requests_per_10_seconds",
+    "max_concurrency",
+)
+CREDENTIAL_FIELDS = ("auth_type", "client_secret", "certificate", "private_key", "private_key_password")
+MAX_MESSAGE = 600
+HUGE = "x" * 100_000
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+url_like = st.text(max_size=40).map(lambda text: f"https://{text}")
+
+
+def refusal(raw: Any) -> ConfigError | None:
+    """The ConfigError parse_config raises for `raw`, or None when it accepts it; anything else fails the test."""
+    try:
+        parse_config(raw, now=NOW)
+    except ConfigError as error:
+        return error
+    return None
+
+
+def assert_clear(error: ConfigError, *fragments: str) -> None:
+    message = error.message or ""
+    assert message.endswith(".") and len(message) <= MAX_MESSAGE
+    assert SECRET not in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(SETTINGS), json_values | url_like)
+def test_any_value_of_any_setting_is_accepted_or_refused_in_plain_words(name, value):
+    error = refusal(config(**{name: value}))
+    if error is not None:
+        assert_clear(error)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(CREDENTIAL_FIELDS), json_values)
+def test_any_credential_field_value_is_accepted_or_refused_without_echoing_it(name, value):
+    credentials = {"auth_type": "client_secret", "client_secret": SECRET, name: value}
+    error = refusal(config(credentials=credentials))
+    if error is not None:
+        assert_clear(error)
+        assert not (isinstance(value, str) and len(value) > 8 and value in (error.message or ""))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(SETTINGS), json_values)
+def test_the_entrypoint_precheck_answers_check_with_failed_and_read_with_exit_1(tmp_path, capsys, name, value):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config(**{name: value})))
+    check_code = _precheck(["check", "--config", str(path)])
+    read_code = _precheck(["read", "--config", str(path), "--catalog", str(path)])
+    out = capsys.readouterr().out
+    if check_code is None:
+        return
+    status, trace = (json.loads(line) for line in out.splitlines())
+    assert check_code == 0 and status["connectionStatus"]["status"] == "FAILED"
+    assert read_code == 1 and trace["trace"]["error"]["failure_type"] == "config_error"
+    assert "Traceback" not in out
+    assert_no_secret_leaked(out, config())
+
+
+GUID_HINT = "GUID"
+BAD_SETTINGS = [
+    ("tenant_id", None, "'tenant_id' is required"),
+    ("tenant_id", "", "'tenant_id' is required"),
+    ("tenant_id", "   ", "'tenant_id' is required"),
+    ("tenant_id", 42, "'tenant_id' is required"),
+    ("tenant_id", HUGE, "'tenant_id' must be"),
+    ("tenant_id", "contoso.onmicrosoft.com/evil", "'tenant_id' must be"),
+    ("tenant_id", "contoso?x=1", "'tenant_id' must be"),
+    ("tenant_id", "contoso#frag", "'tenant_id' must be"),
+    ("tenant_id", "admin@contoso.com", "'tenant_id' must be"),
+    ("tenant_id", "..", "'tenant_id' must be"),
+    ("tenant_id", "contoso..onmicrosoft.com", "'tenant_id' must be"),
+    ("tenant_id", "https://login.microsoftonline.com/contoso.onmicrosoft.com", "'tenant_id' must be"),
+    ("tenant_id", "ｃｏｎｔｏｓｏ.com", "'tenant_id' must be"),
+    ("tenant_id", "{11111111-2222-3333-4444-555555555555}", "'tenant_id' must be"),
+    ("client_id", "{11111111-2222-3333-4444-555555555555}", "without braces"),
+    ("client_id", "11111111-2222-3333-4444-55555555555", "got 35"),
+    ("client_id", "11111111-2222-3333-4444-5555555555555", "got 37"),
+    ("client_id", "1111111122223333444455555555555555555", "'client_id' must be"),
+    ("client_id", "٣٣٣٣٣٣٣٣-2222-3333-4444-555555555555", "'client_id' must be"),
+    ("client_id", ["11111111-2222-3333-4444-555555555555"], "'client_id' is required"),
+    ("client_id", HUGE, "got 100000"),
+    ("credentials", None, "'credentials' is required"),
+    ("credentials", "secret", "'credentials' is required"),
+    ("credentials", {"auth_type": "password"}, "'credentials.auth_type' must be"),
+    ("credentials", {"auth_type": ["client_secret"]}, "'credentials.auth_type' must be"),
+    ("credentials", {"auth_type": "client_secret", "client_secret": ""}, "'credentials.client_secret' is empty"),
+    ("credentials", {"auth_type": "client_secret", "client_secret": 123}, "'credentials.client_secret' is empty"),
+    ("credentials", {"auth_type": "client_certificate", "certificate": "abc"}, "'credentials.certificate' must be"),
+    (
+        "credentials",
+        {"auth_type": "client_certificate", "certificate": "-----BEGIN CERTIFICATE-----", "private_key": SECRET},
+        "'credentials.private_key' must be",
+    ),
+    (
+        "credentials",
+        {
+            "auth_type": "client_certificate",
+            "certificate": "-----BEGIN CERTIFICATE-----",
+            "private_key": "-----BEGIN PRIVATE KEY-----",
+            "private_key_password": 1234,
+        },
+        "'credentials.private_key_password' must be text",
+    ),
+    ("start_date", "2026-11-01", "'start_date' must look like"),
+    ("start_date", "2026-11-01 00:00:00", "'start_date' must look like"),
+    ("start_date", "2026-11-01T00:00:00+01:00", "'start_date' must look like"),
+    ("start_date", "2026-11-01T00:00:00.000Z", "'start_date' must look like"),
+    ("start_date", "01/11/2026", "'start_date' must look like"),
+    ("start_date", "2026-11-01T00:00:00Z\n", "'start_date' must look like"),
+    ("start_date", "٢٠٢٦-١١-٠١T00:00:00Z", "'start_date' must look like"),
+    ("start_date", "2026-02-30T00:00:00Z", "not a real date"),
+    ("start_date", "2026-11-01T25:00:00Z", "not a real date"),
+    ("start_date", "2026-11-27T00:00:00Z", "in the future"),
+    ("start_date", 1764547200, "'start_date' must look like"),
+    ("start_date", HUGE, "'start_date' must look like"),
+    ("cloud", "mars", "'cloud' must be one of"),
+    ("cloud", {"name": "global"}, "'cloud' must be one of"),
+    ("cloud", ["global"], "'cloud' must be one of"),
+    ("login_endpoint", "http://login.example.test", "must use https://"),
+    ("login_endpoint", "login.example.test", "must use https://"),
+    ("login_endpoint", "https://user:pw@login.example.test", "user name or password"),
+    ("login_endpoint", "https://login.example.test/tenant", "without a path"),
+    ("login_endpoint", "https://login.example.test?x=1", "without a path"),
+    ("login_endpoint", "https://login.example.test#x", "without a path"),
+    ("login_endpoint", "https://", "no valid host"),
+    ("login_endpoint", "https://host:99999", "no valid host"),
+    ("login_endpoint", "https://[::1", "not a valid URL"),
+    ("login_endpoint", 443, "must be a URL"),
+    ("graph_endpoint", "http://graph.example.test", "must use https://"),
+    ("graph_endpoint", "https://me@graph.example.test", "user name or password"),
+    ("graph_endpoint", "https://graph.example.test/v1.0", "without a path"),
+    ("graph_endpoint", "https://graph.example.test/?$top=1", "without a path"),
+    ("graph_endpoint", "https://]evil", "not a valid URL"),
+    ("sign_in_app_ids", "00000007-0000-0000-c000-000000000000", "must be a list"),
+    ("sign_in_app_ids", None, "must be a list"),
+    ("sign_in_app_ids", ["Dynamics 365"], "item 1 is not an application ID"),
+    ("sign_in_app_ids", ["00000007-0000-0000-c000-000000000000", "{00000007-0000-0000-c000-000000000000}"], "item 2"),
+    ("sign_in_app_ids", [7], "item 1 is not an application ID"),
+    ("lookback_window_minutes", -1, "from 0 to 1440"),
+    ("lookback_window_minutes", 1441, "from 0 to 1440"),
+    ("lookback_window_minutes", "60", "from 0 to 1440"),
+    ("lookback_window_minutes", 60.5, "from 0 to 1440"),
+    ("lookback_window_minutes", True, "from 0 to 1440"),
+    ("include_sign_in_activity", "true", "must be true or false"),
+    ("exclude_concealed_users", 1, "must be true or false"),
+    ("sign_in_requests_per_10_seconds", 0, "from 1 to 5"),
+    ("sign_in_requests_per_10_seconds", 6, "from 1 to 5"),
+    ("max_concurrency", 0, "from 1 to 8"),
+    ("max_concurrency", 9, "from 1 to 8"),
+    ("max_concurrency", None, "from 1 to 8"),
+]
+
+
+@pytest.mark.parametrize("name, value, fragment", BAD_SETTINGS)
+def test_each_bad_setting_is_refused_naming_the_setting(name, value, fragment):
+    error = refusal(config(**{name: value}))
+    assert error is not None, f"{name}={str(value)[:60]!r} was accepted"
+    assert_clear(error, fragment)
+
+
+@pytest.mark.parametrize("raw", [None, [], "config", 42])
+def test_a_config_that_is_not_an_object_is_refused(raw):
+    assert_clear(refusal(raw), "JSON object")
+
+
+def test_a_start_date_before_retention_is_clamped_with_a_warning_not_refused(caplog):
+    with caplog.at_level(logging.WARNING):
+        parsed = parse_config(config(start_date="2020-01-01T00:00:00Z"), now=NOW, logger=logging.getLogger("t"))
+    assert parsed.start == NOW - dt.timedelta(days=30) + dt.timedelta(minutes=10)
+    assert "older than Microsoft Entra's 30-day sign-in retention" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("tenant_id", "contoso.onmicrosoft.com/x"), ("graph_endpoint", "http://graph.example.test"), ("cloud", [1])],
+)
+def test_the_real_entrypoint_refuses_bad_config_in_plain_words(tmp_path: Path, name: str, value: Any):
+    bad = config(**{name: value})
+    check = run_connector("check", tmp_path, bad)
+    read = run_connector("read", tmp_path, bad, configured_catalog({"users": "full_refresh"}))
+    assert check.returncode == 0 and check.connection_status["status"] == "FAILED"
+    assert f"'{name}'" in check.connection_status["message"]
+    assert read.returncode == 1 and len(read.errors) == 1 and f"'{name}'" in read.errors[0]
+    for result in (check, read):
+        assert "Traceback" not in result.stdout + result.stderr
+        assert_no_secret_leaked(result, bad)
+
+
+def catalog_entry(name: str, mode: str) -> dict:
+    stream = {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]}
+    return {"stream": stream, "sync_mode": mode, "destination_sync_mode": "append"}
+
+
+@pytest.mark.parametrize(
+    "entry, fragment",
+    [
+        (catalog_entry("contacts", "full_refresh"), "does not have"),
+        (catalog_entry("users", "incremental"), "cannot be read as incremental"),
+        (catalog_entry("subscribed_skus", "incremental"), "cannot be read as incremental"),
+    ],
+)
+def test_a_catalog_with_an_unknown_stream_or_unsupported_mode_is_refused(tmp_path: Path, entry: dict, fragment: str):
+    result = run_connector("read", tmp_path, config(), {"streams": [entry]})
+    assert result.returncode == 1 and len(result.errors) == 1 and fragment in result.errors[0]
+    assert result.records(entry["stream"]["name"]) == []
+    assert "Traceback" not in result.stdout + result.stderr
+    assert_no_secret_leaked(result, config())
+
+
+def test_an_unreadable_catalog_file_is_refused_in_plain_words(tmp_path: Path, capsys):
+    (tmp_path / "config.json").write_text(json.dumps(config()))
+    (tmp_path / "catalog.json").write_text("{not json")
+    code = _precheck(["read", "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")])
+    message = json.loads(capsys.readouterr().out)["trace"]["error"]["message"]
+    assert code == 1 and message.startswith("Cannot read the catalog file")
