@@ -7,6 +7,7 @@ MAIN_REQUIREMENTS = [
     "msal>=1.30,<2",
     "requests>=2.32,<3",
     "cryptography>=42",
+    "orjson>=3.9",
 ]
 
 TEST_REQUIREMENTS = [

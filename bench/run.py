@@ -1,0 +1,39 @@
+"""`python -m bench.run`: every scenario in one invocation, then bench/RESULTS.md and bench/chart.png."""
+
+import json
+import time
+from pathlib import Path
+
+from .report import Results, chart, markdown
+from .scenarios import cpu_bound, memory, throttled
+
+BENCH = Path(__file__).resolve().parent
+OUT = BENCH / "out"
+SMALL = 100_000
+LARGE = 1_000_000
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    started = time.monotonic()
+    print(f"1/3 throttled: connector and peer, {SMALL:,} sign-ins each, at Graph's 5 per 10 s (about 4 minutes)")
+    paced = throttled(SMALL, OUT)
+    print(f"2/3 CPU-bound: connector, baseline, peer, {LARGE:,} sign-ins each (about 6 minutes)")
+    cpu = cpu_bound(LARGE, OUT)
+    print(f"3/3 memory: connector, {SMALL:,} sign-ins")
+    small = memory(SMALL, OUT)
+    results = Results(paced, cpu, small, SMALL, LARGE, time.monotonic() - started)
+    raw = {
+        "throttled": {label: run.as_dict() for label, run in paced.items()},
+        "cpu": {label: run.as_dict() for label, run in cpu.items()},
+        "memory_small": small.as_dict(),
+        "total_seconds": results.total_seconds,
+    }
+    (OUT / "results.json").write_text(json.dumps(raw, indent=2))
+    chart(results, BENCH / "chart.png")
+    (BENCH / "RESULTS.md").write_text(markdown(results))
+    print((BENCH / "RESULTS.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

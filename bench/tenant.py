@@ -1,0 +1,74 @@
+"""A benchmark tenant: an emulator holding N sign-ins, and the files a sync needs to read all of them."""
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from graph_emulator import Emulator, TenantSpec
+from source_dynamics365_cc.instants import format_instant
+
+# 29 days, not 30: the connector clamps its start to 30 days (less 10 minutes) before its own clock, which
+# moves on while the bench runs; a 29-day tenant keeps every generated sign-in inside the range it reads.
+DAYS = 29
+USERS = 2000
+SCHEMA = Path(__file__).resolve().parent.parent / "source_dynamics365_cc" / "schemas" / "sign_ins.json"
+
+
+@dataclass(frozen=True)
+class SyncFiles:
+    """Config and catalog on disk, and the environment that makes the child trust the emulator's CA."""
+
+    config: Path
+    catalog: Path
+    env: dict[str, str]
+    sign_ins_in_range: int
+
+    def read_args(self) -> list[str]:
+        return ["read", "--config", str(self.config), "--catalog", str(self.catalog)]
+
+
+def start_emulator(sign_ins: int) -> Emulator:
+    return Emulator(TenantSpec(seed=5, users=USERS, sign_ins=sign_ins, days=DAYS)).start()
+
+
+def sync_files(emu: Emulator, folder: Path, name: str) -> SyncFiles:
+    """Every application's sign-ins, all of the tenant's history."""
+    start = emu.tenant.now - timedelta(days=DAYS)
+    config: dict[str, Any] = {
+        **emu.config_for("full"),
+        "start_date": format_instant(start),
+        "sign_in_app_ids": [],
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path = folder / f"{name}.config.json"
+    catalog_path = folder / f"{name}.catalog.json"
+    config_path.write_text(json.dumps(config))
+    catalog_path.write_text(json.dumps(_catalog()))
+    env = {**os.environ, "REQUESTS_CA_BUNDLE": emu.ca_path, "SSL_CERT_FILE": emu.ca_path}
+    in_range = sum(1 for _ in emu.tenant.sign_in_rows(start, emu.tenant.now))
+    return SyncFiles(config_path, catalog_path, env, in_range)
+
+
+def _catalog() -> dict[str, Any]:
+    stream = {
+        "name": "sign_ins",
+        "json_schema": json.loads(SCHEMA.read_text()),
+        "supported_sync_modes": ["full_refresh", "incremental"],
+        "source_defined_cursor": True,
+        "default_cursor_field": ["createdDateTime"],
+        "source_defined_primary_key": [["id"]],
+    }
+    return {
+        "streams": [
+            {
+                "stream": stream,
+                "sync_mode": "incremental",
+                "destination_sync_mode": "append",
+                "cursor_field": ["createdDateTime"],
+                "primary_key": [["id"]],
+            }
+        ]
+    }
