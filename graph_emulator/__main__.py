@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sign-ins", type=int, default=5000)
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--no-premium", action="store_true")
+    p.add_argument("--no-or-filter", action="store_true", help="answer 400 to a signIns $filter using `or`")
     p.add_argument("--throttle", type=_throttle, help="REQUESTS/SECONDS per app on signIns, e.g. 5/10")
     p.add_argument("--integer-retry-after", action="store_true")
     p.add_argument("--latency", type=float, default=0.0, help="seconds before each Graph page")
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         sign_ins=args.sign_ins,
         days=args.days,
         premium=not args.no_premium,
+        or_filter=not args.no_or_filter,
         now=args.now,
     )
     emu = Emulator(

@@ -9,6 +9,7 @@ Each endpoint maps to one Emulator method, so HTTP and in-process tests drive th
     POST   /_emulator/token-lifetime  {seconds}
     POST   /_emulator/skiptoken-ttl   {seconds}
     POST   /_emulator/premium    {enabled}
+    POST   /_emulator/or-filter  {enabled}
     POST   /_emulator/advance    {minutes, late}
     GET    /_emulator/log[?route=signIns] | DELETE /_emulator/log
     GET    /_emulator/stats
@@ -55,6 +56,9 @@ def handle(emu: Emulator, method: str, path: str, query: dict[str, str], body: d
             return 200, {"ok": True}
         if (method, name) == ("POST", "premium"):
             emu.set_premium(bool(body["enabled"]))
+            return 200, {"ok": True}
+        if (method, name) == ("POST", "or-filter"):
+            emu.set_or_filter(bool(body["enabled"]))
             return 200, {"ok": True}
         if (method, name) == ("POST", "advance"):
             return 200, emu.advance(float(body.get("minutes", 0)), int(body.get("late", 0)))

@@ -157,6 +157,10 @@ class Emulator:
     def set_premium(self, enabled: bool) -> None:
         self.tenant.premium = enabled
 
+    def set_or_filter(self, enabled: bool) -> None:
+        """Whether signIns accepts `or` in `$filter`; the connector must fall back to one query per application."""
+        self.tenant.or_filter = enabled
+
     def advance(self, minutes: float, late: int = 0) -> dict[str, Any]:
         """Move the tenant clock; see Tenant.advance."""
         return self.tenant.advance(minutes, late)

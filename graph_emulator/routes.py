@@ -103,6 +103,8 @@ class GraphRoutes:
                 tree = odata.parse(q["$filter"])
             except odata.FilterError:
                 raise errors.invalid_filter() from None
+            if not self.tenant.or_filter and odata.uses_or(tree):
+                raise errors.invalid_filter()
         lo, hi = odata.time_bounds(tree)
         now = self.tenant.now_ticks
         oldest = now - self.tenant.retention_days * DAY

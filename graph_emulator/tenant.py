@@ -29,6 +29,7 @@ class TenantSpec:
     sign_ins: int = 5000
     days: int = 30
     premium: bool = True
+    or_filter: bool = True  # False: signIns answers 400 to a `$filter` with `or` (unconfirmed on live Graph)
     now: dt.datetime | None = None  # the tenant clock at start; default: wall clock, whole minute
     late_window_minutes: int = 20  # how far before the previous clock late arrivals may lie
 
@@ -52,6 +53,7 @@ class Tenant:
         self.tenant_id = str(uuid.UUID(int=mix(spec.seed) << 64 | mix(spec.seed + 1), version=4))
         self.domain = "contoso.onmicrosoft.com"
         self.premium = spec.premium
+        self.or_filter = spec.or_filter
         now = spec.now or dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
         self.now_ticks = _ticks(now)
         self._lock = threading.Lock()

@@ -201,3 +201,20 @@ def test_users_and_skus_are_not_paced_by_the_sign_in_budget(tmp_path):
     assert sign_in_requests >= 1, "the sign-in budget must be in use"
     assert len(times) > 5 and len(result.records("users")) > 2500
     assert busiest > 1, "a second non-sign-in request inside 10 s proves the 1-per-10-s sign-in pacer was bypassed"
+
+
+def test_a_tenant_refusing_or_is_read_one_application_query_at_a_time_without_duplicates(tmp_path):
+    with lagging_tenant(or_filter=False) as emu:
+        config = sync_config(emu, hours_back=2)
+        check = run_connector("check", tmp_path / "check", config, emulator=emu)
+        result = read(emu, tmp_path, config, {"sign_ins": "incremental"})
+        filters = [entry["query"]["$filter"] for entry in emu.request_log("signIns")]
+        expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, DYNAMICS_365_APP_IDS)
+
+    emitted = ids(result.records("sign_ins"))
+    assert check.connection_status["status"] == "SUCCEEDED"
+    assert any(" or " in text for text in filters), "the connector must try the combined filter first"
+    assert any("resourceId eq" in text and " or " not in text for text in filters)
+    assert len(emitted) == len(set(emitted))
+    assert set(emitted) == expected
+    assert sum("refused 'or'" in line for line in result.logs("WARN")) == 1

@@ -7,7 +7,7 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 
-from source_dynamics365_cc.errors import GraphErrorHandler, token_error_message
+from source_dynamics365_cc.errors import OR_FILTER_REFUSED, GraphErrorHandler, token_error_message
 
 
 def answer(status: int, body=None, path="/v1.0/auditLogs/signIns", text=None) -> requests.Response:
@@ -94,3 +94,14 @@ def test_entra_codes_become_instructions(code, words):
 def test_an_entra_outage_is_transient():
     error = token_error_message({"error": "temporarily_unavailable", "error_description": "try later"})
     assert error.failure_type == FailureType.transient_error
+
+
+def test_a_400_to_a_filter_with_or_is_told_apart_so_the_reader_can_split_it():
+    with_or = "/v1.0/auditLogs/signIns?$filter=(appId eq 'a' or resourceId eq 'a')"
+    without_or = "/v1.0/auditLogs/signIns?$filter=appId eq 'a'"
+
+    refused = HANDLER.interpret_response(answer(400, graph("BadRequest", "Invalid filter clause"), with_or))
+    other = HANDLER.interpret_response(answer(400, graph("BadRequest", "Invalid filter clause"), without_or))
+
+    assert refused.response_action == ResponseAction.FAIL and refused.error_message == OR_FILTER_REFUSED
+    assert other.response_action == ResponseAction.FAIL and "Invalid filter clause" in other.error_message

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pytest
 
 from source_dynamics365_cc.instants import format_instant, parse_instant
-from source_dynamics365_cc.odata import application_clause, sign_in_filter, window_clause
+from source_dynamics365_cc.odata import Match, application_clause, application_matches, sign_in_filter, window_clause
 
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 END = datetime(2026, 11, 2, 6, 30, tzinfo=timezone.utc)
@@ -22,16 +22,30 @@ def test_a_restarted_window_includes_its_upper_instant():
 
 
 def test_application_matches_on_app_id_or_resource_id():
-    assert application_clause(["a", "b"]) == "(appId eq 'a' or resourceId eq 'a' or appId eq 'b' or resourceId eq 'b')"
+    clause = application_clause(application_matches(["a", "b"]))
+    assert clause == "(appId eq 'a' or resourceId eq 'a' or appId eq 'b' or resourceId eq 'b')"
 
 
 def test_an_empty_application_list_reads_every_application():
-    assert application_clause([]) is None
+    assert application_clause(application_matches([])) is None
     assert sign_in_filter(START, END, []) == window_clause(START, END)
 
 
 def test_window_and_applications_are_joined_with_and():
-    assert sign_in_filter(START, END, ["a"]) == window_clause(START, END) + " and (appId eq 'a' or resourceId eq 'a')"
+    matches = application_matches(["a"])
+    assert sign_in_filter(START, END, matches) == window_clause(START, END) + " and (appId eq 'a' or resourceId eq 'a')"
+
+
+def test_a_single_match_needs_no_or():
+    assert (
+        sign_in_filter(START, END, [Match("resourceId", "a")]) == window_clause(START, END) + " and resourceId eq 'a'"
+    )
+
+
+def test_a_match_compares_guids_without_case_and_ignores_missing_fields():
+    match = Match("appId", "00000007-0000-0000-C000-000000000000")
+    assert match.holds_for({"appId": "00000007-0000-0000-c000-000000000000"})
+    assert not match.holds_for({"resourceId": "00000007-0000-0000-c000-000000000000", "appId": None})
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from airbyte_cdk.test.entrypoint_wrapper import read
 
 from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.instants import format_instant
+from source_dynamics365_cc.streams.sign_ins import ApplicationQueries
 
 from .graph_fakes import GRAPH, config, graph_error, page, register_login
 
@@ -104,3 +105,15 @@ def test_a_next_link_to_another_host_is_refused_and_no_token_goes_there():
         output = run(config(), ("users", SyncMode.full_refresh))
     assert evil.call_count == 0
     assert "refusing to send the access token" in output.errors[0].trace.error.message
+
+
+def test_a_split_filter_emits_each_sign_in_from_the_first_query_it_matches_only():
+    a, b = "aaaaaaaa-0000-0000-0000-000000000000", "bbbbbbbb-0000-0000-0000-000000000000"
+    queries = ApplicationQueries([a, b])
+    client_b_to_resource_a = {"appId": b, "resourceId": a}
+    returned_by = [i for i, match in enumerate(queries.matches) if match.holds_for(client_b_to_resource_a)]
+
+    emitted_by = [i for i in returned_by if queries.first_query_of(client_b_to_resource_a, i)]
+
+    assert [queries.matches[i].clause() for i in returned_by] == [f"resourceId eq '{a}'", f"appId eq '{b}'"]
+    assert emitted_by == returned_by[:1]

@@ -197,3 +197,11 @@ def test_a_million_sign_in_tenant_starts_fast_and_serves_a_full_page() -> None:
         r = c.get(r.json()["@odata.nextLink"])
         assert len(r.json()["value"]) == 999
         assert time.perf_counter() - t < 5
+
+
+def test_a_tenant_refusing_or_answers_400_to_or_and_serves_single_terms(fresh: Emulator) -> None:
+    fresh.set_or_filter(False)
+    client = Client(fresh)
+    both = client.get(SIGNINS, {"$filter": f"{WINDOW} and (appId eq '{DATAVERSE}' or resourceId eq '{DATAVERSE}')"})
+    assert both.status_code == 400 and both.json()["error"]["message"] == "Invalid filter clause"
+    assert client.get(SIGNINS, {"$filter": f"{WINDOW} and appId eq '{DATAVERSE}'"}).status_code == 200

@@ -4,18 +4,27 @@ Each window is one stream slice `{"start", "end"}` read with `ge start and lt en
 newest first, so when a page token expires mid-window everything newer than the last record seen
 is already out: the window restarts with `le <that instant>` and skips the ids already emitted at
 that very instant. Nothing is read twice and nothing is skipped.
+
+The applications are matched in Graph's `$filter` with `or`. Should Graph refuse `or` on signIns
+(unconfirmed either way), every window is read as one query per (field, application) term instead,
+and a record is emitted only by the first query whose term it satisfies: still no Python-side
+filtering of unwanted sign-ins, still no duplicates.
 """
 
+import logging
+import threading
 from datetime import datetime
-from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
+from typing import Any, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence
 
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.checkpoint import Cursor
 from airbyte_cdk.sources.streams.http.pagination_reset_exception import PaginationResetRequiredException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from ..config import ConnectorConfig
+from ..errors import OR_FILTER_REFUSED
 from ..instants import format_instant, parse_instant
-from ..odata import sign_in_filter
+from ..odata import Match, application_matches, sign_in_filter
 from .graph import GraphStream
 
 PAGE_SIZE = 999
@@ -41,12 +50,46 @@ class WindowProgress:
         return True
 
 
+class ApplicationQueries:
+    """The application terms a window is read with: all in one `or` clause until Graph refuses `or`, then
+    one query per term. Shared by the workers; the switch happens once and is never undone."""
+
+    def __init__(self, app_ids: Sequence[str]) -> None:
+        self.matches = application_matches(app_ids)
+        self.split = False
+        self._lock = threading.Lock()
+
+    def split_after_refusal(self, log: logging.Logger) -> None:
+        """Several workers may meet the refusal at once; one switches and warns."""
+        with self._lock:
+            if self.split:
+                return
+            self.split = True
+            log.warning(
+                "Microsoft Graph refused 'or' in the sign-in filter; reading each application's sign-ins with its "
+                f"own query from now on ({len(self.matches)} queries per window)."
+            )
+
+    def for_query(self, index: Optional[int]) -> Sequence[Match]:
+        """`None`: the combined query; an index: that single term."""
+        return self.matches if index is None else self.matches[index : index + 1]
+
+    def first_query_of(self, record: Mapping[str, Any], index: int) -> bool:
+        """Whether query `index` is the first whose term the record satisfies (only that query emits it)."""
+        return not any(match.holds_for(record) for match in self.matches[:index])
+
+
 class SignIns(GraphStream):
     """GET /v1.0/auditLogs/signIns, filtered in Graph by window and application, 999 per page."""
 
     name = "sign_ins"
     cursor_field = "createdDateTime"
     state_checkpoint_interval = None
+
+    def __init__(self, config: ConnectorConfig, *args: Any, **kwargs: Any) -> None:
+        """The arguments are GraphStream's."""
+        super().__init__(config, *args, **kwargs)
+        self._applications = ApplicationQueries(config.sign_in_app_ids)
 
     @property
     def supports_incremental(self) -> bool:
@@ -73,7 +116,8 @@ class SignIns(GraphStream):
         start = parse_instant(stream_slice["start"])
         end = parse_instant(stream_slice["end"])
         end_inclusive = bool(stream_slice.get("end_inclusive"))
-        return {"$filter": sign_in_filter(start, end, self._config.sign_in_app_ids, end_inclusive), "$top": PAGE_SIZE}
+        matches = self._applications.for_query(stream_slice.get("query"))
+        return {"$filter": sign_in_filter(start, end, matches, end_inclusive), "$top": PAGE_SIZE}
 
     def read_records(
         self,
@@ -83,24 +127,43 @@ class SignIns(GraphStream):
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Mapping[str, Any]]:
         window = dict(stream_slice or {})
+        if not self._applications.split:
+            emitted = 0
+            try:
+                for record in self._read_query(sync_mode, window):
+                    emitted += 1
+                    yield record
+            except AirbyteTracedException as error:
+                if error.message != OR_FILTER_REFUSED or emitted:
+                    raise
+                self._applications.split_after_refusal(self._log)
+            else:
+                self._report_concealed(window)
+                return
+        for index in range(len(self._applications.matches)):
+            for record in self._read_query(sync_mode, {**window, "query": index}):
+                if self._applications.first_query_of(record, index):
+                    yield record
+        self._report_concealed(window)
+
+    def _read_query(self, sync_mode: SyncMode, window: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        """One query of a window, newest first, restarted behind the oldest record seen when a page token expires."""
         progress = WindowProgress()
         for _ in range(MAX_WINDOW_RESTARTS + 1):
             try:
-                for record in super().read_records(sync_mode, cursor_field, window, stream_state):
+                for record in super().read_records(sync_mode, stream_slice=window):
                     if progress.is_new(record):
                         yield record
-                break
+                return
             except PaginationResetRequiredException:
                 window = self._rest_of_window(window, progress)
                 self._log.info(
                     f"Sign-in page token expired; re-reading the window {window['start']} .. {window['end']}."
                 )
-        else:
-            raise AirbyteTracedException(
-                message="Microsoft Graph kept expiring the sign-in page token; the window will be read again on the next sync.",
-                failure_type=FailureType.transient_error,
-            )
-        self._report_concealed(window)
+        raise AirbyteTracedException(
+            message="Microsoft Graph kept expiring the sign-in page token; the window will be read again on the next sync.",
+            failure_type=FailureType.transient_error,
+        )
 
     @staticmethod
     def _rest_of_window(window: Mapping[str, Any], progress: WindowProgress) -> dict[str, Any]:
