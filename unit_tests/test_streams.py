@@ -40,7 +40,22 @@ def test_users_fall_back_to_no_sign_in_activity_after_repeated_refusals(monkeypa
     assert [r.record.data["id"] for r in output.records] == ["u1"]
     sent = selects(mocker)
     assert ["signInActivity" in s for s in sent] == [True, True, True, False]
-    assert any("reading users without it" in log.log.message for log in output.logs)
+    assert any("users without it" in log.log.message for log in output.logs)
+    assert not output.errors
+
+
+def test_a_refusal_after_some_users_were_emitted_does_not_emit_them_twice(monkeypatch):
+    monkeypatch.setattr("source_dynamics365_cc.streams.users.Users._sleep", lambda *_: None, raising=False)
+    denied = {"status_code": 403, "json": graph_error("Authentication_RequestFromNonPremiumTenantOrB2CTenant", "no")}
+    first = page([{"id": "u1"}, {"id": "u2"}], next_link=f"{USERS}?$select=id,signInActivity&$top=500&$skiptoken=p2")
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(
+            USERS, [{"json": first}, denied, denied, denied, {"json": page([{"id": f"u{n}"} for n in (1, 2, 3)])}]
+        )
+        output = run(config(exclude_concealed_users=False), ("users", SyncMode.full_refresh))
+    assert [r.record.data["id"] for r in output.records] == ["u1", "u2", "u3"]
+    assert ["signInActivity" in s for s in selects(mocker)] == [True, True, True, True, False]
     assert not output.errors
 
 

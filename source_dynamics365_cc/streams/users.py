@@ -1,7 +1,7 @@
 """`users`: the roster, with licenses and (when Graph allows it) last sign-in activity."""
 
 import time
-from typing import Any, Callable, Iterable, List, Mapping, MutableMapping, Optional
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, MutableMapping, Optional
 
 import requests
 from airbyte_cdk.models import SyncMode
@@ -61,10 +61,15 @@ class Users(GraphStream):
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Mapping[str, Any]]:
-        """Graph refuses signInActivity now and then even on P1 tenants: retry, then read the roster without it."""
+        """Graph refuses signInActivity now and then even on P1 tenants: retry, then read the roster without it.
+
+        A refusal can come on any page, and a retry starts the roster again (a skiptoken cannot be reused with
+        another `$select`), so the ids already emitted are remembered and not emitted twice.
+        """
+        emitted: set[str] = set()
         for attempt in range(1, ACTIVITY_ATTEMPTS + 1):
             try:
-                yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+                yield from _once(super().read_records(sync_mode, cursor_field, stream_slice, stream_state), emitted)
                 break
             except SignInActivityRefused:
                 if attempt < ACTIVITY_ATTEMPTS:
@@ -72,13 +77,22 @@ class Users(GraphStream):
                     continue
                 self._log.warning(
                     "Microsoft Graph refused signInActivity on users (it needs Entra ID P1/P2 and AuditLog.Read.All); "
-                    "reading users without it. Users already emitted in this sync are emitted again."
+                    "reading the remaining users without it."
                 )
                 self._with_activity = False
-                yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+                yield from _once(super().read_records(sync_mode, cursor_field, stream_slice, stream_state), emitted)
         self._report_concealed()
 
     def _report_concealed(self) -> None:
         skipped = self._concealed.take_count()
         if skipped:
             self._log.info(f"Skipped {skipped} users whose userPrincipalName is a concealed identifier.")
+
+
+def _once(records: Iterable[Mapping[str, Any]], emitted: set[str]) -> Iterator[Mapping[str, Any]]:
+    """Each user at most once per sync (a roster's ids take a few MB even for 100,000 users)."""
+    for record in records:
+        user_id = str(record.get("id"))
+        if user_id not in emitted:
+            emitted.add(user_id)
+            yield record
