@@ -88,9 +88,11 @@ def parse_config(raw: Mapping[str, Any], now: Optional[datetime] = None, logger:
         tenant_id=_tenant_id(raw.get("tenant_id")),
         client_id=_guid(raw.get("client_id"), "client_id", "Application (client) ID", APP_REGISTRATION_HINT),
         credential=_credential(raw.get("credentials")),
-        login_url=_endpoint(raw.get("login_endpoint"), "login_endpoint") or cloud.login_url,
-        graph_url=_endpoint(raw.get("graph_endpoint"), "graph_endpoint") or cloud.graph_url,
-        start=_start(raw.get("start_date"), now, logger),
+        login_url=_endpoint(_optional(raw, "login_endpoint", "the cloud's login host"), "login_endpoint")
+        or cloud.login_url,
+        graph_url=_endpoint(_optional(raw, "graph_endpoint", "the cloud's Graph host"), "graph_endpoint")
+        or cloud.graph_url,
+        start=_start(_optional(raw, "start_date", "the start of the 30-day retention"), now, logger),
         sign_in_app_ids=_app_ids(raw.get("sign_in_app_ids", list(DYNAMICS_365_APP_IDS))),
         lookback=timedelta(
             minutes=_integer(raw.get("lookback_window_minutes", 60), "lookback_window_minutes", 0, 1440)
@@ -104,10 +106,25 @@ def parse_config(raw: Mapping[str, Any], now: Optional[datetime] = None, logger:
     )
 
 
+def _optional(raw: Mapping[str, Any], name: str, default: str) -> Any:
+    """An optional setting is either left out or given: a null or blank value (which the spec's JSON schema
+    refuses in its own words) gets a sentence saying how to ask for the default."""
+    value = raw.get(name)
+    if name in raw and (value is None or (isinstance(value, str) and not value.strip())):
+        raise ConfigError(f"'{name}' is set but empty: leave it out to use {default}, or give a value.")
+    return value
+
+
 def _text(value: Any, name: str) -> str:
+    """Required text without surrounding spaces: the spec's pattern refuses them too, in far less plain words."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"'{name}' is required and must be a non-empty text value.")
-    return value.strip()
+    if value != value.strip():
+        raise ConfigError(
+            f"'{name}' starts or ends with a space or line break: remove it (it often comes along when copying "
+            "from the Azure portal)."
+        )
+    return value
 
 
 def _guid(value: Any, name: str, label: str, hint: str) -> str:
@@ -178,16 +195,18 @@ def _cloud(value: Any):
 
 def _endpoint(value: Any, name: str) -> Optional[str]:
     """An override must be a bare https origin: no credentials, path, query or fragment to leak or misroute."""
-    if value is None or value == "":
+    if value is None:
         return None
     if not isinstance(value, str):
         raise ConfigError(f"'{name}' must be a URL like https://host[:port].")
     try:
-        parts = urlsplit(value.strip())
+        parts = urlsplit(_text(value, name))
     except ValueError:  # an unbalanced IPv6 bracket
         raise ConfigError(f"'{name}' is not a valid URL; use https://host[:port].") from None
     if parts.scheme != "https":
         raise ConfigError(f"'{name}' must use https:// (plain http would expose the token); use https://host[:port].")
+    if not value.startswith("https://"):
+        raise ConfigError(f"'{name}' must begin with https:// in lower case (the spec's pattern is case-sensitive).")
     if "@" in parts.netloc:
         raise ConfigError(f"'{name}' must not carry a user name or password; give only https://host[:port].")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
@@ -204,7 +223,7 @@ def _endpoint(value: Any, name: str) -> Optional[str]:
 
 def _start(value: Any, now: datetime, logger: Any) -> datetime:
     earliest = now - RETENTION + RETENTION_MARGIN
-    if value is None or value == "":
+    if value is None:
         return earliest
     if not isinstance(value, str) or not START_DATE.fullmatch(value):
         raise ConfigError("'start_date' must look like 2026-11-01T00:00:00Z (UTC, YYYY-MM-DDTHH:MM:SSZ).")

@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft7Validator
 
 from integration_tests.harness import configured_catalog, run_connector
 from integration_tests.test_secrets import assert_no_secret_leaked
+from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import ConfigError
 from source_dynamics365_cc.run import _precheck
@@ -74,6 +76,21 @@ def test_any_value_of_any_setting_is_accepted_or_refused_in_plain_words(name, va
         assert_clear(error)
 
 
+VALID_TEXT = ("contoso.onmicrosoft.com", "00000007-0000-0000-c000-000000000000", "https://graph.example.test")
+padded_valid = st.tuples(
+    st.sampled_from(["", " ", "\n", "\t"]), st.sampled_from(VALID_TEXT), st.sampled_from(["", " ", "\r\n"])
+)
+SPEC = Draft7Validator(SourceDynamics365Cc().spec(logging.getLogger("t")).connectionSpecification)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(SETTINGS), json_values | url_like | padded_valid.map("".join))
+def test_what_the_connector_accepts_the_spec_accepts_so_the_cdk_never_refuses_it_in_its_own_words(name, value):
+    raw = config(**{name: value})
+    if refusal(raw) is None:
+        assert SPEC.is_valid(raw), [error.message for error in SPEC.iter_errors(raw)]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from(CREDENTIAL_FIELDS), json_values)
 def test_any_credential_field_value_is_accepted_or_refused_without_echoing_it(name, value):
@@ -106,6 +123,13 @@ BAD_SETTINGS = [
     ("tenant_id", None, "'tenant_id' is required"),
     ("tenant_id", "", "'tenant_id' is required"),
     ("tenant_id", "   ", "'tenant_id' is required"),
+    ("tenant_id", " contoso.onmicrosoft.com\n", "starts or ends with a space"),
+    ("client_id", "11111111-2222-3333-4444-555555555555 ", "starts or ends with a space"),
+    ("start_date", None, "'start_date' is set but empty: leave it out"),
+    ("start_date", "", "'start_date' is set but empty: leave it out"),
+    ("login_endpoint", None, "'login_endpoint' is set but empty"),
+    ("graph_endpoint", " ", "'graph_endpoint' is set but empty"),
+    ("graph_endpoint", "HTTPS://graph.example.test", "in lower case"),
     ("tenant_id", 42, "'tenant_id' is required"),
     ("tenant_id", HUGE, "'tenant_id' must be"),
     ("tenant_id", "contoso.onmicrosoft.com/evil", "'tenant_id' must be"),
