@@ -122,6 +122,17 @@ class Login:
         scope = form.get("scope", "")
         accepted = {f"{self.base_url}/.default", f"{GRAPH_RESOURCE}/.default", f"{GRAPH_APP_ID}/.default"}
         if not any(s in accepted for s in scope.split()):
+            unknown = [s.removesuffix("/.default") for s in scope.split() if s.endswith("/.default")]
+            if unknown:  # a well-formed scope for a resource this tenant does not know, as Entra answers it
+                raise AadError(
+                    400,
+                    "invalid_resource",
+                    500011,
+                    f"The resource principal named {unknown[0]} was not found in the tenant named {tenant}. This can "
+                    "happen if the application has not been installed by the administrator of the tenant or "
+                    "consented to by any user in the tenant. You might have sent your authentication request to "
+                    "the wrong tenant.",
+                )
             raise AadError(
                 400,
                 "invalid_scope",

@@ -129,3 +129,26 @@ def test_check_reports_an_unreachable_endpoint_as_a_failed_status(emulator, tmp_
     result = run_check(emulator, tmp_path, config)
 
     assert_failed(result, "unreachable", dead)
+
+
+def test_check_says_a_graph_endpoint_the_tenants_cloud_does_not_know(emulator, tmp_path):
+    unknown = f"https://127.0.0.1:{closed_port()}"  # Entra issues no token for a resource it does not know
+
+    result = run_check(emulator, tmp_path, {**emulator.config_for("full"), "graph_endpoint": unknown})
+
+    assert_failed(result, "AADSTS500011", "Check 'cloud' and 'graph_endpoint'")
+
+
+@pytest.mark.parametrize(
+    "status, fragments",
+    [
+        (503, ("busy or unavailable (HTTP 503)", "try again")),
+        (401, ("rejected a token just issued for it (HTTP 401)", "same Microsoft cloud")),
+    ],
+)
+def test_check_explains_a_graph_that_is_busy_or_refuses_a_fresh_token(tmp_path, status, fragments):
+    with running_emulator(seed=14, users=5, sign_ins=50, days=2) as emu:
+        emu.add_fault({"route": "subscribedSkus", "kind": "status", "status": status, "times": None})
+        result = run_check(emu, tmp_path, emu.config_for("full"))
+
+    assert_failed(result, *fragments)

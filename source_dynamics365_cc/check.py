@@ -54,6 +54,12 @@ def probe(config: ConnectorConfig, authenticator: GraphAuthenticator, path: str,
     if resolution.response_action == ResponseAction.SUCCESS:
         graph_page(response)
         return
+    if resolution.response_action == ResponseAction.REFRESH_TOKEN_THEN_RETRY:
+        raise ConfigError(
+            f"Microsoft Graph at {config.graph_url} rejected a token just issued for it (HTTP 401): check that "
+            "'cloud', 'login_endpoint' and 'graph_endpoint' name the same Microsoft cloud; if they do, a new app's "
+            "permissions can take a few minutes to apply, so check again later."
+        )
     if resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED):
         raise TokenError(
             f"Microsoft Graph is busy or unavailable (HTTP {response.status_code}); try again in a few minutes.",

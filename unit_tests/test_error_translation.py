@@ -81,6 +81,10 @@ def test_a_refused_sign_in_activity_is_left_to_the_users_stream():
         (90002, "tenant was not found"),
         (7000112, "disabled"),
         (65001, "consent"),
+        (90094, "consent"),
+        (500011, "not known to this tenant's cloud"),
+        (700027, "certificate was not accepted"),
+        (700024, "check this machine's clock"),
     ],
 )
 def test_entra_codes_become_instructions(code, words):

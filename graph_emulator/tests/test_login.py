@@ -111,3 +111,23 @@ def test_token_lifetime_is_configurable(fresh: Emulator, monkeypatch: pytest.Mon
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", fresh.ca_path)
     fresh.set_token_lifetime(120)
     assert _msal(fresh, "full", fresh.apps["full"].client_secret)["expires_in"] == 120
+
+
+@pytest.mark.parametrize(
+    "scope, code",
+    [("https://graph.contoso.example/.default", 500011), ("https://graph.microsoft.com/User.Read", 1002012)],
+)
+def test_a_scope_for_an_unknown_resource_or_without_default_is_refused_as_entra_does(
+    emu: Emulator, scope: str, code: int
+) -> None:
+    a = emu.apps["full"]
+    r = requests.post(
+        f"{emu.base_url}/{emu.tenant_id}/oauth2/v2.0/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": a.client_id,
+            "client_secret": a.client_secret,
+            "scope": scope,
+        },
+    )
+    assert r.status_code == 400 and r.json()["error_codes"] == [code]
