@@ -1,0 +1,57 @@
+"""The density probe: one sign-in page for a whole range, to tell how many pages the range holds.
+
+Graph answers newest first, so the first page of a range holds its newest sign-ins: if it has no
+`@odata.nextLink` the whole range is that page; otherwise its records span [oldest, end), and the
+range holds about (end - start) / (end - oldest) pages of that size. The estimate assumes the newest
+page is as dense as the rest: a tenant busier now than on average gets more (smaller) windows than it
+needs, a quieter one fewer (larger) ones; both only move the window size, never what is read.
+
+The probe goes through the stream's own CDK HttpClient, so the shared sign-in pacer, Retry-After
+backoff and the Graph error handler apply to it exactly as to a window's first page.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional
+
+from .instants import format_instant, parse_instant
+from .pages import graph_page
+from .streams.graph import NEXT_LINK
+from .streams.sign_ins import SignIns
+
+
+@dataclass(frozen=True)
+class NewestPage:
+    """What a range's first page says: how many sign-ins it holds, the oldest of them, whether more follow."""
+
+    records: int
+    oldest: Optional[datetime]
+    more: bool
+
+    def estimated_pages(self, start: datetime, end: datetime) -> float:
+        """Pages of this page's size in [start, end): at most 1 when Graph had nothing after this page."""
+        if not self.more:
+            return 1.0 if self.records else 0.0
+        if self.oldest is None or not start <= self.oldest < end:
+            raise ValueError("the probe page has a next link but no sign-in inside the range")
+        return (end - start) / (end - self.oldest)
+
+
+class RangeProbe:
+    """Sends the first page request a window covering the whole range would send, and reads its density."""
+
+    def __init__(self, stream: SignIns) -> None:
+        self._stream = stream
+
+    def __call__(self, start: datetime, end: datetime) -> NewestPage:
+        stream = self._stream
+        params = stream.first_page_params({"start": format_instant(start), "end": format_instant(end)})
+        _, response = stream._http_client.send_request(
+            "GET",
+            f"{stream.url_base}{stream.collection_path()}",
+            request_kwargs=stream.request_kwargs(),
+            params=params,
+        )
+        body = graph_page(response)
+        instants = [parse_instant(record["createdDateTime"]) for record in body.get("value") or []]
+        return NewestPage(len(instants), min(instants, default=None), bool(body.get(NEXT_LINK)))
