@@ -16,7 +16,7 @@ from source_dynamics365_cc.errors import ConfigError, TokenError
 from .graph_fakes import ALL_ROLES, access_token, config, register_login, token_error
 
 
-def self_signed() -> tuple[str, str]:
+def self_signed(password: bytes | None = None) -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "connector")])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -30,9 +30,8 @@ def self_signed() -> tuple[str, str]:
         .not_valid_after(now + datetime.timedelta(days=1))
         .sign(key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    encryption = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
     return certificate.public_bytes(serialization.Encoding.PEM).decode(), key_pem.decode()
 
 
@@ -90,6 +89,20 @@ def test_certificate_credentials_are_sent_as_a_signed_assertion_named_by_thumbpr
     assert "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer" in body
     assert "client_secret" not in body
     assert len(certificate_thumbprint(certificate)) == 40
+
+
+def test_an_encrypted_private_key_is_opened_with_its_password_and_refused_with_a_wrong_one():
+    certificate, key = self_signed(password=b"key-passphrase-1")
+    credentials = {"auth_type": "client_certificate", "certificate": certificate, "private_key": key}
+    right = config(credentials={**credentials, "private_key_password": "key-passphrase-1"})
+    wrong = config(credentials={**credentials, "private_key_password": "not-the-passphrase"})
+    with requests_mock.Mocker() as mocker:
+        endpoint = register_login(mocker)
+        GraphTokenProvider(parse_config(right)).token()
+        with pytest.raises(ConfigError) as refused:
+            GraphTokenProvider(parse_config(wrong)).token()
+    assert "client_assertion=" in endpoint.last_request.text
+    assert "private_key_password" in refused.value.message and "not-the-passphrase" not in refused.value.message
 
 
 def test_a_certificate_that_is_not_pem_is_a_config_error():

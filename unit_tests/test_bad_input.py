@@ -282,3 +282,11 @@ def test_an_unreadable_catalog_file_is_refused_in_plain_words(tmp_path: Path, ca
     code = _precheck(["read", "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")])
     message = json.loads(capsys.readouterr().out)["trace"]["error"]["message"]
     assert code == 1 and message.startswith("Cannot read the catalog file")
+
+
+def test_an_unreadable_config_file_is_refused_in_plain_words(tmp_path: Path, capsys):
+    (tmp_path / "config.json").write_text("{not json")
+    code = _precheck(["check", "--config", str(tmp_path / "config.json")])
+    status = json.loads(capsys.readouterr().out)["connectionStatus"]
+    assert code == 0 and status["status"] == "FAILED"
+    assert status["message"].startswith("Cannot read the config file") and "JSON object" in status["message"]
