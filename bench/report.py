@@ -18,10 +18,10 @@ COMMAND = "make bench   # or: .venv/bin/python -m bench.run"
 LIMITS = [
     "- Throttled: the pacer sends 5 requests per 10.25 s (a 0.25 s safety margin: at most 97.6% of the ceiling),"
     " and process start-up (~2-3 s) counts in the wall time. The sync sizes its windows by volume (windows.py,"
-    " density.py): one probe page for the whole range (its 999 newest sign-ins span the newest ~7 hours of 29"
-    " days) estimates 100.2 pages, cut into 6 windows of ~17 pages, so 103 requests = the probe + 102 for 100.1 full"
-    " pages' worth (-3%: the probe and 6 partial last pages). The time-only rule before it cut 12 windows plus a"
-    " microsecond sliver (rounding): 109 requests, 451 sign-ins/s (90.3% of the ceiling).",
+    " density.py): one probe page for the whole range estimates about 100 pages, cut into windows of about 20"
+    " pages, so the requests are the probe, the ~100 full pages and one partial last page per window (3-6%"
+    " over the minimum). The time-only rule before it cut 12 windows plus a microsecond sliver: 109 requests,"
+    " 451 sign-ins/s (90.3% of the ceiling).",
     "- The peer's moving-window budget counts a request when it is sent, Graph when it arrives (after 1.5 s of"
     " latency here), so it gets 429s and sends some requests before Retry-After has elapsed (violations).",
     "- The peer's DatetimeBasedCursor steps whole seconds (`cursor_granularity: PT1S`, `le` upper bound): sign-ins"
@@ -31,10 +31,10 @@ LIMITS = [
     " fixes, the per-record cost left is mostly the CDK's: Airbyte message serialisation and printing in the"
     " main thread, the queue hand-off per record, and ConcurrentCursor.observe hashing the slice with"
     " json.dumps for every record (~6% of samples). On 2 cores the emulator competes for the same CPU.",
-    "- Memory: the CDK's record queue (10,000 records) bounds what is held. The previous run grew by 9% (173 to"
-    " 189 MiB); this one's 1,000,000 sync peaked at 200 MiB. Re-run alone, the same build peaked at 201-207 MiB"
-    " with volume windows and at 207 MiB with the probe switched off (the old 12 time windows): the growth is"
-    " not the window rule's, and is not investigated here.",
+    "- Memory: a record queue of 2,000 (source.py) bounds what is held, and allocator.py sets glibc malloc to one"
+    " arena with a fixed mmap threshold. Before both, the 1,000,000 sync peaked 13-24% above the 100,000 one and"
+    " kept creeping (236 MiB at 3,000,000) while tracemalloc showed Python's allocations flat: per-thread"
+    " arenas fragmented by the ~1.6 MB page buffers.",
 ]
 
 
