@@ -234,3 +234,24 @@ def test_exhausted_retries_end_the_sync_with_a_transient_error_and_a_safe_state(
     assert_no_duplicates(result)
     emitted = assert_every_state_is_safe(result.messages, truth)
     assert emitted < set(truth)
+
+
+ALL_STREAMS = {**SIGN_INS_AND_USERS, "subscribed_skus": "full_refresh"}
+
+
+@pytest.mark.parametrize("failing", ["signIns", "users"])
+def test_a_stream_that_fails_does_not_cost_the_other_streams_their_records(tmp_path: Path, failing: str):
+    with running_emulator(**SMALL) as emu:
+        emu.add_fault({"route": failing, "kind": "status", "status": 400, "times": None})
+        result = sync(tmp_path, emu, ALL_STREAMS)
+        truth = truth_rows(emu, emu.tenant.now - dt.timedelta(hours=HOURS), emu.tenant.now)
+        users = {user["id"] for user in emu.tenant.users() if not is_concealed(user)}
+        skus = {sku["skuId"] for sku in emu.tenant.subscribed_skus()}
+
+    assert result.returncode != 0, "the failed stream must still fail the sync"
+    assert {sku["skuId"] for sku in result.records("subscribed_skus")} == skus
+    if failing == "signIns":
+        assert {user["id"] for user in result.records("users")} == users
+    else:
+        assert {record["id"] for record in result.records("sign_ins")} == set(truth)
+        assert result.final_state("sign_ins") is not None
