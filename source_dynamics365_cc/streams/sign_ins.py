@@ -14,7 +14,7 @@ filtering of unwanted sign-ins, still no duplicates.
 import logging
 import threading
 from datetime import datetime
-from typing import Any, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence
+from typing import Any, Generator, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence
 
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.checkpoint import Cursor
@@ -126,25 +126,37 @@ class SignIns(GraphStream):
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Mapping[str, Any]]:
+        """The window in one `or` query while Graph takes it, in one query per term once Graph has refused `or`."""
         window = dict(stream_slice or {})
+        done = False
         if not self._applications.split:
-            emitted = 0
-            try:
-                for record in self._read_query(sync_mode, window):
-                    emitted += 1
-                    yield record
-            except AirbyteTracedException as error:
-                if error.message != OR_FILTER_REFUSED or emitted:
-                    raise
-                self._applications.split_after_refusal(self._log)
-            else:
-                self._report_concealed(window)
-                return
+            done = yield from self._read_combined(sync_mode, window)
+        if not done:
+            yield from self._read_split(sync_mode, window)
+        self._report_concealed(window)
+
+    def _read_combined(
+        self, sync_mode: SyncMode, window: Mapping[str, Any]
+    ) -> Generator[Mapping[str, Any], None, bool]:
+        """Every application in one query; False, with nothing emitted, when Graph refuses its `or`."""
+        emitted = 0
+        try:
+            for record in self._read_query(sync_mode, window):
+                emitted += 1
+                yield record
+        except AirbyteTracedException as error:
+            if error.message != OR_FILTER_REFUSED or emitted:
+                raise
+            self._applications.split_after_refusal(self._log)
+            return False
+        return True
+
+    def _read_split(self, sync_mode: SyncMode, window: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        """One query per (field, application) term; a sign-in that two queries return is emitted by the first."""
         for index in range(len(self._applications.matches)):
             for record in self._read_query(sync_mode, {**window, "query": index}):
                 if self._applications.first_query_of(record, index):
                     yield record
-        self._report_concealed(window)
 
     def _read_query(self, sync_mode: SyncMode, window: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         """One query of a window, newest first, restarted behind the oldest record seen when a page token expires."""
