@@ -218,3 +218,4 @@ def test_a_tenant_refusing_or_is_read_one_application_query_at_a_time_without_du
     assert len(emitted) == len(set(emitted))
     assert set(emitted) == expected
     assert sum("refused 'or'" in line for line in result.logs("WARN")) == 1
+    assert result.logs("ERROR") == [], "a refused 'or' is handled, not an error"

@@ -52,6 +52,8 @@ class RangeProbe:
             request_kwargs=stream.request_kwargs(),
             params=params,
         )
+        if response.status_code != 200:  # an answer the error handler let through (a refused `or`) says nothing
+            raise ValueError(f"Microsoft Graph answered HTTP {response.status_code}")
         body = graph_page(response)
         instants = [parse_instant(record["createdDateTime"]) for record in body.get("value") or []]
         return NewestPage(len(instants), min(instants, default=None), bool(body.get(NEXT_LINK)))

@@ -50,6 +50,10 @@ class SignInActivityRefused(Exception):
     """Graph refused `signInActivity` on /users (no P1/P2 or no AuditLog.Read.All); the roster can go on without it."""
 
 
+class OrFilterRefused(Exception):
+    """Graph refused `or` in a sign-in `$filter`; the window can be read one application term at a time."""
+
+
 AADSTS_MESSAGES: dict[str, str] = {
     "7000215": (
         "The client secret is wrong. Paste the secret's Value, not its Secret ID (the ID is a GUID; the value is "
@@ -177,7 +181,7 @@ class GraphErrorHandler(ErrorHandler):
                 "The page token expired; restarting the window.",
             )
         if status == 400 and _filter_uses_or(response):
-            return _fail(OR_FILTER_REFUSED, FailureType.system_error)
+            return ErrorResolution(ResponseAction.IGNORE, None, OR_FILTER_REFUSED)
         return _fail(f"Microsoft Graph rejected the request ({status} {code}): {message}", FailureType.system_error)
 
     def _interpret_page(self, response: requests.Response) -> ErrorResolution:

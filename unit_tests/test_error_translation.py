@@ -107,5 +107,5 @@ def test_a_400_to_a_filter_with_or_is_told_apart_so_the_reader_can_split_it():
     refused = HANDLER.interpret_response(answer(400, graph("BadRequest", "Invalid filter clause"), with_or))
     other = HANDLER.interpret_response(answer(400, graph("BadRequest", "Invalid filter clause"), without_or))
 
-    assert refused.response_action == ResponseAction.FAIL and refused.error_message == OR_FILTER_REFUSED
+    assert refused.response_action == ResponseAction.IGNORE and refused.error_message == OR_FILTER_REFUSED
     assert other.response_action == ResponseAction.FAIL and "Invalid filter clause" in other.error_message

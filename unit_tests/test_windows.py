@@ -148,6 +148,24 @@ def test_a_failing_probe_falls_back_to_time_windows_with_one_warning():
     assert (min(windows)[0], max(windows)[1]) == probe
 
 
+def test_a_refused_or_sends_the_probe_to_time_windows_and_each_window_to_one_query_per_term():
+    def refuse_or(request, context):
+        if " or " in parse_qs(urlsplit(request.url).query)["$filter"][0]:
+            context.status_code = 400
+            return graph_error("BadRequest", "Invalid filter clause")
+        return page([])
+
+    cfg = {**ten_days_config(), "sign_in_app_ids": ["00000007-0000-0000-c000-000000000000"]}
+    with requests_mock.Mocker() as mocker:
+        output = read_sign_ins(mocker, [{"json": refuse_or}], cfg)
+    filters = [parse_qs(urlsplit(r.url).query)["$filter"][0] for r in mocker.request_history if "signIns" in r.url]
+    single_term = [text for text in filters if " or " not in text]
+
+    assert output.errors == []
+    assert any(PROBE_WARNING in log.log.message for log in output.logs)
+    assert len(single_term) == 2 * time_windows(timedelta(days=DAYS), 3)
+
+
 def test_a_failing_probe_never_hides_the_error_the_read_then_meets():
     answer = {"status_code": 403, "json": graph_error("Authorization_RequestDenied", "Insufficient privileges.")}
     with requests_mock.Mocker() as mocker:

@@ -16,13 +16,14 @@ import threading
 from datetime import datetime
 from typing import Any, Generator, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence
 
+import requests
 from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.checkpoint import Cursor
 from airbyte_cdk.sources.streams.http.pagination_reset_exception import PaginationResetRequiredException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..config import ConnectorConfig
-from ..errors import OR_FILTER_REFUSED
+from ..errors import OrFilterRefused
 from ..instants import format_instant, parse_instant
 from ..odata import Match, application_matches, sign_in_filter
 from .graph import GraphStream
@@ -138,15 +139,11 @@ class SignIns(GraphStream):
     def _read_combined(
         self, sync_mode: SyncMode, window: Mapping[str, Any]
     ) -> Generator[Mapping[str, Any], None, bool]:
-        """Every application in one query; False, with nothing emitted, when Graph refuses its `or`."""
-        emitted = 0
+        """Every application in one query; False when Graph refuses its `or`. Graph judges a filter on a query's
+        first request, so nothing of the window has been emitted then."""
         try:
-            for record in self._read_query(sync_mode, window):
-                emitted += 1
-                yield record
-        except AirbyteTracedException as error:
-            if error.message != OR_FILTER_REFUSED or emitted:
-                raise
+            yield from self._read_query(sync_mode, window)
+        except OrFilterRefused:
             self._applications.split_after_refusal(self._log)
             return False
         return True
@@ -157,6 +154,11 @@ class SignIns(GraphStream):
             for record in self._read_query(sync_mode, {**window, "query": index}):
                 if self._applications.first_query_of(record, index):
                     yield record
+
+    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
+        if response.status_code == 400:  # only a refused `or` gets here: the error handler fails every other 400
+            raise OrFilterRefused()
+        yield from super().parse_response(response, **kwargs)
 
     def _read_query(self, sync_mode: SyncMode, window: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         """One query of a window, newest first, restarted behind the oldest record seen when a page token expires."""
