@@ -190,6 +190,19 @@ def test_sign_in_requests_never_exceed_graph_throttle(tmp_path):
     assert set(ids(result.records("sign_ins"))) == expected
 
 
+def test_a_lower_sign_in_rate_setting_is_kept_to(tmp_path):
+    with lagging_tenant() as emu:
+        config = sync_config(emu, hours_back=8, sign_in_app_ids=[], sign_in_requests_per_10_seconds=2)
+        result = read(emu, tmp_path, config, {"sign_ins": "incremental"})
+        stats = emu.stats()
+        requests = len(emu.request_log("signIns"))
+        expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, None)
+
+    assert requests > 2, "the sync must need more requests than the setting allows in 10 s"
+    assert stats["max_requests_in_10s"] <= 2 and stats["throttled"] == 0
+    assert set(ids(result.records("sign_ins"))) == expected
+
+
 def test_users_and_skus_are_not_paced_by_the_sign_in_budget(tmp_path):
     with lagging_tenant(users=2600) as emu:
         config = sync_config(emu, hours_back=-0.5, sign_in_requests_per_10_seconds=1)
