@@ -6,14 +6,15 @@ the very filter a sync sends. Each failure raises `ConfigError`/`TokenError` wit
 """
 
 from datetime import datetime, timedelta, timezone
+from typing import Sequence
 
 import requests
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 
 from .auth import GraphAuthenticator, GraphTokenProvider, token_roles
 from .config import ConnectorConfig
-from .errors import OR_FILTER_REFUSED, PERMISSIONS_HINT, ConfigError, GraphErrorHandler, TokenError
-from .odata import application_matches, sign_in_filter
+from .errors import PERMISSIONS_HINT, ConfigError, GraphErrorHandler, OrFilterRefused, TokenError, refuses_or
+from .odata import Match, application_matches, sign_in_filter
 from .pages import graph_page
 
 REQUIRED_ROLES = ("Directory.Read.All", "AuditLog.Read.All")
@@ -50,6 +51,8 @@ def probe(config: ConnectorConfig, authenticator: GraphAuthenticator, path: str,
             f"Cannot reach Microsoft Graph at {config.graph_url}: check the network, 'cloud' and 'graph_endpoint'.",
             transient=True,
         ) from None
+    if refuses_or(response):
+        raise OrFilterRefused()
     resolution = GraphErrorHandler(logger=None).interpret_response(response)  # type: ignore[arg-type]
     if resolution.response_action == ResponseAction.SUCCESS:
         graph_page(response)
@@ -83,16 +86,11 @@ def probe_sign_ins(config: ConnectorConfig, authenticator: GraphAuthenticator) -
     would then read it."""
     now = datetime.now(timezone.utc)
     matches = application_matches(config.sign_in_app_ids)
+
+    def last_hour(terms: Sequence[Match]) -> dict:
+        return {"$filter": sign_in_filter(now - HOUR, now, terms), "$top": 1}
+
     try:
-        probe(
-            config, authenticator, "auditLogs/signIns", {"$filter": sign_in_filter(now - HOUR, now, matches), "$top": 1}
-        )
-    except ConfigError as error:
-        if error.message != OR_FILTER_REFUSED:
-            raise
-        probe(
-            config,
-            authenticator,
-            "auditLogs/signIns",
-            {"$filter": sign_in_filter(now - HOUR, now, matches[:1]), "$top": 1},
-        )
+        probe(config, authenticator, "auditLogs/signIns", last_hour(matches))
+    except OrFilterRefused:
+        probe(config, authenticator, "auditLogs/signIns", last_hour(matches[:1]))

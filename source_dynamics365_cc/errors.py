@@ -180,7 +180,7 @@ class GraphErrorHandler(ErrorHandler):
                 FailureType.transient_error,
                 "The page token expired; restarting the window.",
             )
-        if status == 400 and _filter_uses_or(response):
+        if refuses_or(response):
             return ErrorResolution(ResponseAction.IGNORE, None, OR_FILTER_REFUSED)
         return _fail(f"Microsoft Graph rejected the request ({status} {code}): {message}", FailureType.system_error)
 
@@ -206,7 +206,10 @@ class GraphErrorHandler(ErrorHandler):
         return _fail(forbidden_message(path, message))
 
 
-def _filter_uses_or(response: requests.Response) -> bool:
+def refuses_or(response: requests.Response) -> bool:
+    """A 400 to a request whose `$filter` uses `or`: the one sign, for the error handler, the stream and check."""
+    if response.status_code != 400:
+        return False
     url = response.request.url if response.request is not None else None
     filters = parse_qs(urlsplit(url or "").query).get("$filter", [])
     return any(" or " in text for text in filters)

@@ -23,7 +23,7 @@ from airbyte_cdk.sources.streams.http.pagination_reset_exception import Paginati
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..config import ConnectorConfig
-from ..errors import OrFilterRefused
+from ..errors import OrFilterRefused, refuses_or
 from ..instants import format_instant, parse_instant
 from ..odata import Match, application_matches, sign_in_filter
 from .graph import GraphStream
@@ -156,7 +156,7 @@ class SignIns(GraphStream):
                     yield record
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        if response.status_code == 400:  # only a refused `or` gets here: the error handler fails every other 400
+        if refuses_or(response):  # let through by the error handler, which fails every other 400
             raise OrFilterRefused()
         yield from super().parse_response(response, **kwargs)
 
