@@ -15,6 +15,7 @@ TEST_REQUIREMENTS = [
     "requests-mock>=1.12",
     "hypothesis>=6.100",
     "ruff>=0.6",
+    "airbyte>=0.71.3,<0.72",  # PyAirbyte: the real client the integration tests read through
 ]
 
 setup(

@@ -21,11 +21,13 @@ from integration_tests.harness import (
 )
 from source_dynamics365_cc.concealed import is_concealed
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
+from source_dynamics365_cc.instants import parse_ticks, ticks_of
 
 TENANT_LAG = dt.timedelta(minutes=90)
 LOOKBACK = dt.timedelta(minutes=60)  # the connector's default lookback_window_minutes
 ALL_STREAMS = {"users": "full_refresh", "sign_ins": "incremental", "subscribed_skus": "full_refresh"}
-FILTER_BOUND = re.compile(r"createdDateTime (ge|lt|le) (\S+)")
+FILTER_BOUND = re.compile(r"createdDateTime (ge|le) (\S+)")
+UNDOCUMENTED_OPERATOR = re.compile(r"createdDateTime (lt|gt) ")
 
 
 def lagging_tenant(**overrides: Any):
@@ -55,12 +57,12 @@ def ids(records: list[dict[str, Any]]) -> list[str]:
     return [record["id"] for record in records]
 
 
-def filter_bounds(emu) -> list[tuple[dt.datetime, dt.datetime]]:
-    """(ge, lt) of every sign-in request the emulator answered, oldest window first."""
+def filter_bounds(emu) -> list[tuple[int, int]]:
+    """[ge, le + 100 ns) in ticks of every sign-in request the emulator answered, oldest window first."""
     bounds = []
     for entry in emu.request_log("signIns"):
         found = dict(FILTER_BOUND.findall(entry["query"]["$filter"]))
-        bounds.append((instant(found["ge"]), instant(found.get("lt") or found["le"])))
+        bounds.append((parse_ticks(found["ge"]), parse_ticks(found["le"]) + 1))
     return sorted(bounds)
 
 
@@ -97,6 +99,14 @@ def test_full_sync_emits_every_subscribed_sku(first_sync):
     assert sorted(r["skuId"] for r in result.records("subscribed_skus")) == sorted(
         s["skuId"] for s in emu.tenant.subscribed_skus()
     )
+
+
+def test_every_sign_in_request_uses_only_the_documented_operators_on_created_date_time(first_sync):
+    emu, _, _ = first_sync
+    filters = [entry["query"]["$filter"] for entry in emu.request_log("signIns")]
+
+    assert filters and all(FILTER_BOUND.search(text) for text in filters)
+    assert not [text for text in filters if UNDOCUMENTED_OPERATOR.search(text)]
 
 
 def test_sign_in_state_is_the_newest_emitted_created_date_time(first_sync):
@@ -142,7 +152,7 @@ def test_incremental_sync_rereads_the_lookback_window_and_catches_late_sign_ins(
         expected = truth_sign_in_ids(emu, cursor - LOOKBACK, emu.tenant.now, DYNAMICS_365_APP_IDS)
 
     emitted = ids(second.records("sign_ins"))
-    assert bounds[0][0] == cursor - LOOKBACK
+    assert bounds[0][0] == ticks_of(cursor - LOOKBACK)
     assert all(end == start for (_, end), (start, _) in zip(bounds, bounds[1:])), "windows must be contiguous"
     assert late, "some late sign-ins must belong to Dynamics apps for this test to mean anything"
     assert late <= set(emitted)

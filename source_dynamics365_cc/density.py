@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
+from .errors import graph_error
 from .instants import format_instant, parse_instant
 from .pages import graph_page
 from .streams.graph import NEXT_LINK
@@ -52,8 +53,9 @@ class RangeProbe:
             request_kwargs=stream.request_kwargs(),
             params=params,
         )
-        if response.status_code != 200:  # an answer the error handler let through (a refused `or`) says nothing
-            raise ValueError(f"Microsoft Graph answered HTTP {response.status_code}")
+        if response.status_code != 200:  # an answer the error handler let through (a refused filter) says nothing
+            code, message = graph_error(response)
+            raise ValueError(f"Microsoft Graph answered HTTP {response.status_code} {code}: {message}")
         body = graph_page(response)
         instants = [parse_instant(record["createdDateTime"]) for record in body.get("value") or []]
         return NewestPage(len(instants), min(instants, default=None), bool(body.get(NEXT_LINK)))

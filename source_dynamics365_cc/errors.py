@@ -8,7 +8,9 @@
 fail as config error, ...); the CDK's `HttpClient` acts on it. Messages never carry secrets.
 """
 
+import email.utils
 import logging
+from datetime import datetime, timezone
 from typing import Any, Mapping, Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,8 +28,11 @@ PERMISSIONS_HINT = (
 )
 PREMIUM_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 EXPIRED_PAGE_CODE = "Directory_ExpiredPageToken"
-# Graph's support for `or` on signIns is not confirmed; a 400 to it makes the reader split the filter.
-OR_FILTER_REFUSED = "Microsoft Graph refused a sign-in $filter that combines applications with 'or' (HTTP 400)."
+# A 400 to the first request of a sign-in query that names its filter: the stream decides whether Graph refused
+# a window start past retention, an `or` (not confirmed on signIns), or something it must report.
+FILTER_REFUSED = "Microsoft Graph refused a sign-in $filter (HTTP 400)."
+UNSUPPORTED_QUERY_CODE = "Request_UnsupportedQuery"
+SIGN_IN_PATH = "/auditLogs/signIns"
 TRANSIENT_TOKEN_ERRORS = ("temporarily_unavailable", "server_error", "service_unavailable", "invalid_response")
 
 
@@ -52,6 +57,31 @@ class SignInActivityRefused(Exception):
 
 class OrFilterRefused(Exception):
     """Graph refused `or` in a sign-in `$filter`; the window can be read one application term at a time."""
+
+
+class FilterRefused(Exception):
+    """Graph refused a sign-in query's `$filter` on its first request (HTTP 400), with its code, message and clock."""
+
+    def __init__(self, code: str, message: str, graph_now: Optional[datetime]) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.graph_now = graph_now
+
+    @classmethod
+    def from_response(cls, response: requests.Response) -> "FilterRefused":
+        code, message = graph_error(response)
+        return cls(code, message, graph_clock(response))
+
+    def explained(self) -> AirbyteTracedException:
+        """The refusal as a failure the user can act on, in Graph's own words."""
+        return AirbyteTracedException(
+            message=(
+                f"Microsoft Graph rejected the sign-in query (400 {self.code or 'BadRequest'}): "
+                f"{self.message or 'no message'}. The sign_ins stream's state was not moved past it."
+            ),
+            failure_type=FailureType.system_error,
+        )
 
 
 AADSTS_MESSAGES: dict[str, str] = {
@@ -180,8 +210,8 @@ class GraphErrorHandler(ErrorHandler):
                 FailureType.transient_error,
                 "The page token expired; restarting the window.",
             )
-        if refuses_or(response):
-            return ErrorResolution(ResponseAction.IGNORE, None, OR_FILTER_REFUSED)
+        if refuses_filter(response):
+            return ErrorResolution(ResponseAction.IGNORE, None, FILTER_REFUSED)
         return _fail(f"Microsoft Graph rejected the request ({status} {code}): {message}", FailureType.system_error)
 
     def _interpret_page(self, response: requests.Response) -> ErrorResolution:
@@ -206,13 +236,38 @@ class GraphErrorHandler(ErrorHandler):
         return _fail(forbidden_message(path, message))
 
 
-def refuses_or(response: requests.Response) -> bool:
-    """A 400 to a request whose `$filter` uses `or`: the one sign, for the error handler, the stream and check."""
-    if response.status_code != 400:
+def refuses_filter(response: requests.Response) -> bool:
+    """A 400 to the FIRST request of a sign-in query whose error names the filter or an unsupported query.
+
+    Graph judges a filter on a query's first request; a 400 on a nextLink (an invalid or expired page token, say)
+    is another failure and is never read as a refused filter.
+    """
+    if response.status_code != 400 or response.request is None:
         return False
-    url = response.request.url if response.request is not None else None
-    filters = parse_qs(urlsplit(url or "").query).get("$filter", [])
+    parts = urlsplit(response.request.url or "")
+    params = parse_qs(parts.query)
+    if SIGN_IN_PATH not in parts.path or "$filter" not in params or "$skiptoken" in params:
+        return False
+    code, message = graph_error(response)
+    text = message.lower()
+    return code == UNSUPPORTED_QUERY_CODE or "filter" in text or "not supported" in text or "unsupported" in text
+
+
+def refuses_or(response: requests.Response) -> bool:
+    """A refused filter whose query combines applications with `or`: the sign for splitting it."""
+    if not refuses_filter(response):
+        return False
+    filters = parse_qs(urlsplit(response.request.url or "").query).get("$filter", [])
     return any(" or " in text for text in filters)
+
+
+def graph_clock(response: requests.Response) -> Optional[datetime]:
+    """Graph's own time from the `Date` header: this machine's clock may be minutes off."""
+    try:
+        moment = email.utils.parsedate_to_datetime(response.headers.get("Date", ""))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def forbidden_message(path: str, message: str) -> str:

@@ -1,17 +1,29 @@
-"""The `$filter` text for sign-ins: a createdDateTime window and the applications to keep.
+"""The sign-in query: a createdDateTime window and the applications to keep, as Graph's `$filter` and in Python.
 
-Windows are half-open (`ge start and lt end`) so that each sign-in, boundary instants included,
-falls in exactly one window. An application matches on `appId` (the client) or `resourceId` (what
-it signed in to), because Dynamics 365 is often reached through another client app: each pair of
-field and application is one `Match`, and a sign-in is kept when any of them holds.
+Only the operators Microsoft documents on `signIn.createdDateTime` are sent: `ge` and `le` (`lt` and
+`gt` are not documented, and Graph has answered them with "Invalid filter clause" or ignored them). A
+window is the closed tick range [first, last]; the half-open [start, end) the cursor hands out becomes
+`ge start and le end - 100 ns`, so every sign-in, boundary instants included, falls in exactly one
+window at Graph's full 100-ns precision.
+
+An application matches on `appId` (the client) or `resourceId` (what it signed in to), because Dynamics
+365 is often reached through another client app: each pair of field and application is one `Match`.
+`SignInQuery.rejects` applies the same filter in Python, because Graph has been reported to ignore a
+clause and answer anyway: what the query did not ask for is never emitted.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, NamedTuple, Optional, Sequence
 
-from .instants import format_instant
+from .instants import format_ticks, parse_ticks, ticks_of
 
 APPLICATION_FIELDS = ("appId", "resourceId")
+CURSOR_FIELD = "createdDateTime"
+# Why a record is dropped, as named in the sync's warning (see guards.py).
+OUTSIDE_WINDOW = "window"
+OTHER_APPLICATION = "application"
+NO_INSTANT = "instant"
 
 
 class Match(NamedTuple):
@@ -24,7 +36,7 @@ class Match(NamedTuple):
         return f"{self.field} eq '{self.app_id}'"
 
     def holds_for(self, record: Mapping[str, Any]) -> bool:
-        """The same test in Python, for telling which query of a split filter a record belongs to."""
+        """The same test in Python: GUIDs compare without case; a missing field never matches."""
         return str(record.get(self.field) or "").lower() == self.app_id.lower()
 
 
@@ -33,9 +45,29 @@ def application_matches(app_ids: Sequence[str]) -> list[Match]:
     return [Match(field, app_id) for app_id in app_ids for field in APPLICATION_FIELDS]
 
 
-def window_clause(start: datetime, end: datetime, end_inclusive: bool = False) -> str:
-    upper = "le" if end_inclusive else "lt"
-    return f"createdDateTime ge {format_instant(start)} and createdDateTime {upper} {format_instant(end)}"
+@dataclass(frozen=True)
+class Window:
+    """The sign-ins with first <= createdDateTime <= last, both in 100-ns ticks."""
+
+    first: int
+    last: int
+
+    @classmethod
+    def half_open(cls, start: datetime, end: datetime) -> "Window":
+        """[start, end) as Graph can be asked for it: `le` the last tick before `end`."""
+        return cls(ticks_of(start), ticks_of(end) - 1)
+
+    def clause(self) -> str:
+        return f"{CURSOR_FIELD} ge {format_ticks(self.first)} and {CURSOR_FIELD} le {format_ticks(self.last)}"
+
+    def holds(self, ticks: int) -> bool:
+        return self.first <= ticks <= self.last
+
+    def is_empty(self) -> bool:
+        return self.last < self.first
+
+    def describe(self) -> str:
+        return f"{format_ticks(self.first)} .. {format_ticks(self.last)}"
 
 
 def application_clause(matches: Sequence[Match]) -> Optional[str]:
@@ -47,6 +79,34 @@ def application_clause(matches: Sequence[Match]) -> Optional[str]:
     return "(" + " or ".join(match.clause() for match in matches) + ")"
 
 
-def sign_in_filter(start: datetime, end: datetime, matches: Sequence[Match], end_inclusive: bool = False) -> str:
-    clauses = [window_clause(start, end, end_inclusive), application_clause(matches)]
-    return " and ".join(clause for clause in clauses if clause)
+@dataclass(frozen=True)
+class SignInQuery:
+    """One sign-in request's question: a window and the application terms (all of them, or one after Graph
+    refused `or`)."""
+
+    window: Window
+    matches: tuple[Match, ...]
+
+    def filter(self) -> str:
+        clauses = [self.window.clause(), application_clause(self.matches)]
+        return " and ".join(clause for clause in clauses if clause)
+
+    def combines_applications(self) -> bool:
+        return len(self.matches) > 1
+
+    def rejects(self, record: Mapping[str, Any]) -> Optional[str]:
+        """Why the query did not ask for this record (a reason name), or None when it did."""
+        try:
+            ticks = parse_ticks(record.get(CURSOR_FIELD))
+        except ValueError:
+            return NO_INSTANT
+        if not self.window.holds(ticks):
+            return OUTSIDE_WINDOW
+        if self.matches and not any(match.holds_for(record) for match in self.matches):
+            return OTHER_APPLICATION
+        return None
+
+
+def sign_in_filter(start: datetime, end: datetime, matches: Sequence[Match]) -> str:
+    """The `$filter` for the sign-ins of [start, end) of the given applications."""
+    return SignInQuery(Window.half_open(start, end), tuple(matches)).filter()

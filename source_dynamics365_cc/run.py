@@ -78,12 +78,13 @@ def _read_file(reader: Callable[[str], T], path: str, what: str) -> T:
 
 
 def _check_catalog(catalog_path: Optional[str], config: Mapping[str, Any]) -> None:
-    """Every configured stream must exist here and support the chosen sync mode; the CDK would skip or misread it."""
+    """Every configured stream must exist here; the CDK would silently skip it. Any sync mode can be read: a stream
+    without incremental is read in full (see source.py), as the CDK does."""
     if not catalog_path:
         return
     catalog = _read_file(SourceDynamics365Cc.read_catalog, catalog_path, "catalog")
     offered = {
-        stream.name: stream.supported_sync_modes
+        stream.name
         for stream in SourceDynamics365Cc(None, config, None).discover(logging.getLogger("airbyte"), config).streams
     }
     for configured in catalog.streams:
@@ -92,11 +93,6 @@ def _check_catalog(catalog_path: Optional[str], config: Mapping[str, Any]) -> No
             raise ConfigError(
                 f"The catalog names the stream '{name[:80]}', which this connector does not have (it has "
                 f"{', '.join(sorted(offered))}). Refresh the source schema in the connection settings."
-            )
-        if configured.sync_mode not in offered[name]:
-            modes = " or ".join(mode.value for mode in offered[name])
-            raise ConfigError(
-                f"The stream '{name}' cannot be read as {configured.sync_mode.value}; choose {modes} in the connection settings."
             )
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from queue import Queue
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.sources.abstract_source import AbstractSource
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
 from airbyte_cdk.sources.concurrent_source.concurrent_source_adapter import ConcurrentSourceAdapter
@@ -26,6 +26,7 @@ from .auth import GraphAuthenticator, GraphTokenProvider
 from .check import check_connection
 from .config import ConnectorConfig, parse_config
 from .errors import ConfigError, TokenError
+from .guards import DroppedRecords
 from .streams import SignIns, SubscribedSkus, Users
 from .throttle import GraphApiBudget, SlidingWindowPacer, is_sign_in_request
 from .windows import sign_in_cursor
@@ -57,6 +58,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         self._catalog = catalog
         self._state = state
         self._sync_end = datetime.now(timezone.utc)
+        self._dropped = DroppedRecords()
 
     @property
     def message_repository(self) -> MessageRepository:
@@ -82,11 +84,26 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         """Every selected stream gets its turn even when another fails; the first failure ends the sync after.
 
         The CDK's adapter reads the concurrent streams first and stops at their failure, so a sign-in
-        outage would also cost the roster and the SKUs.
+        outage would also cost the roster and the SKUs. The records Graph should not have sent are reported
+        once, at the end, however the sync ends.
         """
+        try:
+            yield from self._read_every_stream(logger, config, catalog, state)
+        finally:
+            self._dropped.report(logger)
+
+    def _read_every_stream(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: Optional[List[AirbyteStateMessage]],
+    ) -> Iterator[AirbyteMessage]:
         concurrent_streams = self._select_abstract_streams(config, catalog)
         names = {stream.name for stream in concurrent_streams}
-        regular = ConfiguredAirbyteCatalog(streams=[s for s in catalog.streams if s.stream.name not in names])
+        regular = _in_full(
+            ConfiguredAirbyteCatalog(streams=[s for s in catalog.streams if s.stream.name not in names]), logger
+        )
         failure: Optional[AirbyteTracedException] = None
         if regular.streams:
             try:
@@ -103,19 +120,31 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         provider = GraphTokenProvider(parsed, logger)
         authenticator = GraphAuthenticator(provider)
         return [
-            Users(parsed, authenticator, logger=logger),
+            Users(parsed, authenticator, logger=logger, dropped=self._dropped),
             self._sign_ins(parsed, authenticator),
-            SubscribedSkus(parsed, authenticator, logger=logger),
+            SubscribedSkus(parsed, authenticator, logger=logger, dropped=self._dropped),
         ]
 
     def _sign_ins(self, config: ConnectorConfig, authenticator: GraphAuthenticator) -> Stream:
         pacer = SlidingWindowPacer(config.sign_in_requests_per_10_seconds)
-        stream = SignIns(config, authenticator, api_budget=GraphApiBudget(pacer, is_sign_in_request), logger=logger)
+        budget = GraphApiBudget(pacer, is_sign_in_request)
+        stream = SignIns(config, authenticator, api_budget=budget, logger=logger, dropped=self._dropped)
         state_manager = ConnectorStateManager(state=self._state)
         cursor = sign_in_cursor(
             stream, config, state_manager, self.message_repository, sync_end=self._sync_end, logger=logger
         )
         return self.convert_to_concurrent_stream(logger, stream, state_manager, cursor)
+
+
+def _in_full(catalog: ConfiguredAirbyteCatalog, logger: logging.Logger) -> ConfiguredAirbyteCatalog:
+    """The streams read one page after another have no cursor (every incremental stream here is concurrent): one
+    configured incremental is read in full, as the CDK reads any such stream. PyAirbyte, for one, configures every
+    stream as incremental."""
+    for configured in catalog.streams:
+        if configured.sync_mode == SyncMode.incremental:
+            logger.info(f"The stream {configured.stream.name} supports only full refresh; reading it in full.")
+            configured.sync_mode = SyncMode.full_refresh
+    return catalog
 
 
 def _workers(config: Optional[Mapping[str, Any]]) -> int:

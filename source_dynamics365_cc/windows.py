@@ -27,10 +27,10 @@ from .config import ConnectorConfig
 from .density import NewestPage, RangeProbe
 from .errors import ConfigError
 from .instants import GraphInstantStateConverter, format_instant, parse_instant
+from .odata import CURSOR_FIELD
 from .streams.sign_ins import SignIns
 
-CURSOR_FIELD = "createdDateTime"
-SLICE_BOUNDARIES = ("start", "end")
+SLICE_BOUNDARIES = (START_KEY, END_KEY) = ("start", "end")
 MIN_WINDOW = timedelta(hours=1)
 WINDOWS_PER_WORKER = 4
 # Graph lets 5 sign-in requests through per 10 s: 20 pages are ~40 s of throttle time to redo when a window
@@ -93,50 +93,61 @@ class WindowSizer:
     """Chooses the window length for [first, end) when the read starts: by volume for a long range, by time
     for a short one or when the probe fails."""
 
-    def __init__(
-        self, first: datetime, end: datetime, config: ConnectorConfig, probe: Probe, logger: logging.Logger
-    ) -> None:
-        self._first = first
+    def __init__(self, end: datetime, config: ConnectorConfig, probe: Probe, logger: logging.Logger) -> None:
         self._end = end
         self._workers = config.max_concurrency
         self._requests_per_10_seconds = config.sign_in_requests_per_10_seconds
         self._probe = probe
         self._log = logger
 
-    def __call__(self) -> timedelta:
-        span = self._end - self._first
+    def __call__(self, first: datetime) -> timedelta:
+        span = self._end - first
         if not worth_probing(time_windows(span, self._workers), self._workers, self._requests_per_10_seconds):
             return time_step(span, self._workers)
+        described = f"{format_instant(first)} .. {format_instant(self._end)}"
         try:
-            pages = self._probe(self._first, self._end).estimated_pages(self._first, self._end)
+            pages = self._probe(first, self._end).estimated_pages(first, self._end)
         except Exception as error:  # noqa: BLE001 - any failure: the read sends the same request and reports it
             self._log.warning(
-                f"Could not size the sign-in windows by volume ({_reason(error)}); cutting "
-                f"{self._range()} by time instead."
+                f"Could not size the sign-in windows by volume ({_reason(error)}); cutting {described} by time instead."
             )
             return time_step(span, self._workers)
         step = max(MIN_VOLUME_WINDOW, even_step(span, volume_windows(pages, self._workers)))
         self._log.info(
-            f"The sign-ins of {self._range()} fill about {pages:.1f} pages: "
+            f"The sign-ins of {described} fill about {pages:.1f} pages: "
             f"reading them in {math.ceil(span / step)} windows of {step}."
         )
         return step
 
-    def _range(self) -> str:
-        return f"{format_instant(self._first)} .. {format_instant(self._end)}"
-
 
 class SignInWindowCursor(ConcurrentCursor):
-    """The CDK's ConcurrentCursor (state, lookback, merging unchanged) whose window length is chosen only when
-    the slices are generated, i.e. when a read starts."""
+    """The CDK's ConcurrentCursor (state format, merging of finished windows) with two changes.
 
-    def __init__(self, sizer: Callable[[], timedelta], **kwargs: Any) -> None:
+    The window length is chosen only when the slices are generated, i.e. when a read starts. And the
+    lookback is applied here, once, by cutting the saved state's finished ranges at this sync's first
+    instant (the saved cursor minus the lookback): a window that finishes early can then join the saved
+    range only after every window before it has finished, so the state never passes an unfinished
+    lookback window, however the sync ends.
+    """
+
+    def __init__(self, sizer: WindowSizer, earliest: datetime, lookback: timedelta, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._sizer = sizer
+        self.first = max(earliest, self.start - lookback)
+        saved = self._concurrent_state.get("slices") or []
+        self._concurrent_state["slices"] = finished_before(saved, earliest, self.first)
 
     def stream_slices(self) -> Iterable[StreamSlice]:
-        self._slice_range = self._sizer()
+        self._slice_range = self._sizer(self.first)
         yield from super().stream_slices()
+
+
+def finished_before(slices: list[dict[str, Any]], earliest: datetime, first: datetime) -> list[dict[str, Any]]:
+    """The saved finished ranges that begin by `first`, each ending there at the latest (or [earliest, first] when
+    none does). A range's most recent cursor value is kept, so the state written before any window finishes is
+    the saved one, never an earlier one."""
+    kept = [{**piece, END_KEY: min(piece[END_KEY], first)} for piece in slices if piece[START_KEY] <= first]
+    return kept or [{START_KEY: earliest, END_KEY: first}]
 
 
 def _reason(error: Exception) -> str:
@@ -180,13 +191,10 @@ def sign_in_cursor(
 ) -> ConcurrentCursor:
     state = checked_state(state_manager.get_stream_state(stream.name, stream.namespace), sync_end)
     _warn_if_behind_retention(state, config, logger)
-    first = (
-        max(config.start, parse_instant(state[CURSOR_FIELD]) - config.lookback)
-        if CURSOR_FIELD in state
-        else config.start
-    )
     return SignInWindowCursor(
-        sizer=WindowSizer(first, sync_end, config, RangeProbe(stream), logger),
+        sizer=WindowSizer(sync_end, config, RangeProbe(stream), logger),
+        earliest=config.start,
+        lookback=config.lookback,
         stream_name=stream.name,
         stream_namespace=stream.namespace,
         stream_state=dict(state),
@@ -197,7 +205,6 @@ def sign_in_cursor(
         slice_boundary_fields=SLICE_BOUNDARIES,
         start=config.start,
         end_provider=lambda: sync_end,
-        lookback_window=config.lookback,
     )
 
 

@@ -74,26 +74,35 @@ def graph_error(code: str, message: str) -> dict:
 
 
 def sign_ins_in_window(records: list):
-    """A requests-mock callback that answers each window's `$filter` with the records inside it, newest first."""
+    """A requests-mock callback that answers each window's `$filter` like Graph: only the documented `ge`/`le` on
+    createdDateTime (anything else is "Invalid filter clause"), compared at 100-ns ticks, newest first."""
     import re
     from urllib.parse import parse_qs, urlsplit
 
-    from source_dynamics365_cc.instants import parse_instant
+    from source_dynamics365_cc.instants import parse_ticks
 
     def respond(request, context):
         text = parse_qs(urlsplit(request.url).query)["$filter"][0]
-        low = parse_instant(re.search(r"createdDateTime ge (\S+)", text).group(1))
-        high_match = re.search(r"createdDateTime (lt|le) (\S+)", text)
-        high = parse_instant(high_match.group(2))
-        inclusive = high_match.group(1) == "le"
-        inside = [
-            r
-            for r in records
-            if low <= parse_instant(r["createdDateTime"])
-            and (
-                parse_instant(r["createdDateTime"]) < high or inclusive and parse_instant(r["createdDateTime"]) == high
-            )
-        ]
-        return page(sorted(inside, key=lambda r: parse_instant(r["createdDateTime"]), reverse=True))
+        if re.search(r"createdDateTime (lt|gt) ", text):
+            context.status_code = 400
+            return graph_error("BadRequest", "Invalid filter clause")
+        low = parse_ticks(re.search(r"createdDateTime ge (\S+)", text).group(1))
+        high = parse_ticks(re.search(r"createdDateTime le (\S+)", text).group(1))
+        inside = [r for r in records if low <= parse_ticks(r["createdDateTime"]) <= high]
+        return page(sorted(inside, key=lambda r: parse_ticks(r["createdDateTime"]), reverse=True))
 
     return respond
+
+
+def read_streams(cfg: dict, *streams: tuple, state: Any = None) -> Any:
+    """An in-process `read` of the given (stream name, SyncMode) pairs; returns the CDK's EntrypointOutput."""
+    from airbyte_cdk.test.catalog_builder import CatalogBuilder
+    from airbyte_cdk.test.entrypoint_wrapper import read
+
+    from source_dynamics365_cc import SourceDynamics365Cc
+
+    builder = CatalogBuilder()
+    for name, mode in streams:
+        builder.with_stream(name, mode)
+    catalog = builder.build()
+    return read(SourceDynamics365Cc(catalog, cfg, state), cfg, catalog, state)

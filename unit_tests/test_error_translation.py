@@ -7,7 +7,7 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 
-from source_dynamics365_cc.errors import OR_FILTER_REFUSED, GraphErrorHandler, token_error_message
+from source_dynamics365_cc.errors import FILTER_REFUSED, GraphErrorHandler, token_error_message
 
 
 def answer(status: int, body=None, path="/v1.0/auditLogs/signIns", text=None) -> requests.Response:
@@ -100,12 +100,29 @@ def test_an_entra_outage_is_transient():
     assert error.failure_type == FailureType.transient_error
 
 
-def test_a_400_to_a_filter_with_or_is_told_apart_so_the_reader_can_split_it():
-    with_or = "/v1.0/auditLogs/signIns?$filter=(appId eq 'a' or resourceId eq 'a')"
-    without_or = "/v1.0/auditLogs/signIns?$filter=appId eq 'a'"
+def test_a_refused_filter_on_a_sign_in_querys_first_request_goes_to_the_stream_to_judge():
+    first_request = "/v1.0/auditLogs/signIns?$filter=(appId eq 'a' or resourceId eq 'a')"
 
-    refused = HANDLER.interpret_response(answer(400, graph("BadRequest", "Invalid filter clause"), with_or))
-    other = HANDLER.interpret_response(answer(400, graph("BadRequest", "Invalid filter clause"), without_or))
+    refused = HANDLER.interpret_response(answer(400, graph("BadRequest", "Invalid filter clause"), first_request))
+    unsupported = HANDLER.interpret_response(
+        answer(400, graph("Request_UnsupportedQuery", "Unsupported"), first_request)
+    )
 
-    assert refused.response_action == ResponseAction.IGNORE and refused.error_message == OR_FILTER_REFUSED
-    assert other.response_action == ResponseAction.FAIL and "Invalid filter clause" in other.error_message
+    assert refused.response_action == ResponseAction.IGNORE and refused.error_message == FILTER_REFUSED
+    assert unsupported.response_action == ResponseAction.IGNORE
+
+
+@pytest.mark.parametrize(
+    "url, body",
+    [
+        ("/v1.0/auditLogs/signIns?$filter=appId eq 'a'&$skiptoken=abc", graph("BadRequest", "Invalid filter clause")),
+        ("/v1.0/auditLogs/signIns?$filter=appId eq 'a'", graph("BadRequest", "Invalid $skiptoken value")),
+        ("/v1.0/users?$filter=id eq 'a'", graph("BadRequest", "Invalid filter clause")),
+    ],
+    ids=["on-a-next-link", "not-about-the-filter", "not-a-sign-in-query"],
+)
+def test_any_other_400_fails_with_graphs_message(url, body):
+    resolution = HANDLER.interpret_response(answer(400, body, url))
+
+    assert resolution.response_action == ResponseAction.FAIL
+    assert body["error"]["message"] in resolution.error_message

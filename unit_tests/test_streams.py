@@ -83,33 +83,28 @@ def test_concealed_users_are_skipped_and_counted():
     assert len(kept.records) == 2
 
 
-def test_an_expired_page_token_restarts_the_window_without_duplicates_or_gaps():
-    now = datetime.now(timezone.utc)
-    moment = now - timedelta(minutes=20)
-    stamp = format_instant(moment)
-    older = format_instant(moment - timedelta(minutes=1))
-    first_page = page(
-        [{"id": "a", "createdDateTime": stamp}, {"id": "b", "createdDateTime": stamp}], f"{SIGN_INS}?$skiptoken=1"
-    )
+def test_an_expired_page_token_restarts_at_the_exact_tick_inside_a_microsecond_burst():
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    second = format_instant(now - timedelta(minutes=20)).rstrip("Z")
+    newest, same_tick, same_microsecond = f"{second}.1234569Z", f"{second}.1234567Z", f"{second}.1234561Z"
+    dynamics = "00000007-0000-0000-c000-000000000000"
+
+    def sign_in(record_id: str, stamp: str) -> dict:
+        return {"id": record_id, "createdDateTime": stamp, "appId": dynamics}
+
+    first_page = page([sign_in("n", newest), sign_in("a", same_tick)], f"{SIGN_INS}?$skiptoken=1")
     expired = {"status_code": 400, "json": graph_error("Directory_ExpiredPageToken", "expired")}
     restarted = page(
-        [
-            {"id": "a", "createdDateTime": stamp},
-            {"id": "b", "createdDateTime": stamp},
-            {"id": "c", "createdDateTime": stamp},
-            {"id": "d", "createdDateTime": older},
-        ]
+        [sign_in("a", same_tick), sign_in("b", same_tick), sign_in("c", same_microsecond), sign_in("d", f"{second}Z")]
     )
-    cfg = config(
-        start_date=format_instant(now - timedelta(minutes=30)).split(".")[0].rstrip("Z") + "Z", max_concurrency=1
-    )
+    cfg = config(start_date=format_instant(now - timedelta(minutes=30)), max_concurrency=1)
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
         mocker.get(SIGN_INS, [{"json": first_page}, expired, {"json": restarted}])
         output = run(cfg, ("sign_ins", SyncMode.incremental))
-    assert sorted(r.record.data["id"] for r in output.records) == ["a", "b", "c", "d"]
+    assert sorted(r.record.data["id"] for r in output.records) == ["a", "b", "c", "d", "n"]
     restart_filter = parse_qs(urlsplit(mocker.request_history[-1].url).query)["$filter"][0]
-    assert f"createdDateTime le {stamp}" in restart_filter
+    assert f"createdDateTime le {same_tick}" in restart_filter
 
 
 def test_a_next_link_to_another_host_is_refused_and_no_token_goes_there():

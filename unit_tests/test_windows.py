@@ -14,7 +14,7 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover, read
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_dynamics365_cc import SourceDynamics365Cc, source
-from source_dynamics365_cc.instants import format_instant, parse_instant
+from source_dynamics365_cc.instants import MICROSECOND, format_instant, parse_instant, parse_ticks
 from source_dynamics365_cc.throttle import SlidingWindowPacer
 from source_dynamics365_cc.windows import (
     PAGES_PER_WINDOW,
@@ -27,7 +27,7 @@ from source_dynamics365_cc.windows import (
 from .graph_fakes import GRAPH, config, graph_error, page, register_login, sign_ins_in_window
 
 SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"
-BOUND = re.compile(r"createdDateTime (ge|lt|le) (\S+)")
+BOUND = re.compile(r"createdDateTime (ge|le) (\S+)")
 PROBE_WARNING = "Could not size the sign-in windows by volume"
 DAYS = 10
 
@@ -61,8 +61,14 @@ def bounds(mocker: requests_mock.Mocker) -> list[tuple[datetime, datetime]]:
     for request in mocker.request_history:
         if "/auditLogs/signIns" in request.url:
             clauses = dict(BOUND.findall(parse_qs(urlsplit(request.url).query)["$filter"][0]))
-            found.append((parse_instant(clauses["ge"]), parse_instant(clauses.get("lt") or clauses["le"])))
+            found.append((parse_instant(clauses["ge"]), exclusive_end(clauses["le"])))
     return found
+
+
+def exclusive_end(last: str) -> datetime:
+    """The window's end from its `le` tick, which must be the last 100-ns tick before a microsecond."""
+    assert parse_ticks(last) % 10 == 9, last
+    return parse_instant(last) + MICROSECOND
 
 
 def contiguous(windows: list[tuple[datetime, datetime]]) -> bool:
@@ -79,7 +85,7 @@ def probe_then_empty(span: timedelta, more: bool = True):
         calls.append(request.url)
         if len(calls) > 1:
             return page([])
-        end = parse_instant(BOUND.findall(parse_qs(urlsplit(request.url).query)["$filter"][0])[1][1])
+        end = exclusive_end(BOUND.findall(parse_qs(urlsplit(request.url).query)["$filter"][0])[1][1])
         step = span / 999
         records = [{"id": f"p{n}", "createdDateTime": format_instant(end - step * (n + 1))} for n in range(999)]
         return page(records, f"{SIGN_INS}?$skiptoken=next" if more else None)

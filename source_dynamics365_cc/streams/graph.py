@@ -17,6 +17,7 @@ from requests.utils import requote_uri
 from ..concealed import ConcealedUserFilter
 from ..config import ConnectorConfig
 from ..errors import GraphErrorHandler
+from ..guards import DroppedRecords
 from ..pages import graph_page
 from ..throttle import RetryAfterBackoff
 
@@ -37,8 +38,11 @@ class GraphStream(HttpStream, ABC):
         authenticator: AuthBase,
         api_budget: Optional[AbstractAPIBudget] = None,
         logger: Optional[logging.Logger] = None,
+        dropped: Optional[DroppedRecords] = None,
     ) -> None:
+        """`dropped` counts the records Graph should not have sent; the source reports them when the sync ends."""
         self._config = config
+        self._dropped = dropped or DroppedRecords()
         self._log = logger or logging.getLogger("airbyte")
         self._graph_netloc = urlsplit(config.graph_url).netloc
         self._concealed = ConcealedUserFilter(config.exclude_concealed_users)

@@ -1,19 +1,23 @@
 """`sign_ins`: the access log, read in createdDateTime windows that the CDK's ConcurrentCursor hands out.
 
-Each window is one stream slice `{"start", "end"}` read with `ge start and lt end`. Graph answers
-newest first, so when a page token expires mid-window everything newer than the last record seen
-is already out: the window restarts with `le <that instant>` and skips the ids already emitted at
-that very instant. Nothing is read twice and nothing is skipped.
+Each window is one stream slice `{"start", "end"}`, asked of Graph as `ge start and le end - 100 ns`
+(see odata.py). Graph answers newest first, so when a page token expires mid-window everything newer
+than the oldest record seen is already out: the query restarts with `le <that tick>` and skips the ids
+already emitted at that very tick. Nothing is read twice and nothing is skipped, even in a burst of
+sign-ins that share one microsecond.
+
+Every record is checked against the query that fetched it; what Graph returned although the query did
+not ask for it is dropped and counted (guards.py), never emitted.
 
 The applications are matched in Graph's `$filter` with `or`. Should Graph refuse `or` on signIns
 (unconfirmed either way), every window is read as one query per (field, application) term instead,
-and a record is emitted only by the first query whose term it satisfies: still no Python-side
-filtering of unwanted sign-ins, still no duplicates.
+and a record is emitted only by the first query whose term it satisfies. A refused filter whose window
+reaches past Entra's retention (by Graph's clock) moves the window's start inside it instead.
 """
 
 import logging
 import threading
-from datetime import datetime
+from dataclasses import replace
 from typing import Any, Generator, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence
 
 import requests
@@ -23,32 +27,40 @@ from airbyte_cdk.sources.streams.http.pagination_reset_exception import Paginati
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..config import ConnectorConfig
-from ..errors import OrFilterRefused, refuses_or
-from ..instants import format_instant, parse_instant
-from ..odata import Match, application_matches, sign_in_filter
+from ..errors import FilterRefused, refuses_filter
+from ..instants import format_ticks, parse_instant, parse_ticks
+from ..odata import CURSOR_FIELD, SignInQuery, Window, application_matches
+from ..retention import reaches_past_retention, start_inside_retention
 from .graph import GraphStream
 
 PAGE_SIZE = 999
 MAX_WINDOW_RESTARTS = 5
+QUERY = "sign_in_query"  # the slice key that carries a request's SignInQuery
 
 
 class WindowProgress:
-    """How far a newest-first window has come: the oldest instant seen and the ids emitted at it."""
+    """How far a newest-first query has come: the oldest tick seen and the ids emitted at it."""
 
     def __init__(self) -> None:
-        self.oldest: Optional[datetime] = None
+        self.oldest: Optional[int] = None
         self.ids_at_oldest: set[str] = set()
 
     def is_new(self, record: Mapping[str, Any]) -> bool:
-        """Record it and say whether it is new; only ids at the oldest instant can repeat after a restart."""
-        instant = parse_instant(record.get("createdDateTime"))
-        if self.oldest is None or instant < self.oldest:
-            self.oldest, self.ids_at_oldest = instant, set()
-        elif instant == self.oldest and record.get("id") in self.ids_at_oldest:
+        """Record it and say whether it is new; only ids at the oldest tick can repeat after a restart."""
+        ticks = parse_ticks(record[CURSOR_FIELD])
+        if self.oldest is None or ticks < self.oldest:
+            self.oldest, self.ids_at_oldest = ticks, set()
+        elif ticks == self.oldest and record.get("id") in self.ids_at_oldest:
             return False
-        if instant == self.oldest:
+        if ticks == self.oldest:
             self.ids_at_oldest.add(str(record.get("id")))
         return True
+
+    def rest_of(self, query: SignInQuery) -> SignInQuery:
+        """The same query up to the oldest tick seen: Graph has already sent everything newer."""
+        if self.oldest is None:
+            return query
+        return replace(query, window=Window(query.window.first, self.oldest))
 
 
 class ApplicationQueries:
@@ -56,7 +68,7 @@ class ApplicationQueries:
     one query per term. Shared by the workers; the switch happens once and is never undone."""
 
     def __init__(self, app_ids: Sequence[str]) -> None:
-        self.matches = application_matches(app_ids)
+        self.matches = tuple(application_matches(app_ids))
         self.split = False
         self._lock = threading.Lock()
 
@@ -71,10 +83,6 @@ class ApplicationQueries:
                 f"own query from now on ({len(self.matches)} queries per window)."
             )
 
-    def for_query(self, index: Optional[int]) -> Sequence[Match]:
-        """`None`: the combined query; an index: that single term."""
-        return self.matches if index is None else self.matches[index : index + 1]
-
     def first_query_of(self, record: Mapping[str, Any], index: int) -> bool:
         """Whether query `index` is the first whose term the record satisfies (only that query emits it)."""
         return not any(match.holds_for(record) for match in self.matches[:index])
@@ -84,7 +92,7 @@ class SignIns(GraphStream):
     """GET /v1.0/auditLogs/signIns, filtered in Graph by window and application, 999 per page."""
 
     name = "sign_ins"
-    cursor_field = "createdDateTime"
+    cursor_field = CURSOR_FIELD
     state_checkpoint_interval = None
 
     def __init__(self, config: ConnectorConfig, *args: Any, **kwargs: Any) -> None:
@@ -114,11 +122,15 @@ class SignIns(GraphStream):
         yield from cursor.stream_slices()  # type: ignore[call-arg]
 
     def first_page_params(self, stream_slice: Mapping[str, Any]) -> MutableMapping[str, Any]:
-        start = parse_instant(stream_slice["start"])
-        end = parse_instant(stream_slice["end"])
-        end_inclusive = bool(stream_slice.get("end_inclusive"))
-        matches = self._applications.for_query(stream_slice.get("query"))
-        return {"$filter": sign_in_filter(start, end, matches, end_inclusive), "$top": PAGE_SIZE}
+        return {"$filter": self.query_of(stream_slice).filter(), "$top": PAGE_SIZE}
+
+    def query_of(self, stream_slice: Mapping[str, Any]) -> SignInQuery:
+        """The query a request carries, or, for a cursor window `{"start", "end"}`, every application's query."""
+        query = stream_slice.get(QUERY)
+        if isinstance(query, SignInQuery):
+            return query
+        window = Window.half_open(parse_instant(stream_slice["start"]), parse_instant(stream_slice["end"]))
+        return SignInQuery(window, self._applications.matches)
 
     def read_records(
         self,
@@ -128,66 +140,87 @@ class SignIns(GraphStream):
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Mapping[str, Any]]:
         """The window in one `or` query while Graph takes it, in one query per term once Graph has refused `or`."""
-        window = dict(stream_slice or {})
+        query = self.query_of(stream_slice or {})
         done = False
         if not self._applications.split:
-            done = yield from self._read_combined(sync_mode, window)
+            done = yield from self._read_combined(sync_mode, query)
         if not done:
-            yield from self._read_split(sync_mode, window)
-        self._report_concealed(window)
+            yield from self._read_split(sync_mode, query.window)
+        self._report_concealed(query.window)
 
-    def _read_combined(
-        self, sync_mode: SyncMode, window: Mapping[str, Any]
-    ) -> Generator[Mapping[str, Any], None, bool]:
+    def _read_combined(self, sync_mode: SyncMode, query: SignInQuery) -> Generator[Mapping[str, Any], None, bool]:
         """Every application in one query; False when Graph refuses its `or`. Graph judges a filter on a query's
         first request, so nothing of the window has been emitted then."""
         try:
-            yield from self._read_query(sync_mode, window)
-        except OrFilterRefused:
+            yield from self._read_query(sync_mode, query)
+        except FilterRefused as refusal:
+            if not query.combines_applications():
+                raise refusal.explained() from None
             self._applications.split_after_refusal(self._log)
             return False
         return True
 
-    def _read_split(self, sync_mode: SyncMode, window: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    def _read_split(self, sync_mode: SyncMode, window: Window) -> Iterator[Mapping[str, Any]]:
         """One query per (field, application) term; a sign-in that two queries return is emitted by the first."""
-        for index in range(len(self._applications.matches)):
-            for record in self._read_query(sync_mode, {**window, "query": index}):
-                if self._applications.first_query_of(record, index):
-                    yield record
+        for index, match in enumerate(self._applications.matches):
+            try:
+                for record in self._read_query(sync_mode, SignInQuery(window, (match,))):
+                    if self._applications.first_query_of(record, index):
+                        yield record
+            except FilterRefused as refusal:
+                raise refusal.explained() from None
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        if refuses_or(response):  # let through by the error handler, which fails every other 400
-            raise OrFilterRefused()
+        if refuses_filter(response):  # let through by the error handler, which fails every other 400
+            raise FilterRefused.from_response(response)
         yield from super().parse_response(response, **kwargs)
 
-    def _read_query(self, sync_mode: SyncMode, window: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-        """One query of a window, newest first, restarted behind the oldest record seen when a page token expires."""
+    def _read_query(self, sync_mode: SyncMode, query: SignInQuery) -> Iterator[Mapping[str, Any]]:
+        """One query, newest first: restarted behind the oldest record seen when a page token expires, and started
+        later when Graph refuses its start as past retention. Only what the query asked for is emitted."""
         progress = WindowProgress()
-        for _ in range(MAX_WINDOW_RESTARTS + 1):
+        restarts = retention_retries = 0
+        while not query.window.is_empty():
             try:
-                for record in super().read_records(sync_mode, stream_slice=window):
-                    if progress.is_new(record):
+                for record in super().read_records(sync_mode, stream_slice={QUERY: query}):
+                    if self._asked_for(query, record) and progress.is_new(record):
                         yield record
                 return
             except PaginationResetRequiredException:
-                window = self._rest_of_window(window, progress)
-                self._log.info(
-                    f"Sign-in page token expired; re-reading the window {window['start']} .. {window['end']}."
-                )
-        raise AirbyteTracedException(
-            message="Microsoft Graph kept expiring the sign-in page token; the window will be read again on the next sync.",
-            failure_type=FailureType.transient_error,
+                restarts += 1
+                if restarts > MAX_WINDOW_RESTARTS:
+                    raise AirbyteTracedException(
+                        message="Microsoft Graph kept expiring the sign-in page token; the window will be read again "
+                        "on the next sync.",
+                        failure_type=FailureType.transient_error,
+                    ) from None
+                query = progress.rest_of(query)
+                self._log.info(f"Sign-in page token expired; re-reading the window {query.window.describe()}.")
+            except FilterRefused as refusal:
+                query = self._inside_retention(query, refusal, retention_retries)
+                retention_retries += 1
+
+    def _asked_for(self, query: SignInQuery, record: Mapping[str, Any]) -> bool:
+        reason = query.rejects(record)
+        if reason is not None:
+            self._dropped.drop(self.name, reason)
+        return reason is None
+
+    def _inside_retention(self, query: SignInQuery, refusal: FilterRefused, attempt: int) -> SignInQuery:
+        """The query started just inside Entra's retention, when that is what Graph refused; re-raise otherwise."""
+        first = start_inside_retention(refusal.graph_now, attempt)
+        if not reaches_past_retention(query.window.first, refusal.graph_now) or first is None:
+            raise refusal
+        if first <= query.window.first:
+            raise refusal
+        self._log.warning(
+            f"Microsoft Graph refused sign-ins from {format_ticks(query.window.first)} on ({refusal.message or 'HTTP 400'}): "
+            f"that is past Entra's retention by Graph's clock. Reading this window from {format_ticks(first)} instead; "
+            "older sign-ins can no longer be read."
         )
+        return replace(query, window=Window(first, query.window.last))
 
-    @staticmethod
-    def _rest_of_window(window: Mapping[str, Any], progress: WindowProgress) -> dict[str, Any]:
-        if progress.oldest is None:
-            return dict(window)
-        return {**window, "end": format_instant(progress.oldest), "end_inclusive": True}
-
-    def _report_concealed(self, window: Mapping[str, Any]) -> None:
+    def _report_concealed(self, window: Window) -> None:
         skipped = self._concealed.take_count()
         if skipped:
-            self._log.info(
-                f"Skipped {skipped} sign-ins with a concealed userPrincipalName in {window['start']} .. {window['end']}."
-            )
+            self._log.info(f"Skipped {skipped} sign-ins with a concealed userPrincipalName in {window.describe()}.")

@@ -7,6 +7,7 @@ import requests
 from airbyte_cdk.models import SyncMode
 
 from ..errors import SignInActivityRefused
+from ..guards import NO_ID
 from .graph import GraphStream
 
 ROSTER_FIELDS = (
@@ -69,7 +70,9 @@ class Users(GraphStream):
         emitted: set[str] = set()
         for attempt in range(1, ACTIVITY_ATTEMPTS + 1):
             try:
-                yield from _once(super().read_records(sync_mode, cursor_field, stream_slice, stream_state), emitted)
+                yield from self._once(
+                    super().read_records(sync_mode, cursor_field, stream_slice, stream_state), emitted
+                )
                 break
             except SignInActivityRefused:
                 if attempt < ACTIVITY_ATTEMPTS:
@@ -80,19 +83,23 @@ class Users(GraphStream):
                     "reading the remaining users without it."
                 )
                 self._with_activity = False
-                yield from _once(super().read_records(sync_mode, cursor_field, stream_slice, stream_state), emitted)
+                yield from self._once(
+                    super().read_records(sync_mode, cursor_field, stream_slice, stream_state), emitted
+                )
         self._report_concealed()
+
+    def _once(self, records: Iterable[Mapping[str, Any]], emitted: set[str]) -> Iterator[Mapping[str, Any]]:
+        """Each user at most once per sync (a roster's ids take a few MB even for 100,000 users); a record without
+        an id cannot be told apart from the others, so it is dropped and counted."""
+        for record in records:
+            user_id = record.get("id")
+            if not isinstance(user_id, str) or not user_id:
+                self._dropped.drop(self.name, NO_ID)
+            elif user_id not in emitted:
+                emitted.add(user_id)
+                yield record
 
     def _report_concealed(self) -> None:
         skipped = self._concealed.take_count()
         if skipped:
             self._log.info(f"Skipped {skipped} users whose userPrincipalName is a concealed identifier.")
-
-
-def _once(records: Iterable[Mapping[str, Any]], emitted: set[str]) -> Iterator[Mapping[str, Any]]:
-    """Each user at most once per sync (a roster's ids take a few MB even for 100,000 users)."""
-    for record in records:
-        user_id = str(record.get("id"))
-        if user_id not in emitted:
-            emitted.add(user_id)
-            yield record

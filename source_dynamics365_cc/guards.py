@@ -1,0 +1,58 @@
+"""Records Graph should not have sent: dropped, counted, and reported once per sync.
+
+Graph has been reported to ignore a `$filter` clause on signIns and answer with rows the query did
+not ask for, and a record can come without the field the connector keys on. Such a record is never
+emitted, so it can neither reach a destination nor move the cursor. The streams count each drop
+here (from several worker threads), and the source writes one warning per stream and reason when
+the sync ends, naming the clause Graph ignored.
+"""
+
+import logging
+import threading
+from collections import Counter
+
+from .odata import NO_INSTANT, OTHER_APPLICATION, OUTSIDE_WINDOW
+
+NO_ID = "id"
+REASONS = {
+    OUTSIDE_WINDOW: (
+        "outside the createdDateTime window their query asked for: Microsoft Graph ignored the "
+        "'createdDateTime ge/le' clause of the $filter"
+    ),
+    OTHER_APPLICATION: (
+        "of applications their query did not ask for: Microsoft Graph ignored the 'appId eq'/'resourceId eq' "
+        "clause of the $filter"
+    ),
+    NO_INSTANT: "without a valid createdDateTime (a UTC timestamp), so they cannot be placed in a window",
+    NO_ID: "without an id, so they cannot be told apart",
+}
+
+
+class DroppedRecords:
+    """Thread-safe counts of dropped records per (stream, reason)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def drop(self, stream: str, reason: str) -> None:
+        with self._lock:
+            self._counts[(stream, reason)] += 1
+
+    def count(self, stream: str, reason: str) -> int:
+        with self._lock:
+            return self._counts[(stream, reason)]
+
+    def warnings(self) -> list[str]:
+        """One sentence per stream and reason, in a stable order."""
+        with self._lock:
+            counts = sorted(self._counts.items())
+        return [
+            f"{stream}: dropped {count} record{'s' if count != 1 else ''} {REASONS[reason]}. They were not emitted "
+            "and did not move the cursor."
+            for (stream, reason), count in counts
+        ]
+
+    def report(self, logger: logging.Logger) -> None:
+        for warning in self.warnings():
+            logger.warning(warning)
