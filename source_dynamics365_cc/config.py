@@ -64,6 +64,7 @@ class ConnectorConfig:
     sign_in_app_ids: tuple[str, ...]
     lookback: timedelta
     include_sign_in_activity: bool
+    include_non_interactive_sign_ins: bool
     exclude_concealed_users: bool
     sign_in_requests_per_10_seconds: int
     max_concurrency: int
@@ -98,6 +99,9 @@ def parse_config(raw: Mapping[str, Any], now: Optional[datetime] = None, logger:
             minutes=_integer(raw.get("lookback_window_minutes", 60), "lookback_window_minutes", 0, 1440)
         ),
         include_sign_in_activity=_boolean(raw.get("include_sign_in_activity", True), "include_sign_in_activity"),
+        include_non_interactive_sign_ins=_boolean(
+            raw.get("include_non_interactive_sign_ins", False), "include_non_interactive_sign_ins"
+        ),
         exclude_concealed_users=_boolean(raw.get("exclude_concealed_users", True), "exclude_concealed_users"),
         sign_in_requests_per_10_seconds=_integer(
             raw.get("sign_in_requests_per_10_seconds", 5), "sign_in_requests_per_10_seconds", 1, 5

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections import Counter
 
-from .odata import NO_INSTANT, OTHER_APPLICATION, OUTSIDE_WINDOW
+from .odata import NO_INSTANT, OTHER_APPLICATION, OTHER_EVENT_TYPE, OUTSIDE_WINDOW
 
 NO_ID = "id"
 REASONS = {
@@ -22,6 +22,10 @@ REASONS = {
     OTHER_APPLICATION: (
         "of applications their query did not ask for: Microsoft Graph ignored the 'appId eq'/'resourceId eq' "
         "clause of the $filter"
+    ),
+    OTHER_EVENT_TYPE: (
+        "of other sign-in event types than their query asked for: Microsoft Graph ignored the "
+        "'signInEventTypes/any(...)' clause of the $filter"
     ),
     NO_INSTANT: "without a valid createdDateTime (a UTC timestamp), so they cannot be placed in a window",
     NO_ID: "without an id, so they cannot be told apart",

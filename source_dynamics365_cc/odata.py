@@ -23,6 +23,7 @@ CURSOR_FIELD = "createdDateTime"
 # Why a record is dropped, as named in the sync's warning (see guards.py).
 OUTSIDE_WINDOW = "window"
 OTHER_APPLICATION = "application"
+OTHER_EVENT_TYPE = "event_type"
 NO_INSTANT = "instant"
 
 
@@ -79,16 +80,22 @@ def application_clause(matches: Sequence[Match]) -> Optional[str]:
     return "(" + " or ".join(match.clause() for match in matches) + ")"
 
 
+def event_type_clause(event_type: Optional[str]) -> Optional[str]:
+    """Beta's `signInEventTypes` lambda (e.g. 'nonInteractiveUser'); `None` for v1.0's interactive sign-ins."""
+    return f"signInEventTypes/any(t: t eq '{event_type}')" if event_type else None
+
+
 @dataclass(frozen=True)
 class SignInQuery:
-    """One sign-in request's question: a window and the application terms (all of them, or one after Graph
-    refused `or`)."""
+    """One sign-in request's question: a window, the application terms (all of them, or one after Graph
+    refused `or`) and, on beta, the sign-in event type."""
 
     window: Window
     matches: tuple[Match, ...]
+    event_type: Optional[str] = None
 
     def filter(self) -> str:
-        clauses = [self.window.clause(), application_clause(self.matches)]
+        clauses = [self.window.clause(), event_type_clause(self.event_type), application_clause(self.matches)]
         return " and ".join(clause for clause in clauses if clause)
 
     def combines_applications(self) -> bool:
@@ -102,6 +109,8 @@ class SignInQuery:
             return NO_INSTANT
         if not self.window.holds(ticks):
             return OUTSIDE_WINDOW
+        if self.event_type and self.event_type not in (record.get("signInEventTypes") or ()):
+            return OTHER_EVENT_TYPE
         if self.matches and not any(match.holds_for(record) for match in self.matches):
             return OTHER_APPLICATION
         return None

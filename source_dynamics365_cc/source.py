@@ -27,7 +27,7 @@ from .check import check_connection
 from .config import ConnectorConfig, parse_config
 from .errors import ConfigError, TokenError
 from .guards import DroppedRecords
-from .streams import SignIns, SubscribedSkus, Users
+from .streams import NonInteractiveSignIns, SignIns, SubscribedSkus, Users
 from .throttle import GraphApiBudget, SlidingWindowPacer, is_sign_in_request
 from .windows import sign_in_cursor
 
@@ -117,18 +117,21 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         parsed = parse_config(config, now=self._sync_end, logger=logger)
-        provider = GraphTokenProvider(parsed, logger)
-        authenticator = GraphAuthenticator(provider)
+        authenticator = GraphAuthenticator(GraphTokenProvider(parsed, logger))
+        # Graph counts every sign-in request, v1.0 and beta alike, against one budget: one pacer for both streams,
+        # so their sum stays under the limit and a Retry-After pauses both.
+        budget = GraphApiBudget(SlidingWindowPacer(parsed.sign_in_requests_per_10_seconds), is_sign_in_request)
+        kinds = [SignIns, NonInteractiveSignIns] if parsed.include_non_interactive_sign_ins else [SignIns]
         return [
             Users(parsed, authenticator, logger=logger, dropped=self._dropped),
-            self._sign_ins(parsed, authenticator),
+            *(self._sign_ins(kind, parsed, authenticator, budget) for kind in kinds),
             SubscribedSkus(parsed, authenticator, logger=logger, dropped=self._dropped),
         ]
 
-    def _sign_ins(self, config: ConnectorConfig, authenticator: GraphAuthenticator) -> Stream:
-        pacer = SlidingWindowPacer(config.sign_in_requests_per_10_seconds)
-        budget = GraphApiBudget(pacer, is_sign_in_request)
-        stream = SignIns(config, authenticator, api_budget=budget, logger=logger, dropped=self._dropped)
+    def _sign_ins(
+        self, kind: type[SignIns], config: ConnectorConfig, authenticator: GraphAuthenticator, budget: GraphApiBudget
+    ) -> Stream:
+        stream = kind(config, authenticator, api_budget=budget, logger=logger, dropped=self._dropped)
         state_manager = ConnectorStateManager(state=self._state)
         cursor = sign_in_cursor(
             stream, config, state_manager, self.message_repository, sync_end=self._sync_end, logger=logger

@@ -27,10 +27,11 @@ READ_TIMEOUT_SECONDS = 120
 
 
 class GraphStream(HttpStream, ABC):
-    """A Graph v1.0 collection read page by page through `@odata.nextLink`, followed exactly as given."""
+    """A Graph collection (v1.0 unless a stream says otherwise) read page by page through `@odata.nextLink`, followed exactly as given."""
 
     primary_key = "id"
     raise_on_http_errors = True
+    api_version = "v1.0"
 
     def __init__(
         self,
@@ -57,7 +58,7 @@ class GraphStream(HttpStream, ABC):
 
     @property
     def url_base(self) -> str:
-        return f"{self._config.graph_url}/v1.0/"
+        return f"{self._config.graph_url}/{self.api_version}/"
 
     def get_error_handler(self) -> Optional[ErrorHandler]:
         return GraphErrorHandler(self._log)

@@ -1,0 +1,100 @@
+"""non_interactive_sign_ins: Graph beta's non-interactive sign-ins, opt-in, read like sign_ins with its own state."""
+
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import requests_mock
+from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.entrypoint_wrapper import discover
+
+from source_dynamics365_cc import SourceDynamics365Cc
+from source_dynamics365_cc.instants import format_instant
+
+from .graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
+
+BETA_SIGN_INS = f"{GRAPH}/beta/auditLogs/signIns"
+V1_SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"
+DYNAMICS = "00000007-0000-0000-c000-000000000000"
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+EVENT_CLAUSE = "signInEventTypes/any(t: t eq 'nonInteractiveUser')"
+
+
+def opted_in(**overrides):
+    return config(
+        include_non_interactive_sign_ins=True,
+        start_date=format_instant(NOW - timedelta(minutes=50)),
+        max_concurrency=1,
+        **overrides,
+    )
+
+
+def sign_in(record_id: str, minutes_ago: float, kinds=("nonInteractiveUser",), app_id=DYNAMICS) -> dict:
+    stamp = format_instant(NOW - timedelta(minutes=minutes_ago))
+    return {"id": record_id, "createdDateTime": stamp, "appId": app_id, "signInEventTypes": list(kinds)}
+
+
+def filters(mocker, url: str) -> list[str]:
+    return [parse_qs(urlsplit(r.url).query)["$filter"][0] for r in mocker.request_history if r.url.startswith(url)]
+
+
+def offered(cfg) -> dict:
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        catalog = discover(SourceDynamics365Cc(None, cfg, None), cfg).catalog.catalog
+    return {stream.name: stream for stream in catalog.streams}
+
+
+def test_the_stream_is_offered_only_when_the_user_opts_in():
+    assert "non_interactive_sign_ins" not in offered(config())
+    stream = offered(opted_in())["non_interactive_sign_ins"]
+    assert SyncMode.incremental in stream.supported_sync_modes and stream.default_cursor_field == ["createdDateTime"]
+    assert {"signInEventTypes", "incomingTokenType", "userType", "authenticationRequirement"} <= set(
+        stream.json_schema["properties"]
+    )
+
+
+def test_it_reads_beta_with_the_event_type_and_application_filter_and_keeps_only_non_interactive_sign_ins():
+    answer = page([sign_in("n1", 5), sign_in("i1", 6, kinds=("interactiveUser",)), sign_in("n2", 7)])
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(BETA_SIGN_INS, json=answer)
+        output = read_streams(opted_in(), ("non_interactive_sign_ins", SyncMode.incremental))
+
+    assert [r.record.data["id"] for r in output.records] == ["n1", "n2"] and not output.errors
+    (sent,) = filters(mocker, BETA_SIGN_INS)
+    assert EVENT_CLAUSE in sent and f"appId eq '{DYNAMICS}'" in sent and " lt " not in sent
+    assert output.most_recent_state.stream_descriptor.name == "non_interactive_sign_ins"
+    assert any("'signInEventTypes/any(...)' clause" in log.log.message for log in output.logs)
+
+
+def test_a_refused_or_on_beta_falls_back_to_one_query_per_application_term():
+    def refuse_or(request, context):
+        if " or " in parse_qs(urlsplit(request.url).query)["$filter"][0]:
+            context.status_code = 400
+            return graph_error("BadRequest", "Invalid filter clause")
+        return page([sign_in("n1", 5)])
+
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(BETA_SIGN_INS, json=refuse_or)
+        output = read_streams(opted_in(sign_in_app_ids=[DYNAMICS]), ("non_interactive_sign_ins", SyncMode.incremental))
+
+    combined, *split = filters(mocker, BETA_SIGN_INS)
+    assert " or " in combined and len(split) == 2 and all(EVENT_CLAUSE in text for text in split)
+    assert [r.record.data["id"] for r in output.records] == ["n1"], "a sign-in both split queries return, once"
+
+
+def test_both_sign_in_streams_keep_their_own_state():
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(BETA_SIGN_INS, json=page([sign_in("n1", 5)]))
+        mocker.get(V1_SIGN_INS, json=page([sign_in("i1", 20, kinds=("interactiveUser",))]))
+        output = read_streams(
+            opted_in(), ("sign_ins", SyncMode.incremental), ("non_interactive_sign_ins", SyncMode.incremental)
+        )
+
+    finals = {
+        m.state.stream.stream_descriptor.name: m.state.stream.stream_state.__dict__ for m in output.state_messages
+    }
+    assert finals["sign_ins"]["createdDateTime"] == sign_in("i1", 20)["createdDateTime"]
+    assert finals["non_interactive_sign_ins"]["createdDateTime"] == sign_in("n1", 5)["createdDateTime"]
