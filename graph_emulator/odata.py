@@ -90,13 +90,6 @@ class BoolOp:
 Node = Union[Compare, StartsWith, BoolOp]
 
 
-def uses_or(node: Node | None) -> bool:
-    """Whether a parsed filter combines clauses with `or` (which a tenant can be set to refuse)."""
-    if not isinstance(node, BoolOp):
-        return False
-    return node.op == "or" or uses_or(node.left) or uses_or(node.right)
-
-
 class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens, self.pos = tokens, 0

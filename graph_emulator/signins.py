@@ -95,7 +95,10 @@ class Segment:
 
     def _seventh_digit(self, block: int, k: int) -> int:
         """Non-decreasing 0-9 digits: offset k of the block's sorted draws."""
-        draws = sorted(mix(self.salt ^ _MICROSECOND_LANE ^ (block * _MICROSECOND_BLOCK + j + 1)) % 10 for j in range(8))
+        draws = sorted(
+            mix(self.salt ^ _MICROSECOND_LANE ^ (block * _MICROSECOND_BLOCK + j + 1)) % 10
+            for j in range(_MICROSECOND_BLOCK)
+        )
         return draws[k]
 
     def first_at_or_after(self, when: int) -> int:
