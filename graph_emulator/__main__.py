@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skiptoken-ttl", type=float, default=600.0)
     p.add_argument("--info-file")
     p.add_argument("--now", type=_when, help="tenant clock at start, e.g. 2026-11-26T12:00:00Z")
+    p.add_argument("--burst-size", type=int, default=0, help="Dynamics 365 sign-ins sharing one microsecond")
+    p.add_argument("--burst-at", help="a Graph instant inside the burst's microsecond; default: 1 hour before now")
     args = p.parse_args(argv)
 
     spec = TenantSpec(
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         premium=not args.no_premium,
         or_filter=not args.no_or_filter,
         now=args.now,
+        burst_size=args.burst_size,
+        burst_at=args.burst_at,
     )
     emu = Emulator(
         spec, port=args.port, host=args.host, token_lifetime=args.token_lifetime, skiptoken_ttl=args.skiptoken_ttl
@@ -62,15 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.latency:
         for route in ("users", "signIns", "subscribedSkus"):
             emu.set_latency(route, args.latency)
+    stop = threading.Event()  # armed before the line is printed: a caller may signal as soon as it reads it
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     line = json.dumps(emu.info())
     if args.info_file:
         with open(args.info_file, "w") as f:
             f.write(line + "\n")
     print(line, flush=True)
-
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     emu.stop()
     return 0

@@ -29,6 +29,11 @@ class SignInApp:
     resource_name: str
     weight: int
 
+    @property
+    def is_dynamics(self) -> bool:
+        """What the connector's application filter matches: appId OR resourceId names Dynamics 365."""
+        return self.app_id in DYNAMICS_APP_IDS or self.resource_id in DYNAMICS_APP_IDS
+
 
 SIGN_IN_APPS: tuple[SignInApp, ...] = (
     SignInApp("d3590ed6-52b3-4102-aeff-aad2292ab01c", "Microsoft Office", EXCHANGE, "Office 365 Exchange Online", 18),

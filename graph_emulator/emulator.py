@@ -166,7 +166,16 @@ class Emulator:
         return self.tenant.advance(minutes, late)
 
     def request_log(self, route: str | None = None) -> list[dict[str, Any]]:
+        """Every request so far (method, path, query, route, client_id, status, time, fault, ignored_clause)."""
         return self.log.entries(route)
+
+    def sign_in_filters(self, first_pages_only: bool = False) -> list[str]:
+        """Every signIns `$filter` a client sent, in order: first pages and those nextLinks carried.
+
+        What tests assert on to prove a client used only documented operators; `first_pages_only`
+        keeps the queries it built itself (no `$skiptoken`).
+        """
+        return self.log.sign_in_filters(first_pages_only)
 
     def reset_log(self) -> None:
         """Forget logged requests and throttle statistics."""

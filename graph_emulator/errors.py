@@ -52,7 +52,36 @@ def bad_request(message: str, code: str = "BadRequest") -> GraphError:
 
 
 def invalid_filter() -> GraphError:
+    """Graph's answer to a clause signIns does not take (e.g. `lt`/`gt` on createdDateTime, a quoted date)."""
     return GraphError(400, "BadRequest", "Invalid filter clause")
+
+
+def unsupported_filter(prop: str, resource: str) -> GraphError:
+    """Graph's directory wording for a filter it understands but does not support (here: `or`)."""
+    return GraphError(
+        400,
+        "Request_UnsupportedQuery",
+        f"Unsupported or invalid query filter clause specified for property '{prop}' of resource '{resource}'.",
+    )
+
+
+def before_retention(oldest: str, days: int) -> GraphError:
+    """A createdDateTime lower bound the tenant no longer keeps.
+
+    Graph was seen answering plain "Invalid filter clause" here (its min-date validation); the
+    emulator keeps that prefix and says why, so a client can tell this 400 from a bad operator.
+    """
+    return GraphError(
+        400,
+        "BadRequest",
+        f"Invalid filter clause: createdDateTime must not be earlier than {oldest}: sign-in logs are kept "
+        f"for the last {days} days (the retention period).",
+    )
+
+
+def invalid_page_token() -> GraphError:
+    """Graph refusing the skiptoken of its own nextLink (reported on signIns as a transient service fault)."""
+    return GraphError(400, "BadRequest", "Invalid Skip Token, skip token is null")
 
 
 def denied() -> GraphError:

@@ -2,12 +2,26 @@
 
 Rule format (the same dict over HTTP and in Python):
     {"route": "signIns"|"users"|"subscribedSkus"|"token"|"*",
-     "kind": "status"|"reset"|"delay"|"malformed"|"expired_skiptoken"|"revoke_tokens",
-     "nth": 1,            # fire from the nth matching request on (1-based)
+     "kind": "status"|"reset"|"delay"|"malformed"|"expired_skiptoken"|"invalid_skiptoken"
+             |"revoke_tokens"|"ignore_filter",
+     "nth": 1,            # fire from the nth request on this route on (1-based, every request counts)
      "times": 1,          # how many requests it fires on; null = forever
      "for_seconds": null, # alternatively: keep firing this long after first firing
      "status": 503, "body": "json"|"html", "retry_after": null|2|"1.5",   # kind=status
-     "seconds": 30}       # kind=delay
+     "seconds": 30,       # kind=delay
+     "clause": "application"|"window"}   # kind=ignore_filter
+
+Kinds:
+    status             answer `status` with Graph's error body for it (or a gateway's HTML page)
+    reset              close the connection without an answer
+    delay              wait `seconds` before answering
+    malformed          cut the JSON answer in half
+    expired_skiptoken  400 Directory_ExpiredPageToken; fires only on a request carrying $skiptoken (a page
+                       after the first), so nth=k aims it at page k of the first query
+    invalid_skiptoken  400 BadRequest "Invalid Skip Token..."; like expired_skiptoken, only with $skiptoken
+    revoke_tokens      revoke every access token, then answer normally (401 from then on)
+    ignore_filter      signIns only: answer as if the application terms (appId/resourceId) or the
+                       createdDateTime terms were absent; the query's nextLinks keep ignoring them
 """
 
 from __future__ import annotations
@@ -18,7 +32,20 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = frozenset({"status", "reset", "delay", "malformed", "expired_skiptoken", "revoke_tokens"})
+KINDS = frozenset(
+    {
+        "status",
+        "reset",
+        "delay",
+        "malformed",
+        "expired_skiptoken",
+        "invalid_skiptoken",
+        "revoke_tokens",
+        "ignore_filter",
+    }
+)
+SKIPTOKEN_KINDS = frozenset({"expired_skiptoken", "invalid_skiptoken"})
+CLAUSES = frozenset({"application", "window"})
 ROUTES = frozenset({"signIns", "users", "subscribedSkus", "token", "*"})
 _ids = itertools.count(1)
 
@@ -36,6 +63,7 @@ class FaultRule:
     body: str = "json"
     retry_after: float | int | str | None = None
     seconds: float = 0.0
+    clause: str | None = None
     id: int = field(default_factory=lambda: next(_ids))
     matched: int = 0
     fired: int = 0
@@ -48,10 +76,12 @@ class FaultRule:
             raise ValueError(f"unknown route {self.route!r}; one of {sorted(ROUTES)}")
         if self.nth < 1:
             raise ValueError("nth is 1-based")
+        if self.kind == "ignore_filter" and (self.route != "signIns" or self.clause not in CLAUSES):
+            raise ValueError(f"ignore_filter needs route 'signIns' and a clause, one of {sorted(CLAUSES)}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultRule:
-        allowed = {"route", "kind", "nth", "times", "for_seconds", "status", "body", "retry_after", "seconds"}
+        allowed = {"route", "kind", "nth", "times", "for_seconds", "status", "body", "retry_after", "seconds", "clause"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown fault fields {sorted(unknown)}")
@@ -94,12 +124,12 @@ class Faults:
             for rule in self._rules:
                 if rule.route not in ("*", route):
                     continue
-                if rule.kind == "expired_skiptoken" and not has_skiptoken:
-                    continue
                 if rule.first_fired_at is None and rule.fired == 0:
                     rule.matched += 1
                     if rule.matched < rule.nth:
                         continue
+                if rule.kind in SKIPTOKEN_KINDS and not has_skiptoken:
+                    continue
                 if not rule._live(now):
                     continue
                 rule.fired += 1

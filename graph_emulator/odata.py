@@ -7,6 +7,10 @@ Grammar (what Graph accepts on signIns, no more):
     expr    := and ('or' and)*
     and     := primary ('and' primary)*
     primary := '(' expr ')' | 'startswith' '(' PROP ',' STRING ')' | PROP OP literal
+
+createdDateTime takes only the operators Microsoft documents for it (signIn resource page:
+"Supports $orderby, $filter (eq, le, and ge)"); `lt`, `gt` and `ne` are refused like any other
+invalid clause, so a client that relies on them fails here as it would on a strict tenant.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ DATE_PROPS = frozenset({"createdDateTime"})
 ID_PROPS = frozenset({"appId", "resourceId", "userId", "id", "clientAppUsed", "conditionalAccessStatus"})
 TEXT_PROPS = frozenset({"appDisplayName", "userPrincipalName", "ipAddress", "userDisplayName", "resourceDisplayName"})
 NUMBER_PROPS = frozenset({"status/errorCode"})
+APPLICATION_PROPS = frozenset({"appId", "resourceId"})
 COMPARE_OPS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
+DATE_OPS = frozenset({"eq", "le", "ge"})
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -82,13 +88,6 @@ class BoolOp:
 
 
 Node = Union[Compare, StartsWith, BoolOp]
-
-
-def uses_or(node: Node | None) -> bool:
-    """Whether a parsed filter combines clauses with `or` (which a tenant can be set to refuse)."""
-    if not isinstance(node, BoolOp):
-        return False
-    return node.op == "or" or uses_or(node.left) or uses_or(node.right)
 
 
 class _Parser:
@@ -159,8 +158,8 @@ class _Parser:
             raise FilterError(f"unknown operator {op_tok.text!r}")
         lit = self.take()
         if prop in DATE_PROPS:
-            if op in ("eq", "ne") or lit.kind != "date":
-                raise FilterError("createdDateTime takes ge/gt/le/lt and an unquoted UTC literal")
+            if op not in DATE_OPS or lit.kind != "date":
+                raise FilterError("createdDateTime takes eq/le/ge and an unquoted UTC literal")
             ticks = parse_ticks(lit.text)
             if ticks is None:
                 raise FilterError(f"bad date {lit.text!r}")
@@ -185,11 +184,48 @@ def parse(text: str) -> Node:
     return _Parser(tokenize(text)).parse()
 
 
+def first_or_property(node: Node | None) -> str | None:
+    """The first property named under an `or`, as Graph names it in its refusal."""
+    if not isinstance(node, BoolOp):
+        return None
+    if node.op == "or":
+        return _first_property(node)
+    return first_or_property(node.left) or first_or_property(node.right)
+
+
+def _first_property(node: Node) -> str:
+    while isinstance(node, BoolOp):
+        node = node.left
+    return node.prop
+
+
+def ignoring(node: Node | None, props: frozenset[str]) -> Node | None:
+    """The filter as Graph answers it when it ignores every comparison on `props` (None: no filter left).
+
+    An ignored comparison counts as true: dropped from an `and`, it makes an `or` match everything.
+    """
+    if node is None:
+        return None
+    if isinstance(node, BoolOp):
+        left, right = ignoring(node.left, props), ignoring(node.right, props)
+        if left is None or right is None:
+            return (left or right) if node.op == "and" else None
+        return BoolOp(node.op, left, right)
+    return None if node.prop in props else node
+
+
+def lower_bounds(node: Node | None) -> list[int]:
+    """Every `createdDateTime ge` instant anywhere in the filter (what retention is checked against)."""
+    if isinstance(node, BoolOp):
+        return lower_bounds(node.left) + lower_bounds(node.right)
+    if isinstance(node, Compare) and node.prop in DATE_PROPS and node.op == "ge":
+        return [node.value]
+    return []
+
+
 Predicate = Callable[[Any], bool]
 _ORDER = {
-    "gt": lambda a, b: a > b,
     "ge": lambda a, b: a >= b,
-    "lt": lambda a, b: a < b,
     "le": lambda a, b: a <= b,
 }
 
@@ -229,10 +265,8 @@ def time_bounds(node: Node | None) -> tuple[int | None, int | None]:
                 stack += [n.left, n.right]
             continue
         if isinstance(n, Compare) and n.prop in DATE_PROPS:
-            if n.op in ("ge", "gt"):
-                v = n.value + (1 if n.op == "gt" else 0)
-                lo = v if lo is None else max(lo, v)
-            else:
-                v = n.value + (1 if n.op == "le" else 0)
-                hi = v if hi is None else min(hi, v)
+            if n.op in ("ge", "eq"):
+                lo = n.value if lo is None else max(lo, n.value)
+            if n.op in ("le", "eq"):
+                hi = n.value + 1 if hi is None else min(hi, n.value + 1)
     return lo, hi

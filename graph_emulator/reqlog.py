@@ -24,6 +24,16 @@ class RequestLog:
         with self._lock:
             return [dict(e) for e in self._entries if route is None or e.get("route") == route]
 
+    def sign_in_filters(self, first_pages_only: bool = False) -> list[str]:
+        """The `$filter` of every logged signIns request (a nextLink's too), oldest first."""
+        out = []
+        for entry in self.entries("signIns"):
+            query = entry["query"]
+            if "$filter" in query and not (first_pages_only and "$skiptoken" in query):
+                sent = query["$filter"]
+                out += sent if isinstance(sent, list) else [sent]
+        return out
+
     def reset(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -25,6 +25,7 @@ SIGNINS_DEFAULT_TOP = 1000  # Graph's default page for signIns (docs: up to 1000
 USERS_DEFAULT_TOP = 100
 USERS_MAX_TOP_WITH_ACTIVITY = 500
 _USER_PROP_BY_LOWER = {p.lower(): p for p in USER_PROPERTIES}
+IGNORABLE = {"application": odata.APPLICATION_PROPS, "window": odata.DATE_PROPS}  # ignore_filter's clauses
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Request:
     query: dict[str, str]
     form: dict[str, str] = field(default_factory=dict)
     claims: dict[str, Any] = field(default_factory=dict)
+    ignore: str | None = None  # signIns: the filter clause Graph ignores for this query (see faults.py)
 
 
 Result = tuple[int, "dict[str, Any] | bytes", dict[str, str]]  # bytes: already JSON
@@ -97,36 +99,51 @@ class GraphRoutes:
         q = req.query
         _only(q, {"$filter", "$top", "$skiptoken"})
         top = _top(q, SIGNINS_DEFAULT_TOP, SIGNINS_MAX_TOP, "BadRequest")
-        tree = None
-        if "$filter" in q:
-            try:
-                tree = odata.parse(q["$filter"])
-            except odata.FilterError:
-                raise errors.invalid_filter() from None
-            if not self.tenant.or_filter and odata.uses_or(tree):
-                raise errors.invalid_filter()
-        lo, hi = odata.time_bounds(tree)
-        now = self.tenant.now_ticks
-        oldest = now - self.tenant.retention_days * DAY
-        if lo is not None and lo < oldest:
-            raise errors.bad_request(
-                f"Invalid filter clause: createdDateTime must not be earlier than {format_ticks(oldest)} "
-                f"(sign-in logs are kept for {self.tenant.retention_days} days)."
-            )
+        tree = self._sign_in_filter(q)
+        self._check_retention(tree)
         after = None
         if "$skiptoken" in q:
-            after = tuple(self.tokens.read("signIns", q, q["$skiptoken"]))
-        keep = odata.compile_predicate(tree) if tree is not None else (lambda row: True)
+            position = self.tokens.read("signIns", q, q["$skiptoken"])
+            after, req.ignore = tuple(position["after"]), position["ignore"] or req.ignore
+        served = odata.ignoring(tree, IGNORABLE[req.ignore]) if req.ignore else tree
+        lo, hi = odata.time_bounds(served)
+        now = self.tenant.now_ticks
+        keep = odata.compile_predicate(served) if served is not None else (lambda row: True)
+        lo = self._oldest() if lo is None else lo
         hi = now + 1 if hi is None else min(hi, now + 1)
-        rows, cursor = self.tenant.log.page(lo if lo is not None else oldest, hi, keep, top, after)  # type: ignore[arg-type]
+        rows, cursor = self.tenant.log.page(lo, hi, keep, top, after)  # type: ignore[arg-type]
         head: dict[str, Any] = {"@odata.context": f"{self.base_url}/v1.0/$metadata#auditLogs/signIns"}
         if cursor is not None:
+            position = {"after": list(cursor), "ignore": req.ignore}
             head["@odata.nextLink"] = _next_link(
-                self.base_url, "/v1.0/auditLogs/signIns", q, self.tokens.issue("signIns", q, list(cursor))
+                self.base_url, "/v1.0/auditLogs/signIns", q, self.tokens.issue("signIns", q, position)
             )
         # records are pre-rendered JSON (see Row.to_json); splice them into the envelope
         text = json.dumps(head, ensure_ascii=False)[:-1] + ',"value":[' + ",".join(r.to_json() for r in rows) + "]}"
         return 200, text.encode(), {}
+
+    def _sign_in_filter(self, query: dict[str, str]) -> odata.Node | None:
+        """The parsed `$filter`, or the 400 Graph answers: invalid clause, or `or` on a tenant refusing it."""
+        if "$filter" not in query:
+            return None
+        try:
+            tree = odata.parse(query["$filter"])
+        except odata.FilterError:
+            raise errors.invalid_filter() from None
+        refused = None if self.tenant.or_filter else odata.first_or_property(tree)
+        if refused is not None:
+            raise errors.unsupported_filter(refused, "signIn")
+        return tree
+
+    def _oldest(self) -> int:
+        """The oldest instant the tenant still keeps, by the tenant's own clock."""
+        return self.tenant.now_ticks - self.tenant.retention_days * DAY
+
+    def _check_retention(self, tree: odata.Node | None) -> None:
+        """A `createdDateTime ge` before retention is a 400 (observed as Graph's min-date validation)."""
+        oldest = self._oldest()
+        if any(bound < oldest for bound in odata.lower_bounds(tree)):
+            raise errors.before_retention(format_ticks(oldest), self.tenant.retention_days)
 
     def users(self, req: Request) -> Result:
         _require_role(req.claims, DIRECTORY, "User.Read.All")

@@ -122,6 +122,7 @@ class Handler(BaseHTTPRequestHandler):
         route, handler, needs_token, params = match
         entry["route"] = route
         query = parse_options(pairs)
+        req = Request(self.command, path, params, query)
         malformed = False
         rule = emu.faults.match(route, "$skiptoken" in query)
         if rule is not None:
@@ -134,14 +135,17 @@ class Handler(BaseHTTPRequestHandler):
                 return _fault_answer(route, rule.status, rule.body, rule.retry_after)
             elif rule.kind == "expired_skiptoken":
                 raise errors.expired_page_token()
+            elif rule.kind == "invalid_skiptoken":
+                raise errors.invalid_page_token()
             elif rule.kind == "revoke_tokens":
                 emu.revoke_tokens()
             elif rule.kind == "malformed":
                 malformed = True
+            elif rule.kind == "ignore_filter":
+                req.ignore = rule.clause
         delay = emu.latency.get(route, 0.0)
         if delay:
             time.sleep(delay)
-        req = Request(self.command, path, params, query)
         if route == "token":
             req.form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
             entry["client_id"] = req.form.get("client_id")
@@ -155,6 +159,8 @@ class Handler(BaseHTTPRequestHandler):
                     429, "TooManyRequests", "Too many requests, please try again later.", {"Retry-After": retry_after}
                 )
         status, body, headers = handler(req)
+        if req.ignore:
+            entry["ignored_clause"] = req.ignore
         payload = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
         if malformed:
             payload = payload[: max(1, len(payload) // 2)]
@@ -204,24 +210,34 @@ def _query_dict(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     return out
 
 
+_FAULT_ERRORS = {  # status -> (Graph error code, message) for a `status` fault's JSON body
+    400: ("BadRequest", "Cannot process the request because it is malformed or incorrect."),
+    401: ("InvalidAuthenticationToken", "Access token validation failure."),
+    403: ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
+    404: ("Request_ResourceNotFound", "Resource not found."),
+    429: ("TooManyRequests", "Too many requests, please try again later."),
+    500: ("generalException", "Internal Server Error. The service is temporarily unavailable; retry later."),
+    502: ("badGateway", "Bad Gateway. The service is temporarily unavailable; retry later."),
+    503: ("serviceNotAvailable", "Service Unavailable. The service is temporarily unavailable; retry later."),
+    504: ("gatewayTimeout", "Gateway Timeout. The service is temporarily unavailable; retry later."),
+}
+_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
 def _fault_answer(route: str, status: int, body: str, retry_after: Any) -> tuple[int, bytes, dict[str, str]]:
     headers: dict[str, str] = {}
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    reason = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}.get(
-        status, "Error"
-    )
     if body == "html":
         headers["Content-Type"] = "text/html"
+        reason = _REASONS.get(status, "Error")
         return status, GATEWAY_HTML.format(status=status, reason=reason).encode(), headers
     if route == "token":
         err: ApiError = AadError(
             status, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again."
         )
     else:
-        code = {500: "generalException", 502: "badGateway", 503: "serviceNotAvailable", 504: "gatewayTimeout"}.get(
-            status, "generalException"
-        )
-        err = GraphError(status, code, f"{reason}. The service is temporarily unavailable; retry later.")
+        code, message = _FAULT_ERRORS.get(status, ("generalException", "The service could not complete the request."))
+        err = GraphError(status, code, message)
     headers["Content-Type"] = "application/json"
     return status, json.dumps(err.body(None)).encode(), headers

@@ -21,8 +21,12 @@ from .gen import TICKS, format_ticks, guid, mix
 Key = tuple[int, int, int]  # (ticks, segment id, index): the total order of the log
 
 _BURST_LANE = 1 << 62
+_MICROSECOND_LANE = 1 << 61
+_MICROSECOND_BLOCK = 8  # records sharing one microsecond, 7th digits drawn from 0-9 (some repeat)
+_MIN_SLOT_FOR_MICROSECONDS = 100  # ticks per record needed to keep a shared microsecond in order
 _PRECISION = (0, 0, 0, 1, 2, 3, 3, 4, 5, 6, 7, 7, 7, 7, 7, 7)  # fractional digits, weighted
 _APP_TABLE = tuple(i for i, a in enumerate(catalog.SIGN_IN_APPS) for _ in range(a.weight))
+DYNAMICS_APP_TABLE = tuple(i for i in _APP_TABLE if catalog.SIGN_IN_APPS[i].is_dynamics)
 _STATUS_TABLE = tuple(i for i, w in enumerate(catalog.STATUS_WEIGHTS) for _ in range(w))
 _POLICIES = (
     ("8b5f1c2e-6a3d-4e1f-9c7b-2d4a6e8f0a11", "Require MFA for all users", ["Mfa"]),
@@ -39,6 +43,7 @@ class Segment:
     start: int
     end: int
     salt: int
+    apps: tuple[int, ...] = _APP_TABLE  # weighted indexes into catalog.SIGN_IN_APPS
 
     def _base(self, j: int) -> int:
         """A random point inside slot j: slots are disjoint and ordered, so this is monotone."""
@@ -61,11 +66,40 @@ class Segment:
         return b
 
     def ticks(self, i: int) -> int:
-        """createdDateTime of record i; a few blocks of 4 share one exact timestamp (bursts)."""
+        """createdDateTime of record i.
+
+        A few blocks of 8 share one microsecond and differ in the 7th digit (some in none), and a
+        few blocks of 4 share one exact timestamp: the two ways a connector that compares at
+        microseconds loses or repeats sign-ins.
+        """
+        block = i // _MICROSECOND_BLOCK
+        if self._shares_a_microsecond(block):
+            return self._microsecond_of(block) + self._seventh_digit(block, i % _MICROSECOND_BLOCK)
         block = i >> 2
         if mix(self.salt ^ _BURST_LANE ^ block) % 100 < 5:
             return self._value(block << 2)
         return self._value(i)
+
+    def _shares_a_microsecond(self, block: int) -> bool:
+        """Only where records are at least 100 ticks apart: then the block stays inside its own slots."""
+        if (self.end - self.start) // max(1, self.count) < _MIN_SLOT_FOR_MICROSECONDS:
+            return False
+        if (block + 2) * _MICROSECOND_BLOCK > self.count:  # a record after the block keeps it below `end`
+            return False
+        return mix(self.salt ^ _MICROSECOND_LANE ^ block) % 100 < 4
+
+    def _microsecond_of(self, block: int) -> int:
+        """The block's first instant rounded up to a whole microsecond (never before the record ahead)."""
+        first = self._value(block * _MICROSECOND_BLOCK)
+        return first + (-first) % 10
+
+    def _seventh_digit(self, block: int, k: int) -> int:
+        """Non-decreasing 0-9 digits: offset k of the block's sorted draws."""
+        draws = sorted(
+            mix(self.salt ^ _MICROSECOND_LANE ^ (block * _MICROSECOND_BLOCK + j + 1)) % 10
+            for j in range(_MICROSECOND_BLOCK)
+        )
+        return draws[k]
 
     def first_at_or_after(self, when: int) -> int:
         """Smallest index whose timestamp is >= when (count if none)."""
@@ -79,6 +113,20 @@ class Segment:
         return lo
 
 
+@dataclass(frozen=True)
+class BurstSegment(Segment):
+    """`count` Dynamics 365 sign-ins inside one microsecond: spread in order over its 10 ticks.
+
+    A login burst as a connector meets it: thousands of records Graph tells apart only by the 7th
+    fractional digit, more than one page of them, several on each exact instant.
+    """
+
+    apps: tuple[int, ...] = DYNAMICS_APP_TABLE
+
+    def ticks(self, i: int) -> int:
+        return self.start + i * 10 // self.count
+
+
 class Row:
     """The few fields a $filter can test, computed without building the whole record."""
 
@@ -90,7 +138,7 @@ class Row:
         self.index = index
         self.h1 = h1 = mix(seg.salt ^ (index * 0x9E3779B1 + 1))
         self.h2 = mix(h1 ^ 0x5851F42D4C957F2D)
-        self.app_index = _APP_TABLE[h1 % len(_APP_TABLE)]
+        self.app_index = seg.apps[h1 % len(seg.apps)]
         self.app = catalog.SIGN_IN_APPS[self.app_index]
         self.user = log.active_users[(h1 >> 8) % len(log.active_users)]
         self.directory = log.directory
@@ -253,11 +301,19 @@ class SignInLog:
 
     def add_segment(self, count: int, start: int, end: int) -> Segment:
         """Append `count` records spread over [start, end); they are visible from now on."""
-        seg = Segment(
-            len(self.segments), count, start, max(end, start + 1), mix(self._seed * 1_000_003 + len(self.segments))
-        )
+        seg = Segment(len(self.segments), count, start, max(end, start + 1), self._salt())
         self.segments.append(seg)
         return seg
+
+    def add_burst(self, count: int, microsecond: int) -> BurstSegment:
+        """Append `count` Dynamics 365 sign-ins inside the microsecond starting at tick `microsecond`."""
+        seg = BurstSegment(len(self.segments), count, microsecond, microsecond + 10, self._salt())
+        self.segments.append(seg)
+        return seg
+
+    def _salt(self) -> int:
+        """Per segment, from the seed and the segment's position: the same spec builds the same log."""
+        return mix(self._seed * 1_000_003 + len(self.segments))
 
     def row(self, seg: Segment, index: int) -> Row:
         return Row(self, seg, index, seg.ticks(index))

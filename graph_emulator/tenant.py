@@ -32,6 +32,8 @@ class TenantSpec:
     or_filter: bool = True  # False: signIns answers 400 to a `$filter` with `or` (unconfirmed on live Graph)
     now: dt.datetime | None = None  # the tenant clock at start; default: wall clock, whole minute
     late_window_minutes: int = 20  # how far before the previous clock late arrivals may lie
+    burst_size: int = 0  # Dynamics 365 sign-ins sharing one microsecond (spread over its 10 ticks)
+    burst_at: str | None = None  # a Graph instant inside that microsecond; default: 1 hour before `now`
 
 
 def _ticks(when: dt.datetime | str | int) -> int:
@@ -61,7 +63,19 @@ class Tenant:
         self.directory = Directory(spec.seed, spec.users, start - 400 * DAY, self.now_ticks)
         self.log = SignInLog(spec.seed, self.directory)
         self.log.add_segment(spec.sign_ins, start, self.now_ticks)
+        self._burst = self.log.add_burst(spec.burst_size, self._burst_microsecond()) if spec.burst_size else None
         self._rate_per_minute = spec.sign_ins / max(1, spec.days * 1440)
+
+    def _burst_microsecond(self) -> int:
+        """First tick of the microsecond that holds `burst_at`."""
+        at = _ticks(self.spec.burst_at) if self.spec.burst_at is not None else self.now_ticks - 60 * MINUTE
+        return at - at % 10
+
+    def burst_ticks(self) -> list[int]:
+        """The instants (ticks, ascending) the burst's sign-ins occupy: one microsecond's 10 ticks, or []."""
+        if self._burst is None:
+            return []
+        return sorted({self._burst.ticks(i) for i in range(self._burst.count)})
 
     @property
     def now(self) -> dt.datetime:
@@ -86,13 +100,16 @@ class Tenant:
         return {"now": self.now.isoformat().replace("+00:00", "Z"), "new": fresh, "late": late}
 
     def sign_in_rows(self, start: dt.datetime | str | int, end: dt.datetime | str | int) -> Iterator[Row]:
-        """Lazy rows with start <= createdDateTime < end, newest first (cheap: no dicts built)."""
+        """Lazy rows with start <= createdDateTime < end, newest first (cheap: no dicts built).
+
+        Bounds compare in ticks (100 ns): a string keeps all 7 fractional digits, an int is ticks.
+        """
         return self.log.scan(_ticks(start), _ticks(end))
 
     def sign_ins_between(
-        self, start: dt.datetime | str, end: dt.datetime | str, app_ids: Iterable[str] | None = None
+        self, start: dt.datetime | str | int, end: dt.datetime | str | int, app_ids: Iterable[str] | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Truth for tests: every sign-in with start <= createdDateTime < end, newest first.
+        """Truth for tests: every sign-in with start <= createdDateTime < end (in ticks), newest first.
 
         app_ids keeps a record when its appId OR its resourceId is listed (case-insensitive).
         """

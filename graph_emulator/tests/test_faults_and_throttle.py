@@ -161,3 +161,94 @@ def test_control_api_over_http(fresh: Emulator) -> None:
     assert Client(fresh).get(SIGNINS).status_code == 403
     requests.delete(f"{ctl}/log", verify=v)
     assert requests.get(f"{ctl}/log", verify=v).json() == []
+
+
+DATAVERSE_ONLY = (
+    "createdDateTime ge 2026-11-25T00:00:00Z and createdDateTime le 2026-11-26T00:00:00Z"
+    " and (appId eq '00000007-0000-0000-c000-000000000000' or resourceId eq '00000007-0000-0000-c000-000000000000')"
+)
+
+
+def is_dataverse(row: dict) -> bool:
+    return "00000007-0000-0000-c000-000000000000" in (row["appId"], row["resourceId"])
+
+
+def in_window(row: dict) -> bool:
+    return "2026-11-25T00:00:00Z" <= row["createdDateTime"] < "2026-11-26T00:00:00Z"
+
+
+def test_ignore_filter_application_returns_foreign_rows_on_every_page_of_that_query(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "signIns", "kind": "ignore_filter", "clause": "application"})
+    first = c.get(SIGNINS, {"$filter": DATAVERSE_ONLY, "$top": "20"}).json()
+    second = c.get(first["@odata.nextLink"]).json()  # the fault fired once; the nextLink still ignores the clause
+    for page in (first, second):
+        assert not all(is_dataverse(r) for r in page["value"]) and all(in_window(r) for r in page["value"])
+    honoured = c.get(SIGNINS, {"$filter": DATAVERSE_ONLY, "$top": "20"}).json()["value"]
+    assert honoured and all(is_dataverse(r) for r in honoured)
+    assert [e.get("ignored_clause") for e in fresh.request_log("signIns")] == ["application", "application", None]
+
+
+def test_ignore_filter_window_returns_rows_outside_the_window(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "signIns", "kind": "ignore_filter", "clause": "window", "nth": 2})
+    assert all(in_window(r) for r in c.get(SIGNINS, {"$filter": DATAVERSE_ONLY}).json()["value"])
+    rows = c.get(SIGNINS, {"$filter": DATAVERSE_ONLY}).json()["value"]
+    assert all(is_dataverse(r) for r in rows) and not all(in_window(r) for r in rows)
+
+
+@pytest.mark.parametrize("fault", [{"clause": "everything"}, {"clause": None}, {"clause": "window", "route": "users"}])
+def test_ignore_filter_needs_a_known_clause_on_sign_ins(fresh: Emulator, fault: dict) -> None:
+    with pytest.raises(ValueError):
+        fresh.add_fault({"route": "signIns", "kind": "ignore_filter", **fault})
+
+
+def test_expired_skiptoken_can_be_aimed_at_a_page_of_a_query(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "signIns", "kind": "expired_skiptoken", "nth": 3})
+    page = c.get(SIGNINS, {"$top": "5"})
+    statuses = [page.status_code]
+    while page.status_code == 200:
+        page = c.get(page.json()["@odata.nextLink"])
+        statuses.append(page.status_code)
+    assert statuses == [200, 200, 400] and page.json()["error"]["code"] == "Directory_ExpiredPageToken"
+
+
+def test_invalid_skiptoken_is_a_bad_request_about_the_skip_token(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "signIns", "kind": "invalid_skiptoken"})
+    first = c.get(SIGNINS, {"$top": "2"})
+    assert first.status_code == 200  # no skiptoken: not matched
+    error = c.get(first.json()["@odata.nextLink"]).json()["error"]
+    assert error["code"] == "BadRequest" and "Skip Token" in error["message"] and "filter" not in error["message"]
+
+
+def test_a_status_400_fault_has_a_graph_bad_request_body(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "signIns", "kind": "status", "status": 400})
+    r = c.get(SIGNINS, {"$top": "1"})
+    error = r.json()["error"]
+    assert r.status_code == 400 and error["code"] == "BadRequest" and "filter" not in error["message"]
+    assert set(error["innerError"]) == {"date", "request-id", "client-request-id"}
+
+
+def test_sign_in_filters_lists_every_filter_sent_first_pages_and_next_links(fresh: Emulator) -> None:
+    c = Client(fresh)
+    first = c.get(SIGNINS, {"$filter": DATAVERSE_ONLY, "$top": "3"}).json()
+    c.get(first["@odata.nextLink"])
+    c.get(SIGNINS, {"$top": "1"})
+    assert fresh.sign_in_filters() == [DATAVERSE_ONLY, DATAVERSE_ONLY]
+    assert fresh.sign_in_filters(first_pages_only=True) == [DATAVERSE_ONLY]
+    ctl = fresh.base_url + "/_emulator/sign-in-filters"
+    assert requests.get(ctl, verify=fresh.ca_path).json() == [DATAVERSE_ONLY, DATAVERSE_ONLY]
+    assert requests.get(ctl, params={"first_pages_only": "true"}, verify=fresh.ca_path).json() == [DATAVERSE_ONLY]
+
+
+def test_new_fault_kinds_over_the_control_api(fresh: Emulator) -> None:
+    ctl, v = fresh.base_url + "/_emulator/faults", fresh.ca_path
+    rule = {"route": "signIns", "kind": "ignore_filter", "clause": "application"}
+    assert requests.post(ctl, json=rule, verify=v).json()["clause"] == "application"
+    assert requests.post(ctl, json={**rule, "clause": "nope"}, verify=v).status_code == 400
+    assert requests.post(ctl, json={"route": "signIns", "kind": "invalid_skiptoken"}, verify=v).status_code == 201
+    rows = Client(fresh).get(SIGNINS, {"$filter": DATAVERSE_ONLY}).json()["value"]
+    assert not all(is_dataverse(r) for r in rows)
