@@ -17,10 +17,11 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from graph_emulator import Emulator, TenantSpec
 from source_dynamics365_cc.concealed import is_concealed
+from source_dynamics365_cc.instants import parse_instant
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TIMEOUT = 120.0
@@ -219,3 +220,34 @@ def truth_sign_in_ids(
     """Ids of the tenant's sign-ins with start <= createdDateTime < end for app_ids (None: every app)."""
     rows = emulator.tenant.sign_ins_between(start, end, app_ids)
     return {row["id"] for row in rows if not (exclude_concealed and is_concealed(row))}
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def truth_rows(emu: Emulator, start: dt.datetime, end: dt.datetime) -> dict[str, dt.datetime]:
+    """id -> createdDateTime of every sign-in the connector must deliver (every app, no concealed user)."""
+    rows = emu.tenant.sign_ins_between(start, end, None)
+    return {row["id"]: parse_instant(row["createdDateTime"]) for row in rows if not is_concealed(row)}
+
+
+def assert_every_state_is_safe(
+    messages: Iterable[Mapping[str, Any]], truth: Mapping[str, dt.datetime], already_emitted: Iterable[str] = ()
+) -> set[str]:
+    """Walk the output in order; return every sign-in id emitted (with `already_emitted`)."""
+    emitted = set(already_emitted)
+    for message in messages:
+        if message.get("type") == "RECORD" and message["record"]["stream"] == "sign_ins":
+            emitted.add(message["record"]["data"]["id"])
+        stream = (message.get("state") or {}).get("stream") or {}
+        if stream.get("stream_descriptor", {}).get("name") == "sign_ins" and stream.get("stream_state"):
+            cursor = parse_instant(stream["stream_state"]["createdDateTime"])
+            behind = {sign_in for sign_in, moment in truth.items() if moment < cursor}
+            assert behind <= emitted, f"state {cursor} moved past {len(behind - emitted)} sign-ins not yet emitted"
+    return emitted
+
+
+def assert_no_duplicates(result: Result) -> None:
+    ids = [record["id"] for record in result.records("sign_ins")]
+    assert len(ids) == len(set(ids)), "a sign-in was emitted twice in one sync"

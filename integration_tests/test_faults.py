@@ -25,8 +25,17 @@ from source_dynamics365_cc.streams.graph import READ_TIMEOUT_SECONDS
 from unit_tests.graph_fakes import GRAPH, page, register_login
 from unit_tests.graph_fakes import config as fake_config
 
-from .harness import Result, configured_catalog, run_connector, running_emulator, stream_state_message
-from .test_resume import assert_every_state_is_safe, assert_no_duplicates, iso, truth_rows
+from .harness import (
+    Result,
+    assert_every_state_is_safe,
+    assert_no_duplicates,
+    configured_catalog,
+    iso,
+    run_connector,
+    running_emulator,
+    stream_state_message,
+    truth_rows,
+)
 from .test_secrets import assert_no_secret_leaked
 
 SMALL = {"seed": 31, "users": 20, "sign_ins": 3000, "days": 30}

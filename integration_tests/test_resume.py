@@ -12,59 +12,30 @@ import random
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pytest
 
 from graph_emulator import Emulator
-from source_dynamics365_cc.concealed import is_concealed
 from source_dynamics365_cc.instants import parse_instant
 
 from .harness import (
-    Result,
+    assert_every_state_is_safe,
+    assert_no_duplicates,
     configured_catalog,
+    iso,
     parse_messages,
     run_connector,
     running_emulator,
     start_connector,
     stream_state_message,
+    truth_rows,
 )
 from .test_secrets import assert_no_secret_leaked
 
 SIGN_INS = configured_catalog({"sign_ins": "incremental"})
 KILLS = 4
 KILL_AFTER_SECONDS = (1.0, 4.5)
-
-
-def iso(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def truth_rows(emu: Emulator, start: dt.datetime, end: dt.datetime) -> dict[str, dt.datetime]:
-    """id -> createdDateTime of every sign-in the connector must deliver (every app, no concealed user)."""
-    rows = emu.tenant.sign_ins_between(start, end, None)
-    return {row["id"]: parse_instant(row["createdDateTime"]) for row in rows if not is_concealed(row)}
-
-
-def assert_every_state_is_safe(
-    messages: Iterable[Mapping[str, Any]], truth: Mapping[str, dt.datetime], already_emitted: Iterable[str] = ()
-) -> set[str]:
-    """Walk the output in order; return every sign-in id emitted (with `already_emitted`)."""
-    emitted = set(already_emitted)
-    for message in messages:
-        if message.get("type") == "RECORD" and message["record"]["stream"] == "sign_ins":
-            emitted.add(message["record"]["data"]["id"])
-        stream = (message.get("state") or {}).get("stream") or {}
-        if stream.get("stream_descriptor", {}).get("name") == "sign_ins" and stream.get("stream_state"):
-            cursor = parse_instant(stream["stream_state"]["createdDateTime"])
-            behind = {sign_in for sign_in, moment in truth.items() if moment < cursor}
-            assert behind <= emitted, f"state {cursor} moved past {len(behind - emitted)} sign-ins not yet emitted"
-    return emitted
-
-
-def assert_no_duplicates(result: Result) -> None:
-    ids = [record["id"] for record in result.records("sign_ins")]
-    assert len(ids) == len(set(ids)), "a sign-in was emitted twice in one sync"
 
 
 def last_state(messages: list[dict[str, Any]], previous: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:

@@ -24,11 +24,12 @@ def reaches_past_retention(first_ticks: int, graph_now: Optional[datetime]) -> b
     return first_ticks < ticks_of(_now(graph_now) - RETENTION + EDGE_SLACK)
 
 
-def start_inside_retention(graph_now: Optional[datetime], attempt: int) -> Optional[int]:
-    """The start (in ticks) for retry `attempt` (0-based); None once every margin has been tried."""
-    if attempt >= len(MARGINS):
-        return None
-    return ticks_of(_now(graph_now) - RETENTION + MARGINS[attempt])
+def start_inside_retention(first_ticks: int, graph_now: Optional[datetime], attempt: int) -> Optional[int]:
+    """The start (in ticks) for retry `attempt` (0-based): just inside the edge by the next margin that starts later
+    than the refused `first_ticks`; None once every margin has been tried."""
+    edge = _now(graph_now) - RETENTION
+    later = (ticks_of(edge + margin) for margin in MARGINS[attempt:])
+    return next((start for start in later if start > first_ticks), None)
 
 
 def _now(graph_now: Optional[datetime]) -> datetime:

@@ -209,10 +209,8 @@ class SignIns(GraphStream):
 
     def _inside_retention(self, query: SignInQuery, refusal: FilterRefused, attempt: int) -> SignInQuery:
         """The query started just inside Entra's retention, when that is what Graph refused; re-raise otherwise."""
-        first = start_inside_retention(refusal.graph_now, attempt)
+        first = start_inside_retention(query.window.first, refusal.graph_now, attempt)
         if not reaches_past_retention(query.window.first, refusal.graph_now) or first is None:
-            raise refusal
-        if first <= query.window.first:
             raise refusal
         self._log.warning(
             f"Microsoft Graph refused sign-ins from {format_ticks(query.window.first)} on ({refusal.message or 'HTTP 400'}): "
