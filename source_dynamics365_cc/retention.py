@@ -7,11 +7,12 @@ takes long to read first, the oldest window starts past the edge by the time it 
 refusal moves the window's start just inside the edge (by Graph's `Date` header) and reads on.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Optional
 
 from .config import RETENTION
 from .instants import ticks_of
+from .runtime import utc_now
 
 # A refused window starting this close to the edge (or before it) is taken for a retention refusal.
 EDGE_SLACK = timedelta(days=1)
@@ -33,4 +34,4 @@ def start_inside_retention(first_ticks: int, graph_now: Optional[datetime], atte
 
 
 def _now(graph_now: Optional[datetime]) -> datetime:
-    return graph_now or datetime.now(timezone.utc)
+    return graph_now or utc_now()

@@ -7,7 +7,7 @@ answered here, before the CDK's JSON-schema check, so that they read as plain se
 import logging
 import sys
 import traceback
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, List, Mapping, Optional, TypeVar
 
 import orjson
@@ -25,6 +25,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .allocator import keep_memory_flat
 from .config import parse_config
 from .errors import ConfigError
+from .runtime import MACHINE, Runtime, utc_now
 from .source import SourceDynamics365Cc
 from .streams import SignIns
 from .windows import checked_state
@@ -45,21 +46,22 @@ def _command(args: List[str]) -> Optional[str]:
     return args[0] if args else None
 
 
-def _precheck(args: List[str]) -> Optional[int]:
+def _precheck(args: List[str], now: Optional[datetime] = None) -> Optional[int]:
     """Answer bad input in plain words; `None` when it is fine (or the command reads none).
 
     The CDK would report the same problems from inside a sync, with a stack trace and after threads started.
     """
+    now = now or utc_now()
     command = _command(args)
     config_path = AirbyteEntrypoint.extract_config(args)
     if command not in ("check", "discover", "read") or not config_path:
         return None
     try:
         config = _read_file(SourceDynamics365Cc.read_config, config_path, "config")
-        parse_config(config, now=datetime.now(timezone.utc))
+        parse_config(config, now=now)
         if command == "read":
             _check_catalog(AirbyteEntrypoint.extract_catalog(args), config)
-            _check_state(AirbyteEntrypoint.extract_state(args))
+            _check_state(AirbyteEntrypoint.extract_state(args), now)
     except ConfigError as error:
         if command == "check":
             status = AirbyteConnectionStatus(status=Status.FAILED, message=error.message)
@@ -96,7 +98,7 @@ def _check_catalog(catalog_path: Optional[str], config: Mapping[str, Any]) -> No
             )
 
 
-def _check_state(state_path: Optional[str]) -> None:
+def _check_state(state_path: Optional[str], now: datetime) -> None:
     """The saved sign-in cursor must be a real instant in the past (another connector's state, garbage or a
     wrong clock would otherwise surface mid-sync)."""
     if not state_path:
@@ -106,10 +108,10 @@ def _check_state(state_path: Optional[str]) -> None:
         stream_state = ConnectorStateManager(state=messages).get_stream_state(SignIns.name, None)
     except ValueError as error:
         raise ConfigError(f"The state file {state_path} cannot be used ({error}). {FILE_HINTS['state']}") from None
-    checked_state(stream_state, datetime.now(timezone.utc))
+    checked_state(stream_state, now)
 
 
-def _source(args: List[str]) -> SourceDynamics365Cc:
+def _source(args: List[str], runtime: Runtime) -> SourceDynamics365Cc:
     catalog_path = AirbyteEntrypoint.extract_catalog(args)
     config_path = AirbyteEntrypoint.extract_config(args)
     state_path = AirbyteEntrypoint.extract_state(args)
@@ -117,17 +119,19 @@ def _source(args: List[str]) -> SourceDynamics365Cc:
         SourceDynamics365Cc.read_catalog(catalog_path) if catalog_path else None,
         SourceDynamics365Cc.read_config(config_path) if config_path else None,
         SourceDynamics365Cc.read_state(state_path) if state_path else None,
+        runtime,
     )
 
 
-def run(args: Optional[List[str]] = None) -> None:
+def run(args: Optional[List[str]] = None, runtime: Runtime = MACHINE) -> None:
+    """The console script; the benchmark passes its own `runtime`."""
     args = list(sys.argv[1:] if args is None else args)
     keep_memory_flat()
-    exit_code = _precheck(args)
+    exit_code = _precheck(args, runtime.now())
     if exit_code is not None:
         sys.exit(exit_code)
     try:
-        source = _source(args)
+        source = _source(args, runtime)
     except Exception as error:  # noqa: BLE001 - every start-up failure must become a trace, not a traceback
         message = f"The connector could not start: {type(error).__name__}: {error}"
         _emit(AirbyteTracedException(message=message, internal_message=traceback.format_exc()).as_airbyte_message())

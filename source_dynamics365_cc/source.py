@@ -6,7 +6,6 @@ the finished windows into the state `{"createdDateTime": ...}`.
 """
 
 import logging
-from datetime import datetime, timezone
 from queue import Queue
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
@@ -27,8 +26,9 @@ from .check import check_connection
 from .config import ConnectorConfig, parse_config
 from .errors import ConfigError, TokenError
 from .guards import DroppedRecords
+from .runtime import MACHINE, Runtime
 from .streams import NonInteractiveSignIns, SignIns, SubscribedSkus, Users
-from .throttle import GraphApiBudget, SlidingWindowPacer, is_sign_in_request
+from .throttle import GraphApiBudget, is_sign_in_request
 from .windows import sign_in_cursor
 
 logger = logging.getLogger("airbyte")
@@ -46,7 +46,9 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         catalog: Optional[ConfiguredAirbyteCatalog] = None,
         config: Optional[Mapping[str, Any]] = None,
         state: Optional[List[AirbyteStateMessage]] = None,
+        runtime: Runtime = MACHINE,
     ) -> None:
+        """`runtime` gives the clock, the sleep and the sign-in pacer (tests and the benchmark pass their own)."""
         # A worker closes a window (and its cursor emits state) right after putting the window's last record
         # on the queue; state must travel on that same queue, or the main thread may print it first.
         queue: Queue[QueueItem] = Queue(maxsize=QUEUE_SIZE)
@@ -57,7 +59,8 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         super().__init__(concurrent_source)
         self._catalog = catalog
         self._state = state
-        self._sync_end = datetime.now(timezone.utc)
+        self._runtime = runtime
+        self._sync_end = runtime.now()
         self._dropped = DroppedRecords()
 
     @property
@@ -117,13 +120,13 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         parsed = parse_config(config, now=self._sync_end, logger=logger)
-        authenticator = GraphAuthenticator(GraphTokenProvider(parsed, logger))
+        authenticator = GraphAuthenticator(GraphTokenProvider(parsed, logger, sleep=self._runtime.sleep))
         # Graph counts every sign-in request, v1.0 and beta alike, against one budget: one pacer for both streams,
         # so their sum stays under the limit and a Retry-After pauses both.
-        budget = GraphApiBudget(SlidingWindowPacer(parsed.sign_in_requests_per_10_seconds), is_sign_in_request)
+        budget = GraphApiBudget(self._runtime.pacer(parsed.sign_in_requests_per_10_seconds), is_sign_in_request)
         kinds = [SignIns, NonInteractiveSignIns] if parsed.include_non_interactive_sign_ins else [SignIns]
         return [
-            Users(parsed, authenticator, logger=logger, dropped=self._dropped),
+            Users(parsed, authenticator, logger=logger, dropped=self._dropped, sleep=self._runtime.sleep),
             *(self._sign_ins(kind, parsed, authenticator, budget) for kind in kinds),
             SubscribedSkus(parsed, authenticator, logger=logger, dropped=self._dropped),
         ]

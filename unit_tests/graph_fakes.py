@@ -94,6 +94,13 @@ def sign_ins_in_window(records: list):
     return respond
 
 
+def fake_runtime() -> Any:
+    """Fakes do not throttle and need no waiting: an unpaced pacer and a sleep that returns at once."""
+    from source_dynamics365_cc.runtime import unpaced_runtime
+
+    return unpaced_runtime(sleep=lambda _seconds: None)
+
+
 def read_streams(cfg: dict, *streams: tuple, state: Any = None) -> Any:
     """An in-process `read` of the given (stream name, SyncMode) pairs; returns the CDK's EntrypointOutput."""
     from airbyte_cdk.test.catalog_builder import CatalogBuilder
@@ -105,4 +112,4 @@ def read_streams(cfg: dict, *streams: tuple, state: Any = None) -> Any:
     for name, mode in streams:
         builder.with_stream(name, mode)
     catalog = builder.build()
-    return read(SourceDynamics365Cc(catalog, cfg, state), cfg, catalog, state)
+    return read(SourceDynamics365Cc(catalog, cfg, state, fake_runtime()), cfg, catalog, state)

@@ -5,33 +5,25 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests_mock
 from airbyte_cdk.models import SyncMode
-from airbyte_cdk.test.catalog_builder import CatalogBuilder
-from airbyte_cdk.test.entrypoint_wrapper import read
 
-from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.instants import format_instant
 from source_dynamics365_cc.streams.sign_ins import ApplicationQueries
 
-from .graph_fakes import GRAPH, config, graph_error, page, register_login
+from .graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
 
 USERS = f"{GRAPH}/v1.0/users"
 SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"
 
 
 def run(cfg, *streams):
-    builder = CatalogBuilder()
-    for name, mode in streams:
-        builder.with_stream(name, mode)
-    catalog = builder.build()
-    return read(SourceDynamics365Cc(catalog, cfg, None), cfg, catalog, None)
+    return read_streams(cfg, *streams)
 
 
 def selects(mocker) -> list[str]:
     return [parse_qs(urlsplit(r.url).query)["$select"][0] for r in mocker.request_history if "/v1.0/users" in r.url]
 
 
-def test_users_fall_back_to_no_sign_in_activity_after_repeated_refusals(monkeypatch):
-    monkeypatch.setattr("source_dynamics365_cc.streams.users.Users._sleep", lambda *_: None, raising=False)
+def test_users_fall_back_to_no_sign_in_activity_after_repeated_refusals():
     denied = {"status_code": 403, "json": graph_error("Authentication_RequestFromNonPremiumTenantOrB2CTenant", "no")}
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
@@ -44,8 +36,7 @@ def test_users_fall_back_to_no_sign_in_activity_after_repeated_refusals(monkeypa
     assert not output.errors
 
 
-def test_a_refusal_after_some_users_were_emitted_does_not_emit_them_twice(monkeypatch):
-    monkeypatch.setattr("source_dynamics365_cc.streams.users.Users._sleep", lambda *_: None, raising=False)
+def test_a_refusal_after_some_users_were_emitted_does_not_emit_them_twice():
     denied = {"status_code": 403, "json": graph_error("Authentication_RequestFromNonPremiumTenantOrB2CTenant", "no")}
     first = page([{"id": "u1"}, {"id": "u2"}], next_link=f"{USERS}?$select=id,signInActivity&$top=500&$skiptoken=p2")
     with requests_mock.Mocker() as mocker:

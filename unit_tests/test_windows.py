@@ -3,7 +3,6 @@
 import math
 import re
 from datetime import datetime, timedelta, timezone
-from functools import partial
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -13,9 +12,8 @@ from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover, read
 from airbyte_cdk.test.state_builder import StateBuilder
 
-from source_dynamics365_cc import SourceDynamics365Cc, source
+from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.instants import MICROSECOND, format_instant, parse_instant, parse_ticks
-from source_dynamics365_cc.throttle import SlidingWindowPacer
 from source_dynamics365_cc.windows import (
     PAGES_PER_WINDOW,
     even_step,
@@ -24,18 +22,12 @@ from source_dynamics365_cc.windows import (
     worth_probing,
 )
 
-from .graph_fakes import GRAPH, config, graph_error, page, register_login, sign_ins_in_window
+from .graph_fakes import GRAPH, config, fake_runtime, graph_error, page, register_login, sign_ins_in_window
 
 SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"
 BOUND = re.compile(r"createdDateTime (ge|le) (\S+)")
 PROBE_WARNING = "Could not size the sign-in windows by volume"
 DAYS = 10
-
-
-@pytest.fixture(autouse=True)
-def unpaced(monkeypatch):
-    """Graph's 5 requests per 10 s would make a read of a few dozen windows last minutes."""
-    monkeypatch.setattr(source, "SlidingWindowPacer", partial(SlidingWindowPacer, window=0.0, margin=0.0))
 
 
 def ten_days_config() -> dict:
@@ -52,7 +44,7 @@ def read_sign_ins(mocker: requests_mock.Mocker, answers: list[dict], cfg: dict, 
     register_login(mocker)
     mocker.get(SIGN_INS, answers)
     catalog = sign_ins_catalog()
-    return read(SourceDynamics365Cc(catalog, cfg, state), cfg, catalog, state)
+    return read(SourceDynamics365Cc(catalog, cfg, state, fake_runtime()), cfg, catalog, state)
 
 
 def bounds(mocker: requests_mock.Mocker) -> list[tuple[datetime, datetime]]:

@@ -1,0 +1,34 @@
+"""What the connector takes from the machine it runs on: the time, a way to wait, and the sign-in pacer.
+
+The source receives one `Runtime` and hands its parts to what needs them, so tests and the benchmark
+pass their own (a pacer opened wide, a sleep that returns at once) instead of patching modules.
+`utc_now` is the one place the wall clock is read.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from .throttle import SlidingWindowPacer
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """`pacer` builds the shared sign-in pacer from the configured requests per 10 seconds."""
+
+    now: Callable[[], datetime] = utc_now
+    sleep: Callable[[float], None] = time.sleep
+    pacer: Callable[[int], SlidingWindowPacer] = SlidingWindowPacer
+
+
+def unpaced_runtime(sleep: Callable[[float], None] = time.sleep) -> Runtime:
+    """A pacer that keeps its bookkeeping but never waits (a zero-second window), for fakes that do not throttle."""
+    return Runtime(sleep=sleep, pacer=lambda limit: SlidingWindowPacer(limit, window=0.0, margin=0.0))
+
+
+MACHINE = Runtime()  # the real clock, sleep and pacer: every command's default
