@@ -129,7 +129,7 @@ class GraphRoutes:
         return 200, text.encode(), {}
 
     def users(self, req: Request) -> Result:
-        _require_role(req.claims, DIRECTORY, "User.Read.All")
+        _require_role(req.claims, DIRECTORY, "Directory.ReadWrite.All", "User.Read.All", "User.ReadWrite.All")
         q = req.query
         _only(q, {"$select", "$top", "$skiptoken"}, "Request_UnsupportedQuery")
         select = DEFAULT_USER_SELECT
@@ -162,7 +162,14 @@ class GraphRoutes:
         return 200, body, {}
 
     def subscribed_skus(self, req: Request) -> Result:
-        _require_role(req.claims, DIRECTORY, "Organization.Read.All")
+        _require_role(
+            req.claims,
+            DIRECTORY,
+            "Directory.ReadWrite.All",
+            "LicenseAssignment.Read.All",
+            "Organization.Read.All",
+            "Organization.ReadWrite.All",
+        )
         return (
             200,
             {

@@ -19,6 +19,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .pages import graph_page
+from .permissions import permission_for
 
 PERMISSIONS_HINT = (
     "Azure portal: Microsoft Entra ID > App registrations > your app > API permissions > Add a permission > "
@@ -28,6 +29,8 @@ PREMIUM_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 EXPIRED_PAGE_CODE = "Directory_ExpiredPageToken"
 # Graph's support for `or` on signIns is not confirmed; a 400 to it makes the reader split the filter.
 OR_FILTER_REFUSED = "Microsoft Graph refused a sign-in $filter that combines applications with 'or' (HTTP 400)."
+# Only sign_ins keeps a cursor; a full-refresh stream cannot resume (Graph's page tokens expire).
+RESUME_NOTE = "sign_ins resumes from its last saved state; users and subscribed_skus are read again in full."
 TRANSIENT_TOKEN_ERRORS = ("temporarily_unavailable", "server_error", "service_unavailable", "invalid_response")
 
 
@@ -114,7 +117,7 @@ def _retry(cause: str) -> ErrorResolution:
     return ErrorResolution(
         ResponseAction.RETRY,
         FailureType.transient_error,
-        f"Microsoft Graph was unavailable ({cause}). Run the sync again later: it resumes from the last saved state.",
+        f"Microsoft Graph was unavailable ({cause}). Run the sync again later: {RESUME_NOTE}",
     )
 
 
@@ -216,9 +219,10 @@ def refuses_or(response: requests.Response) -> bool:
 
 
 def forbidden_message(path: str, message: str) -> str:
-    """Name the application permission a 403 points to."""
-    permission = "AuditLog.Read.All" if "auditLogs" in path else "Directory.Read.All"
+    """Name the least-privileged application permission for the resource a 403 came from."""
+    stream = permission_for(path)
+    needs = f"the application permission {stream.requirement()}" if stream else "its application permissions"
     return (
-        f"Microsoft Graph denied access ({message or 'Authorization_RequestDenied'}): the app needs the application "
-        f"permission {permission} with admin consent. {PERMISSIONS_HINT}"
+        f"Microsoft Graph denied access ({message or 'Authorization_RequestDenied'}): the app needs {needs} "
+        f"with admin consent. {PERMISSIONS_HINT}"
     )
