@@ -3,7 +3,6 @@ carry exactly those roles and enforces them on each Graph resource; `check` (mai
 covering set and names, per stream, what any other set lacks."""
 
 import pytest
-import requests
 
 from integration_tests.harness import run_connector, running_emulator
 
@@ -45,36 +44,3 @@ def test_check_fails_naming_the_stream_and_the_permission_it_lacks(emulator, tmp
     assert status["status"] == "FAILED"
     assert named in status["message"]
     assert "Grant admin consent" in status["message"]
-
-
-def test_the_emulator_enforces_each_resource_with_the_granted_roles_only(emulator):
-    """The roles set through the control endpoint are the token's, and Graph refuses what they do not cover."""
-    control = requests.post(
-        f"{emulator.base_url}/_emulator/roles",
-        json={"app": "full", "roles": ["User.Read.All"]},
-        verify=emulator.ca_path,
-        timeout=10,
-    )
-    assert control.status_code == 200
-    app = emulator.apps["full"]
-    token = requests.post(
-        f"{emulator.base_url}/{emulator.tenant_id}/oauth2/v2.0/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": app.client_id,
-            "client_secret": app.client_secret,
-            "scope": f"{emulator.base_url}/.default",
-        },
-        verify=emulator.ca_path,
-        timeout=10,
-    ).json()["access_token"]
-
-    def status(path: str) -> int:
-        headers = {"Authorization": f"Bearer {token}"}
-        return requests.get(
-            f"{emulator.base_url}/v1.0/{path}", headers=headers, verify=emulator.ca_path, timeout=10
-        ).status_code
-
-    assert status("users?$top=1") == 200
-    assert status("subscribedSkus") == 403
-    assert status("auditLogs/signIns?$top=1") == 403
