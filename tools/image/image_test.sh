@@ -2,7 +2,7 @@
 # Image test: build the connector image and prove it behaves like the connector run from the venv.
 #
 #   1. host setup (podman, runc, debootstrap; podman config in .image-cache/), hadolint
-#   2. local base image (debootstrap, cached), connector image airbyte/source-dynamics365-cc:dev
+#   2. local base image (debootstrap, cached), connector image source-dynamics365-cc:<version> (as `make image` tags it)
 #   3. image checks: non-root user, labels, nothing of the emulator, tests or venv inside
 #   4. a Graph emulator on the host; the image runs spec, check, discover and read against it
 #      (--network host, config/catalog/CA mounted read-only), the venv runs the same read, and
