@@ -165,7 +165,7 @@ chmod 755 "$DOC_DIR" "$DOC_DIR/secrets" "$DOC_DIR/integration_tests"
 chmod 644 "$DOC_DIR"/secrets/* "$DOC_DIR/integration_tests/configured_catalog.json"
 documented="$("$PYTHON" "$OUTPUT" documented "$REPO_ROOT/README.md")" || die "README.md has no usable image commands"
 while IFS= read -r command; do
-    verb="$(grep -oE ' (spec|check|read) ' <<<"$command" | head -n 1 | tr -d ' ')"
+    verb="$(grep -oE ' (spec|check|read)( |$)' <<<"$command" | head -n 1 | tr -d ' ')"
     log "  $command"
     run_as_documented="podman run --pull=never --log-driver none --network host --name $CONTAINER_PREFIX-doc-$verb \
         -e REQUESTS_CA_BUNDLE=/secrets/ca.pem -e SSL_CERT_FILE=/secrets/ca.pem -e DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS=1 \
