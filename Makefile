@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The connector's version lives in metadata.yaml (dockerImageTag); setup.py reads it from there too.
+VERSION := $(shell sed -n 's/^ *dockerImageTag: *//p' metadata.yaml)
+IMAGE ?= source-dynamics365-cc:$(VERSION)
+CONTAINER_ENGINE ?= docker
 
-.PHONY: demo test lint image-test bench clean
+.PHONY: demo test lint image image-test bench clean
 
 $(STAMP): setup.py requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +26,16 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q -m "not image_tests and not requires_creds"
+
+# Build the connector image under a name of your own (not airbyte/: that is Airbyte's namespace).
+image:
+	$(CONTAINER_ENGINE) build --build-arg CONNECTOR_VERSION=$(VERSION) -t $(IMAGE) .
+	@echo
+	@echo "Built $(IMAGE). To use it in Airbyte, push it to a registry your Airbyte can pull from:"
+	@echo "  $(CONTAINER_ENGINE) tag $(IMAGE) <registry>/<namespace>/source-dynamics365-cc:$(VERSION)"
+	@echo "  $(CONTAINER_ENGINE) push <registry>/<namespace>/source-dynamics365-cc:$(VERSION)"
+	@echo "or, for abctl (kind): kind load docker-image $(IMAGE) --name airbyte-abctl"
+	@echo "Then: Settings > Sources > + New connector > Add a new Docker connector (docs/dynamics365-cc.md)."
 
 image-test: $(STAMP)
 	bash tools/image/image_test.sh

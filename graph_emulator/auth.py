@@ -47,6 +47,21 @@ class Login:
         self._issued: dict[str, int] = {}  # token id (uti) -> revocation generation at issue
         self._generation = 0
         self._valid: dict[str, dict[str, Any]] = {}  # token -> claims (signature already checked)
+        self._granted: dict[str, tuple[str, ...]] = {}  # client_id -> roles consented since start-up
+
+    # -- consent ---------------------------------------------------------------------------
+    def grant(self, client_id: str, roles: tuple[str, ...] | list[str]) -> None:
+        """Replace the application permissions consented for an app; tokens issued from now on carry them
+        (as in Entra, tokens already issued keep their roles until they expire)."""
+        if client_id.lower() not in self.apps_by_id:
+            raise KeyError(f"no app with client_id {client_id}")
+        with self._lock:
+            self._granted[client_id.lower()] = tuple(roles)
+
+    def roles_of(self, app: App) -> tuple[str, ...]:
+        """The roles a token for `app` carries now: those granted since start-up, else the app's profile."""
+        with self._lock:
+            return self._granted.get(app.client_id.lower(), app.roles)
 
     # -- discovery -------------------------------------------------------------------------
     def resolve_tenant(self, name: str) -> str:
@@ -253,8 +268,9 @@ class Login:
             "uti": uti,
             "ver": "1.0",
         }
-        if app.roles:
-            claims["roles"] = list(app.roles)
+        roles = self.roles_of(app)
+        if roles:
+            claims["roles"] = list(roles)
         with self._lock:
             self._issued[uti] = self._generation
         return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid, "x5t": self.kid})

@@ -6,6 +6,7 @@ Each endpoint maps to one Emulator method, so HTTP and in-process tests drive th
     POST   /_emulator/latency    {route, seconds}
     GET    /_emulator/faults  | POST {rule} | DELETE
     POST   /_emulator/revoke
+    POST   /_emulator/roles      {app, roles}
     POST   /_emulator/token-lifetime  {seconds}
     POST   /_emulator/skiptoken-ttl   {seconds}
     POST   /_emulator/premium    {enabled}
@@ -48,6 +49,9 @@ def handle(emu: Emulator, method: str, path: str, query: dict[str, str], body: d
                 return 200, {"ok": True}
         if (method, name) == ("POST", "revoke"):
             emu.revoke_tokens()
+            return 200, {"ok": True}
+        if (method, name) == ("POST", "roles"):
+            emu.grant_roles(str(body["app"]), [str(role) for role in body["roles"]])
             return 200, {"ok": True}
         if (method, name) == ("POST", "token-lifetime"):
             emu.set_token_lifetime(int(body["seconds"]))

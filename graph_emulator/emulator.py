@@ -148,6 +148,10 @@ class Emulator:
         """Invalidate every access token issued so far."""
         self.login.revoke_all()
 
+    def grant_roles(self, app: str, roles: list[str] | tuple[str, ...]) -> None:
+        """Consent exactly these application permissions for a registered app (by name); new tokens carry them."""
+        self.login.grant(self.apps[app].client_id, roles)
+
     def set_token_lifetime(self, seconds: int) -> None:
         self.login.lifetime = seconds
 

@@ -146,7 +146,7 @@ class GraphRoutes:
             raise errors.before_retention(format_ticks(oldest), self.tenant.retention_days)
 
     def users(self, req: Request) -> Result:
-        _require_role(req.claims, DIRECTORY, "User.Read.All")
+        _require_role(req.claims, DIRECTORY, "Directory.ReadWrite.All", "User.Read.All", "User.ReadWrite.All")
         q = req.query
         _only(q, {"$select", "$top", "$skiptoken"}, "Request_UnsupportedQuery")
         select = DEFAULT_USER_SELECT
@@ -179,7 +179,14 @@ class GraphRoutes:
         return 200, body, {}
 
     def subscribed_skus(self, req: Request) -> Result:
-        _require_role(req.claims, DIRECTORY, "Organization.Read.All")
+        _require_role(
+            req.claims,
+            DIRECTORY,
+            "Directory.ReadWrite.All",
+            "LicenseAssignment.Read.All",
+            "Organization.Read.All",
+            "Organization.ReadWrite.All",
+        )
         return (
             200,
             {

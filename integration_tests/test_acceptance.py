@@ -1,8 +1,10 @@
 """The CDK's standard source tests (spec, check, discover, basic read) against a live Graph emulator.
 
 The suite runs the connector in this process and reads the config files that
-acceptance-test-config.yml names; a module fixture starts the emulator, writes those files into
-the git-ignored `.generated/` folder, and makes this process trust the emulator's certificate.
+acceptance-test-config.yml (beside metadata.yaml, the connector root) names; a module fixture starts
+the emulator, writes those files into the git-ignored `.generated/` folder, and makes this process
+trust the emulator's certificate. The suite would name the connector after the checkout's folder;
+`connector_name` gives it the real one, from metadata.yaml.
 Run with `-m "not image_tests and not requires_creds"` (no Docker engine here).
 """
 
@@ -11,12 +13,14 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
 from integration_tests.harness import running_emulator
 from source_dynamics365_cc.source import SourceDynamics365Cc
 
 GENERATED = Path(__file__).parent / ".generated"
+METADATA = Path(__file__).resolve().parents[1] / "metadata.yaml"
 
 
 def write_configs(emu) -> None:
@@ -40,3 +44,9 @@ def emulated_tenant():
 
 class TestSource(SourceTestSuiteBase):
     connector = SourceDynamics365Cc
+    connector_name = yaml.safe_load(METADATA.read_text())["data"]["dockerRepository"]
+
+
+def test_the_standard_tests_see_the_connectors_real_name_and_root():
+    assert TestSource.connector_name == "source-dynamics365-cc"
+    assert TestSource.get_connector_root_dir() == METADATA.parent

@@ -16,25 +16,17 @@ from .config import ConnectorConfig
 from .errors import PERMISSIONS_HINT, ConfigError, GraphErrorHandler, OrFilterRefused, TokenError, refuses_or
 from .odata import Match, application_matches, sign_in_filter
 from .pages import graph_page
+from .permissions import missing_permissions_message
 
-REQUIRED_ROLES = ("Directory.Read.All", "AuditLog.Read.All")
 PROBE_TIMEOUT_SECONDS = 60
 HOUR = timedelta(hours=1)
 
 
 def check_roles(access_token: str) -> None:
-    roles = token_roles(access_token)
-    if not roles:
-        raise ConfigError(
-            "The app's token carries no application permissions: admin consent has not been granted. "
-            + PERMISSIONS_HINT
-        )
-    missing = [role for role in REQUIRED_ROLES if role not in roles]
+    """Fail, naming per stream what is missing, unless the token's application permissions cover every stream."""
+    missing = missing_permissions_message(token_roles(access_token))
     if missing:
-        raise ConfigError(
-            f"The app lacks the application permission {' and '.join(missing)} (it has {', '.join(sorted(roles))}). "
-            + PERMISSIONS_HINT
-        )
+        raise ConfigError(f"{missing} {PERMISSIONS_HINT}")
 
 
 def probe(config: ConnectorConfig, authenticator: GraphAuthenticator, path: str, params: dict) -> None:

@@ -21,6 +21,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .pages import graph_page
+from .permissions import permission_for
 
 PERMISSIONS_HINT = (
     "Azure portal: Microsoft Entra ID > App registrations > your app > API permissions > Add a permission > "
@@ -33,6 +34,11 @@ EXPIRED_PAGE_CODE = "Directory_ExpiredPageToken"
 FILTER_REFUSED = "Microsoft Graph refused a sign-in $filter (HTTP 400)."
 UNSUPPORTED_QUERY_CODE = "Request_UnsupportedQuery"
 SIGN_IN_PATH = "/auditLogs/signIns"
+# Only the sign-in streams keep a cursor; a full-refresh stream cannot resume (Graph's page tokens expire).
+RESUME_NOTE = (
+    "sign_ins and non_interactive_sign_ins resume from their last saved state; users and subscribed_skus are "
+    "read again in full."
+)
 TRANSIENT_TOKEN_ERRORS = ("temporarily_unavailable", "server_error", "service_unavailable", "invalid_response")
 
 
@@ -144,7 +150,7 @@ def _retry(cause: str) -> ErrorResolution:
     return ErrorResolution(
         ResponseAction.RETRY,
         FailureType.transient_error,
-        f"Microsoft Graph was unavailable ({cause}). Run the sync again later: it resumes from the last saved state.",
+        f"Microsoft Graph was unavailable ({cause}). Run the sync again later: {RESUME_NOTE}",
     )
 
 
@@ -271,9 +277,10 @@ def graph_clock(response: requests.Response) -> Optional[datetime]:
 
 
 def forbidden_message(path: str, message: str) -> str:
-    """Name the application permission a 403 points to."""
-    permission = "AuditLog.Read.All" if "auditLogs" in path else "Directory.Read.All"
+    """Name the least-privileged application permission for the resource a 403 came from."""
+    stream = permission_for(path)
+    needs = f"the application permission {stream.requirement()}" if stream else "its application permissions"
     return (
-        f"Microsoft Graph denied access ({message or 'Authorization_RequestDenied'}): the app needs the application "
-        f"permission {permission} with admin consent. {PERMISSIONS_HINT}"
+        f"Microsoft Graph denied access ({message or 'Authorization_RequestDenied'}): the app needs {needs} "
+        f"with admin consent. {PERMISSIONS_HINT}"
     )

@@ -14,21 +14,26 @@ from collections import Counter
 from .odata import NO_INSTANT, OTHER_APPLICATION, OTHER_EVENT_TYPE, OUTSIDE_WINDOW
 
 NO_ID = "id"
-REASONS = {
+AFTERWORD = "They were not emitted and did not move the cursor."
+# One sentence per reason, quoted as they stand in the docs' troubleshooting (a test holds the two together).
+DROPPED = {
     OUTSIDE_WINDOW: (
-        "outside the createdDateTime window their query asked for: Microsoft Graph ignored the "
-        "'createdDateTime ge/le' clause of the $filter"
+        "{stream}: dropped {count} records outside the createdDateTime window their query asked for: Microsoft "
+        "Graph ignored the 'createdDateTime ge/le' clause of the $filter. " + AFTERWORD
     ),
     OTHER_APPLICATION: (
-        "of applications their query did not ask for: Microsoft Graph ignored the 'appId eq'/'resourceId eq' "
-        "clause of the $filter"
+        "{stream}: dropped {count} records of applications their query did not ask for: Microsoft Graph ignored "
+        "the 'appId eq'/'resourceId eq' clause of the $filter. " + AFTERWORD
     ),
     OTHER_EVENT_TYPE: (
-        "of other sign-in event types than their query asked for: Microsoft Graph ignored the "
-        "'signInEventTypes/any(...)' clause of the $filter"
+        "{stream}: dropped {count} records of other sign-in event types than their query asked for: Microsoft "
+        "Graph ignored the 'signInEventTypes/any(...)' clause of the $filter. " + AFTERWORD
     ),
-    NO_INSTANT: "without a valid createdDateTime (a UTC timestamp), so they cannot be placed in a window",
-    NO_ID: "without an id, so they cannot be told apart",
+    NO_INSTANT: (
+        "{stream}: dropped {count} records without a valid createdDateTime (a UTC timestamp): they cannot be "
+        "placed in a window. " + AFTERWORD
+    ),
+    NO_ID: "{stream}: dropped {count} records without an id: they cannot be told apart. " + AFTERWORD,
 }
 
 
@@ -51,11 +56,7 @@ class DroppedRecords:
         """One sentence per stream and reason, in a stable order."""
         with self._lock:
             counts = sorted(self._counts.items())
-        return [
-            f"{stream}: dropped {count} record{'s' if count != 1 else ''} {REASONS[reason]}. They were not emitted "
-            "and did not move the cursor."
-            for (stream, reason), count in counts
-        ]
+        return [DROPPED[reason].format(stream=stream, count=count) for (stream, reason), count in counts]
 
     def report(self, logger: logging.Logger) -> None:
         for warning in self.warnings():

@@ -1,4 +1,4 @@
-"""`check` names each missing application permission (from the token's roles claim) and each unreachable host."""
+"""`check` names each unreachable or untrusted host (permissions: test_permissions.py)."""
 
 import logging
 
@@ -8,36 +8,10 @@ import requests_mock
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_dynamics365_cc.auth import GraphTokenProvider
-from source_dynamics365_cc.check import check_connection, check_roles
+from source_dynamics365_cc.check import check_connection
 from source_dynamics365_cc.config import parse_config
-from source_dynamics365_cc.errors import ConfigError
 
-from .graph_fakes import GRAPH, access_token, config, register_login
-
-
-@pytest.mark.parametrize(
-    "roles, missing",
-    [
-        (["AuditLog.Read.All"], "Directory.Read.All"),
-        (["Directory.Read.All"], "AuditLog.Read.All"),
-        (["User.Read.All"], "Directory.Read.All and AuditLog.Read.All"),
-    ],
-)
-def test_each_missing_application_permission_is_named(roles, missing):
-    with pytest.raises(ConfigError) as refused:
-        check_roles(access_token(roles))
-    assert f"lacks the application permission {missing} (it has {', '.join(roles)})" in refused.value.message
-    assert "Grant admin consent" in refused.value.message
-
-
-def test_a_token_without_roles_means_admin_consent_is_missing():
-    with pytest.raises(ConfigError) as refused:
-        check_roles(access_token(None))
-    assert "admin consent has not been granted" in refused.value.message
-
-
-def test_a_token_with_both_permissions_passes():
-    check_roles(access_token(["Directory.Read.All", "AuditLog.Read.All", "User.Read.All"]))
+from .graph_fakes import GRAPH, config, register_login
 
 
 @pytest.mark.parametrize(

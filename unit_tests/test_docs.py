@@ -5,6 +5,7 @@ errors.AADSTS_MESSAGES), so a new setting, stream, field or code fails here unti
 what it is.
 """
 
+import ast
 import json
 import logging
 import re
@@ -15,6 +16,7 @@ import pytest
 import yaml
 from airbyte_cdk.models import SyncMode
 
+from source_dynamics365_cc import errors, permissions
 from source_dynamics365_cc.errors import AADSTS_MESSAGES
 from source_dynamics365_cc.source import SourceDynamics365Cc
 
@@ -128,3 +130,135 @@ def test_the_sync_modes_table_agrees_with_discover(discovered):
 @pytest.mark.parametrize("code", sorted(AADSTS_MESSAGES))
 def test_every_aadsts_code_is_explained_in_troubleshooting(code):
     assert re.search(rf"\bAADSTS{code}\b", section("## Troubleshooting"))
+
+
+# --- messages the docs quote are messages the code prints ------------------------------------------------
+
+QUOTED = re.compile(r'"([^"]+)"')
+PLACEHOLDER = re.compile(r"\[[^\]]+\]|\.\.\.")
+MIN_FRAGMENT = 12  # shorter literal pieces ("; ", " (") prove nothing on their own
+
+
+def module_constants(tree: ast.Module) -> dict[str, str]:
+    """A module's top-level `NAME = "text"` constants, which its f-strings may interpolate."""
+    return {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+def message_literals() -> list[str]:
+    """Every string literal in the connector's code as it prints: implicitly concatenated pieces joined (as Python
+    joins them), a module constant interpolated by name replaced by its text, any other value by a NUL (a value
+    the docs write as [name])."""
+    literals = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        constants = module_constants(tree)
+
+        def text_of(part: ast.expr) -> str:
+            if isinstance(part, ast.Constant):
+                return str(part.value)
+            value = part.value if isinstance(part, ast.FormattedValue) else part
+            return constants.get(value.id, "\0") if isinstance(value, ast.Name) else "\0"
+
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                literals.append(node.value)
+            elif isinstance(node, ast.JoinedStr):
+                literals.append("".join(text_of(part) for part in node.values))
+    return literals
+
+
+def quoted_messages() -> list[str]:
+    """The messages quoted in the first column of the Troubleshooting tables ("a" / "b" gives two)."""
+    found = []
+    for line in section("## Troubleshooting").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells and not set(cells[0]) <= {"-"}:
+            found += QUOTED.findall(cells[0])
+    return found
+
+
+def fragments(message: str) -> list[str]:
+    """The literal pieces of a quoted message: the text between its [placeholders] and ellipses."""
+    pieces = (piece.strip() for piece in PLACEHOLDER.split(message))
+    return [piece for piece in pieces if len(piece) >= MIN_FRAGMENT]
+
+
+QUOTED_MESSAGES = quoted_messages()
+
+
+def test_troubleshooting_quotes_messages():
+    assert len(QUOTED_MESSAGES) >= 40
+
+
+@pytest.mark.parametrize("message", QUOTED_MESSAGES)
+def test_each_message_the_docs_quote_is_one_the_code_prints(message):
+    literals = message_literals()
+    missing = [piece for piece in fragments(message) if not any(piece in literal for literal in literals)]
+    assert fragments(message), f"{message!r} quotes no literal text long enough to check"
+    assert missing == [], f"not in the code's messages: {missing}"
+
+
+def test_the_docs_quote_the_permission_messages_from_their_constants():
+    section_text = section("## Troubleshooting")
+    assert permissions.NO_ROLES_MESSAGE in section_text
+    assert permissions.UNCOVERED_MESSAGE in section_text
+    assert errors.RESUME_NOTE in section_text
+
+
+def test_no_message_claims_that_every_stream_resumes():
+    assert not [literal for literal in message_literals() if "resumes from the last saved state" in literal]
+
+
+# --- the install path the README and this page describe ------------------------------------------------
+
+README = (REPO_ROOT / "README.md").read_text()
+METADATA = yaml.safe_load((REPO_ROOT / "metadata.yaml").read_text())["data"]
+SHIPPED_CATALOG = json.loads((REPO_ROOT / "integration_tests" / "configured_catalog.json").read_text())
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/dynamics365-cc.md"])
+def test_every_image_the_pages_name_is_the_one_make_image_builds(page):
+    text = (REPO_ROOT / page).read_text()
+    tags = set(re.findall(r"\bsource-dynamics365-cc:([\w.<>-]+)", text))
+    assert tags, f"{page} names no image"
+    assert tags <= {METADATA["dockerImageTag"], "<version>"}, f"{page} names the tags {tags}"
+    assert "airbyte/source-dynamics365-cc" not in text
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/dynamics365-cc.md"])
+def test_the_pages_give_the_custom_connector_path_with_the_documentation_url(page):
+    text = (REPO_ROOT / page).read_text()
+    assert "Settings > Sources > + New connector > Add a new Docker connector" in text
+    assert METADATA["documentationUrl"] in text
+    assert "kind load docker-image" in text and "airbyte-abctl" in text
+
+
+def test_the_pyairbyte_example_is_five_lines_with_lowercased_columns():
+    example = re.search(r"```python\n(.*?)```", section("### Use it from Python with PyAirbyte"), re.DOTALL)
+    assert example, "no python example"
+    lines = [line for line in example.group(1).splitlines() if line.strip()]
+    assert len(lines) == 5
+    assert "createddatetime" in example.group(1) and "createdDateTime" not in example.group(1)
+    assert f'ab.get_source("{METADATA["dockerRepository"]}", pip_url=' in example.group(1)
+
+
+def test_the_shipped_catalog_is_discover_with_sign_ins_incremental(discovered):
+    configured = {entry["stream"]["name"]: entry for entry in SHIPPED_CATALOG["streams"]}
+    assert set(configured) == set(discovered) - {"non_interactive_sign_ins"}, "every stream a default config offers"
+    for name, entry in configured.items():
+        assert entry["stream"]["json_schema"] == discovered[name].json_schema, f"{name}: regenerate the catalog"
+        expected_mode = "incremental" if name == "sign_ins" else "full_refresh"
+        assert entry["sync_mode"] == expected_mode, name
+    assert configured["sign_ins"]["cursor_field"] == ["createdDateTime"]
+
+
+def test_the_page_has_airbytes_sections():
+    assert section("## Data type map").count("\n|") >= 7
+    assert section("## Limitations").strip()
+    assert "| Version | Date | Reference | Subject |" in section("## Changelog")

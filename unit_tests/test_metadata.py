@@ -93,18 +93,42 @@ def test_metadata_validates_against_the_official_json_schema(metadata):
 
 
 def test_image_tag_is_the_package_version(data, dockerfile):
-    version = _setup_py_field("version")
-    assert data["dockerImageTag"] == version
-    assert dockerfile["labels"].get("io.airbyte.version") == version
+    """One version: setup.py reads dockerImageTag, and the image label takes it from `make image`'s build arg."""
+    assert data["dockerImageTag"] == _setup_py_field("version")
+    assert dockerfile["labels"].get("io.airbyte.version") == "${CONNECTOR_VERSION}"
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "--build-arg CONNECTOR_VERSION=$(VERSION)" in makefile
+    assert re.search(r"^VERSION := .*dockerImageTag.*metadata\.yaml", makefile, re.MULTILINE)
 
 
-def test_docker_repository_is_the_image_name_label(data, dockerfile):
-    assert data["dockerRepository"] == "airbyte/source-dynamics365-cc"
+def test_docker_repository_is_the_image_name_label_outside_airbytes_namespace(data, dockerfile):
+    assert data["dockerRepository"] == "source-dynamics365-cc"
     assert dockerfile["labels"].get("io.airbyte.name") == data["dockerRepository"]
 
 
-def test_pypi_package_is_the_setup_py_name(data):
+def test_documentation_url_is_the_repositorys_own_docs_page_everywhere(data):
+    spec = yaml.safe_load((REPO_ROOT / "source_dynamics365_cc" / "spec.yaml").read_text())
+    page = f"{_setup_py_field('url')}/blob/main/docs/dynamics365-cc.md"
+    assert data["documentationUrl"] == spec["documentationUrl"] == page
+    assert (REPO_ROOT / "docs" / "dynamics365-cc.md").is_file()
+
+
+def test_the_icon_is_an_svg_file_beside_metadata(data):
+    icon = REPO_ROOT / data["icon"]
+    assert icon.suffix == ".svg"
+    assert icon.read_text().lstrip().startswith("<svg")
+
+
+def test_the_listed_test_suites_are_the_ones_that_run(data):
+    suites = {option["suite"] for option in data["connectorTestSuitesOptions"]}
+    assert suites == {"unitTests", "integrationTests", "acceptanceTests"}
+    assert (REPO_ROOT / "unit_tests").is_dir() and (REPO_ROOT / "integration_tests").is_dir()
+    assert (REPO_ROOT / "acceptance-test-config.yml").is_file()
+
+
+def test_pypi_package_is_the_setup_py_name_as_pyairbyte_looks_it_up(data):
     assert data["remoteRegistries"]["pypi"] == {"enabled": True, "packageName": _setup_py_field("name")}
+    assert data["remoteRegistries"]["pypi"]["packageName"] == "airbyte-source-dynamics365-cc"
 
 
 def test_base_image_is_the_dockerfile_default_and_pinned_by_digest(data, dockerfile):

@@ -2,7 +2,8 @@
 and compare the connector image's results with those of the same run from the venv.
 
     airbyte_output.py config INFO_FILE START_DATE          -> connector config (stdout)
-    airbyte_output.py expect spec|check|discover OUTPUT    -> exit 1 unless the command succeeded
+    airbyte_output.py expect spec|check|discover|read OUTPUT -> exit 1 unless the command succeeded
+    airbyte_output.py documented README                    -> the README's `docker run` commands, one a line
     airbyte_output.py catalog DISCOVER_OUTPUT              -> configured catalog (stdout)
     airbyte_output.py compare EXPECTED ACTUAL --clock-after ISO
         exit 1 unless both reads have the same records (emitted_at ignored) and final states.
@@ -12,6 +13,7 @@ Standard library only, so it runs with any python3.
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from datetime import datetime, timezone
@@ -107,7 +109,35 @@ def expect(command, output):
     if command == "discover":
         catalog = configured_catalog(output)
         return "CATALOG with streams " + ", ".join(s["stream"]["name"] for s in catalog["streams"])
+    if command == "read":
+        records, final_state = read_result(output)
+        per_stream = Counter(stream for stream, _ in records.elements())
+        missing = EXPECTED_STREAMS - set(per_stream)
+        if missing:
+            raise Mismatch(f"read: no records for {sorted(missing)}")
+        if not final_state.get(("", "sign_ins")):
+            raise Mismatch("read: no state for the incremental sign_ins stream")
+        return "records for " + ", ".join(f"{stream} {count}" for stream, count in sorted(per_stream.items()))
     raise Mismatch(f"unknown command {command}")
+
+
+# --- the README's commands ------------------------------------------------------------------------
+
+DOCUMENTED = re.compile(r"<!-- image-test:begin[^>]*-->(.*?)<!-- image-test:end -->", re.DOTALL)
+
+
+def documented_commands(readme):
+    """The `docker run` lines of the README's marked block, continuations joined: what a new user types."""
+    with open(readme, encoding="utf-8") as f:
+        block = DOCUMENTED.search(f.read())
+    if block is None:
+        raise Mismatch(f"{readme}: no <!-- image-test:begin --> ... <!-- image-test:end --> block")
+    joined = re.sub(r"\\\n\s*", " ", block.group(1))
+    commands = [line.split("#")[0].strip() for line in joined.splitlines() if line.strip().startswith("docker run ")]
+    verbs = [re.search(r"\s(spec|check|discover|read)\b", command) for command in commands]
+    if sorted(v.group(1) for v in verbs if v) != ["check", "read", "spec"]:
+        raise Mismatch(f"{readme}: the marked block must run spec, check and read once each, found {commands}")
+    return commands
 
 
 # --- comparing two reads --------------------------------------------------------------------------
@@ -199,10 +229,12 @@ def main(argv=None):
     p.add_argument("info_file")
     p.add_argument("start_date")
     p = sub.add_parser("expect")
-    p.add_argument("kind", choices=["spec", "check", "discover"])
+    p.add_argument("kind", choices=["spec", "check", "discover", "read"])
     p.add_argument("output")
     p = sub.add_parser("catalog")
     p.add_argument("discover_output")
+    p = sub.add_parser("documented")
+    p.add_argument("readme")
     p = sub.add_parser("compare")
     p.add_argument("expected")
     p.add_argument("actual")
@@ -216,6 +248,8 @@ def main(argv=None):
             print(json.dumps(configured_catalog(args.discover_output), indent=2))
         elif args.command == "expect":
             print(expect(args.kind, args.output))
+        elif args.command == "documented":
+            print("\n".join(documented_commands(args.readme)))
         else:
             print(compare(args.expected, args.actual, parse_datetime(args.clock_after)))
     except Mismatch as exc:

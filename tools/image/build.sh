@@ -13,6 +13,7 @@ log "building $CONNECTOR_IMAGE from $CONTEXT on $BASE"
 # The Dockerfile pins BASE_IMAGE by digest, which a local image cannot match: pass the local one.
 build() {
     podman build --pull=never --layers --quiet --build-arg "BASE_IMAGE=$BASE" \
+        --build-arg "CONNECTOR_VERSION=$CONNECTOR_VERSION" \
         -f "$CONTEXT/Dockerfile" "$@" "$CONTEXT" >/dev/null
 }
 # The builder stage gets a tag of its own, so that pruning the images earlier builds left behind

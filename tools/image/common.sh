@@ -14,8 +14,10 @@ export CONTAINERS_STORAGE_CONF="$PODMAN_CONF_DIR/storage.conf"
 export CONTAINERS_CONF="$PODMAN_CONF_DIR/containers.conf"
 export CONTAINERS_REGISTRIES_CONF="$PODMAN_CONF_DIR/registries.conf"
 
-# The connector image the scripts build and test.
-CONNECTOR_IMAGE="${CONNECTOR_IMAGE:-airbyte/source-dynamics365-cc:dev}"
+# The connector's version (metadata.yaml's dockerImageTag, the one place it is kept) and the image the
+# scripts build and test: the name and tag `make image` gives it, which the README's commands use.
+CONNECTOR_VERSION="$(sed -n 's/^ *dockerImageTag: *//p' "$REPO_ROOT/metadata.yaml" | head -n 1)"
+CONNECTOR_IMAGE="${CONNECTOR_IMAGE:-source-dynamics365-cc:$CONNECTOR_VERSION}"
 
 log() { printf '[image] %s\n' "$*" >&2; }
 die() { printf '[image] FAIL: %s\n' "$*" >&2; exit 1; }

@@ -2,11 +2,14 @@
 # Image test: build the connector image and prove it behaves like the connector run from the venv.
 #
 #   1. host setup (podman, runc, debootstrap; podman config in .image-cache/), hadolint
-#   2. local base image (debootstrap, cached), connector image airbyte/source-dynamics365-cc:dev
+#   2. local base image (debootstrap, cached), connector image source-dynamics365-cc:<version> (as `make image` tags it)
 #   3. image checks: non-root user, labels, nothing of the emulator, tests or venv inside
 #   4. a Graph emulator on the host; the image runs spec, check, discover and read against it
 #      (--network host, config/catalog/CA mounted read-only), the venv runs the same read, and
 #      records (emitted_at ignored) and final states must be equal.
+#   5. the README's own `docker run` lines (spec, check, read with the shipped
+#      integration_tests/configured_catalog.json), run as written with podman for docker plus only
+#      what reaching the emulator needs (--network host, its CA).
 #
 # Usage: bash tools/image/image_test.sh
 #   PYTHON=...          interpreter for the emulator and the venv run (default .venv/bin/python)
@@ -152,6 +155,24 @@ VENV_READ_PID=""
 step "compare"
 "$PYTHON" "$OUTPUT" compare "$RUN_DIR/read-venv.jsonl" "$RUN_DIR/read-image.jsonl" --clock-after "$NOW" \
     || die "the image's read differs from the venv's (outputs in $RUN_DIR)"
+
+step "the README's commands, as a new user types them"
+DOC_DIR="$RUN_DIR/readme"
+mkdir -p "$DOC_DIR/secrets" "$DOC_DIR/integration_tests"
+cp "$SECRETS/config.json" "$SECRETS/ca.pem" "$DOC_DIR/secrets/"
+cp "$REPO_ROOT/integration_tests/configured_catalog.json" "$DOC_DIR/integration_tests/"
+chmod 755 "$DOC_DIR" "$DOC_DIR/secrets" "$DOC_DIR/integration_tests"
+chmod 644 "$DOC_DIR"/secrets/* "$DOC_DIR/integration_tests/configured_catalog.json"
+documented="$("$PYTHON" "$OUTPUT" documented "$REPO_ROOT/README.md")" || die "README.md has no usable image commands"
+while IFS= read -r command; do
+    verb="$(grep -oE ' (spec|check|read)( |$)' <<<"$command" | head -n 1 | tr -d ' ')"
+    log "  $command"
+    run_as_documented="podman run --pull=never --log-driver none --network host --name $CONTAINER_PREFIX-doc-$verb \
+        -e REQUESTS_CA_BUNDLE=/secrets/ca.pem -e SSL_CERT_FILE=/secrets/ca.pem -e DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS=1 \
+        ${command#docker run }"
+    (cd "$DOC_DIR" && bounded "doc-$verb" "$READ_TIMEOUT" bash -c "$run_as_documented")
+    "$PYTHON" "$OUTPUT" expect "$verb" "$RUN_DIR/doc-$verb.jsonl"
+done <<<"$documented"
 
 size="$(podman image inspect --format '{{.Size}}' "$CONNECTOR_IMAGE")"
 log "image $CONNECTOR_IMAGE: $((size / 1000000)) MB"

@@ -1,0 +1,89 @@
+"""Which Microsoft Graph application permissions let each stream read, and what a token's roles leave uncovered.
+
+From Microsoft's permission tables (December 2026, cited in docs/dynamics365-cc.md#permissions):
+- `GET /users`: least privileged User.Read.All; higher User.ReadWrite.All, Directory.Read.All,
+  Directory.ReadWrite.All. `signInActivity` additionally needs AuditLog.Read.All (the connector reads
+  users without it when Graph refuses it).
+- `GET /subscribedSkus`: least privileged LicenseAssignment.Read.All; higher Organization.Read.All,
+  Directory.Read.All, Organization.ReadWrite.All, Directory.ReadWrite.All.
+- `GET /auditLogs/signIns`: AuditLog.Read.All. Older versions of the page (and Microsoft's how-to for
+  activity logs) ask for Directory.Read.All alongside it because of a license-check issue; the current
+  table does not, so `check` asks for AuditLog.Read.All alone and the docs name Directory.Read.All as the
+  fix if Graph still answers 403.
+"""
+
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+
+@dataclass(frozen=True)
+class StreamPermissions:
+    """The application permissions, any one of which lets `stream` read Graph's `resource`; least privileged first."""
+
+    stream: str
+    resource: str
+    any_of: tuple[str, ...]
+
+    @property
+    def least_privileged(self) -> str:
+        return self.any_of[0]
+
+    def covered_by(self, roles: Iterable[str]) -> bool:
+        return not set(self.any_of).isdisjoint(roles)
+
+    def requirement(self) -> str:
+        """'X' or 'X (or one of Y, Z)', in the words check and the docs use."""
+        if len(self.any_of) == 1:
+            return self.least_privileged
+        return f"{self.least_privileged} (or one of {', '.join(self.any_of[1:])})"
+
+
+STREAM_PERMISSIONS = (
+    StreamPermissions(
+        "users", "users", ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+    ),
+    StreamPermissions("sign_ins", "auditLogs/signIns", ("AuditLog.Read.All",)),
+    StreamPermissions(
+        "subscribed_skus",
+        "subscribedSkus",
+        (
+            "LicenseAssignment.Read.All",
+            "Organization.Read.All",
+            "Directory.Read.All",
+            "Organization.ReadWrite.All",
+            "Directory.ReadWrite.All",
+        ),
+    ),
+)
+LEAST_PRIVILEGED_ROLES = tuple(stream.least_privileged for stream in STREAM_PERMISSIONS)
+# The simple alternative: two permissions that cover every stream, at the price of reading the whole directory.
+SIMPLE_ROLES = ("Directory.Read.All", "AuditLog.Read.All")
+
+NO_ROLES_MESSAGE = "The app's token carries no application permissions: admin consent has not been granted."
+UNCOVERED_MESSAGE = "The app's application permissions do not cover every stream"
+
+
+def uncovered_streams(roles: Iterable[str]) -> list[StreamPermissions]:
+    """The streams none of whose permissions the roles include, in stream order."""
+    granted = set(roles)
+    return [stream for stream in STREAM_PERMISSIONS if not stream.covered_by(granted)]
+
+
+def missing_permissions_message(roles: Iterable[str]) -> Optional[str]:
+    """What an admin must grant, per stream, or None when the roles cover every stream (without the portal hint)."""
+    granted = sorted(set(roles))
+    if not granted:
+        return NO_ROLES_MESSAGE
+    missing = uncovered_streams(granted)
+    if not missing:
+        return None
+    needs = "; ".join(f"{stream.stream} needs {stream.requirement()}" for stream in missing)
+    return f"{UNCOVERED_MESSAGE} (it has {', '.join(granted)}): {needs}."
+
+
+def permission_for(path: str) -> Optional[StreamPermissions]:
+    """The stream whose Graph resource a request path (such as /v1.0/auditLogs/signIns?...) reads, if any."""
+    for stream in STREAM_PERMISSIONS:
+        if f"/{stream.resource.lower()}" in path.lower():
+            return stream
+    return None

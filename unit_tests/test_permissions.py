@@ -1,0 +1,91 @@
+"""Least privilege: `check` accepts any set of application permissions that covers every stream and names,
+per stream, what a set lacks; a 403 names the least-privileged permission of the resource it came from."""
+
+import pytest
+
+from source_dynamics365_cc.check import check_roles
+from source_dynamics365_cc.errors import ConfigError, forbidden_message
+from source_dynamics365_cc.permissions import (
+    LEAST_PRIVILEGED_ROLES,
+    SIMPLE_ROLES,
+    STREAM_PERMISSIONS,
+    missing_permissions_message,
+    uncovered_streams,
+)
+
+from .graph_fakes import access_token
+
+COVERING_SETS = {
+    "least privileged": ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"],
+    "directory and audit log (the simple set)": ["Directory.Read.All", "AuditLog.Read.All"],
+    "organization for licenses": ["User.Read.All", "Organization.Read.All", "AuditLog.Read.All"],
+    "read-write permissions": ["User.ReadWrite.All", "Organization.ReadWrite.All", "AuditLog.Read.All"],
+}
+
+
+def test_the_least_privileged_set_is_one_permission_per_stream_as_microsoft_lists_it():
+    assert LEAST_PRIVILEGED_ROLES == ("User.Read.All", "AuditLog.Read.All", "LicenseAssignment.Read.All")
+    assert [stream.stream for stream in STREAM_PERMISSIONS] == ["users", "sign_ins", "subscribed_skus"]
+
+
+@pytest.mark.parametrize("roles", list(COVERING_SETS.values()), ids=list(COVERING_SETS))
+def test_check_accepts_every_set_that_covers_each_stream(roles):
+    assert uncovered_streams(roles) == []
+    check_roles(access_token(roles))
+
+
+def test_the_two_recommended_sets_cover_every_stream():
+    assert uncovered_streams(LEAST_PRIVILEGED_ROLES) == uncovered_streams(SIMPLE_ROLES) == []
+
+
+@pytest.mark.parametrize(
+    "roles, expected",
+    [
+        (
+            ["User.Read.All", "LicenseAssignment.Read.All"],
+            "(it has LicenseAssignment.Read.All, User.Read.All): sign_ins needs AuditLog.Read.All.",
+        ),
+        (
+            ["AuditLog.Read.All", "LicenseAssignment.Read.All"],
+            "users needs User.Read.All (or one of User.ReadWrite.All, Directory.Read.All, Directory.ReadWrite.All).",
+        ),
+        (
+            ["User.Read.All", "AuditLog.Read.All"],
+            "subscribed_skus needs LicenseAssignment.Read.All (or one of Organization.Read.All, Directory.Read.All,",
+        ),
+        (
+            ["Directory.Read.All"],
+            "(it has Directory.Read.All): sign_ins needs AuditLog.Read.All.",
+        ),
+    ],
+)
+def test_check_names_what_is_missing_per_stream(roles, expected):
+    with pytest.raises(ConfigError) as refused:
+        check_roles(access_token(roles))
+    assert expected in refused.value.message
+    assert "Grant admin consent" in refused.value.message
+
+
+def test_only_the_uncovered_streams_are_named():
+    message = missing_permissions_message(["AuditLog.Read.All"])
+    assert message is not None
+    assert "users needs" in message and "subscribed_skus needs" in message and "sign_ins needs" not in message
+
+
+def test_a_token_without_roles_means_admin_consent_is_missing():
+    with pytest.raises(ConfigError) as refused:
+        check_roles(access_token(None))
+    assert "admin consent has not been granted" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "path, permission",
+    [
+        ("/v1.0/users?$select=id&$top=999", "User.Read.All"),
+        ("/v1.0/subscribedSkus", "LicenseAssignment.Read.All"),
+        ("/v1.0/auditLogs/signIns?$top=999", "AuditLog.Read.All"),
+    ],
+)
+def test_a_403_names_the_least_privileged_permission_of_its_resource(path, permission):
+    message = forbidden_message(path, "Insufficient privileges to complete the operation.")
+    assert f"the app needs the application permission {permission}" in message
