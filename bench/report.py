@@ -32,9 +32,8 @@ LIMITS = [
     " main thread, the queue hand-off per record, and ConcurrentCursor.observe hashing the slice with"
     " json.dumps for every record (~6% of samples). On 2 cores the emulator competes for the same CPU.",
     "- Memory: a record queue of 2,000 (source.py) bounds what is held, and allocator.py sets glibc malloc to one"
-    " arena with a fixed mmap threshold. Before both, the 1,000,000 sync peaked 13-24% above the 100,000 one and"
-    " kept creeping (236 MiB at 3,000,000) while tracemalloc showed Python's allocations flat: per-thread"
-    " arenas fragmented by the ~1.6 MB page buffers.",
+    " arena with a fixed mmap threshold for `read`. Without them peak memory crept with tenant size while"
+    " tracemalloc showed Python's allocations flat: per-thread arenas fragmented by the ~1.6 MB page buffers.",
 ]
 
 

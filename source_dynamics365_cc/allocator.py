@@ -1,13 +1,13 @@
-"""glibc malloc settings that keep the connector's memory flat over a long sync.
+"""glibc malloc settings that keep a long `read` flat in memory, in the image and in a venv run alike.
 
-Measured with bench (2 cores, 10,000-record queue, glibc defaults): peak RSS crept from about 178 MiB
-for 100,000 sign-ins to 202 MiB for 1,000,000 and 236 MiB for 3,000,000, while Python's own
-allocations stayed flat (tracemalloc). The creep is the allocator: every worker thread gets its own
-malloc arena, and once the first ~1.6 MB page buffer is freed glibc raises its mmap threshold, so
-later page buffers are carved from those arenas and fragment them. One arena and a fixed mmap
-threshold (page buffers are mapped and unmapped whole) keep the peak flat: 136 MiB for 100,000 and
-141 MiB for 1,000,000 sign-ins (with the 2,000-record queue of source.py). The GIL already
-serialises most allocation, so one arena costs no measurable speed.
+Python's own allocations stay flat over a long sync (tracemalloc), yet the process grew with tenant
+size: every worker thread gets its own malloc arena, and once the first ~1.6 MB page buffer is freed
+glibc raises its mmap threshold, so later page buffers are carved from those arenas and fragment them.
+One arena and a fixed mmap threshold (page buffers are mapped and unmapped whole) keep the peak flat;
+the GIL already serialises most allocation, so one arena costs no measurable speed. `make bench`
+measures both (bench/RESULTS.md). Only `read` needs it: run.py applies it to that command alone, and
+never over a user's own MALLOC_ settings. The image and PyAirbyte both run the console script, so
+both get it.
 """
 
 import ctypes

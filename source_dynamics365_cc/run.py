@@ -126,7 +126,8 @@ def _source(args: List[str], runtime: Runtime) -> SourceDynamics365Cc:
 def run(args: Optional[List[str]] = None, runtime: Runtime = MACHINE) -> None:
     """The console script; the benchmark passes its own `runtime`."""
     args = list(sys.argv[1:] if args is None else args)
-    keep_memory_flat()
+    if _command(args) == "read":
+        keep_memory_flat()
     exit_code = _precheck(args, runtime.now())
     if exit_code is not None:
         sys.exit(exit_code)

@@ -33,8 +33,8 @@ from .windows import sign_in_cursor
 
 logger = logging.getLogger("airbyte")
 # About two pages of sign-ins. Workers block on a full queue, so memory stays flat however large the tenant;
-# the main thread (serialising records) is the bottleneck, so the CDK's deeper 10,000 buys no speed (bench,
-# 1,000,000 sign-ins: 48.4 s against 49.8 s) and costs about 20 MiB of peak memory.
+# the main thread (serialising records) is the bottleneck, so the CDK's deeper 10,000 buys no speed and costs
+# peak memory (measured by `make bench`: bench/RESULTS.md).
 QUEUE_SIZE = 2_000
 
 
