@@ -1,0 +1,58 @@
+"""The CDK internals this connector leans on, pinned: setup.py allows any airbyte-cdk 7.x, and a minor release may
+rename a private. Each test names the connector module that uses it, so a failure says where to look.
+
+- windows.SignInWindowCursor sets ConcurrentCursor._slice_range (the window length, chosen when a read starts)
+  and rewrites ConcurrentCursor._concurrent_state["slices"] (the saved range, cut at the sync's first instant).
+- source.SourceDynamics365Cc.read calls ConcurrentSourceAdapter._select_abstract_streams and
+  ._concurrent_source.read, and hands ._slice_logger to ConcurrentSource.create.
+- density.RangeProbe sends through HttpStream._http_client.send_request (the stream's own retries and budget).
+"""
+
+import inspect
+from datetime import timedelta
+
+import requests_mock
+from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
+from airbyte_cdk.sources.concurrent_source.concurrent_source_adapter import ConcurrentSourceAdapter
+from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
+from airbyte_cdk.sources.streams.http.http_client import HttpClient
+
+from source_dynamics365_cc import SourceDynamics365Cc
+from source_dynamics365_cc.auth import GraphAuthenticator, GraphTokenProvider
+from source_dynamics365_cc.config import parse_config
+from source_dynamics365_cc.streams import SignIns
+
+from .graph_fakes import config, fake_runtime
+
+
+def sign_in_cursor() -> ConcurrentCursor:
+    source = SourceDynamics365Cc(None, config(), None, fake_runtime())
+    with requests_mock.Mocker():
+        (stream,) = [s for s in source.streams(config()) if s.name == "sign_ins"]
+    return stream.cursor
+
+
+def test_concurrent_cursor_keeps_its_window_length_and_saved_slices_where_windows_py_sets_them():
+    cursor = sign_in_cursor()
+    assert hasattr(cursor, "_slice_range"), "ConcurrentCursor._slice_range is gone: see windows.SignInWindowCursor"
+    assert isinstance(cursor._concurrent_state.get("slices"), list), "ConcurrentCursor._concurrent_state changed"
+    assert "_slice_range" in inspect.getsource(ConcurrentCursor._split_per_slice_range)
+    cursor._slice_range = timedelta(hours=6)
+    assert list(cursor.stream_slices()), "slices are generated from the attributes windows.py sets"
+
+
+def test_the_adapter_still_selects_concurrent_streams_and_reads_them_through_its_concurrent_source():
+    signature = inspect.signature(ConcurrentSourceAdapter._select_abstract_streams)
+    assert list(signature.parameters)[1:3] == ["config", "configured_catalog"], "see source.SourceDynamics365Cc.read"
+    source = SourceDynamics365Cc(None, config(), None, fake_runtime())
+    assert isinstance(source._concurrent_source, ConcurrentSource) and callable(source._concurrent_source.read)
+    assert "slice_logger" in inspect.signature(ConcurrentSource.create).parameters
+    assert hasattr(source, "_slice_logger")
+
+
+def test_http_streams_still_send_through_an_http_client_that_density_py_can_use():
+    parsed = parse_config(config())
+    stream = SignIns(parsed, GraphAuthenticator(GraphTokenProvider(parsed)))
+    client = getattr(stream, "_http_client", None)
+    assert isinstance(client, HttpClient), "HttpStream._http_client changed: see density.RangeProbe"
+    assert {"http_method", "url", "request_kwargs", "params"} <= set(inspect.signature(client.send_request).parameters)
