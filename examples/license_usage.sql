@@ -112,8 +112,8 @@ WHERE CAST(status ->> 'errorCode' AS INTEGER) = 0
   )
 GROUP BY user_id;
 
--- One row per holder and SKU: when they last used Dynamics 365 (NULL: not within the sign-in log, which Entra keeps
--- 30 days), and whether a group gives them the license.
+-- One row per holder and SKU: when they last used Dynamics 365 (NULL: no sign-in in the synced records; Entra keeps
+-- 30 days, a warehouse keeps whatever its syncs gathered), and whether a group gives them the license.
 CREATE OR REPLACE TEMP VIEW holder_activity AS
 SELECT
     holder.sku_id,
@@ -146,7 +146,7 @@ LEFT JOIN holder_activity AS activity ON activity.sku_id = sku.sku_id
 GROUP BY sku.sku_part_number, sku.units_bought, sku.units_assigned
 ORDER BY sku.sku_part_number;
 
--- The ten holders idle longest: no Dynamics 365 sign-in in the log first, then the oldest last sign-in. Among those
+-- The ten holders idle longest: no Dynamics 365 sign-in in the records first, then the oldest last sign-in. Among those
 -- with none, the one whose last interactive sign-in to anything (users.signInActivity, when synced) is oldest comes
 -- first: someone active in Outlook every day but never in Dynamics 365 is the clearest case.
 CREATE OR REPLACE TEMP VIEW idle_holders AS

@@ -110,7 +110,7 @@ def print_answer(usage: LicenseUsage, out: TextIO = sys.stdout) -> None:
     """Both tables as plain text."""
     out.write(f"\nDynamics 365 license usage as of {_cell(usage.as_of)} (examples/license_usage.sql)\n\n")
     out.write(_table(SKU_COLUMNS, usage.skus))
-    out.write("\nThe ten longest-idle holders (- : no Dynamics 365 sign-in in the 30-day sign-in log)\n\n")
+    out.write("\nThe ten longest-idle holders (- : no Dynamics 365 sign-in in the records read)\n\n")
     out.write(_table(IDLE_COLUMNS, usage.idle_holders))
 
 
