@@ -10,9 +10,10 @@
 --   sign_ins                  userId, createdDateTime, appId, resourceId, status
 --   non_interactive_sign_ins  the same columns; create it empty when that stream is not synced:
 --                             CREATE TABLE non_interactive_sign_ins AS SELECT * FROM sign_ins LIMIT 0;
--- Graph's nested objects and arrays are JSON columns and createdDateTime is a TIMESTAMP WITH TIME ZONE, as in
--- PyAirbyte's DuckDB cache. Identifiers are unquoted: DuckDB matches them case-insensitively, so the same text
--- runs on Graph's camelCase columns and on PyAirbyte's lowercased ones.
+-- Graph's nested objects and arrays are JSON columns, as in PyAirbyte's DuckDB cache. createdDateTime is a
+-- TIMESTAMP WITH TIME ZONE, or a TIMESTAMP holding UTC (PyAirbyte's cache): the UTC session below reads both alike.
+-- Identifiers are unquoted: DuckDB matches them case-insensitively, so the same text runs on Graph's camelCase
+-- columns and on PyAirbyte's lowercased ones.
 --
 -- Parameter: as_of, the instant the 7- and 30-day windows end. Use the end of the sync, not the wall clock:
 -- a sync read yesterday must not make everybody look a day idler.
@@ -37,7 +38,7 @@
 --   CREATE TEMP VIEW                   CREATE VIEW, or one dbt model per view
 
 -- DuckDB's ->> binds more loosely than = and IS: keep each JSON path in parentheses.
--- Day arithmetic in UTC: DuckDB counts calendar days of a TIMESTAMPTZ in the session time zone.
+-- UTC: DuckDB counts calendar days of a TIMESTAMPTZ, and reads a TIMESTAMP as a TIMESTAMPTZ, in the session time zone.
 SET TimeZone = 'UTC';
 
 -- The Dynamics 365 applications. A sign-in names one in appId (the client) or in resourceId (what it signs in to:

@@ -2,8 +2,9 @@
 printed and drawn.
 
 The connector stays a source; this is what a data team does downstream. Tables get the shape PyAirbyte's DuckDB
-cache gives them (one table per stream, one row per primary key, JSON columns for Graph's nested objects and
-TIMESTAMP WITH TIME ZONE for date-times), so the SQL runs unchanged on either.
+cache gives them (one table per stream, one row per primary key, JSON columns for Graph's nested objects), so the
+SQL runs unchanged on either. Date-times become TIMESTAMP WITH TIME ZONE; PyAirbyte's cache holds them as UTC
+TIMESTAMPs, which the SQL reads alike.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class LicenseUsage:
 
 
 def column_type(prop: Mapping[str, Any]) -> str:
-    """The DuckDB type PyAirbyte gives a JSON-schema property."""
+    """The DuckDB type for a JSON-schema property: PyAirbyte's, but for date-times, which keep their time zone."""
     types = prop.get("type", "string")
     kind = next((t for t in ([types] if isinstance(types, str) else types) if t != "null"), "string")
     if kind == "string" and prop.get("format") == "date-time":

@@ -110,9 +110,17 @@ def write(directory: Path, stream: str, records: list[dict[str, Any]], rename=la
             out.write(json.dumps({rename(field): value for field, value in record.items()}) + "\n")
 
 
-def run(directory: Path, streams: tuple[str, ...] = ("users", "subscribed_skus", "sign_ins"), rename=lambda f: f):
+def run(
+    directory: Path,
+    streams: tuple[str, ...] = ("users", "subscribed_skus", "sign_ins"),
+    rename=lambda field: field,
+    reshape: tuple[str, ...] = (),
+):
+    """Load and answer; `reshape` statements run in between (to give the tables another client's shape)."""
     with duckdb.connect() as con:
         load(con, catalog(*streams, rename=rename), directory)
+        for statement in reshape:
+            con.execute(statement)
         return answer(con, AS_OF)
 
 
@@ -172,8 +180,15 @@ def test_a_record_read_twice_counts_once_and_the_last_read_wins(records):
     assert rows["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 1
 
 
-def test_the_same_sql_answers_on_pyairbyte_lowercased_columns(records, tmp_path_factory):
+def test_the_same_sql_answers_on_pyairbyte_lowercased_columns_and_utc_timestamps(records, tmp_path_factory):
+    """PyAirbyte's DuckDB cache lowercases column names and stores date-times as TIMESTAMP (UTC, no time zone)."""
     lowered = tmp_path_factory.mktemp("lowered")
     for stream, rows in (("users", USERS), ("subscribed_skus", SKUS), ("sign_ins", SIGN_INS)):
         write(lowered, stream, rows, rename=str.lower)
-    assert run(lowered, rename=str.lower) == run(records)
+    pyairbyte_shape = (
+        "SET TimeZone = 'UTC'",
+        "ALTER TABLE sign_ins ALTER createddatetime TYPE TIMESTAMP",
+        "ALTER TABLE users ALTER createddatetime TYPE TIMESTAMP",
+        "SET TimeZone = 'America/Los_Angeles'",
+    )
+    assert run(lowered, rename=str.lower, reshape=pyairbyte_shape) == run(records)
