@@ -166,7 +166,7 @@ def run_demo() -> None:
             4,
             "read",
             "all streams, 30 days of sign-ins; Graph allows 5 sign-in requests per 10 s, so the connector paces itself "
-            "(~45 s)",
+            "(~20 s)",
         )
         first = read("read-1", emu, config, catalog, None)
         state = final_states(first)

@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tools.license_usage import answer, load
+from tools.license_usage import SQL, answer, load
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "source_dynamics365_cc" / "schemas"
 AS_OF = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
@@ -192,3 +192,11 @@ def test_the_same_sql_answers_on_pyairbyte_lowercased_columns_and_utc_timestamps
         "SET TimeZone = 'America/Los_Angeles'",
     )
     assert run(lowered, rename=str.lower, reshape=pyairbyte_shape) == run(records)
+
+
+def test_the_docs_quote_the_sql_file_as_it_is():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "dynamics365-cc.md").read_text()
+    section = doc.split("## From records to an answer\n", 1)[1].split("\n## ", 1)[0]
+    quoted = [block.split("```", 1)[0] for block in section.split("```sql\n")[1:]]
+    sql = SQL.read_text()
+    assert quoted and all(block in sql for block in quoted)
