@@ -35,6 +35,8 @@
 --   ts - INTERVAL 7 DAY                Snowflake DATEADD(day, -7, ts); BigQuery TIMESTAMP_SUB(ts, INTERVAL 7 DAY)
 --   epoch(ts)                          Snowflake DATE_PART(epoch_second, ts); BigQuery UNIX_SECONDS(ts)
 --   string_agg(x, ', ' ORDER BY x)     Snowflake LISTAGG(x, ', ') WITHIN GROUP (ORDER BY x)
+--   bool_or(x)                         Snowflake BOOLOR_AGG(x); BigQuery LOGICAL_OR(x)
+--   SET TimeZone = 'UTC'               Snowflake ALTER SESSION SET TIMEZONE = 'UTC'; PostgreSQL SET TIME ZONE 'UTC'
 --   CREATE TEMP VIEW                   CREATE VIEW, or one dbt model per view
 
 -- DuckDB's ->> binds more loosely than = and IS: keep each JSON path in parentheses.

@@ -97,7 +97,7 @@ def catalog(*names: str, rename=lambda field: field) -> dict[str, Any]:
     """A configured catalog as discover describes the streams (`rename` changes top-level column names)."""
     streams = []
     for name in names:
-        schema = json.loads((SCHEMAS / f"{'sign_ins' if 'sign_ins' in name else name}.json").read_text())
+        schema = json.loads((SCHEMAS / f"{name}.json").read_text())
         schema["properties"] = {rename(field): prop for field, prop in schema["properties"].items()}
         key = rename("skuId" if name == "subscribed_skus" else "id")
         streams.append({"stream": {"name": name, "json_schema": schema, "source_defined_primary_key": [[key]]}})
