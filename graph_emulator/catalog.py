@@ -173,6 +173,22 @@ DEPARTMENTS = ("Sales", "Customer Service", "Finance", "Engineering", "Marketing
 OFFICES = ("18/2111", "131/1104", "20/1101", "Remote", "Building 4")
 LANGUAGES = ("en-US", "de-DE", "fr-FR", "zh-CN", "pt-BR", "is-IS")
 GUEST_DOMAINS = ("fabrikam.com", "northwindtraders.com", "gmail.com", "outlook.com")
+GUEST_COMPANIES = ("Fabrikam, Inc.", "Northwind Traders", None, None)  # per GUEST_DOMAINS; mailbox guests have none
+COMPANY_NAME = "Contoso Ltd."
+# (usageLocation: ISO 3166 alpha-2, country: the free text an HR feed writes)
+USAGE_LOCATIONS = (
+    ("US", "United States"),
+    ("US", "United States"),
+    ("GB", "United Kingdom"),
+    ("FR", "France"),
+    ("DE", "Germany"),
+    ("BR", "Brazil"),
+    ("CN", "China"),
+    ("IS", "Iceland"),
+)
+EMPLOYEE_TYPES = ("Employee", "Employee", "Employee", "Employee", "Contractor", "Consultant", "Vendor")
+# Errors a licenseAssignmentState can carry (Graph's list), most frequent first.
+ASSIGNMENT_ERRORS = ("CountViolation", "CountViolation", "DependencyViolation", "ProhibitedInUsageLocationViolation")
 
 
 @dataclass(frozen=True)
@@ -241,3 +257,14 @@ SKUS: tuple[Sku, ...] = (
     ),
 )
 USER_LICENSABLE = tuple(s for s in SKUS if s.part_number != "CRMSTORAGE")
+
+
+# Security groups that hand out licences (group-based licensing): skuPartNumber -> group id.
+ALL_STAFF_GROUP = "0a5d3f6e-2c41-4b8e-9f17-6d2e8c4b1a90"
+LICENCE_GROUPS = {
+    "ENTERPRISEPACK": ALL_STAFF_GROUP,
+    "AAD_PREMIUM": ALL_STAFF_GROUP,
+    "DYN365_ENTERPRISE_CUSTOMER_SERVICE": "3c9e7b21-5f08-4d6a-8e43-b1f2a7c95d36",
+    "DYN365_ENTERPRISE_SALES": "7e21c4a8-9b3d-4f55-a0c6-2d8f1e6b4c73",
+    "DYN365_BUSCENTRAL_ESSENTIAL": "b4f08d19-6a2e-4c7b-95d1-e3a7c2f6b085",
+}

@@ -36,6 +36,12 @@ USER_PROPERTIES = frozenset(
         "employeeId",
         "assignedLicenses",
         "assignedPlans",
+        "licenseAssignmentStates",
+        "usageLocation",
+        "companyName",
+        "country",
+        "employeeType",
+        "onPremisesSyncEnabled",
         "signInActivity",
     }
 )
@@ -127,8 +133,8 @@ class Directory:
         ident = self.identity(index)
         h = self._h(index, 7)
         given, surname = (None, None) if ident.kind == "concealed" else self._names(index)
-        created = self._created + (mix(h) % max(1, self._now - self._created))
-        created -= created % TICKS
+        created = self._created_ticks(index)
+        usage_location, country = self._place(index)
         values: dict[str, Any] = {}
         for prop in select:
             if prop == "id":
@@ -167,9 +173,89 @@ class Directory:
                 values[prop] = [{"disabledPlans": [], "skuId": s.sku_id} for s in self.licences(index)]
             elif prop == "assignedPlans":
                 values[prop] = self._plans(index, created)
+            elif prop == "licenseAssignmentStates":
+                values[prop] = self.licence_assignments(index)
+            elif prop == "usageLocation":
+                values[prop] = usage_location
+            elif prop == "country":
+                values[prop] = country
+            elif prop in ("companyName", "employeeType", "onPremisesSyncEnabled"):
+                values[prop] = self._employment(index)[prop]
             elif prop == "signInActivity":
                 values[prop] = self._activity(index)
         return values
+
+    def _created_ticks(self, index: int) -> int:
+        created = self._created + (mix(self._h(index, 7)) % max(1, self._now - self._created))
+        return created - created % TICKS
+
+    def _place(self, index: int) -> tuple[str | None, str | None]:
+        """(usageLocation, country): most members have both; country, typed in by HR, is missing more often."""
+        if self.identity(index).kind != "member":
+            return None, None
+        h = self._h(index, 12)
+        if h % 16 == 0:
+            return None, None
+        code, country = catalog.USAGE_LOCATIONS[(h >> 8) % len(catalog.USAGE_LOCATIONS)]
+        return code, None if (h >> 4) % 5 == 0 else country
+
+    def _employment(self, index: int) -> dict[str, Any]:
+        """companyName, employeeType and onPremisesSyncEnabled (True: synced from AD; None: cloud-only)."""
+        ident = self.identity(index)
+        if ident.kind == "guest":
+            company = catalog.GUEST_COMPANIES[self._h(index, 0) % len(catalog.GUEST_DOMAINS)]
+            return {"companyName": company, "employeeType": None, "onPremisesSyncEnabled": None}
+        if ident.kind == "concealed":
+            return {"companyName": None, "employeeType": None, "onPremisesSyncEnabled": None}
+        h = self._h(index, 14)
+        sync = (h >> 16) % 20
+        return {
+            "companyName": None if h % 4 == 0 else catalog.COMPANY_NAME,
+            "employeeType": None
+            if (h >> 4) % 10 < 3
+            else catalog.EMPLOYEE_TYPES[(h >> 8) % len(catalog.EMPLOYEE_TYPES)],
+            "onPremisesSyncEnabled": True if sync < 11 else False if sync == 11 else None,
+        }
+
+    def licence_assignments(self, index: int) -> list[dict[str, Any]]:
+        """licenseAssignmentStates: each held SKU assigned directly, through its group, or both; plus, for about one
+        member in 25, a group assignment that failed.
+
+        A direct assignment needs a usageLocation, so a user without one is licensed through groups only. A failed
+        assignment (state Error) grants nothing: it is absent from assignedLicenses and from consumedUnits.
+        """
+        h = self._h(index, 13)
+        licensed_at = self._created_ticks(index) + 3600 * TICKS
+        direct_allowed = self._place(index)[0] is not None
+        states = []
+        for n, sku in enumerate(self.licences(index)):
+            roll = (h >> (5 * n)) % 20
+            by_group = roll >= 9 if sku.dynamics else roll < 15
+            both = sku.dynamics and roll >= 17
+            group = catalog.LICENCE_GROUPS[sku.part_number]
+            if by_group or not direct_allowed:
+                grouped = licensed_at + (h >> (5 * n + 20)) % (90 * 86400) * TICKS
+                states.append(_assignment(sku, group, "Active", None, min(grouped, self._now)))
+            if direct_allowed and (both or not by_group):
+                states.append(_assignment(sku, None, "Active", None, licensed_at))
+        failed = self._failed_licence(index)
+        if failed is not None:
+            sku, error = failed
+            when = self._now - (h >> 40) % (20 * 86400) * TICKS
+            states.append(_assignment(sku, catalog.LICENCE_GROUPS[sku.part_number], "Error", error, when))
+        return states
+
+    def _failed_licence(self, index: int) -> tuple[catalog.Sku, str] | None:
+        """A Dynamics 365 SKU that a group tried and failed to give this member, with Graph's error code."""
+        h = self._h(index, 15)
+        if self.identity(index).kind != "member" or h % 25:
+            return None
+        held = set(self.licences(index))
+        candidates = [s for s in catalog.USER_LICENSABLE if s.dynamics and s not in held]
+        error = catalog.ASSIGNMENT_ERRORS[(h >> 8) % len(catalog.ASSIGNMENT_ERRORS)]
+        if self._place(index)[0] == "CN":
+            error = "ProhibitedInUsageLocationViolation"
+        return candidates[(h >> 16) % len(candidates)], error
 
     def _mail(self, ident: Identity, h: int) -> str | None:
         if ident.kind == "concealed" or (h >> 28) % 100 < 15:
@@ -257,6 +343,18 @@ class Directory:
                 }
             )
         return out
+
+
+def _assignment(sku: catalog.Sku, group: str | None, state: str, error: str | None, ticks: int) -> dict[str, Any]:
+    """One licenseAssignmentState, in Graph's property order."""
+    return {
+        "assignedByGroup": group,
+        "disabledPlans": [],
+        "error": error,
+        "lastUpdatedDateTime": format_ticks(ticks - ticks % TICKS),
+        "skuId": sku.sku_id,
+        "state": state,
+    }
 
 
 def _service(plan_name: str) -> str:

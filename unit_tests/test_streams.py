@@ -1,12 +1,15 @@
 """Stream behaviours a sync depends on: signInActivity fallback, window restarts, foreign links, concealed users."""
 
+import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import requests_mock
 from airbyte_cdk.models import SyncMode
 
 from source_dynamics365_cc.instants import format_instant
+from source_dynamics365_cc.streams import users
 from source_dynamics365_cc.streams.sign_ins import ApplicationQueries
 
 from .graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
@@ -57,6 +60,27 @@ def test_users_without_sign_in_activity_use_the_largest_page():
         run(config(include_sign_in_activity=False), ("users", SyncMode.full_refresh))
     query = parse_qs(urlsplit(mocker.request_history[-1].url).query)
     assert query["$top"] == ["999"] and "signInActivity" not in query["$select"][0]
+
+
+ROSTER = (
+    "id,userPrincipalName,mail,givenName,surname,displayName,accountEnabled,userType,createdDateTime,jobTitle,"
+    "department,employeeId,assignedLicenses,assignedPlans,licenseAssignmentStates,usageLocation,companyName,"
+    "officeLocation,country,employeeType,onPremisesSyncEnabled"
+)
+
+
+def test_users_select_names_every_roster_field_and_sign_in_activity_last():
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(USERS, json=page([]))
+        run(config(), ("users", SyncMode.full_refresh))
+        run(config(include_sign_in_activity=False), ("users", SyncMode.full_refresh))
+    assert selects(mocker) == [f"{ROSTER},signInActivity", ROSTER]
+
+
+def test_every_selected_user_field_is_in_the_users_schema_and_nothing_else():
+    schema = json.loads((Path(users.__file__).parents[1] / "schemas" / "users.json").read_text())
+    assert list(schema["properties"]) == [*users.ROSTER_FIELDS, "signInActivity"]
 
 
 def test_concealed_users_are_skipped_and_counted():

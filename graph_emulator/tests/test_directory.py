@@ -62,6 +62,43 @@ def test_users_are_realistic(emu: Emulator) -> None:
     assert any(u["signInActivity"]["lastSignInDateTime"] is None for u in users)
 
 
+LICENCE_ERRORS = {
+    "CountViolation",
+    "MutuallyExclusiveViolation",
+    "DependencyViolation",
+    "ProhibitedInUsageLocationViolation",
+    "UniquenessViolation",
+    "Other",
+}
+
+
+def test_licences_come_directly_through_groups_or_both_and_failed_ones_grant_nothing(emu: Emulator) -> None:
+    users = list(emu.tenant.users())
+    ways = set()
+    for user in users:
+        states = user["licenseAssignmentStates"]
+        active = [s for s in states if s["state"] == "Active"]
+        assert {lic["skuId"] for lic in user["assignedLicenses"]} == {s["skuId"] for s in active}
+        for sku in {s["skuId"] for s in active}:
+            ways.add(frozenset(s["assignedByGroup"] is not None for s in active if s["skuId"] == sku))
+        assert all(s["error"] in LICENCE_ERRORS and s["assignedByGroup"] for s in states if s["state"] == "Error")
+        assert all(s["error"] is None for s in active)
+        if user["usageLocation"] is None:
+            assert all(s["assignedByGroup"] for s in states), "a direct assignment needs a usageLocation"
+    assert ways == {frozenset({True}), frozenset({False}), frozenset({True, False})}
+    assert any(s["state"] == "Error" for u in users for s in u["licenseAssignmentStates"])
+
+
+@pytest.mark.parametrize(
+    "field", ["usageLocation", "companyName", "officeLocation", "country", "employeeType", "onPremisesSyncEnabled"]
+)
+def test_roster_fields_are_sometimes_empty_and_can_be_selected(emu: Emulator, client: Client, field: str) -> None:
+    values = [u[field] for u in emu.tenant.users()]
+    assert None in values and len({v for v in values if v is not None}) >= 2
+    body = client.get("/v1.0/users", {"$select": f"id,{field}", "$top": "999"}).json()
+    assert [u[field] for u in body["value"]] == values[: len(body["value"])]
+
+
 def test_unknown_select_property_is_400(client: Client) -> None:
     assert client.get("/v1.0/users", {"$select": "id,shoeSize"}).status_code == 400
 

@@ -25,6 +25,13 @@ ROSTER_FIELDS = (
     "employeeId",
     "assignedLicenses",
     "assignedPlans",
+    "licenseAssignmentStates",
+    "usageLocation",
+    "companyName",
+    "officeLocation",
+    "country",
+    "employeeType",
+    "onPremisesSyncEnabled",
 )
 PAGE_SIZE = 999
 # Microsoft documents a 500-user page when signInActivity is selected; the smaller page is always accepted.
