@@ -14,8 +14,10 @@ import orjson
 from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
+    AirbyteLogMessage,
     AirbyteMessage,
     AirbyteMessageSerializer,
+    Level,
     Status,
     Type,
 )
@@ -26,8 +28,8 @@ from .allocator import keep_memory_flat
 from .config import parse_config
 from .errors import ConfigError
 from .source import SourceDynamics365Cc
+from .state import fresh_start_notice
 from .streams import SignIns
-from .windows import checked_state
 
 T = TypeVar("T")
 FILE_HINTS = {
@@ -102,7 +104,7 @@ def _check_catalog(catalog_path: Optional[str], config: Mapping[str, Any]) -> No
 
 def _check_state(state_path: Optional[str]) -> None:
     """The saved sign-in cursor must be a real instant in the past (another connector's state, garbage or a
-    wrong clock would otherwise surface mid-sync)."""
+    wrong clock would otherwise surface mid-sync); a state with nothing to continue from is said so."""
     if not state_path:
         return
     messages = _read_file(SourceDynamics365Cc.read_state, state_path, "state")
@@ -110,7 +112,9 @@ def _check_state(state_path: Optional[str]) -> None:
         stream_state = ConnectorStateManager(state=messages).get_stream_state(SignIns.name, None)
     except ValueError as error:
         raise ConfigError(f"The state file {state_path} cannot be used ({error}). {FILE_HINTS['state']}") from None
-    checked_state(stream_state, datetime.now(timezone.utc))
+    notice = fresh_start_notice(stream_state, datetime.now(timezone.utc))
+    if notice:
+        _emit(AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.WARN, message=notice)))
 
 
 def _source(args: List[str]) -> SourceDynamics365Cc:

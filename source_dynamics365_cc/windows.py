@@ -25,11 +25,10 @@ from airbyte_cdk.sources.types import StreamSlice
 
 from .config import ConnectorConfig
 from .density import NewestPage, RangeProbe
-from .errors import ConfigError
 from .instants import GraphInstantStateConverter, format_instant, parse_instant
+from .state import CURSOR_FIELD, checked_state
 from .streams.sign_ins import SignIns
 
-CURSOR_FIELD = "createdDateTime"
 SLICE_BOUNDARIES = ("start", "end")
 MIN_WINDOW = timedelta(hours=1)
 WINDOWS_PER_WORKER = 4
@@ -142,32 +141,6 @@ class SignInWindowCursor(ConcurrentCursor):
 def _reason(error: Exception) -> str:
     text = getattr(error, "message", None) or str(error) or type(error).__name__
     return str(text)[:200]
-
-
-def checked_state(state: Mapping[str, Any], sync_end: datetime) -> Mapping[str, Any]:
-    """The stream state if its cursor is a real instant not after now; a clear error otherwise."""
-    if not state:
-        return {}
-    if "state_type" in state:
-        return state
-    value = state.get(CURSOR_FIELD)
-    if value is None:
-        raise ConfigError(
-            f"The saved state for sign_ins has no '{CURSOR_FIELD}' (it looks like another connector's state: "
-            f"{sorted(state)[:5]}). Reset the sign_ins stream to start again."
-        )
-    try:
-        cursor = parse_instant(value)
-    except ValueError:
-        raise ConfigError(
-            f"The saved sign_ins cursor {str(value)[:40]!r} is not a UTC timestamp. Reset the sign_ins stream."
-        ) from None
-    if cursor > sync_end:
-        raise ConfigError(
-            f"The saved sign_ins cursor {format_instant(cursor)} lies in the future (now is {format_instant(sync_end)}). "
-            "Reset the sign_ins stream, or check the clock of the machine that wrote the state."
-        )
-    return {CURSOR_FIELD: format_instant(cursor)}
 
 
 def sign_in_cursor(
