@@ -215,8 +215,8 @@ def test_debug_logs_of_check_and_read_carry_no_token_secret_or_key(tmp_path: Pat
         check = run_debug("check", tmp_path, config, emu)
         read = run_debug("read", tmp_path, config, emu)
     assert check.connection_status == {"status": "SUCCEEDED"} and read.returncode == 0
-    assert "'Authorization': 'Bearer ****'" in read.stdout, "the debug log of requests is not there to check"
     for output in (check, read):
+        assert "'Authorization': 'Bearer ****'" in output.stdout, "the debug log of requests is not there to check"
         assert_no_secret_leaked(output, config)
 
 

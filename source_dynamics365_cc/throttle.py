@@ -7,6 +7,7 @@ plugs the pacer into the CDK's request path; `RetryAfterBackoff` tells the CDK h
 """
 
 import email.utils
+import logging
 import math
 import threading
 import time
@@ -151,3 +152,49 @@ class RetryAfterBackoff(BackoffStrategy):
             if seconds is not None:
                 return seconds
         return min(float(2**attempt_count), MAX_BACKOFF_SECONDS)
+
+
+# The CDK sleeps one second more than a strategy asks for ("to cover any fractions of second").
+CDK_EXTRA_SECONDS = 1.0
+
+
+class WaitBudgetSpent(Exception):
+    """The waits a `WaitBudget` allows are used up; `waited` says how many seconds went by in them."""
+
+    def __init__(self, waited: float, status: Optional[int]) -> None:
+        super().__init__(f"waited {waited:.0f} s")
+        self.waited = waited
+        self.status = status
+
+
+class WaitBudget(BackoffStrategy):
+    """Another strategy's waits, each logged, until they add up to `seconds`: for `check`, which a person sits
+    through. The next wait that would pass the budget raises `WaitBudgetSpent` instead of starting."""
+
+    def __init__(self, strategy: BackoffStrategy, seconds: float, logger: logging.Logger) -> None:
+        self._strategy = strategy
+        self._seconds = seconds
+        self._logger = logger
+        self.waited = 0.0
+
+    def backoff_time(
+        self,
+        response_or_exception: Optional[Union[requests.Response, requests.RequestException]],
+        attempt_count: int,
+    ) -> Optional[float]:
+        try:
+            wait = self._strategy.backoff_time(response_or_exception, attempt_count)
+        except AirbyteTracedException:  # longer than a sync would wait, so longer than this budget too
+            wait = math.inf
+        status = response_or_exception.status_code if isinstance(response_or_exception, requests.Response) else None
+        cause = f"HTTP {status}" if status else type(response_or_exception).__name__
+        if wait is None:
+            return None
+        if self.waited + wait + CDK_EXTRA_SECONDS > self._seconds:
+            raise WaitBudgetSpent(self.waited, status)
+        self.waited += wait + CDK_EXTRA_SECONDS
+        self._logger.info(
+            f"Microsoft Graph is busy ({cause}); waiting {wait + CDK_EXTRA_SECONDS:.1f} s before asking again "
+            f"({self.waited:.0f} of at most {self._seconds:.0f} s)."
+        )
+        return wait
