@@ -5,6 +5,7 @@ read of all streams, 45 minutes of tenant activity (including late sign-ins), an
 read from the saved state. Everything lands in demo-output/: config.json, catalog.json, one
 <stream>.jsonl per stream (the second read is appended, as an append-mode destination would),
 state.json (the final state), read-1.stderr / read-2.stderr, and each run's input files in <step>/.
+The runs get DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS=1 from the harness: the emulator is no Microsoft host.
 """
 
 from __future__ import annotations
