@@ -269,3 +269,26 @@ def test_a_date_range_state_without_slices_is_a_fresh_start_with_a_warning(tmp_p
     )
     log = json.loads(out)["log"]
     assert code is None and log["level"] == "WARN" and "reading sign-ins from the start date" in log["message"]
+
+
+@pytest.mark.parametrize(
+    "state, warning",
+    [
+        ({"state_type": "date-range", "slices": []}, "holds no finished time range"),
+        ({"createdDateTime": "0001-01-01T00:00:00Z"}, "is older than Microsoft Entra's retention"),
+    ],
+)
+def test_a_foreign_but_usable_state_gives_a_sync_with_a_warning_not_a_traceback(tmp_path: Path, state, warning):
+    from integration_tests.harness import running_emulator
+
+    with running_emulator(seed=21, users=3, sign_ins=60, days=30) as emu:
+        cfg = emu.config_for() | {
+            "sign_in_app_ids": [],
+            "start_date": format_instant(emu.tenant.now - dt.timedelta(hours=2)),
+        }
+        catalog = configured_catalog({"sign_ins": "incremental"})
+        result = run_connector("read", tmp_path, cfg, catalog, [stream_state_message("sign_ins", state)], emulator=emu)
+    assert result.returncode == 0 and result.errors == []
+    assert any(warning in line for line in result.logs("WARN"))
+    assert "Traceback" not in result.stdout + result.stderr and "'1-01-01" not in result.stdout
+    assert result.final_state("sign_ins")["createdDateTime"] > "2000"
