@@ -47,7 +47,13 @@ def sync_files(emu: Emulator, folder: Path, name: str) -> SyncFiles:
     catalog_path = folder / f"{name}.catalog.json"
     config_path.write_text(json.dumps(config))
     catalog_path.write_text(json.dumps(_catalog()))
-    env = {**os.environ, "REQUESTS_CA_BUNDLE": emu.ca_path, "SSL_CERT_FILE": emu.ca_path}
+    # The emulator's host is no Microsoft host: a deployment that runs the connector against it must allow it.
+    env = {
+        **os.environ,
+        "REQUESTS_CA_BUNDLE": emu.ca_path,
+        "SSL_CERT_FILE": emu.ca_path,
+        "DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS": "1",
+    }
     in_range = sum(1 for _ in emu.tenant.sign_in_rows(start, emu.tenant.now))
     return SyncFiles(config_path, catalog_path, env, in_range)
 

@@ -43,6 +43,9 @@ class Login:
         self.kid = "emu-" + tenant.tenant_id[:8]
         self.lifetime = lifetime
         self.base_url = ""  # set by the server once the port is known
+        # Where the OpenID document says tokens are issued; tests point it elsewhere (another host name, plain
+        # http) to prove that a client sends no credential to a token endpoint off the login host.
+        self.token_endpoint_base = ""
         self._lock = threading.Lock()
         self._issued: dict[str, int] = {}  # token id (uti) -> revocation generation at issue
         self._generation = 0
@@ -81,7 +84,7 @@ class Login:
         tid = self.resolve_tenant(tenant)
         base = f"{self.base_url}/{tid}"
         return {
-            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "token_endpoint": f"{self.token_endpoint_base or self.base_url}/{tid}/oauth2/v2.0/token",
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
             "jwks_uri": f"{base}/discovery/v2.0/keys",
             "response_modes_supported": ["query", "fragment", "form_post"],

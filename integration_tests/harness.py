@@ -169,11 +169,13 @@ def parse_messages(stdout: str) -> list[dict[str, Any]]:
 
 
 def connector_env(emulator: Emulator | None) -> dict[str, str]:
-    """The process environment, trusting the emulator's CA (this machine sets its own bundle globally)."""
+    """The process environment, trusting the emulator's CA (this machine sets its own bundle globally) and
+    allowing its host as login and Graph endpoint, as a deployment that runs the emulator must."""
     env = dict(os.environ)
     if emulator is not None:
         env["REQUESTS_CA_BUNDLE"] = emulator.ca_path
         env.pop("CURL_CA_BUNDLE", None)
+        env["DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS"] = "1"
     return env
 
 

@@ -148,7 +148,22 @@ def test_check_says_a_graph_endpoint_the_tenants_cloud_does_not_know(emulator, t
 )
 def test_check_explains_a_graph_that_is_busy_or_refuses_a_fresh_token(tmp_path, status, fragments):
     with running_emulator(seed=14, users=5, sign_ins=50, days=2) as emu:
-        emu.add_fault({"route": "subscribedSkus", "kind": "status", "status": status, "times": None})
+        # A Retry-After beyond check's minute of waiting: it fails at once instead of waiting in vain.
+        fault = {"route": "subscribedSkus", "kind": "status", "status": status, "times": None, "retry_after": "120"}
+        emu.add_fault(fault)
         result = run_check(emu, tmp_path, emu.config_for("full"))
 
     assert_failed(result, *fragments)
+
+
+def test_check_waits_out_a_tenant_busy_with_another_tool_and_succeeds(tmp_path):
+    """Another tool on the same app makes Graph answer check's sign-in probe with 429s for a while."""
+    with running_emulator(seed=15, users=5, sign_ins=50, days=2) as emu:
+        emu.add_fault({"route": "signIns", "kind": "status", "status": 429, "times": 2, "retry_after": "1"})
+        result = run_check(emu, tmp_path, emu.config_for("full"))
+        sign_in_statuses = [entry["status"] for entry in emu.request_log("signIns")]
+
+    assert result.connection_status == {"status": "SUCCEEDED"}
+    assert sign_in_statuses == [429, 429, 200]
+    waits = [line for line in result.logs() if "Microsoft Graph is busy (HTTP 429); waiting 2.0 s" in line]
+    assert len(waits) == 2, "each wait is logged"

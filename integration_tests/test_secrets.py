@@ -9,6 +9,8 @@ import contextlib
 import datetime as dt
 import re
 import socket
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Mapping
@@ -19,12 +21,22 @@ import requests_mock
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read
+from cryptography.hazmat.primitives import serialization
 
 from source_dynamics365_cc import SourceDynamics365Cc
 from unit_tests.graph_fakes import GRAPH, page, register_login
 from unit_tests.graph_fakes import config as fake_config
 
-from .harness import Result, configured_catalog, run_connector, running_emulator
+from .harness import (
+    DEFAULT_TIMEOUT,
+    REPO_ROOT,
+    Result,
+    configured_catalog,
+    connector_env,
+    run_connector,
+    running_emulator,
+    write_inputs,
+)
 
 PACKAGE = Path(__file__).resolve().parent.parent / "source_dynamics365_cc"
 
@@ -155,7 +167,10 @@ def test_refused_credentials_are_reported_without_repeating_them(tmp_path: Path,
         check = run_connector("check", tmp_path, config, emulator=emu)
         result = run_connector("read", tmp_path, config, configured_catalog({"users": "full_refresh"}), emulator=emu)
     assert check.connection_status["status"] == "FAILED"
-    assert re.search(r"client secret is wrong|private key could not be loaded", check.connection_status["message"])
+    assert re.search(
+        r"client secret is wrong|'credentials.private_key_password' is set, but the private key is not encrypted",
+        check.connection_status["message"],
+    )
     assert result.returncode != 0 and result.errors
     for output in (check, result):
         assert_no_secret_leaked(output, config)
@@ -181,3 +196,80 @@ def test_a_next_link_to_another_host_is_refused_and_the_token_stays_home(next_li
     assert followed == [f"{GRAPH}/v1.0/users?" + followed[0].split("?", 1)[1]]
     assert "refusing to send the access token there" in output.errors[0].trace.error.message
     assert_no_secret_leaked("\n".join(str(message) for message in output._messages), config)
+
+
+def run_debug(command: str, directory: Path, config: Mapping[str, Any], emulator: Any) -> Result:
+    """`python main.py <command> --debug ...`: the CDK then logs every request with its headers."""
+    catalog = configured_catalog(ALL_STREAMS) if command == "read" else None
+    argv = [sys.executable, "main.py", command, "--debug", *write_inputs(directory, config, catalog).args()]
+    done = subprocess.run(
+        argv, cwd=REPO_ROOT, env=connector_env(emulator), capture_output=True, text=True, timeout=DEFAULT_TIMEOUT
+    )
+    return Result.from_output(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.mark.parametrize("auth", ["client_secret", "client_certificate"])
+def test_debug_logs_of_check_and_read_carry_no_token_secret_or_key(tmp_path: Path, auth: str):
+    with running_emulator(seed=14, users=8, sign_ins=200, days=30) as emu:
+        config = emu.config_for(auth=auth) | {"start_date": recent(3, emu.tenant.now), "sign_in_app_ids": []}
+        check = run_debug("check", tmp_path, config, emu)
+        read = run_debug("read", tmp_path, config, emu)
+    assert check.connection_status == {"status": "SUCCEEDED"} and read.returncode == 0
+    for output in (check, read):
+        assert "'Authorization': 'Bearer ****'" in output.stdout, "the debug log of requests is not there to check"
+        assert_no_secret_leaked(output, config)
+
+
+def test_an_encrypted_key_and_its_password_stay_out_of_debug_logs(tmp_path: Path):
+    with running_emulator(seed=15, users=3, sign_ins=20, days=30) as emu:
+        config = emu.config_for(auth="client_certificate")
+        key = serialization.load_pem_private_key(config["credentials"]["private_key"].encode(), None)
+        password = "debug-key-password-31c"
+        config["credentials"] |= {
+            "private_key": key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(password.encode()),
+            ).decode(),
+            "private_key_password": password,
+        }
+        check = run_debug("check", tmp_path, config, emu)
+    assert check.connection_status == {"status": "SUCCEEDED"}
+    assert_no_secret_leaked(check, config)
+
+
+def test_a_foreign_login_endpoint_gets_no_request_unless_the_deployment_allows_it(tmp_path: Path, monkeypatch):
+    """In the Airbyte UI a connection editor may change `login_endpoint` and press Test: the stored secret must
+    not follow. The emulator stands in for the editor's server and counts what reaches it."""
+    with running_emulator(seed=16, users=3, sign_ins=20, days=30) as emu:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", emu.ca_path)
+        monkeypatch.delenv("DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS")
+        config = emu.config_for()
+        check = run_connector("check", tmp_path, config)
+        read = run_connector("read", tmp_path, config, configured_catalog({"users": "full_refresh"}))
+        refused_log = emu.request_log()
+        monkeypatch.setenv("DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS", "1")
+        allowed = run_connector("check", tmp_path, config)
+        allowed_log = emu.request_log()
+    assert check.connection_status["status"] == "FAILED"
+    for text in (check.connection_status["message"], read.errors[0]):
+        assert "'login_endpoint'" in text and "DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS=1" in text
+    assert read.returncode == 1 and read.records("users") == []
+    assert refused_log == [], "a request reached the foreign host"
+    assert allowed.connection_status == {"status": "SUCCEEDED"}
+    assert [entry["route"] for entry in allowed_log].count("token") == 1, "the counter counts token requests"
+    for output in (check, read):
+        assert_no_secret_leaked(output, config)
+
+
+@pytest.mark.parametrize("token_host", ["https://localhost:{port}", "http://127.0.0.1:{port}"])
+def test_a_token_endpoint_the_login_host_names_elsewhere_gets_no_credential(tmp_path: Path, token_host: str):
+    with running_emulator(seed=17, users=3, sign_ins=20, days=30) as emu:
+        emu.login.token_endpoint_base = token_host.format(port=emu.base_url.rsplit(":", 1)[1])
+        config = emu.config_for()
+        check = run_connector("check", tmp_path, config, emulator=emu)
+        log = emu.request_log()
+    assert check.connection_status["status"] == "FAILED"
+    assert "names its token endpoint on another host or without https" in check.connection_status["message"]
+    assert [entry["route"] for entry in log] == ["openid"], "only the OpenID document may be fetched"
+    assert_no_secret_leaked(check, config)

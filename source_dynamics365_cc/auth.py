@@ -8,21 +8,21 @@ no stream ever sees them.
 
 import base64
 import binascii
-import hashlib
 import json
 import logging
 import threading
 import time
 from typing import Any, Callable, Mapping, Optional
+from urllib.parse import urlsplit
 
 import msal
 import msal.exceptions
 import requests
+import requests.adapters
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.requests_native_auth.abstract_token import AbstractHeaderAuthenticator
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from .config import ClientCertificate, ClientSecret, ConnectorConfig
 from .errors import ConfigError, TokenError, token_error_message
@@ -31,28 +31,16 @@ TOKEN_ATTEMPTS = 5
 TOKEN_TIMEOUT_SECONDS = 30
 
 
-def certificate_thumbprint(certificate_pem: str) -> str:
-    """The SHA-1 thumbprint Entra shows for the certificate, which msal needs to name the key."""
-    try:
-        certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
-    except ValueError:
-        raise ConfigError(
-            "'credentials.certificate' could not be read as a PEM certificate: paste the whole file, "
-            "from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----."
-        ) from None
-    return hashlib.sha1(certificate.public_bytes(Encoding.DER)).hexdigest().upper()  # noqa: S324 - Entra's thumbprint is SHA-1
-
-
 def msal_credential(config: ConnectorConfig) -> Any:
-    """The `client_credential` argument msal expects for a secret or a certificate."""
+    """The `client_credential` argument msal expects for a secret or a certificate.
+
+    A certificate goes as `public_certificate` without a `thumbprint`: msal then names the key by its SHA-256
+    thumbprint (`x5t#S256`, signed PS256), which Microsoft recommends over the SHA-1 `x5t`."""
     credential = config.credential
     if isinstance(credential, ClientSecret):
         return credential.secret
     assert isinstance(credential, ClientCertificate)
-    result = {
-        "private_key": credential.private_key_pem,
-        "thumbprint": certificate_thumbprint(credential.certificate_pem),
-    }
+    result = {"private_key": credential.private_key_pem, "public_certificate": credential.certificate_pem}
     if credential.private_key_password:
         result["passphrase"] = credential.private_key_password
     return result
@@ -83,6 +71,49 @@ def login_failure(failure: Exception, login_url: str) -> AirbyteTracedException:
     )
 
 
+def on_login_host(url: str, login_url: str) -> bool:
+    """Whether `url` is https on exactly the configured login host (and port)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" and f"https://{parts.netloc.lower()}".removesuffix(":443") == login_url
+
+
+class LoginSession(requests.Session):
+    """msal's HTTP client: it sends only to the configured login host, over https, and refuses an OpenID
+    document whose token endpoint lies elsewhere before msal can post the credential there (msal itself takes
+    that endpoint on trust, so a document served by someone else could collect the secret)."""
+
+    def __init__(self, login_url: str) -> None:
+        super().__init__()
+        self._login_url = login_url
+        adapter = requests.adapters.HTTPAdapter(max_retries=1)  # msal's own default: one quiet retry
+        self.mount("https://", adapter)
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if not on_login_host(str(url), self._login_url):
+            raise ConfigError(
+                f"The sign-in was about to send a request to {urlsplit(str(url)).hostname}, which is not the login "
+                f"endpoint {self._login_url}; nothing was sent: check 'login_endpoint' and 'cloud'."
+            )
+        kwargs.setdefault("timeout", TOKEN_TIMEOUT_SECONDS)
+        response = super().request(method, url, *args, **kwargs)
+        if str(url).endswith("/.well-known/openid-configuration"):
+            self._refuse_foreign_token_endpoint(response)
+        return response
+
+    def _refuse_foreign_token_endpoint(self, response: requests.Response) -> None:
+        try:
+            document = response.json()
+        except ValueError:
+            return  # msal reports an unreadable document as a tenant it cannot find
+        endpoint = document.get("token_endpoint") if isinstance(document, dict) else None
+        if isinstance(endpoint, str) and not on_login_host(endpoint, self._login_url):
+            parts = urlsplit(endpoint)
+            raise ConfigError(
+                f"The login endpoint {self._login_url} names its token endpoint on another host or without https "
+                f"({parts.scheme}://{parts.netloc}), so the credential is not sent: check 'login_endpoint' and 'cloud'."
+            )
+
+
 class GraphTokenProvider:
     """Hands out a valid app token; msal's cache renews it near expiry. Thread-safe."""
 
@@ -97,6 +128,7 @@ class GraphTokenProvider:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._app: Optional[msal.ConfidentialClientApplication] = None
+        self._masked_token: Optional[str] = None
 
     def token(self) -> str:
         with self._lock:
@@ -117,7 +149,7 @@ class GraphTokenProvider:
                 error: AirbyteTracedException = login_failure(failure, self._config.login_url)
             else:
                 if "access_token" in result:
-                    return str(result["access_token"])
+                    return self._masked(str(result["access_token"]))
                 error = token_error_message(result)
             if error.failure_type != FailureType.transient_error or attempt == TOKEN_ATTEMPTS:
                 raise error
@@ -126,6 +158,14 @@ class GraphTokenProvider:
             )
             self._sleep(2 ** (attempt - 1))
         raise AssertionError("unreachable")
+
+    def _masked(self, access_token: str) -> str:
+        """Register a new token with the CDK's log formatter before anything can log it (`--debug` prints every
+        request's headers); msal hands the same token out of its cache for an hour, and it is registered once."""
+        if access_token != self._masked_token:
+            add_to_secrets(access_token)
+            self._masked_token = access_token
+        return access_token
 
     def _application(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
@@ -139,15 +179,9 @@ class GraphTokenProvider:
                 client_credential=msal_credential(self._config),
                 authority=self._config.authority,
                 instance_discovery=False,
-                timeout=TOKEN_TIMEOUT_SECONDS,
+                http_client=LoginSession(self._config.login_url),
             )
-        except (ValueError, TypeError) as error:  # cryptography raises TypeError for a password on a plain key
-            text = str(error)
-            if "private" in text.lower() or "key" in text.lower() or "password" in text.lower():
-                raise ConfigError(
-                    "The private key could not be loaded: check 'credentials.private_key' and, if the key is "
-                    "encrypted, 'credentials.private_key_password'."
-                ) from None
+        except ValueError:  # msal's word for a tenant whose OpenID configuration cannot be fetched
             raise ConfigError(
                 f"The tenant '{self._config.tenant_id}' was not found at {self._config.login_url}: check the Tenant ID "
                 "(Microsoft Entra ID > Overview > Tenant ID) and 'cloud'."

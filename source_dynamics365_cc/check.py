@@ -3,22 +3,57 @@
 In order: the configuration, a token (secret, tenant, app, consent), the token's application
 permissions, then one cheap call to each Graph resource the streams read, the sign-in call with
 the very filter a sync sends. Each failure raises `ConfigError`/`TokenError` with its message.
+
+The calls go through the CDK's `HttpClient` as the streams' do: the same error handler, Retry-After
+backoff, sign-in pacer and authenticator. A busy tenant (another tool on the same app) is waited
+out for up to `CHECK_WAIT_SECONDS` in total, each wait logged, since *Set up source* in the Airbyte
+UI must not fail at random; a host that cannot be reached or trusted, or a fresh token refused,
+fails at once.
 """
 
-from datetime import datetime, timedelta, timezone
-from typing import Sequence
+import logging
+import time
+from datetime import timedelta
+from typing import Any, Callable, Optional, Sequence, Union
 
 import requests
-from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http import HttpClient
+from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .auth import GraphAuthenticator, GraphTokenProvider, token_roles
 from .config import ConnectorConfig
-from .errors import PERMISSIONS_HINT, ConfigError, GraphErrorHandler, OrFilterRefused, TokenError, refuses_or
-from .odata import Match, application_matches, sign_in_filter
-from .pages import graph_page
+from .errors import (
+    FILTER_REFUSED,
+    PERMISSIONS_HINT,
+    ConfigError,
+    FilterRefused,
+    GraphErrorHandler,
+    OrFilterRefused,
+    TokenError,
+    refuses_filter,
+    refuses_or,
+)
+from .odata import Match, SignInQuery, Window, application_matches
 from .permissions import missing_permissions_message
+from .runtime import utc_now
+from .streams.sign_ins import NonInteractiveSignIns, SignIns
+from .throttle import (
+    GraphApiBudget,
+    RetryAfterBackoff,
+    SlidingWindowPacer,
+    WaitBudget,
+    WaitBudgetSpent,
+    is_sign_in_request,
+)
 
 PROBE_TIMEOUT_SECONDS = 60
+# Long enough for Graph's usual Retry-After (seconds) several times over, short enough for a person at *Test*.
+CHECK_WAIT_SECONDS = 60.0
+# The budget decides when check gives up waiting, never the count: each wait is at least a second.
+CHECK_MAX_RETRIES = int(CHECK_WAIT_SECONDS)
 HOUR = timedelta(hours=1)
 
 
@@ -29,60 +64,138 @@ def check_roles(access_token: str) -> None:
         raise ConfigError(f"{missing} {PERMISSIONS_HINT}")
 
 
-def probe(config: ConnectorConfig, authenticator: GraphAuthenticator, path: str, params: dict) -> None:
-    """One GET through the same error translation a sync uses; anything but success becomes a clear failure."""
-    url = f"{config.graph_url}/v1.0/{path}"
-    try:
-        response = requests.get(url, params=params, auth=authenticator, timeout=PROBE_TIMEOUT_SECONDS)
-    except requests.exceptions.SSLError:
-        raise ConfigError(
-            f"The TLS certificate of {config.graph_url} is not trusted: check 'graph_endpoint'."
-        ) from None
-    except requests.RequestException:
-        raise TokenError(
-            f"Cannot reach Microsoft Graph at {config.graph_url}: check the network, 'cloud' and 'graph_endpoint'.",
-            transient=True,
-        ) from None
-    if refuses_or(response):
-        raise OrFilterRefused()
-    resolution = GraphErrorHandler(logger=None).interpret_response(response)  # type: ignore[arg-type]
-    if resolution.response_action == ResponseAction.SUCCESS:
-        graph_page(response)
-        return
-    if resolution.response_action == ResponseAction.REFRESH_TOKEN_THEN_RETRY:
-        raise ConfigError(
-            f"Microsoft Graph at {config.graph_url} rejected a token just issued for it (HTTP 401): check that "
-            "'cloud', 'login_endpoint' and 'graph_endpoint' name the same Microsoft cloud; if they do, a new app's "
-            "permissions can take a few minutes to apply, so check again later."
-        )
-    if resolution.response_action in (ResponseAction.RETRY, ResponseAction.RATE_LIMITED):
-        raise TokenError(
-            f"Microsoft Graph is busy or unavailable (HTTP {response.status_code}); try again in a few minutes.",
-            transient=True,
-        )
-    raise ConfigError(resolution.error_message or f"Microsoft Graph answered HTTP {response.status_code} to {path}.")
+class CheckErrorHandler(ErrorHandler):
+    """The streams' `GraphErrorHandler`, but what check cannot fix by waiting fails at once in check's words:
+    an unreachable or untrusted host, and a 401 to a token issued a moment ago (a cloud mismatch). A 429 is
+    retried like a 503, without the CDK's rate-limit status message, which belongs to a sync."""
+
+    def __init__(self, config: ConnectorConfig, logger: logging.Logger) -> None:
+        self._graph = GraphErrorHandler(logger, max_retries=CHECK_MAX_RETRIES)
+        self._graph_url = config.graph_url
+
+    @property
+    def max_retries(self) -> Optional[int]:
+        return self._graph.max_retries
+
+    @property
+    def max_time(self) -> Optional[int]:
+        return self._graph.max_time
+
+    def interpret_response(
+        self, response_or_exception: Optional[Union[requests.Response, Exception]] = None
+    ) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.exceptions.SSLError):
+            return ErrorResolution(
+                ResponseAction.FAIL,
+                FailureType.config_error,
+                f"The TLS certificate of {self._graph_url} is not trusted: check 'graph_endpoint'.",
+            )
+        if isinstance(response_or_exception, requests.RequestException):
+            return ErrorResolution(
+                ResponseAction.FAIL,
+                FailureType.transient_error,
+                f"Cannot reach Microsoft Graph at {self._graph_url}: check the network, 'cloud' and 'graph_endpoint'.",
+            )
+        resolution = self._graph.interpret_response(response_or_exception)
+        if resolution.response_action == ResponseAction.REFRESH_TOKEN_THEN_RETRY:
+            return ErrorResolution(
+                ResponseAction.FAIL,
+                FailureType.config_error,
+                f"Microsoft Graph at {self._graph_url} rejected a token just issued for it (HTTP 401): check that "
+                "'cloud', 'login_endpoint' and 'graph_endpoint' name the same Microsoft cloud; if they do, a new app's "
+                "permissions can take a few minutes to apply, so check again later.",
+            )
+        if resolution.response_action == ResponseAction.RATE_LIMITED:
+            return ErrorResolution(ResponseAction.RETRY, resolution.failure_type, resolution.error_message)
+        return resolution
 
 
-def check_connection(config: ConnectorConfig, provider: GraphTokenProvider) -> None:
+class GraphProbe:
+    """Sends check's GETs through one `HttpClient`; the wait budget is shared by all of them."""
+
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        authenticator: GraphAuthenticator,
+        logger: logging.Logger,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._config = config
+        pacer = SlidingWindowPacer(config.sign_in_requests_per_10_seconds, clock=clock, sleep=sleep)
+        self._waits = WaitBudget(RetryAfterBackoff(), CHECK_WAIT_SECONDS, logger)
+        self._client = HttpClient(
+            name="check",
+            logger=logger,
+            error_handler=CheckErrorHandler(config, logger),
+            api_budget=GraphApiBudget(pacer, is_sign_in_request),  # type: ignore[arg-type]
+            authenticator=authenticator,
+            backoff_strategy=self._waits,
+        )
+
+    def get(self, path: str, params: dict[str, Any], api_version: str = "v1.0") -> None:
+        """One GET; anything but success (or a refused `or`, raised as `OrFilterRefused`) becomes a clear failure."""
+        try:
+            _, response = self._client.send_request(
+                "GET",
+                f"{self._config.graph_url}/{api_version}/{path}",
+                request_kwargs={"timeout": PROBE_TIMEOUT_SECONDS},
+                params=params,
+            )
+        except WaitBudgetSpent as spent:
+            raise TokenError(
+                f"Microsoft Graph is busy or unavailable (HTTP {spent.status}) and stayed so through "
+                f"{spent.waited:.0f} s of waiting; try again in a few minutes.",
+                transient=True,
+            ) from None
+        except (ConfigError, TokenError):
+            raise
+        except AirbyteTracedException as error:
+            raise _plain(error) from None
+        if refuses_or(response):
+            raise OrFilterRefused()
+        if refuses_filter(response):
+            raise ConfigError(FilterRefused.from_response(response).explained().message or FILTER_REFUSED)
+
+
+def _plain(error: AirbyteTracedException) -> AirbyteTracedException:
+    """The HttpClient's failure, with its own message, as check's kind: the CDK reports only config errors as
+    a FAILED status, and anything else would end `check` with a traceback."""
+    message = error.message or "The connection check failed."
+    if error.failure_type == FailureType.config_error:
+        return ConfigError(message)
+    return TokenError(message, transient=True)
+
+
+def check_connection(
+    config: ConnectorConfig,
+    provider: GraphTokenProvider,
+    logger: Optional[logging.Logger] = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
     """Raise on the first problem found; return quietly when every stream can be read."""
     access_token = provider.token()
     check_roles(access_token)
-    authenticator = GraphAuthenticator(provider)
-    probe(config, authenticator, "subscribedSkus", {})
-    probe(config, authenticator, "users", {"$select": "id,userPrincipalName", "$top": 1})
-    probe_sign_ins(config, authenticator)
+    probe = GraphProbe(config, GraphAuthenticator(provider), logger or logging.getLogger("airbyte"), clock, sleep)
+    probe.get("subscribedSkus", {})
+    probe.get("users", {"$select": "id,userPrincipalName", "$top": 1})
+    probe_sign_ins(config, probe)
 
 
-def probe_sign_ins(config: ConnectorConfig, authenticator: GraphAuthenticator) -> None:
-    """The last hour with the sync's application filter; where Graph refuses its `or`, with one term, as a sync
-    would then read it."""
-    now = datetime.now(timezone.utc)
-    matches = application_matches(config.sign_in_app_ids)
+def probe_sign_ins(config: ConnectorConfig, probe: GraphProbe) -> None:
+    """The last hour of each sign-in stream the config offers, with the sync's own filter; where Graph refuses its
+    `or`, with one term, as a sync would then read it. Beta's non-interactive sign-ins only when opted in."""
+    now = utc_now()
+    window = Window.half_open(now - HOUR, now)
+    matches = tuple(application_matches(config.sign_in_app_ids))
+    kinds = [SignIns, NonInteractiveSignIns] if config.include_non_interactive_sign_ins else [SignIns]
+    for kind in kinds:
 
-    def last_hour(terms: Sequence[Match]) -> dict:
-        return {"$filter": sign_in_filter(now - HOUR, now, terms), "$top": 1}
+        def last_hour(terms: Sequence[Match], event_type: Optional[str] = kind.event_type) -> dict:
+            return {"$filter": SignInQuery(window, tuple(terms), event_type).filter(), "$top": 1}
 
-    try:
-        probe(config, authenticator, "auditLogs/signIns", last_hour(matches))
-    except OrFilterRefused:
-        probe(config, authenticator, "auditLogs/signIns", last_hour(matches[:1]))
+        try:
+            probe.get("auditLogs/signIns", last_hour(matches), kind.api_version)
+        except OrFilterRefused:
+            probe.get("auditLogs/signIns", last_hour(matches[:1]), kind.api_version)

@@ -6,12 +6,15 @@ and `read` all refuse bad input the same way.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
-from .clouds import CLOUDS
+from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
+
+from .certificates import checked_certificate
+from .clouds import ALLOW_CUSTOM_ENDPOINTS, CLOUDS, Cloud, custom_endpoints_allowed
 from .errors import ConfigError
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -34,18 +37,18 @@ APP_REGISTRATION_HINT = "Azure portal: Microsoft Entra ID > App registrations > 
 
 @dataclass(frozen=True)
 class ClientSecret:
-    """A client secret value (never its Secret ID)."""
+    """A client secret value (never its Secret ID); left out of the repr, so no log of a config shows it."""
 
-    secret: str
+    secret: str = field(repr=False)
 
 
 @dataclass(frozen=True)
 class ClientCertificate:
-    """A PEM certificate with its private key, as uploaded to the app registration."""
+    """A PEM certificate with its private key, as uploaded to the app registration; the key stays out of the repr."""
 
     certificate_pem: str
-    private_key_pem: str
-    private_key_password: Optional[str]
+    private_key_pem: str = field(repr=False)
+    private_key_password: Optional[str] = field(repr=False)
 
 
 Credential = Union[ClientSecret, ClientCertificate]
@@ -79,20 +82,32 @@ class ConnectorConfig:
         return f"{self.graph_url}/.default"
 
 
-def parse_config(raw: Mapping[str, Any], now: Optional[datetime] = None, logger: Any = None) -> ConnectorConfig:
-    """Validate `raw` (the config JSON) and return a `ConnectorConfig`, or raise `ConfigError`."""
+def parse_config(
+    raw: Mapping[str, Any],
+    now: Optional[datetime] = None,
+    logger: Any = None,
+    allow_custom_endpoints: Optional[bool] = None,
+) -> ConnectorConfig:
+    """Validate `raw` (the config JSON) and return a `ConnectorConfig`, or raise `ConfigError`.
+
+    `allow_custom_endpoints` defaults to the environment variable DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS."""
     if not isinstance(raw, Mapping):
         raise ConfigError("The configuration must be a JSON object.")
     now = now or datetime.now(timezone.utc)
-    cloud = _cloud(raw.get("cloud", "global"))
+    cloud_name = raw.get("cloud", "global")
+    cloud = _cloud(cloud_name)
+    allow_custom = custom_endpoints_allowed() if allow_custom_endpoints is None else allow_custom_endpoints
+    login_url = _endpoint(_optional(raw, "login_endpoint", "the cloud's login host"), "login_endpoint")
+    graph_url = _endpoint(_optional(raw, "graph_endpoint", "the cloud's Graph host"), "graph_endpoint")
+    if not allow_custom:
+        _microsoft_host(login_url, cloud.login_url, "login_endpoint", cloud_name)
+        _microsoft_host(graph_url, cloud.graph_url, "graph_endpoint", cloud_name)
     return ConnectorConfig(
         tenant_id=_tenant_id(raw.get("tenant_id")),
         client_id=_guid(raw.get("client_id"), "client_id", "Application (client) ID", APP_REGISTRATION_HINT),
-        credential=_credential(raw.get("credentials")),
-        login_url=_endpoint(_optional(raw, "login_endpoint", "the cloud's login host"), "login_endpoint")
-        or cloud.login_url,
-        graph_url=_endpoint(_optional(raw, "graph_endpoint", "the cloud's Graph host"), "graph_endpoint")
-        or cloud.graph_url,
+        credential=_credential(raw.get("credentials"), now),
+        login_url=login_url or cloud.login_url,
+        graph_url=graph_url or cloud.graph_url,
         start=_start(_optional(raw, "start_date", "the start of the 30-day retention"), now, logger),
         sign_in_app_ids=_app_ids(raw.get("sign_in_app_ids", list(DYNAMICS_365_APP_IDS))),
         lookback=timedelta(
@@ -156,7 +171,14 @@ def _tenant_id(value: Any) -> str:
     )
 
 
-def _credential(value: Any) -> Credential:
+def register_secret(value: str) -> None:
+    """From now on the CDK's log formatter masks `value`, both as typed and stripped: a message may quote either."""
+    for form in dict.fromkeys((value, value.strip())):
+        if form:
+            add_to_secrets(form)
+
+
+def _credential(value: Any, now: datetime) -> Credential:
     if not isinstance(value, Mapping):
         raise ConfigError("'credentials' is required: choose 'client_secret' or 'client_certificate'.")
     auth_type = value.get("auth_type")
@@ -167,13 +189,14 @@ def _credential(value: Any) -> Credential:
                 "'credentials.client_secret' is empty: paste the secret's Value. "
                 "Azure portal: App registrations > your app > Certificates & secrets > Client secrets."
             )
+        register_secret(secret)
         return ClientSecret(secret.strip())
     if auth_type == "client_certificate":
-        return _certificate(value)
+        return _certificate(value, now)
     raise ConfigError("'credentials.auth_type' must be 'client_secret' or 'client_certificate'.")
 
 
-def _certificate(value: Mapping[str, Any]) -> ClientCertificate:
+def _certificate(value: Mapping[str, Any], now: datetime) -> ClientCertificate:
     certificate = value.get("certificate")
     if not isinstance(certificate, str) or "-----BEGIN CERTIFICATE-----" not in certificate:
         raise ConfigError(
@@ -188,10 +211,14 @@ def _certificate(value: Mapping[str, Any]) -> ClientCertificate:
     password = value.get("private_key_password")
     if password is not None and not isinstance(password, str):
         raise ConfigError("'credentials.private_key_password' must be text.")
+    register_secret(key)
+    if password:
+        register_secret(password)
+    checked_certificate(certificate.strip(), key.strip(), password or None, now)
     return ClientCertificate(certificate.strip(), key.strip(), password or None)
 
 
-def _cloud(value: Any):
+def _cloud(value: Any) -> Cloud:
     if not isinstance(value, str) or value not in CLOUDS:
         raise ConfigError(f"'cloud' must be one of: {', '.join(CLOUDS)}.")
     return CLOUDS[value]
@@ -222,7 +249,19 @@ def _endpoint(value: Any, name: str) -> Optional[str]:
         host = None
     if not host or " " in parts.netloc:
         raise ConfigError(f"'{name}' has no valid host name; use https://host[:port].")
-    return f"https://{parts.netloc.lower()}"
+    return f"https://{parts.netloc.lower()}".removesuffix(":443")
+
+
+def _microsoft_host(url: Optional[str], own_url: str, name: str, cloud: str) -> None:
+    """A stored secret (login) or token (Graph) goes only to Microsoft's host for the cloud, unless the machine
+    running the connector allows other hosts: whoever may edit a connection must not be able to redirect it."""
+    if url is None or url == own_url:
+        return
+    raise ConfigError(
+        f"'{name}' {url} is not Microsoft's host for the cloud '{cloud}' ({own_url}), so no credential is sent "
+        f"there: leave '{name}' out, or choose the matching 'cloud'; to use a host of your own (a proxy or a test "
+        f"emulator), whoever runs the connector must set the environment variable {ALLOW_CUSTOM_ENDPOINTS}=1."
+    )
 
 
 def _start(value: Any, now: datetime, logger: Any) -> datetime:

@@ -14,8 +14,10 @@ import orjson
 from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
+    AirbyteLogMessage,
     AirbyteMessage,
     AirbyteMessageSerializer,
+    Level,
     Status,
     Type,
 )
@@ -27,8 +29,8 @@ from .config import parse_config
 from .errors import ConfigError
 from .runtime import MACHINE, Runtime, utc_now
 from .source import SourceDynamics365Cc
-from .streams import SignIns
-from .windows import checked_state
+from .state import fresh_start_notice
+from .streams import NonInteractiveSignIns, SignIns
 
 T = TypeVar("T")
 FILE_HINTS = {
@@ -99,16 +101,19 @@ def _check_catalog(catalog_path: Optional[str], config: Mapping[str, Any]) -> No
 
 
 def _check_state(state_path: Optional[str], now: datetime) -> None:
-    """The saved sign-in cursor must be a real instant in the past (another connector's state, garbage or a
-    wrong clock would otherwise surface mid-sync)."""
+    """Each saved sign-in cursor must be a real instant in the past (another connector's state, garbage or a
+    wrong clock would otherwise surface mid-sync); a state with nothing to continue from is said so."""
     if not state_path:
         return
     messages = _read_file(SourceDynamics365Cc.read_state, state_path, "state")
-    try:
-        stream_state = ConnectorStateManager(state=messages).get_stream_state(SignIns.name, None)
-    except ValueError as error:
-        raise ConfigError(f"The state file {state_path} cannot be used ({error}). {FILE_HINTS['state']}") from None
-    checked_state(stream_state, now)
+    for stream in (SignIns.name, NonInteractiveSignIns.name):
+        try:
+            stream_state = ConnectorStateManager(state=messages).get_stream_state(stream, None)
+        except ValueError as error:
+            raise ConfigError(f"The state file {state_path} cannot be used ({error}). {FILE_HINTS['state']}") from None
+        notice = fresh_start_notice(stream_state, now, stream)
+        if notice:
+            _emit(AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.WARN, message=notice)))
 
 
 def _source(args: List[str], runtime: Runtime) -> SourceDynamics365Cc:

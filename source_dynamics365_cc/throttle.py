@@ -7,35 +7,69 @@ plugs the pacer into the CDK's request path; `RetryAfterBackoff` tells the CDK h
 """
 
 import email.utils
+import logging
+import math
 import threading
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, Union
 
 import requests
+from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.call_rate import AbstractAPIBudget, AbstractCallRatePolicy
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from .errors import RESUME_NOTE
 
 WINDOW_SECONDS = 10.0
 # Graph counts a request when it arrives, we when we send it: a quarter second covers the jitter.
 SAFETY_MARGIN_SECONDS = 0.25
 MAX_BACKOFF_SECONDS = 60.0
+# The longest Retry-After obeyed (documented in docs/dynamics365-cc.md). Graph's own waits are seconds; a
+# header of hours, `inf` or a date years ahead would hang a sync, so a longer wait ends it as a transient
+# error instead: the state stays at the last finished window and the next sync resumes there.
+MAX_RETRY_AFTER_SECONDS = 300.0
 
 
 def retry_after_seconds(response: requests.Response) -> Optional[float]:
-    """Seconds to wait from a Retry-After header: integer, fractional ("2.128") or an HTTP date."""
+    """Seconds to wait from a Retry-After header: integer, fractional ("2.128") or an HTTP date; `inf` for a
+    wait too long to represent, `None` for no header or one that is not a wait (`soon`, `nan`)."""
     value = response.headers.get("Retry-After")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
+        return _seconds_until(value)
+    return None if math.isnan(seconds) else max(0.0, seconds)
+
+
+def _seconds_until(http_date: str) -> Optional[float]:
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, OverflowError):
         return None
+    if when.tzinfo is None:  # "-0000": UTC, by RFC 5322
+        when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def obeyed_retry_after(response: requests.Response) -> Optional[float]:
+    """The Retry-After wait if it is within `MAX_RETRY_AFTER_SECONDS`; a longer one ends the request with a
+    transient error that says so, rather than hanging the sync."""
+    seconds = retry_after_seconds(response)
+    if seconds is None or seconds <= MAX_RETRY_AFTER_SECONDS:
+        return seconds
+    wait = "an endless wait" if math.isinf(seconds) else f"a wait of {seconds:,.0f} seconds"
+    raise AirbyteTracedException(
+        message=(
+            f"Microsoft Graph asked for {wait} (HTTP {response.status_code}, Retry-After "
+            f"{str(response.headers.get('Retry-After'))[:40]!r}), longer than the {MAX_RETRY_AFTER_SECONDS / 60:.0f} "
+            f"minutes this connector waits. Run the sync again later: {RESUME_NOTE}"
+        ),
+        failure_type=FailureType.transient_error,
+    )
 
 
 class SlidingWindowPacer:
@@ -97,7 +131,7 @@ class GraphApiBudget(AbstractAPIBudget):
             return
         if response.status_code in (429, 503):
             seconds = retry_after_seconds(response)
-            if seconds:
+            if seconds and seconds <= MAX_RETRY_AFTER_SECONDS:  # a longer wait ends the sync instead
                 self._pacer.pause(seconds)
 
 
@@ -107,7 +141,8 @@ def is_sign_in_request(request: Any) -> bool:
 
 
 class RetryAfterBackoff(BackoffStrategy):
-    """Retry-After when Graph sends one (429, 503); otherwise exponential, capped."""
+    """Retry-After when Graph sends one (429, 503), up to `MAX_RETRY_AFTER_SECONDS`; otherwise exponential,
+    capped. Raising from here is how the CDK's own capped strategies end a request whose wait is too long."""
 
     def backoff_time(
         self,
@@ -115,7 +150,53 @@ class RetryAfterBackoff(BackoffStrategy):
         attempt_count: int,
     ) -> Optional[float]:
         if isinstance(response_or_exception, requests.Response):
-            seconds = retry_after_seconds(response_or_exception)
+            seconds = obeyed_retry_after(response_or_exception)
             if seconds is not None:
                 return seconds
         return min(float(2**attempt_count), MAX_BACKOFF_SECONDS)
+
+
+# The CDK sleeps one second more than a strategy asks for ("to cover any fractions of second").
+CDK_EXTRA_SECONDS = 1.0
+
+
+class WaitBudgetSpent(Exception):
+    """The waits a `WaitBudget` allows are used up; `waited` says how many seconds went by in them."""
+
+    def __init__(self, waited: float, status: Optional[int]) -> None:
+        super().__init__(f"waited {waited:.0f} s")
+        self.waited = waited
+        self.status = status
+
+
+class WaitBudget(BackoffStrategy):
+    """Another strategy's waits, each logged, until they add up to `seconds`: for `check`, which a person sits
+    through. The next wait that would pass the budget raises `WaitBudgetSpent` instead of starting."""
+
+    def __init__(self, strategy: BackoffStrategy, seconds: float, logger: logging.Logger) -> None:
+        self._strategy = strategy
+        self._seconds = seconds
+        self._logger = logger
+        self.waited = 0.0
+
+    def backoff_time(
+        self,
+        response_or_exception: Optional[Union[requests.Response, requests.RequestException]],
+        attempt_count: int,
+    ) -> Optional[float]:
+        try:
+            wait = self._strategy.backoff_time(response_or_exception, attempt_count)
+        except AirbyteTracedException:  # longer than a sync would wait, so longer than this budget too
+            wait = math.inf
+        status = response_or_exception.status_code if isinstance(response_or_exception, requests.Response) else None
+        cause = f"HTTP {status}" if status else type(response_or_exception).__name__
+        if wait is None:
+            return None
+        if self.waited + wait + CDK_EXTRA_SECONDS > self._seconds:
+            raise WaitBudgetSpent(self.waited, status)
+        self.waited += wait + CDK_EXTRA_SECONDS
+        self._logger.info(
+            f"Microsoft Graph is busy ({cause}); waiting {wait + CDK_EXTRA_SECONDS:.1f} s before asking again "
+            f"({self.waited:.0f} of at most {self._seconds:.0f} s)."
+        )
+        return wait

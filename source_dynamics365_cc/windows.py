@@ -25,9 +25,9 @@ from airbyte_cdk.sources.types import StreamSlice
 
 from .config import ConnectorConfig
 from .density import NewestPage, RangeProbe
-from .errors import ConfigError
 from .instants import GraphInstantStateConverter, format_instant, parse_instant
 from .odata import CURSOR_FIELD
+from .state import checked_state
 from .streams.sign_ins import SignIns
 
 SLICE_BOUNDARIES = (START_KEY, END_KEY) = ("start", "end")
@@ -155,32 +155,6 @@ def _reason(error: Exception) -> str:
     return str(text)[:200]
 
 
-def checked_state(state: Mapping[str, Any], sync_end: datetime) -> Mapping[str, Any]:
-    """The stream state if its cursor is a real instant not after now; a clear error otherwise."""
-    if not state:
-        return {}
-    if "state_type" in state:
-        return state
-    value = state.get(CURSOR_FIELD)
-    if value is None:
-        raise ConfigError(
-            f"The saved state for sign_ins has no '{CURSOR_FIELD}' (it looks like another connector's state: "
-            f"{sorted(state)[:5]}). Reset the sign_ins stream to start again."
-        )
-    try:
-        cursor = parse_instant(value)
-    except ValueError:
-        raise ConfigError(
-            f"The saved sign_ins cursor {str(value)[:40]!r} is not a UTC timestamp. Reset the sign_ins stream."
-        ) from None
-    if cursor > sync_end:
-        raise ConfigError(
-            f"The saved sign_ins cursor {format_instant(cursor)} lies in the future (now is {format_instant(sync_end)}). "
-            "Reset the sign_ins stream, or check the clock of the machine that wrote the state."
-        )
-    return {CURSOR_FIELD: format_instant(cursor)}
-
-
 def sign_in_cursor(
     stream: SignIns,
     config: ConnectorConfig,
@@ -189,8 +163,8 @@ def sign_in_cursor(
     sync_end: datetime,
     logger: logging.Logger,
 ) -> ConcurrentCursor:
-    state = checked_state(state_manager.get_stream_state(stream.name, stream.namespace), sync_end)
-    _warn_if_behind_retention(state, config, logger)
+    state = checked_state(state_manager.get_stream_state(stream.name, stream.namespace), sync_end, stream.name)
+    _warn_if_behind_retention(stream.name, state, config, logger)
     return SignInWindowCursor(
         sizer=WindowSizer(sync_end, config, RangeProbe(stream), logger),
         earliest=config.start,
@@ -208,10 +182,12 @@ def sign_in_cursor(
     )
 
 
-def _warn_if_behind_retention(state: Mapping[str, Any], config: ConnectorConfig, logger: logging.Logger) -> None:
+def _warn_if_behind_retention(
+    stream: str, state: Mapping[str, Any], config: ConnectorConfig, logger: logging.Logger
+) -> None:
     value = state.get(CURSOR_FIELD)
     if value and parse_instant(value) - config.lookback < config.start:
         logger.warning(
-            f"The saved sign_ins cursor {value} is older than Microsoft Entra's retention or the start date; "
+            f"The saved {stream} cursor {value} is older than Microsoft Entra's retention or the start date; "
             f"reading from {format_instant(config.start)}. Sign-ins before that can no longer be read."
         )

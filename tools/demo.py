@@ -7,6 +7,7 @@ read from the saved state. Everything lands in demo-output/: config.json, catalo
 state.json (the final state), read-1.stderr / read-2.stderr, and each run's input files in <step>/.
 Last, the records are loaded into DuckDB and examples/license_usage.sql answers who holds Dynamics 365 without
 using it (tools/license_usage.py): printed, and drawn in license-usage.png.
+The runs get DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS=1 from the harness: the emulator is no Microsoft host.
 """
 
 from __future__ import annotations

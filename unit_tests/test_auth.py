@@ -1,33 +1,41 @@
 """Tokens through real msal against a fake token endpoint: caching, refresh after 401, certificates, roles."""
 
+import base64
 import datetime
+import hashlib
+from urllib.parse import parse_qs
 
+import jwt
 import pytest
 import requests_mock
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from source_dynamics365_cc.auth import GraphAuthenticator, GraphTokenProvider, certificate_thumbprint, token_roles
+from source_dynamics365_cc.auth import GraphAuthenticator, GraphTokenProvider, token_roles
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import ConfigError, TokenError
 
-from .graph_fakes import ALL_ROLES, access_token, config, register_login, token_error
+from .graph_fakes import ALL_ROLES, LOGIN, TENANT, access_token, config, register_login, token_error
 
 
-def self_signed(password: bytes | None = None) -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def self_signed(
+    password: bytes | None = None, key: object = None, valid_from: float = 0, valid_days: float = 1
+) -> tuple[str, str]:
+    """A PEM certificate and its PKCS#8 key; `key` signs with another key type, the days move its validity."""
+    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "connector")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=valid_from)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=valid_days))
         .sign(key, hashes.SHA256())
     )
     encryption = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
@@ -79,7 +87,7 @@ def test_roles_are_read_from_the_token_claims():
     assert token_roles("not-a-jwt") == []
 
 
-def test_certificate_credentials_are_sent_as_a_signed_assertion_named_by_thumbprint():
+def test_certificate_credentials_are_sent_as_an_assertion_named_by_the_sha256_thumbprint():
     certificate, key = self_signed()
     cfg = config(credentials={"auth_type": "client_certificate", "certificate": certificate, "private_key": key})
     with requests_mock.Mocker() as mocker:
@@ -88,7 +96,10 @@ def test_certificate_credentials_are_sent_as_a_signed_assertion_named_by_thumbpr
     body = endpoint.last_request.text
     assert "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer" in body
     assert "client_secret" not in body
-    assert len(certificate_thumbprint(certificate)) == 40
+    header = jwt.get_unverified_header(parse_qs(body)["client_assertion"][0])
+    der = x509.load_pem_x509_certificate(certificate.encode()).public_bytes(serialization.Encoding.DER)
+    assert header["x5t#S256"].rstrip("=") == base64.urlsafe_b64encode(hashlib.sha256(der).digest()).decode().rstrip("=")
+    assert header["alg"] == "PS256" and "x5t" not in header
 
 
 def test_an_encrypted_private_key_is_opened_with_its_password_and_refused_with_a_wrong_one():
@@ -105,6 +116,40 @@ def test_an_encrypted_private_key_is_opened_with_its_password_and_refused_with_a
     assert "private_key_password" in refused.value.message and "not-the-passphrase" not in refused.value.message
 
 
-def test_a_certificate_that_is_not_pem_is_a_config_error():
-    with pytest.raises(ConfigError):
-        certificate_thumbprint("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----")
+def test_every_access_token_is_masked_in_logs_from_the_moment_msal_returns_it():
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker, tokens=2)
+        provider = GraphTokenProvider(parse_config(config()))
+        first = provider.token()
+        second = provider.refresh()
+    assert first != second
+    assert filter_secrets(f"'Authorization': 'Bearer {first}' then 'Bearer {second}'") == (
+        "'Authorization': 'Bearer ****' then 'Bearer ****'"
+    )
+
+
+@pytest.mark.parametrize(
+    "token_endpoint",
+    [
+        "https://collector.example.net/t/oauth2/v2.0/token",
+        f"{LOGIN.replace('https://', 'http://')}/{TENANT}/oauth2/v2.0/token",
+        f"{LOGIN}:8443/{TENANT}/oauth2/v2.0/token",
+        f"https://login.example.test.collector.example.net/{TENANT}/oauth2/v2.0/token",
+    ],
+)
+def test_a_discovered_token_endpoint_off_the_login_host_gets_no_credential(token_endpoint):
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(
+            f"{LOGIN}/{TENANT}/v2.0/.well-known/openid-configuration",
+            json={
+                "token_endpoint": token_endpoint,
+                "authorization_endpoint": f"{LOGIN}/{TENANT}/oauth2/v2.0/authorize",
+            },
+        )
+        stolen = mocker.post(requests_mock.ANY)
+        with pytest.raises(ConfigError) as refused:
+            GraphTokenProvider(parse_config(config())).token()
+    assert stolen.call_count == 0, "the credential was posted somewhere"
+    assert "names its token endpoint on another host or without https" in refused.value.message
+    assert "'login_endpoint'" in refused.value.message

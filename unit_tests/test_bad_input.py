@@ -288,3 +288,124 @@ def test_an_unreadable_config_file_is_refused_in_plain_words(tmp_path: Path, cap
     status = json.loads(capsys.readouterr().out)["connectionStatus"]
     assert code == 0 and status["status"] == "FAILED"
     assert status["message"].startswith("Cannot read the config file") and "JSON object" in status["message"]
+
+
+def certificate_credentials(case: str) -> dict:
+    """The credentials block for one way a certificate or its key can be wrong (see CERTIFICATE_CASES)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+
+    from .test_auth import self_signed
+
+    password = b"the-key-password-5f1" if case in ("encrypted_without_password", "wrong_password") else None
+    if case == "ec_key":
+        certificate, key = self_signed(key=ec.generate_private_key(ec.SECP256R1()))
+    elif case == "dsa_key":
+        certificate, key = self_signed(key=dsa.generate_private_key(2048))
+    else:
+        certificate, key = self_signed(
+            password=password,
+            valid_from={"expired": -10, "not_yet_valid": 2}.get(case, 0),
+        )
+    if case == "openssh_key":
+        rsa_key = serialization.load_pem_private_key(key.encode(), None)
+        key = rsa_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        ).decode()
+    if case == "key_of_another_certificate":
+        other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key = other.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+    credentials = {"auth_type": "client_certificate", "certificate": certificate, "private_key": key}
+    if case == "wrong_password":
+        credentials["private_key_password"] = "not-the-key-password"
+    if case == "password_for_a_plain_key":
+        credentials["private_key_password"] = "a-password-for-nothing"
+    return credentials
+
+
+CERTIFICATE_CASES = [
+    ("encrypted_without_password", "'credentials.private_key' is encrypted: enter its password"),
+    ("wrong_password", "'credentials.private_key_password' does not open the encrypted private key"),
+    ("password_for_a_plain_key", "'credentials.private_key_password' is set, but the private key is not encrypted"),
+    (
+        "ec_key",
+        "'credentials.private_key' holds a key of type EC (elliptic curve), but Microsoft Entra accepts only RSA",
+    ),
+    ("dsa_key", "'credentials.private_key' holds a key of type DSA"),
+    ("openssh_key", "'credentials.private_key' is in OpenSSH format"),
+    ("key_of_another_certificate", "'credentials.private_key' does not belong to 'credentials.certificate'"),
+    ("expired", "'credentials.certificate' expired on"),
+    ("not_yet_valid", "'credentials.certificate' is valid only from"),
+]
+
+
+@pytest.mark.parametrize("case, fragment", CERTIFICATE_CASES)
+def test_each_unusable_certificate_or_key_gets_one_sentence_naming_the_setting(case, fragment):
+    credentials = certificate_credentials(case)
+    error = refusal_now(config(credentials=credentials))
+    assert error is not None, f"{case} was accepted"
+    assert fragment in error.message
+    assert error.message.count(". ") <= 2 and "Traceback" not in error.message
+    for name in ("private_key", "private_key_password"):
+        assert not credentials.get(name) or credentials[name] not in error.message
+
+
+def refusal_now(raw: Any) -> ConfigError | None:
+    """parse_config's refusal at the real time: a certificate's validity is checked against it."""
+    try:
+        parse_config(raw)
+    except ConfigError as error:
+        return error
+    return None
+
+
+@pytest.mark.parametrize("case", ["encrypted_without_password", "key_of_another_certificate", "expired"])
+def test_the_real_entrypoint_refuses_an_unusable_certificate_before_any_request(tmp_path: Path, case: str):
+    bad = config(credentials=certificate_credentials(case))
+    check = run_connector("check", tmp_path, bad)
+    assert check.connection_status["status"] == "FAILED" and "'credentials." in check.connection_status["message"]
+    assert "Traceback" not in check.stdout + check.stderr
+    assert_no_secret_leaked(check, bad)
+
+
+@pytest.mark.parametrize(
+    "overrides, setting",
+    [
+        ({"login_endpoint": "https://login.example.test"}, "login_endpoint"),
+        (
+            {"login_endpoint": "https://login.microsoftonline.com", "graph_endpoint": "https://graph.example.test"},
+            "graph_endpoint",
+        ),
+        ({"cloud": "us_government_l4", "login_endpoint": "https://login.microsoftonline.com"}, "login_endpoint"),
+        ({"cloud": "china", "graph_endpoint": "https://graph.microsoft.com"}, "graph_endpoint"),
+        ({"login_endpoint": "https://login.microsoftonline.com:8443"}, "login_endpoint"),
+        ({"login_endpoint": "https://login.microsoftonline.com.example.test"}, "login_endpoint"),
+    ],
+)
+def test_an_endpoint_off_the_clouds_microsoft_hosts_is_refused_unless_the_deployment_allows_it(
+    monkeypatch, overrides, setting
+):
+    monkeypatch.delenv("DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS")
+    raw = {key: value for key, value in config(**overrides).items() if key not in ("login_endpoint", "graph_endpoint")}
+    raw |= overrides
+    error = refusal(raw)
+    assert error is not None
+    assert f"'{setting}'" in error.message and "DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS=1" in error.message
+    monkeypatch.setenv("DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS", "1")
+    assert refusal(raw) is None
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"login_endpoint": "https://login.microsoftonline.com", "graph_endpoint": "https://graph.microsoft.com:443"},
+        {"cloud": "us_government_l5_dod", "graph_endpoint": "https://DOD-GRAPH.microsoft.us"},
+    ],
+)
+def test_microsofts_own_hosts_need_no_permission(monkeypatch, overrides):
+    monkeypatch.setenv("DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS", "0")
+    raw = {key: value for key, value in config().items() if key not in ("login_endpoint", "graph_endpoint")}
+    assert refusal(raw | overrides) is None

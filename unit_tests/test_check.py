@@ -1,17 +1,22 @@
-"""`check` names each unreachable or untrusted host (permissions: test_permissions.py)."""
+"""`check` names each unreachable or untrusted host (permissions: test_permissions.py),
+and waits out a busy tenant for about a minute, as Graph asks, before it fails."""
 
 import logging
+from types import SimpleNamespace
 
 import pytest
 import requests
 import requests_mock
+from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_dynamics365_cc.auth import GraphTokenProvider
-from source_dynamics365_cc.check import check_connection
+from source_dynamics365_cc.check import CHECK_WAIT_SECONDS, check_connection
 from source_dynamics365_cc.config import parse_config
+from source_dynamics365_cc.errors import TokenError
 
-from .graph_fakes import GRAPH, config, register_login
+from .graph_fakes import GRAPH, config, page, register_login
+from .test_throttle import FakeClock
 
 
 @pytest.mark.parametrize(
@@ -30,3 +35,68 @@ def test_a_graph_host_that_cannot_be_reached_or_trusted_is_named(failure, fragme
         with pytest.raises(AirbyteTracedException) as refused:
             check_connection(parsed, GraphTokenProvider(parsed, logging.getLogger("t")))
     assert fragment in refused.value.message
+
+
+@pytest.fixture
+def cdk_sleeps(monkeypatch) -> list:
+    """The CDK's HttpClient sleeps between retries in its rate_limiting module: record instead of waiting."""
+    sleeps: list = []
+    monkeypatch.setattr(rate_limiting, "time", SimpleNamespace(sleep=sleeps.append))
+    return sleeps
+
+
+def run_check(**answers) -> None:
+    """check_connection against requests-mock, with each Graph path answered by `answers[path]` (a list of
+    requests-mock responses), a fake clock for the sign-in pacer, and no real waiting."""
+    clock = FakeClock()
+    parsed = parse_config(config(sign_in_app_ids=[]))
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        for path in ("subscribedSkus", "users", "auditLogs/signIns"):
+            mocker.get(f"{GRAPH}/v1.0/{path}", answers.get(path.split("/")[-1], [{"json": page([])}]))
+        check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), clock, clock.sleep)
+
+
+def busy(status: int, retry_after: str | None = None) -> dict:
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    return {"status_code": status, "headers": headers, "json": {"error": {"code": "TooManyRequests"}}}
+
+
+def test_check_waits_out_a_busy_sign_in_log_as_graph_asks_and_logs_it(cdk_sleeps, caplog):
+    with caplog.at_level(logging.INFO, logger="check"):
+        run_check(signIns=[busy(429, "2"), busy(429, "2.5"), {"json": page([])}])
+    assert cdk_sleeps == [3, 3.5]
+    assert "Microsoft Graph is busy (HTTP 429); waiting 3.0 s before asking again (3 of at most 60 s)" in caplog.text
+
+
+def test_check_gives_up_after_about_a_minute_of_waiting_and_says_how_long(cdk_sleeps):
+    with pytest.raises(TokenError) as refused:
+        run_check(subscribedSkus=[busy(429, "10")])
+    assert cdk_sleeps == [11] * 5 and sum(cdk_sleeps) <= CHECK_WAIT_SECONDS
+    assert "busy or unavailable (HTTP 429) and stayed so through 55 s of waiting" in refused.value.message
+    assert "try again in a few minutes" in refused.value.message
+
+
+def test_check_backs_off_a_503_without_retry_after_within_the_same_minute(cdk_sleeps):
+    with pytest.raises(TokenError) as refused:
+        run_check(users=[busy(503)])
+    assert cdk_sleeps == [3, 5, 9, 17]
+    assert "(HTTP 503) and stayed so through 34 s of waiting" in refused.value.message
+
+
+def test_one_minute_is_shared_by_all_of_checks_requests(cdk_sleeps):
+    with pytest.raises(TokenError):
+        run_check(
+            subscribedSkus=[busy(429, "20"), {"json": page([])}],
+            users=[busy(503, "20"), {"json": page([])}],
+            signIns=[busy(429, "20")],
+        )
+    assert cdk_sleeps == [21, 21]
+
+
+@pytest.mark.parametrize("retry_after", ["inf", "1e9", "61"])
+def test_a_wait_longer_than_check_allows_fails_at_once(cdk_sleeps, retry_after):
+    with pytest.raises(TokenError) as refused:
+        run_check(signIns=[busy(429, retry_after)])
+    assert cdk_sleeps == []
+    assert "stayed so through 0 s of waiting" in refused.value.message

@@ -75,3 +75,29 @@ def test_the_spec_marks_every_secret_and_documents_every_property():
     assert [option["properties"]["auth_type"]["const"] for option in options] == ["client_secret", "client_certificate"]
     for name, prop in spec["properties"].items():
         assert prop.get("title") and prop.get("description") and "order" in prop, name
+
+
+def test_no_secret_appears_in_the_repr_of_a_parsed_config():
+    from .test_auth import self_signed
+
+    certificate, key = self_signed(password=b"repr-password-9c1")
+    certified = config(
+        credentials={
+            "auth_type": "client_certificate",
+            "certificate": certificate,
+            "private_key": key,
+            "private_key_password": "repr-password-9c1",
+        }
+    )
+    texts = repr(parse_config(config())) + repr(parse_config(certified))
+    assert "s3cr3t" not in texts and "PRIVATE KEY" not in texts and "repr-password-9c1" not in texts
+    assert "client_id=" in texts, "the repr still shows the settings that are not secret"
+
+
+def test_a_secret_is_masked_in_logs_both_as_typed_and_stripped():
+    from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+
+    typed = "  typed-s3cr-7e2x\n"  # nothing another test registers (such as "value") is part of it
+    parse_config(config(credentials={"auth_type": "client_secret", "client_secret": typed}))
+    assert filter_secrets(f"sent {typed.strip()}!") == "sent ****!"
+    assert filter_secrets(f"sent {typed}!") == "sent ****!"

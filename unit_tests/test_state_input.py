@@ -17,7 +17,7 @@ from integration_tests.test_secrets import assert_no_secret_leaked
 from source_dynamics365_cc.errors import ConfigError
 from source_dynamics365_cc.instants import format_instant
 from source_dynamics365_cc.run import _precheck
-from source_dynamics365_cc.windows import checked_state
+from source_dynamics365_cc.state import checked_state
 
 from .graph_fakes import config
 
@@ -61,13 +61,108 @@ def test_an_unusable_cursor_is_refused_with_what_to_do(state, fragment):
     assert fragment in raised.value.message and "Reset the sign_ins stream" in raised.value.message
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["createdDateTime", "x"]), st.none() | st.integers() | st.text(max_size=40)))
-def test_any_state_is_used_or_refused_with_a_config_error(state):
+# What a platform may hand back for sign_ins: this connector's form, the CDK's `date-range` form (from a
+# ConcurrentCursor, the declarative framework or another version), another stream's state, and garbage.
+INSTANTS = st.datetimes(
+    min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31), timezones=st.just(dt.timezone.utc)
+)
+INSTANT_TEXT = st.one_of(
+    INSTANTS.map(lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ").rjust(27, "0")),
+    st.sampled_from(["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-11-26T10:00:00Z", "0000-01-01T00:00:00Z"]),
+)
+ANY_VALUE = st.none() | st.integers() | st.floats() | st.text(max_size=40) | INSTANT_TEXT | st.booleans()
+CDK_SLICE = st.fixed_dictionaries(
+    {},
+    optional={
+        "start": INSTANT_TEXT | ANY_VALUE,
+        "end": INSTANT_TEXT | ANY_VALUE,
+        "most_recent_cursor_value": ANY_VALUE,
+    },
+)
+CDK_STATE = st.fixed_dictionaries(
+    {"state_type": st.sampled_from(["date-range", "integer", "per-partition"]) | st.text(max_size=10)},
+    optional={
+        "slices": st.lists(CDK_SLICE, max_size=4) | ANY_VALUE | st.lists(ANY_VALUE, max_size=2),
+        "legacy": st.dictionaries(st.text(max_size=10), ANY_VALUE, max_size=2),
+    },
+)
+OWN_STATE = st.dictionaries(st.sampled_from(["createdDateTime", "x"]), ANY_VALUE)
+OTHER_STREAM_STATE = st.sampled_from(
+    [{"next_link": "https://graph.microsoft.com/v1.0/users?$skiptoken=x"}, {"__ab_full_refresh_sync_complete": True}]
+)
+SAVED_STATE = CDK_STATE | OWN_STATE | OTHER_STREAM_STATE
+
+
+def assert_usable(state: Any) -> None:
+    """What sign_in_cursor does with the result must work: parse it and subtract a day of lookback."""
+    assert state == {} or set(state) == {"createdDateTime"}
+    if state:
+        cursor = dt.datetime.strptime(state["createdDateTime"][:19], "%Y-%m-%dT%H:%M:%S")
+        assert cursor - dt.timedelta(days=1) <= NOW.replace(tzinfo=None)
+
+
+@settings(max_examples=500, deadline=None)
+@given(SAVED_STATE)
+def test_any_saved_state_is_used_or_refused_with_a_config_error(state):
     try:
-        checked_state(state, NOW)
+        result = checked_state(state, NOW)
     except ConfigError as error:
-        assert len(error.message or "") < 400
+        assert 0 < len(error.message or "") < 400 and "Reset the sign_ins stream" in error.message
+    else:
+        assert_usable(result)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"state_type": "date-range", "slices": []},
+        {"state_type": "date-range"},
+        {"state_type": "date-range", "slices": None},
+    ],
+)
+def test_a_cdk_date_range_state_without_slices_starts_from_the_start_date(state):
+    assert checked_state(state, NOW) == {}
+
+
+def test_a_cdk_date_range_state_continues_from_its_first_finished_range():
+    state = {
+        "state_type": "date-range",
+        "slices": [
+            {
+                "start": "2026-11-26T08:00:00Z",
+                "end": "2026-11-26T10:00:00Z",
+                "most_recent_cursor_value": "2026-11-26T09:30:00Z",
+            },
+            {"start": "2026-11-26T11:00:00Z", "end": "2026-11-26T11:30:00Z"},
+        ],
+    }
+    assert checked_state(state, NOW) == {"createdDateTime": "2026-11-26T09:30:00Z"}
+
+
+@pytest.mark.parametrize(
+    "state, fragment",
+    [
+        ({"state_type": "date-range", "slices": [{"start": "x", "end": "y"}]}, "is not a UTC timestamp"),
+        ({"state_type": "date-range", "slices": [{"start": "2026-11-26T08:00:00Z"}]}, "is not a UTC timestamp"),
+        ({"state_type": "date-range", "slices": "all of them"}, "not a list of ranges"),
+        ({"state_type": "date-range", "slices": [5]}, "not a list of ranges"),
+        (
+            {"state_type": "date-range", "slices": [{"start": "2026-11-26T10:00:00Z", "end": "2026-11-26T08:00:00Z"}]},
+            "ends before it starts",
+        ),
+        ({"state_type": "per-partition", "states": []}, "which this connector does not use"),
+        ({"next_link": "https://graph.microsoft.com/v1.0/users?$skiptoken=x"}, "another stream's"),
+    ],
+)
+def test_a_state_this_connector_did_not_write_is_refused_with_what_to_do(state, fragment):
+    with pytest.raises(ConfigError) as raised:
+        checked_state(state, NOW)
+    assert fragment in raised.value.message and "Reset the sign_ins stream" in raised.value.message
+
+
+@pytest.mark.parametrize("cursor", ["0001-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "2026-01-01T00:00:00Z"])
+def test_a_cursor_older_than_the_retention_reads_from_the_retention_start(cursor):
+    assert checked_state({"createdDateTime": cursor}, NOW) == {"createdDateTime": "2026-10-27T12:00:00Z"}
 
 
 def precheck_read(tmp_path: Path, state: Any, capsys) -> tuple[int | None, str]:
@@ -81,7 +176,7 @@ def precheck_read(tmp_path: Path, state: Any, capsys) -> tuple[int | None, str]:
         (tmp_path / f"{name}.json").write_text(text)
         args += [f"--{name}", str(tmp_path / f"{name}.json")]
     code = _precheck(args)
-    return code, capsys.readouterr().out
+    return code, capsys.readouterr().out if capsys is not None else ""
 
 
 @pytest.mark.parametrize(
@@ -131,3 +226,69 @@ def test_the_real_entrypoint_refuses_bad_state_without_a_stack_trace(tmp_path: P
     assert result.records("sign_ins") == [] and result.states() == []
     assert "Traceback" not in result.stdout + result.stderr
     assert_no_secret_leaked(result, config())
+
+
+STATE_MESSAGE = st.one_of(
+    SAVED_STATE.map(lambda state: stream_state_message("sign_ins", state)),
+    SAVED_STATE.map(
+        lambda state: {
+            "type": "GLOBAL",
+            "global": {
+                "shared_state": state,
+                "stream_states": [{"stream_descriptor": {"name": "sign_ins"}, "stream_state": state}],
+            },
+        }
+    ),
+    SAVED_STATE.map(lambda state: {"type": "LEGACY", "data": {"sign_ins": state}}),
+    st.dictionaries(st.sampled_from(["type", "stream", "data"]), ANY_VALUE, max_size=3),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(STATE_MESSAGE, max_size=3))
+def test_any_state_file_in_the_cdks_shapes_passes_or_gets_a_config_error(tmp_path_factory, state):
+    tmp_path = tmp_path_factory.mktemp("state")
+    code, out = precheck_read_quietly(tmp_path, state)
+    if code is not None:
+        error = json.loads(out.splitlines()[-1])["trace"]["error"]
+        assert code == 1 and error["failure_type"] == "config_error" and "Traceback" not in out
+
+
+def precheck_read_quietly(tmp_path: Path, state: Any) -> tuple[int | None, str]:
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        code = precheck_read(tmp_path, state, None)[0]
+    return code, out.getvalue()
+
+
+def test_a_date_range_state_without_slices_is_a_fresh_start_with_a_warning(tmp_path: Path, capsys):
+    code, out = precheck_read(
+        tmp_path, [stream_state_message("sign_ins", {"state_type": "date-range", "slices": []})], capsys
+    )
+    log = json.loads(out)["log"]
+    assert code is None and log["level"] == "WARN" and "reading sign-ins from the start date" in log["message"]
+
+
+@pytest.mark.parametrize(
+    "state, warning",
+    [
+        ({"state_type": "date-range", "slices": []}, "holds no finished time range"),
+        ({"createdDateTime": "0001-01-01T00:00:00Z"}, "is older than Microsoft Entra's retention"),
+    ],
+)
+def test_a_foreign_but_usable_state_gives_a_sync_with_a_warning_not_a_traceback(tmp_path: Path, state, warning):
+    from integration_tests.harness import running_emulator
+
+    with running_emulator(seed=21, users=3, sign_ins=60, days=30) as emu:
+        cfg = emu.config_for() | {
+            "sign_in_app_ids": [],
+            "start_date": format_instant(emu.tenant.now - dt.timedelta(hours=2)),
+        }
+        catalog = configured_catalog({"sign_ins": "incremental"})
+        result = run_connector("read", tmp_path, cfg, catalog, [stream_state_message("sign_ins", state)], emulator=emu)
+    assert result.returncode == 0 and result.errors == []
+    assert any(warning in line for line in result.logs("WARN"))
+    assert "Traceback" not in result.stdout + result.stderr and "'1-01-01" not in result.stdout
+    assert result.final_state("sign_ins")["createdDateTime"] > "2000"

@@ -1,16 +1,32 @@
 """The sign-in throttle policy: a shared sliding window, Retry-After for every worker, backoff."""
 
+import math
 import threading
+import time
+from datetime import datetime, timedelta, timezone
 
+import pytest
 import requests
+import requests_mock
+from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.test.catalog_builder import CatalogBuilder
+from airbyte_cdk.test.entrypoint_wrapper import read
+from airbyte_cdk.test.state_builder import StateBuilder
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_dynamics365_cc import SourceDynamics365Cc
+from source_dynamics365_cc.errors import RESUME_NOTE
+from source_dynamics365_cc.instants import format_instant
 from source_dynamics365_cc.throttle import (
+    MAX_RETRY_AFTER_SECONDS,
     GraphApiBudget,
     RetryAfterBackoff,
     SlidingWindowPacer,
     is_sign_in_request,
     retry_after_seconds,
 )
+
+from .graph_fakes import GRAPH, config, register_login
 
 
 class FakeClock:
@@ -95,3 +111,71 @@ def test_backoff_prefers_retry_after_then_grows_exponentially_with_a_cap():
     assert backoff.backoff_time(response(500), 1) == 2
     assert backoff.backoff_time(response(500), 3) == 8
     assert backoff.backoff_time(requests.ConnectionError(), 10) == 60
+
+
+FAR_FUTURE_DATE = "Fri, 31 Dec 9999 23:59:59 GMT"
+
+
+@pytest.mark.parametrize(
+    "header, seconds",
+    [
+        ("1e9", 1e9),
+        ("inf", math.inf),
+        ("1e999", math.inf),
+        ("-5", 0.0),
+        ("nan", None),
+        ("Mon, 01 Jan 99999 00:00:00 GMT", None),
+        ("Thu, 01 Jan 1970 00:00:00 -0000", 0.0),
+    ],
+)
+def test_retry_after_reads_absurd_values_without_raising(header, seconds):
+    assert retry_after_seconds(response(429, header)) == seconds
+
+
+def test_a_far_future_retry_after_date_is_read_as_years():
+    assert retry_after_seconds(response(429, FAR_FUTURE_DATE)) > 200 * 365 * 86400
+
+
+@pytest.mark.parametrize("header", ["1e9", "inf", "301", FAR_FUTURE_DATE])
+def test_a_retry_after_beyond_the_cap_ends_the_request_as_a_transient_error(header):
+    with pytest.raises(AirbyteTracedException) as ended:
+        RetryAfterBackoff().backoff_time(response(429, header), 1)
+    assert ended.value.failure_type == FailureType.transient_error
+    assert "longer than the 5 minutes this connector waits" in ended.value.message
+    assert RESUME_NOTE in ended.value.message
+
+
+def test_a_retry_after_up_to_the_cap_is_obeyed():
+    assert RetryAfterBackoff().backoff_time(response(429, str(MAX_RETRY_AFTER_SECONDS)), 1) == 300.0
+    assert RetryAfterBackoff().backoff_time(response(503, "nan"), 2) == 4
+
+
+@pytest.mark.parametrize("header, paused", [("300", 300.0), ("301", 0.0), ("inf", 0.0)])
+def test_other_workers_pause_for_a_retry_after_up_to_the_cap_and_not_for_one_that_ends_the_sync(header, paused):
+    clock = FakeClock()
+    budget = GraphApiBudget(SlidingWindowPacer(5, clock=clock, sleep=clock.sleep), is_sign_in_request)
+    sign_ins = request("https://graph.example.test/v1.0/auditLogs/signIns")
+    budget.update_from_response(sign_ins, response(429, header))
+    budget.acquire_call(sign_ins)
+    assert clock.now == paused
+
+
+@pytest.mark.parametrize("header", ["inf", "1e9", FAR_FUTURE_DATE])
+def test_a_sync_told_to_wait_forever_ends_quickly_and_keeps_its_state(header):
+    now = datetime.now(timezone.utc)
+    saved = format_instant(now - timedelta(hours=2))
+    state = StateBuilder().with_stream_state("sign_ins", {"createdDateTime": saved}).build()
+    catalog = CatalogBuilder().with_stream("users", SyncMode.full_refresh).with_stream("sign_ins", SyncMode.incremental)
+    started = time.monotonic()
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        busy = {"status_code": 429, "headers": {"Retry-After": header}, "json": {"error": {"code": "TooManyRequests"}}}
+        mocker.get(f"{GRAPH}/v1.0/users", **busy)
+        mocker.get(f"{GRAPH}/v1.0/auditLogs/signIns", **busy)
+        source = SourceDynamics365Cc(catalog.build(), config(), state)
+        output = read(source, config(), catalog.build(), state)
+    assert time.monotonic() - started < 30
+    told = [error.trace.error for error in output.errors if "longer than the 5 minutes" in error.trace.error.message]
+    assert told and all(error.failure_type == FailureType.transient_error for error in told)
+    states = [message.state.stream.stream_state.__dict__ for message in output.state_messages]
+    assert states and all(state == {"createdDateTime": saved} for state in states)

@@ -130,7 +130,7 @@ in_image() {  # in_image NAME SECONDS ARGS... : run the image as a user would
     shift 2
     bounded "$name" "$seconds" podman run --rm --pull=never --log-driver none --name "$CONTAINER_PREFIX-$name" --network host \
         -v "$SECRETS:/secrets:ro" -e REQUESTS_CA_BUNDLE=/secrets/ca.pem -e SSL_CERT_FILE=/secrets/ca.pem \
-        "$CONNECTOR_IMAGE" "$@"
+        -e DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS=1 "$CONNECTOR_IMAGE" "$@"
 }
 
 step "image: spec, check, discover"
@@ -144,7 +144,7 @@ in_image discover 120 discover --config /secrets/config.json
 chmod 644 "$SECRETS/catalog.json"
 
 step "read: image and venv side by side"
-(cd "$REPO_ROOT" && REQUESTS_CA_BUNDLE="$SECRETS/ca.pem" SSL_CERT_FILE="$SECRETS/ca.pem" \
+(cd "$REPO_ROOT" && REQUESTS_CA_BUNDLE="$SECRETS/ca.pem" SSL_CERT_FILE="$SECRETS/ca.pem" DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS=1 \
     bounded read-venv "$READ_TIMEOUT" "$PYTHON" main.py read \
     --config "$SECRETS/config.json" --catalog "$SECRETS/catalog.json") &
 VENV_READ_PID=$!
