@@ -24,12 +24,12 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .auth import GraphAuthenticator, GraphTokenProvider
 from .check import check_connection
 from .config import ConnectorConfig, parse_config
+from .cursor import sign_in_cursor
 from .errors import ConfigError, TokenError
 from .guards import DroppedRecords
 from .runtime import MACHINE, Runtime
 from .streams import NonInteractiveSignIns, SignIns, SubscribedSkus, Users
 from .throttle import GraphApiBudget, is_sign_in_request
-from .windows import sign_in_cursor
 
 logger = logging.getLogger("airbyte")
 # About two pages of sign-ins. Workers block on a full queue, so memory stays flat however large the tenant;

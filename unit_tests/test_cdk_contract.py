@@ -1,7 +1,7 @@
 """The CDK internals this connector leans on, pinned: setup.py allows any airbyte-cdk 7.x, and a minor release may
 rename a private. Each test names the connector module that uses it, so a failure says where to look.
 
-- windows.SignInWindowCursor sets ConcurrentCursor._slice_range (the window length, chosen when a read starts)
+- cursor.SignInWindowCursor sets ConcurrentCursor._slice_range (the window length, chosen when a read starts)
   and rewrites ConcurrentCursor._concurrent_state["slices"] (the saved range, cut at the sync's first instant).
 - source.SourceDynamics365Cc.read calls ConcurrentSourceAdapter._select_abstract_streams and
   ._concurrent_source.read, and hands ._slice_logger to ConcurrentSource.create.
@@ -34,11 +34,11 @@ def sign_in_cursor() -> ConcurrentCursor:
 
 def test_concurrent_cursor_keeps_its_window_length_and_saved_slices_where_windows_py_sets_them():
     cursor = sign_in_cursor()
-    assert hasattr(cursor, "_slice_range"), "ConcurrentCursor._slice_range is gone: see windows.SignInWindowCursor"
+    assert hasattr(cursor, "_slice_range"), "ConcurrentCursor._slice_range is gone: see cursor.SignInWindowCursor"
     assert isinstance(cursor._concurrent_state.get("slices"), list), "ConcurrentCursor._concurrent_state changed"
     assert "_slice_range" in inspect.getsource(ConcurrentCursor._split_per_slice_range)
     cursor._slice_range = timedelta(hours=6)
-    assert list(cursor.stream_slices()), "slices are generated from the attributes windows.py sets"
+    assert list(cursor.stream_slices()), "slices are generated from the attributes cursor.py sets"
 
 
 def test_the_adapter_still_selects_concurrent_streams_and_reads_them_through_its_concurrent_source():

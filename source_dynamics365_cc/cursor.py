@@ -1,0 +1,94 @@
+"""The sign-in cursor: where a sync starts, where it stops, and the state it writes.
+
+A sync reads from the saved cursor minus the lookback (late sign-ins land behind the cursor) up to
+an end frozen when the sync starts, in windows (sized by windows.py) that the CDK's ConcurrentCursor
+hands to the workers and merges back into one `{"createdDateTime": ...}` state per sign-in stream,
+which never passes a window that is not yet fully emitted.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Mapping
+
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.message import MessageRepository
+from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, CursorField
+from airbyte_cdk.sources.types import StreamSlice
+
+from .config import ConnectorConfig
+from .density import RangeProbe
+from .instants import GraphInstantStateConverter, format_instant, parse_instant
+from .odata import CURSOR_FIELD
+from .state import checked_state
+from .streams.sign_ins import SignIns
+from .windows import WindowSizer
+
+SLICE_BOUNDARIES = (START_KEY, END_KEY) = ("start", "end")
+
+
+class SignInWindowCursor(ConcurrentCursor):
+    """The CDK's ConcurrentCursor (state format, merging of finished windows) with two changes.
+
+    The window length is chosen only when the slices are generated, i.e. when a read starts. And the
+    lookback is applied here, once, by cutting the saved state's finished ranges at this sync's first
+    instant (the saved cursor minus the lookback): a window that finishes early can then join the saved
+    range only after every window before it has finished, so the state never passes an unfinished
+    lookback window, however the sync ends.
+    """
+
+    def __init__(self, sizer: WindowSizer, earliest: datetime, lookback: timedelta, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._sizer = sizer
+        self.first = max(earliest, self.start - lookback)
+        saved = self._concurrent_state.get("slices") or []
+        self._concurrent_state["slices"] = finished_before(saved, earliest, self.first)
+
+    def stream_slices(self) -> Iterable[StreamSlice]:
+        self._slice_range = self._sizer(self.first)
+        yield from super().stream_slices()
+
+
+def finished_before(slices: list[dict[str, Any]], earliest: datetime, first: datetime) -> list[dict[str, Any]]:
+    """The saved finished ranges that begin by `first`, each ending there at the latest (or [earliest, first] when
+    none does). A range's most recent cursor value is kept, so the state written before any window finishes is
+    the saved one, never an earlier one."""
+    kept = [{**piece, END_KEY: min(piece[END_KEY], first)} for piece in slices if piece[START_KEY] <= first]
+    return kept or [{START_KEY: earliest, END_KEY: first}]
+
+
+def sign_in_cursor(
+    stream: SignIns,
+    config: ConnectorConfig,
+    state_manager: ConnectorStateManager,
+    message_repository: MessageRepository,
+    sync_end: datetime,
+    logger: logging.Logger,
+) -> ConcurrentCursor:
+    state = checked_state(state_manager.get_stream_state(stream.name, stream.namespace), sync_end, stream.name)
+    _warn_if_behind_retention(stream.name, state, config, logger)
+    return SignInWindowCursor(
+        sizer=WindowSizer(sync_end, config, RangeProbe(stream), logger),
+        earliest=config.start,
+        lookback=config.lookback,
+        stream_name=stream.name,
+        stream_namespace=stream.namespace,
+        stream_state=dict(state),
+        message_repository=message_repository,
+        connector_state_manager=state_manager,
+        connector_state_converter=GraphInstantStateConverter(is_sequential_state=True),
+        cursor_field=CursorField(CURSOR_FIELD),
+        slice_boundary_fields=SLICE_BOUNDARIES,
+        start=config.start,
+        end_provider=lambda: sync_end,
+    )
+
+
+def _warn_if_behind_retention(
+    stream: str, state: Mapping[str, Any], config: ConnectorConfig, logger: logging.Logger
+) -> None:
+    value = state.get(CURSOR_FIELD)
+    if value and parse_instant(value) - config.lookback < config.start:
+        logger.warning(
+            f"The saved {stream} cursor {value} is older than Microsoft Entra's retention or the start date; "
+            f"reading from {format_instant(config.start)}. Sign-ins before that can no longer be read."
+        )
