@@ -16,8 +16,8 @@ import pytest
 import yaml
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
-from integration_tests.harness import running_emulator
 from source_dynamics365_cc.source import SourceDynamics365Cc
+from testing.harness import running_emulator
 
 GENERATED = Path(__file__).parent / ".generated"
 METADATA = Path(__file__).resolve().parents[1] / "metadata.yaml"

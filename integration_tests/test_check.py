@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from integration_tests.harness import Result, run_connector, running_emulator
+from testing.harness import Result, run_connector, running_emulator
 
 SECRET_ID_LOOKALIKE = "3f2b6c1e-1d7a-4c9b-9a63-0e4a9c2f8b11"
 

@@ -4,7 +4,7 @@ covering set and names, per stream, what any other set lacks."""
 
 import pytest
 
-from integration_tests.harness import run_connector, running_emulator
+from testing.harness import run_connector, running_emulator
 
 COVERING_SETS = {
     "least_privileged": ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"],

@@ -22,10 +22,9 @@ from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.concealed import is_concealed
 from source_dynamics365_cc.instants import parse_instant
 from source_dynamics365_cc.streams.graph import READ_TIMEOUT_SECONDS
-from unit_tests.graph_fakes import GRAPH, page, register_login
-from unit_tests.graph_fakes import config as fake_config
-
-from .harness import (
+from testing.graph_fakes import GRAPH, page, register_login
+from testing.graph_fakes import config as fake_config
+from testing.harness import (
     Result,
     assert_every_state_is_safe,
     assert_no_duplicates,
@@ -36,7 +35,7 @@ from .harness import (
     stream_state_message,
     truth_rows,
 )
-from .test_secrets import assert_no_secret_leaked
+from testing.secrets import assert_no_secret_leaked
 
 SMALL = {"seed": 31, "users": 20, "sign_ins": 3000, "days": 30}
 # ~1,250 sign-ins an hour: a one-hour window spans two 999-record pages, so a skiptoken is in play.

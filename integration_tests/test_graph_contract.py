@@ -12,8 +12,7 @@ from typing import Any
 from graph_emulator import Emulator
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
 from source_dynamics365_cc.instants import format_ticks, parse_instant
-
-from .harness import (
+from testing.harness import (
     Result,
     assert_every_state_is_safe,
     assert_no_duplicates,

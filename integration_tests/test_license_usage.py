@@ -12,10 +12,10 @@ import duckdb
 import pytest
 
 from graph_emulator.gen import parse_ticks, ticks_to_datetime
-from integration_tests.harness import configured_catalog, run_connector, running_emulator
 from source_dynamics365_cc.concealed import is_concealed
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
 from source_dynamics365_cc.streams.users import ROSTER_FIELDS
+from testing.harness import configured_catalog, run_connector, running_emulator
 from tools.license_usage import answer, load
 
 TENANT_LAG = dt.timedelta(minutes=90)

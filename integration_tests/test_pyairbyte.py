@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from integration_tests.harness import running_emulator, truth_sign_in_ids
 from source_dynamics365_cc.concealed import is_concealed
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
+from testing.harness import running_emulator, truth_sign_in_ids
 
 # Read by PyAirbyte when it is imported: no connector registry to fetch (CI reaches only package indexes), no telemetry.
 os.environ["AIRBYTE_OFFLINE_MODE"] = "1"

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from integration_tests.harness import running_emulator
+from testing.harness import running_emulator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONNECTOR = "source-dynamics365-cc"

@@ -18,8 +18,7 @@ import pytest
 
 from graph_emulator import Emulator
 from source_dynamics365_cc.instants import parse_instant
-
-from .harness import (
+from testing.harness import (
     assert_every_state_is_safe,
     assert_no_duplicates,
     configured_catalog,
@@ -31,7 +30,7 @@ from .harness import (
     stream_state_message,
     truth_rows,
 )
-from .test_secrets import assert_no_secret_leaked
+from testing.secrets import assert_no_secret_leaked
 
 SIGN_INS = configured_catalog({"sign_ins": "incremental"})
 KILLS = 4

@@ -1,6 +1,6 @@
 """Secrets and trust: no credential or token in any output, no traffic but to the configured hosts, TLS always verified.
 
-`assert_no_secret_leaked` is the shared assertion every fault, resume and bad-input test applies to its output.
+`testing.secrets.assert_no_secret_leaked` is the shared assertion every fault, resume and bad-input test applies.
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from airbyte_cdk.test.entrypoint_wrapper import read
 from cryptography.hazmat.primitives import serialization
 
 from source_dynamics365_cc import SourceDynamics365Cc
-from unit_tests.graph_fakes import GRAPH, page, register_login
-from unit_tests.graph_fakes import config as fake_config
-
-from .harness import (
+from testing.graph_fakes import GRAPH, page, register_login
+from testing.graph_fakes import config as fake_config
+from testing.harness import (
     DEFAULT_TIMEOUT,
     REPO_ROOT,
     Result,
@@ -37,30 +36,9 @@ from .harness import (
     running_emulator,
     write_inputs,
 )
+from testing.secrets import assert_no_secret_leaked
 
 PACKAGE = Path(__file__).resolve().parent.parent / "source_dynamics365_cc"
-
-# A JSON Web Token: what Entra's access tokens (and the emulator's) look like on the wire.
-JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
-SECRET_KEYS = ("client_secret", "private_key", "private_key_password")
-# A private key leaks just as badly line by line; its base64 lines are 64 characters.
-KEY_LINE = re.compile(r"^[A-Za-z0-9+/=]{32,}$")
-
-
-def secret_fragments(config: Mapping[str, Any]) -> list[str]:
-    """Every value of the config that must never be printed, and each base64 line of a private key."""
-    credentials = config.get("credentials") or {}
-    values = [str(credentials[key]) for key in SECRET_KEYS if credentials.get(key)]
-    lines = [line.strip() for value in values for line in value.splitlines() if KEY_LINE.match(line.strip())]
-    return [value for value in values if len(value) >= 4] + lines
-
-
-def assert_no_secret_leaked(output: str | Result, config: Mapping[str, Any]) -> None:
-    """No credential of `config`, and no access token at all, appears in `output` (stdout and stderr of a run)."""
-    text = f"{output.stdout}\n{output.stderr}" if isinstance(output, Result) else output
-    for fragment in secret_fragments(config):
-        assert fragment not in text, "a credential from the config appears in the connector's output"
-    assert not JWT.search(text), "an access token appears in the connector's output"
 
 
 def recent(hours: float, now: dt.datetime) -> str:

@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
-from integration_tests.harness import (
+from source_dynamics365_cc.concealed import is_concealed
+from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
+from source_dynamics365_cc.instants import parse_ticks, ticks_of
+from testing.harness import (
     Result,
     configured_catalog,
     run_connector,
@@ -19,9 +22,6 @@ from integration_tests.harness import (
     stream_state_message,
     truth_sign_in_ids,
 )
-from source_dynamics365_cc.concealed import is_concealed
-from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
-from source_dynamics365_cc.instants import parse_ticks, ticks_of
 
 TENANT_LAG = dt.timedelta(minutes=90)
 LOOKBACK = dt.timedelta(minutes=60)  # the connector's default lookback_window_minutes

@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
-from integration_tests.harness import (
+from testing.harness import (
     Result,
     configured_catalog,
     parse_messages,

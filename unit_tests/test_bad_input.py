@@ -14,14 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
-from integration_tests.harness import configured_catalog, run_connector
-from integration_tests.test_secrets import assert_no_secret_leaked
 from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import ConfigError
 from source_dynamics365_cc.run import _precheck
-
-from .graph_fakes import SECRET, config
+from testing.graph_fakes import SECRET, config
+from testing.harness import configured_catalog, run_connector
+from testing.secrets import assert_no_secret_leaked
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
 SETTINGS = (
@@ -295,7 +294,7 @@ def certificate_credentials(case: str) -> dict:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
-    from .test_auth import self_signed
+    from testing.certificates import self_signed
 
     password = b"the-key-password-5f1" if case in ("encrypted_without_password", "wrong_password") else None
     if case == "ec_key":

@@ -21,8 +21,7 @@ from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.auth import GraphAuthenticator, GraphTokenProvider
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.streams import SignIns
-
-from .graph_fakes import config, fake_runtime
+from testing.graph_fakes import config, fake_runtime
 
 
 def sign_in_cursor() -> ConcurrentCursor:

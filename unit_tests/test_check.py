@@ -14,9 +14,8 @@ from source_dynamics365_cc.auth import GraphTokenProvider
 from source_dynamics365_cc.check import CHECK_WAIT_SECONDS, check_connection
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import TokenError
-
-from .graph_fakes import GRAPH, config, page, register_login
-from .test_throttle import FakeClock
+from testing.clock import FakeClock
+from testing.graph_fakes import GRAPH, config, page, register_login
 
 
 @pytest.mark.parametrize(

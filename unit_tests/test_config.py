@@ -8,8 +8,7 @@ import yaml
 
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS, ClientSecret, parse_config
 from source_dynamics365_cc.errors import ConfigError
-
-from .graph_fakes import config
+from testing.graph_fakes import config
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 BASE = {
@@ -78,7 +77,7 @@ def test_the_spec_marks_every_secret_and_documents_every_property():
 
 
 def test_no_secret_appears_in_the_repr_of_a_parsed_config():
-    from .test_auth import self_signed
+    from testing.certificates import self_signed
 
     certificate, key = self_signed(password=b"repr-password-9c1")
     certified = config(

@@ -19,8 +19,7 @@ from airbyte_cdk.models import SyncMode
 from source_dynamics365_cc import errors, permissions
 from source_dynamics365_cc.errors import AADSTS_MESSAGES
 from source_dynamics365_cc.source import SourceDynamics365Cc
-
-from .graph_fakes import config
+from testing.graph_fakes import config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = REPO_ROOT / "source_dynamics365_cc"

@@ -9,8 +9,7 @@ from airbyte_cdk.test.entrypoint_wrapper import discover
 
 from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.instants import format_instant
-
-from .graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
+from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
 
 BETA_SIGN_INS = f"{GRAPH}/beta/auditLogs/signIns"
 V1_SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"

@@ -12,8 +12,7 @@ from source_dynamics365_cc.permissions import (
     missing_permissions_message,
     uncovered_streams,
 )
-
-from .graph_fakes import access_token
+from testing.graph_fakes import access_token
 
 COVERING_SETS = {
     "least privileged": ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"],

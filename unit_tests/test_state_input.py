@@ -12,14 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integration_tests.harness import configured_catalog, run_connector, stream_state_message
-from integration_tests.test_secrets import assert_no_secret_leaked
 from source_dynamics365_cc.errors import ConfigError
 from source_dynamics365_cc.instants import format_instant
 from source_dynamics365_cc.run import _precheck
 from source_dynamics365_cc.state import checked_state
-
-from .graph_fakes import config
+from testing.graph_fakes import config
+from testing.harness import configured_catalog, run_connector, stream_state_message
+from testing.secrets import assert_no_secret_leaked
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
 FUTURE = format_instant(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2))
@@ -279,7 +278,7 @@ def test_a_date_range_state_without_slices_is_a_fresh_start_with_a_warning(tmp_p
     ],
 )
 def test_a_foreign_but_usable_state_gives_a_sync_with_a_warning_not_a_traceback(tmp_path: Path, state, warning):
-    from integration_tests.harness import running_emulator
+    from testing.harness import running_emulator
 
     with running_emulator(seed=21, users=3, sign_ins=60, days=30) as emu:
         cfg = emu.config_for() | {

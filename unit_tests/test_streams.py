@@ -11,8 +11,7 @@ from airbyte_cdk.models import SyncMode
 from source_dynamics365_cc.instants import format_instant
 from source_dynamics365_cc.streams import users
 from source_dynamics365_cc.streams.sign_ins import ApplicationQueries
-
-from .graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
+from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
 
 USERS = f"{GRAPH}/v1.0/users"
 SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"

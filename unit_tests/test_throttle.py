@@ -1,7 +1,6 @@
 """The sign-in throttle policy: a shared sliding window, Retry-After for every worker, backoff."""
 
 import math
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -25,23 +24,8 @@ from source_dynamics365_cc.throttle import (
     is_sign_in_request,
     retry_after_seconds,
 )
-
-from .graph_fakes import GRAPH, config, register_login
-
-
-class FakeClock:
-    """Time that moves only when someone sleeps, so pacing is exact and instant to test."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.lock = threading.Lock()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self.lock:
-            self.now += seconds
+from testing.clock import FakeClock
+from testing.graph_fakes import GRAPH, config, register_login
 
 
 def response(status: int, retry_after: str | None = None) -> requests.Response:

@@ -21,8 +21,7 @@ from source_dynamics365_cc.windows import (
     volume_windows,
     worth_probing,
 )
-
-from .graph_fakes import GRAPH, config, fake_runtime, graph_error, page, register_login, sign_ins_in_window
+from testing.graph_fakes import GRAPH, config, fake_runtime, graph_error, page, register_login, sign_ins_in_window
 
 SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"
 BOUND = re.compile(r"createdDateTime (ge|le) (\S+)")
