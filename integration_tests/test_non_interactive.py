@@ -242,3 +242,16 @@ def test_a_429_on_beta_pauses_both_streams_for_its_retry_after(tmp_path: Path) -
     assert during == []
     assert held_v1, "sign_ins must have had requests waiting for the pause to end"
     assert {name: emitted_once(result, name) for name in BOTH} == expected
+
+
+def test_an_expired_page_token_on_beta_restarts_the_window_without_loss_or_duplicates(tmp_path: Path) -> None:
+    with lagging_tenant() as emu:
+        emu.add_fault({"route": "signIns", "api_version": "beta", "kind": "expired_skiptoken", "nth": 1})
+        start = emu.tenant.now - dt.timedelta(hours=2)
+        config = config_for(emu, start, sign_in_app_ids=[], max_concurrency=1)
+        result = read(emu, tmp_path, config, NON_INTERACTIVE_ONLY)
+        expected = non_interactive_truth(emu, start, emu.tenant.now, None)
+
+    assert [rule["fired"] for rule in emu.faults.list()] == [1]
+    assert emitted_once(result, "non_interactive_sign_ins") == expected
+    assert any("page token expired" in line for line in result.logs())
