@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--now", type=_when, help="tenant clock at start, e.g. 2026-11-26T12:00:00Z")
     p.add_argument("--burst-size", type=int, default=0, help="Dynamics 365 sign-ins sharing one microsecond")
     p.add_argument("--burst-at", help="a Graph instant inside the burst's microsecond; default: 1 hour before now")
+    p.add_argument(
+        "--non-interactive-ratio", type=int, default=10, help="non-interactive sign-ins (beta) per interactive one"
+    )
     args = p.parse_args(argv)
 
     spec = TenantSpec(
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         now=args.now,
         burst_size=args.burst_size,
         burst_at=args.burst_at,
+        non_interactive_ratio=args.non_interactive_ratio,
     )
     emu = Emulator(
         spec, port=args.port, host=args.host, token_lifetime=args.token_lifetime, skiptoken_ttl=args.skiptoken_ttl

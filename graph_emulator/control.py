@@ -13,7 +13,7 @@ Each endpoint maps to one Emulator method, so HTTP and in-process tests drive th
     POST   /_emulator/or-filter  {enabled}
     POST   /_emulator/advance    {minutes, late}
     GET    /_emulator/log[?route=signIns] | DELETE /_emulator/log
-    GET    /_emulator/sign-in-filters[?first_pages_only=true]
+    GET    /_emulator/sign-in-filters[?first_pages_only=true][&api_version=beta]
     GET    /_emulator/stats
 """
 
@@ -74,7 +74,8 @@ def handle(emu: Emulator, method: str, path: str, query: dict[str, str], body: d
                 emu.reset_log()
                 return 200, {"ok": True}
         if (method, name) == ("GET", "sign-in-filters"):
-            return 200, emu.sign_in_filters(query.get("first_pages_only", "").lower() == "true")
+            first_pages_only = query.get("first_pages_only", "").lower() == "true"
+            return 200, emu.sign_in_filters(first_pages_only, query.get("api_version"))
         if (method, name) == ("GET", "stats"):
             return 200, emu.stats()
     except (KeyError, TypeError, ValueError) as exc:

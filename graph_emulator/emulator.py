@@ -173,13 +173,13 @@ class Emulator:
         """Every request so far (method, path, query, route, client_id, status, time, fault, ignored_clause)."""
         return self.log.entries(route)
 
-    def sign_in_filters(self, first_pages_only: bool = False) -> list[str]:
+    def sign_in_filters(self, first_pages_only: bool = False, api_version: str | None = None) -> list[str]:
         """Every signIns `$filter` a client sent, in order: first pages and those nextLinks carried.
 
         What tests assert on to prove a client used only documented operators; `first_pages_only`
-        keeps the queries it built itself (no `$skiptoken`).
+        keeps the queries it built itself (no `$skiptoken`), `api_version` ("v1.0"/"beta") one version's.
         """
-        return self.log.sign_in_filters(first_pages_only)
+        return self.log.sign_in_filters(first_pages_only, api_version)
 
     def reset_log(self) -> None:
         """Forget logged requests and throttle statistics."""

@@ -9,7 +9,8 @@ Rule format (the same dict over HTTP and in Python):
      "for_seconds": null, # alternatively: keep firing this long after first firing
      "status": 503, "body": "json"|"html", "retry_after": null|2|"1.5",   # kind=status
      "seconds": 30,       # kind=delay
-     "clause": "application"|"window"}   # kind=ignore_filter
+     "clause": "application"|"window"|"event_type",   # kind=ignore_filter
+     "api_version": null|"v1.0"|"beta"}   # signIns: only requests to that version count and fire
 
 Kinds:
     status             answer `status` with Graph's error body for it (or a gateway's HTML page)
@@ -20,8 +21,12 @@ Kinds:
                        after the first), so nth=k aims it at page k of the first query
     invalid_skiptoken  400 BadRequest "Invalid Skip Token..."; like expired_skiptoken, only with $skiptoken
     revoke_tokens      revoke every access token, then answer normally (401 from then on)
-    ignore_filter      signIns only: answer as if the application terms (appId/resourceId) or the
-                       createdDateTime terms were absent; the query's nextLinks keep ignoring them
+    ignore_filter      signIns only: answer as if the application terms (appId/resourceId), the
+                       createdDateTime terms or beta's signInEventTypes lambda were absent; the query's
+                       nextLinks keep ignoring them
+
+Route "signIns" covers /v1.0/auditLogs/signIns and /beta/auditLogs/signIns (one request count, as
+Graph's one throttle budget); `api_version` aims a rule at one of them.
 """
 
 from __future__ import annotations
@@ -45,7 +50,8 @@ KINDS = frozenset(
     }
 )
 SKIPTOKEN_KINDS = frozenset({"expired_skiptoken", "invalid_skiptoken"})
-CLAUSES = frozenset({"application", "window"})
+CLAUSES = frozenset({"application", "window", "event_type"})
+API_VERSIONS = frozenset({"v1.0", "beta"})
 ROUTES = frozenset({"signIns", "users", "subscribedSkus", "token", "*"})
 _ids = itertools.count(1)
 
@@ -64,6 +70,7 @@ class FaultRule:
     retry_after: float | int | str | None = None
     seconds: float = 0.0
     clause: str | None = None
+    api_version: str | None = None
     id: int = field(default_factory=lambda: next(_ids))
     matched: int = 0
     fired: int = 0
@@ -78,10 +85,24 @@ class FaultRule:
             raise ValueError("nth is 1-based")
         if self.kind == "ignore_filter" and (self.route != "signIns" or self.clause not in CLAUSES):
             raise ValueError(f"ignore_filter needs route 'signIns' and a clause, one of {sorted(CLAUSES)}")
+        if self.api_version is not None and (self.route != "signIns" or self.api_version not in API_VERSIONS):
+            raise ValueError(f"api_version needs route 'signIns' and one of {sorted(API_VERSIONS)}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultRule:
-        allowed = {"route", "kind", "nth", "times", "for_seconds", "status", "body", "retry_after", "seconds", "clause"}
+        allowed = {
+            "route",
+            "kind",
+            "nth",
+            "times",
+            "for_seconds",
+            "status",
+            "body",
+            "retry_after",
+            "seconds",
+            "clause",
+            "api_version",
+        }
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown fault fields {sorted(unknown)}")
@@ -117,12 +138,14 @@ class Faults:
         with self._lock:
             return [r.to_dict() for r in self._rules]
 
-    def match(self, route: str, has_skiptoken: bool) -> FaultRule | None:
+    def match(self, route: str, has_skiptoken: bool, api_version: str | None = None) -> FaultRule | None:
         """Count this request against matching rules; return the rule that fires, if any."""
         now = time.monotonic()
         with self._lock:
             for rule in self._rules:
                 if rule.route not in ("*", route):
+                    continue
+                if rule.api_version is not None and rule.api_version != api_version:
                     continue
                 if rule.first_fired_at is None and rule.fired == 0:
                     rule.matched += 1

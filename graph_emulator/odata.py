@@ -7,6 +7,7 @@ Grammar (what Graph accepts on signIns, no more):
     expr    := and ('or' and)*
     and     := primary ('and' primary)*
     primary := '(' expr ')' | 'startswith' '(' PROP ',' STRING ')' | PROP OP literal
+             | 'signInEventTypes/any' '(' VAR ':' VAR 'eq' STRING ')'      (beta only)
 
 createdDateTime takes only the operators Microsoft documents for it (signIn resource page:
 "Supports $orderby, $filter (eq, le, and ge)"); `lt`, `gt` and `ne` are refused like any other
@@ -26,11 +27,22 @@ class FilterError(ValueError):
     """The filter is not one Graph would accept (answered as 400 'Invalid filter clause')."""
 
 
+class UnknownProperty(FilterError):
+    """The filter names a property this API version's signIn does not have (v1.0 has no signInEventTypes)."""
+
+    def __init__(self, prop: str) -> None:
+        super().__init__(f"no property {prop!r}")
+        self.prop = prop
+
+
 DATE_PROPS = frozenset({"createdDateTime"})
 ID_PROPS = frozenset({"appId", "resourceId", "userId", "id", "clientAppUsed", "conditionalAccessStatus"})
 TEXT_PROPS = frozenset({"appDisplayName", "userPrincipalName", "ipAddress", "userDisplayName", "resourceDisplayName"})
 NUMBER_PROPS = frozenset({"status/errorCode"})
 APPLICATION_PROPS = frozenset({"appId", "resourceId"})
+EVENT_TYPES_PROP = "signInEventTypes"
+# beta's signInEventType values (https://learn.microsoft.com/en-us/graph/api/resources/signin?view=graph-rest-beta)
+EVENT_TYPES = frozenset({"interactiveUser", "nonInteractiveUser", "servicePrincipal", "managedIdentity"})
 COMPARE_OPS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
 DATE_OPS = frozenset({"eq", "le", "ge"})
 
@@ -39,7 +51,7 @@ _TOKEN = re.compile(
       (?P<string>'(?:[^']|'')*')
     | (?P<date>\d{4}-\d{2}-\d{2}T[0-9:.]+Z)
     | (?P<number>-?\d+)(?![\w-])
-    | (?P<punct>[(),])
+    | (?P<punct>[(),:])
     | (?P<word>[A-Za-z_][A-Za-z0-9_/]*)
     )""",
     re.VERBOSE,
@@ -87,12 +99,21 @@ class BoolOp:
     right: Node
 
 
-Node = Union[Compare, StartsWith, BoolOp]
+@dataclass(frozen=True)
+class AnyEq:
+    """`prop/any(t: t eq 'value')`: the collection property holds value (beta's signInEventTypes)."""
+
+    prop: str
+    value: str
+
+
+Node = Union[Compare, StartsWith, BoolOp, AnyEq]
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token]) -> None:
+    def __init__(self, tokens: list[Token], lambdas: bool) -> None:
         self.tokens, self.pos = tokens, 0
+        self.lambdas = lambdas
 
     def peek(self) -> Token:
         return self.tokens[self.pos]
@@ -148,10 +169,31 @@ class _Parser:
             if prop not in TEXT_PROPS:
                 raise FilterError(f"startswith not supported on {prop}")
             return StartsWith(prop, _unquote(prefix))
+        if tok.kind == "word" and tok.text.lower() == f"{EVENT_TYPES_PROP.lower()}/any":
+            return self.event_type_lambda()
         return self.comparison()
+
+    def event_type_lambda(self) -> Node:
+        """`signInEventTypes/any(t: t eq 'nonInteractiveUser')`; v1.0's signIn has no such property."""
+        if not self.lambdas:
+            raise UnknownProperty(EVENT_TYPES_PROP)
+        if self.take().text != f"{EVENT_TYPES_PROP}/any":
+            raise FilterError("property names are case-sensitive")
+        self.expect("punct", "(")
+        var = self.expect("word").text
+        self.expect("punct", ":")
+        if self.expect("word").text != var or self.expect("word").text != "eq":
+            raise FilterError("the lambda compares its own variable with eq")
+        value = _unquote(self.expect("string").text)
+        self.expect("punct", ")")
+        if value not in EVENT_TYPES:
+            raise FilterError(f"unknown signInEventType {value!r}")
+        return AnyEq(EVENT_TYPES_PROP, value)
 
     def comparison(self) -> Node:
         prop = self.expect("word").text
+        if prop == EVENT_TYPES_PROP and not self.lambdas:
+            raise UnknownProperty(prop)
         op_tok = self.expect("word")
         op = op_tok.text.lower()
         if op not in COMPARE_OPS or op_tok.text != op:
@@ -179,9 +221,36 @@ def _unquote(text: str) -> str:
     return text[1:-1].replace("''", "'")
 
 
-def parse(text: str) -> Node:
-    """Parse a $filter value into an AST (FilterError if Graph would reject it)."""
-    return _Parser(tokenize(text)).parse()
+def parse(text: str, lambdas: bool = False) -> Node:
+    """Parse a $filter value into an AST (FilterError if Graph would reject it).
+
+    `lambdas`: beta's `signInEventTypes/any(...)` is accepted (v1.0 answers UnknownProperty).
+    """
+    return _Parser(tokenize(text), lambdas).parse()
+
+
+def mentions(node: Node | None, prop: str) -> bool:
+    """Whether any clause of the filter tests `prop`."""
+    if isinstance(node, BoolOp):
+        return mentions(node.left, prop) or mentions(node.right, prop)
+    return node is not None and node.prop == prop
+
+
+def event_types(node: Node | None) -> frozenset[str] | None:
+    """The sign-in event types the filter's top-level AND allows (None: any), so the log can skip the rest.
+
+    Only a narrowing hint, like time_bounds: the predicate is still applied.
+    """
+    allowed: frozenset[str] | None = None
+    stack = [node] if node is not None else []
+    while stack:
+        n = stack.pop()
+        if isinstance(n, BoolOp):
+            if n.op == "and":
+                stack += [n.left, n.right]
+        elif isinstance(n, AnyEq):
+            allowed = frozenset({n.value}) if allowed is None else allowed & {n.value}
+    return allowed
 
 
 def first_or_property(node: Node | None) -> str | None:
@@ -237,6 +306,9 @@ def compile_predicate(node: Node) -> Predicate:
         if node.op == "and":
             return lambda row: left(row) and right(row)
         return lambda row: left(row) or right(row)
+    if isinstance(node, AnyEq):
+        prop, wanted = node.prop, node.value
+        return lambda row: wanted in (row.get(prop) or ())
     if isinstance(node, StartsWith):
         prop, prefix = node.prop, node.prefix.lower()
         return lambda row: (row.get(prop) or "").lower().startswith(prefix)

@@ -24,10 +24,13 @@ class RequestLog:
         with self._lock:
             return [dict(e) for e in self._entries if route is None or e.get("route") == route]
 
-    def sign_in_filters(self, first_pages_only: bool = False) -> list[str]:
-        """The `$filter` of every logged signIns request (a nextLink's too), oldest first."""
+    def sign_in_filters(self, first_pages_only: bool = False, api_version: str | None = None) -> list[str]:
+        """The `$filter` of every logged signIns request (a nextLink's too), oldest first; only those sent to
+        `api_version` ("v1.0" or "beta") when given."""
         out = []
         for entry in self.entries("signIns"):
+            if api_version is not None and not entry["path"].lower().startswith(f"/{api_version}/"):
+                continue
             query = entry["query"]
             if "$filter" in query and not (first_pages_only and "$skiptoken" in query):
                 sent = query["$filter"]

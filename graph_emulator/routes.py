@@ -18,6 +18,7 @@ from .auth import Login
 from .directory import DEFAULT_USER_SELECT, USER_PROPERTIES
 from .gen import format_ticks
 from .paging import PageTokens
+from .signins import INTERACTIVE
 from .tenant import DAY, Tenant
 
 SIGNINS_MAX_TOP = 999
@@ -25,7 +26,12 @@ SIGNINS_DEFAULT_TOP = 1000  # Graph's default page for signIns (docs: up to 1000
 USERS_DEFAULT_TOP = 100
 USERS_MAX_TOP_WITH_ACTIVITY = 500
 _USER_PROP_BY_LOWER = {p.lower(): p for p in USER_PROPERTIES}
-IGNORABLE = {"application": odata.APPLICATION_PROPS, "window": odata.DATE_PROPS}  # ignore_filter's clauses
+IGNORABLE = {  # ignore_filter's clauses
+    "application": odata.APPLICATION_PROPS,
+    "window": odata.DATE_PROPS,
+    "event_type": frozenset({odata.EVENT_TYPES_PROP}),
+}
+BETA = "beta"
 
 
 @dataclass
@@ -85,7 +91,7 @@ def _require_role(claims: dict[str, Any], *any_of: str) -> None:
 
 
 class GraphRoutes:
-    """Handlers for /v1.0/users, /v1.0/subscribedSkus, /v1.0/auditLogs/signIns."""
+    """Handlers for /v1.0/users, /v1.0/subscribedSkus, /{v1.0,beta}/auditLogs/signIns."""
 
     def __init__(self, tenant: Tenant, tokens: PageTokens) -> None:
         self.tenant = tenant
@@ -93,17 +99,24 @@ class GraphRoutes:
         self.base_url = ""
 
     def sign_ins(self, req: Request) -> Result:
+        """v1.0 lists interactive sign-ins only; beta lists every event type its `signInEventTypes/any(...)`
+        asks for, and interactive ones when the filter names none (as Microsoft documents)."""
         _require_role(req.claims, AUDIT)
         if not self.tenant.premium:
             raise errors.not_premium()
+        version = req.params.get("version", "v1.0").lower()
+        beta = version == BETA
         q = req.query
         _only(q, {"$filter", "$top", "$skiptoken"})
         top = _top(q, SIGNINS_DEFAULT_TOP, SIGNINS_MAX_TOP, "BadRequest")
-        tree = self._sign_in_filter(q)
+        tree = self._sign_in_filter(q, beta)
         self._check_retention(tree)
+        if beta and not odata.mentions(tree, odata.EVENT_TYPES_PROP):
+            default = odata.AnyEq(odata.EVENT_TYPES_PROP, INTERACTIVE)
+            tree = default if tree is None else odata.BoolOp("and", tree, default)
         after = None
         if "$skiptoken" in q:
-            position = self.tokens.read("signIns", q, q["$skiptoken"])
+            position = self.tokens.read(f"signIns/{version}", q, q["$skiptoken"])
             after, req.ignore = tuple(position["after"]), position["ignore"] or req.ignore
         served = odata.ignoring(tree, IGNORABLE[req.ignore]) if req.ignore else tree
         lo, hi = odata.time_bounds(served)
@@ -111,23 +124,31 @@ class GraphRoutes:
         keep = odata.compile_predicate(served) if served is not None else (lambda row: True)
         lo = self._oldest() if lo is None else lo
         hi = now + 1 if hi is None else min(hi, now + 1)
-        rows, cursor = self.tenant.log.page(lo, hi, keep, top, after)  # type: ignore[arg-type]
-        head: dict[str, Any] = {"@odata.context": f"{self.base_url}/v1.0/$metadata#auditLogs/signIns"}
+        types = odata.event_types(served) if beta else {INTERACTIVE}
+        rows, cursor = self.tenant.log.page(lo, hi, keep, top, after, types)  # type: ignore[arg-type]
+        path = f"/{version}/auditLogs/signIns"
+        head: dict[str, Any] = {"@odata.context": f"{self.base_url}/{version}/$metadata#auditLogs/signIns"}
         if cursor is not None:
             position = {"after": list(cursor), "ignore": req.ignore}
             head["@odata.nextLink"] = _next_link(
-                self.base_url, "/v1.0/auditLogs/signIns", q, self.tokens.issue("signIns", q, position)
+                self.base_url, path, q, self.tokens.issue(f"signIns/{version}", q, position)
             )
         # records are pre-rendered JSON (see Row.to_json); splice them into the envelope
-        text = json.dumps(head, ensure_ascii=False)[:-1] + ',"value":[' + ",".join(r.to_json() for r in rows) + "]}"
+        records = ",".join(r.to_json(beta) for r in rows)
+        text = json.dumps(head, ensure_ascii=False)[:-1] + ',"value":[' + records + "]}"
         return 200, text.encode(), {}
 
-    def _sign_in_filter(self, query: dict[str, str]) -> odata.Node | None:
-        """The parsed `$filter`, or the 400 Graph answers: invalid clause, or `or` on a tenant refusing it."""
+    def _sign_in_filter(self, query: dict[str, str], beta: bool) -> odata.Node | None:
+        """The parsed `$filter`, or the 400 Graph answers: invalid clause, a property v1.0 lacks, or `or` on a
+        tenant refusing it."""
         if "$filter" not in query:
             return None
         try:
-            tree = odata.parse(query["$filter"])
+            tree = odata.parse(query["$filter"], lambdas=beta)
+        except odata.UnknownProperty as exc:
+            raise errors.bad_request(
+                f"Could not find a property named '{exc.prop}' on type 'microsoft.graph.signIn'."
+            ) from None
         except odata.FilterError:
             raise errors.invalid_filter() from None
         refused = None if self.tenant.or_filter else odata.first_or_property(tree)
@@ -226,5 +247,5 @@ def route_table(graph: GraphRoutes, login: LoginRoutes) -> list[tuple[str, re.Pa
         ("POST", re.compile(rf"^/{t}/oauth2/v2\.0/token$"), "token", login.token, False),
         ("GET", re.compile(r"^/v1\.0/users/?$"), "users", graph.users, True),
         ("GET", re.compile(r"^/v1\.0/subscribedSkus/?$"), "subscribedSkus", graph.subscribed_skus, True),
-        ("GET", re.compile(r"^/v1\.0/auditLogs/signIns/?$", re.IGNORECASE), "signIns", graph.sign_ins, True),
+        ("GET", re.compile(r"^/(?P<version>v1\.0|beta)/auditLogs/signIns/?$", re.I), "signIns", graph.sign_ins, True),
     ]

@@ -5,6 +5,7 @@ Handlers return values; this module alone turns them (and ApiErrors) into bytes 
 
 from __future__ import annotations
 
+import email.utils
 import json
 import socket
 import ssl
@@ -17,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import control, errors
 from .errors import AadError, ApiError, GraphError
+from .gen import TICKS
 from .routes import Request, parse_options
 
 if TYPE_CHECKING:
@@ -55,6 +57,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header by the tenant clock, not this machine's: Graph's clock may run ahead of the
+        connector's, and a client that reads Graph's time (retention, say) must see the tenant's."""
+        tenant_seconds = self.server.emulator.tenant.now_ticks / TICKS
+        return email.utils.formatdate(tenant_seconds if timestamp is None else timestamp, usegmt=True)
 
     def setup(self) -> None:
         super().setup()
@@ -124,7 +132,7 @@ class Handler(BaseHTTPRequestHandler):
         query = parse_options(pairs)
         req = Request(self.command, path, params, query)
         malformed = False
-        rule = emu.faults.match(route, "$skiptoken" in query)
+        rule = emu.faults.match(route, "$skiptoken" in query, params.get("version", "").lower() or None)
         if rule is not None:
             entry["fault"] = rule.kind
             if rule.kind == "reset":

@@ -5,6 +5,10 @@ interval and, for late arrivals, one whose timestamps lie *before* the previous 
 segment, createdDateTime is a non-decreasing function of the index, so a time range maps to an
 index range by binary search, and a page is built in O(page). Segments are merged newest first on
 the key (ticks, segment, index), which is also what a skiptoken stores.
+
+Every segment holds one sign-in event type: interactive sign-ins (all that v1.0 lists) and
+non-interactive ones (token refreshes, apps acting for a user; beta only) live in segments of their
+own, so a v1.0 scan never walks the ten-times-larger non-interactive log.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from .directory import Directory
 from .gen import TICKS, format_ticks, guid, mix
 
 Key = tuple[int, int, int]  # (ticks, segment id, index): the total order of the log
+INTERACTIVE = "interactiveUser"
+NON_INTERACTIVE = "nonInteractiveUser"
+_EVENT_LANES = {INTERACTIVE: 0, NON_INTERACTIVE: 1 << 40}  # salt lanes: interactive data predates event types
 
 _BURST_LANE = 1 << 62
 _MICROSECOND_LANE = 1 << 61
@@ -27,6 +34,9 @@ _MIN_SLOT_FOR_MICROSECONDS = 100  # ticks per record needed to keep a shared mic
 _PRECISION = (0, 0, 0, 1, 2, 3, 3, 4, 5, 6, 7, 7, 7, 7, 7, 7)  # fractional digits, weighted
 _APP_TABLE = tuple(i for i, a in enumerate(catalog.SIGN_IN_APPS) for _ in range(a.weight))
 DYNAMICS_APP_TABLE = tuple(i for i in _APP_TABLE if catalog.SIGN_IN_APPS[i].is_dynamics)
+# Token refreshes follow long-running clients: Dynamics 365 apps (and Outlook add-ins reaching Dataverse)
+# weigh three times as much as among interactive sign-ins, nearly half of all non-interactive ones.
+NON_INTERACTIVE_APP_TABLE = _APP_TABLE + DYNAMICS_APP_TABLE * 2
 _STATUS_TABLE = tuple(i for i, w in enumerate(catalog.STATUS_WEIGHTS) for _ in range(w))
 _POLICIES = (
     ("8b5f1c2e-6a3d-4e1f-9c7b-2d4a6e8f0a11", "Require MFA for all users", ["Mfa"]),
@@ -44,6 +54,7 @@ class Segment:
     end: int
     salt: int
     apps: tuple[int, ...] = _APP_TABLE  # weighted indexes into catalog.SIGN_IN_APPS
+    event_type: str = INTERACTIVE  # beta's signInEventTypes of every record in the segment
 
     def _base(self, j: int) -> int:
         """A random point inside slot j: slots are disjoint and ordered, so this is monotone."""
@@ -179,6 +190,8 @@ class Row:
             return self._ca_status()
         if name == "id":
             return guid(self.h1, self.h2)
+        if name == "signInEventTypes":
+            return [self.seg.event_type]
         raise KeyError(name)
 
     def _ident(self):
@@ -190,8 +203,8 @@ class Row:
             return "failure"
         return "success" if (self.h1 >> 36) % 3 else "notApplied"
 
-    def to_json(self) -> str:
-        """The full v1.0 signIn resource as JSON text, assembled from pre-escaped fragments.
+    def to_json(self, beta: bool = False) -> str:
+        """The full v1.0 signIn resource as JSON text (beta's when `beta`), assembled from pre-escaped fragments.
 
         Why not json.dumps(dict): a page of 999 records is served ~5x faster this way, and the
         emulator must not be the bottleneck of a 1,000,000-record benchmark.
@@ -214,15 +227,28 @@ class Row:
             f'{{"id":"{guid(h1, h2)}","createdDateTime":"{format_ticks(self.ticks)}",'
             f"{_user_fragment(self.directory, self.user)},{_APP_HEAD[self.app_index]},"
             f'"ipAddress":"{self.ip}","clientAppUsed":{_CLIENT_APP_JSON[(h1 >> 48) % len(_CLIENT_APP_JSON)]},'
-            f'"correlationId":"{guid(h2 ^ 0xC0FFEE, h1)}","conditionalAccessStatus":"{ca}","isInteractive":true,'
+            f'"correlationId":"{guid(h2 ^ 0xC0FFEE, h1)}","conditionalAccessStatus":"{ca}",'
+            f'"isInteractive":{"true" if self.seg.event_type == INTERACTIVE else "false"},'
             f"{_RISK[(h2 >> 50) % 40 == 0]},{_APP_TAIL[self.app_index]},{_STATUS_JSON[code]},"
             f"{device_head}{_DEVICE_JSON[(h1 >> 32) % len(_DEVICE_JSON)]},{device_tail},"
-            f"{_LOCATION_JSON[(h1 >> 40) % len(_LOCATION_JSON)]},{_POLICIES_JSON[ca]}}}"
+            f"{_LOCATION_JSON[(h1 >> 40) % len(_LOCATION_JSON)]},{_POLICIES_JSON[ca]}"
+            f"{self._beta_fragment() if beta else ''}}}"
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def _beta_fragment(self) -> str:
+        """What beta's signIn adds to v1.0's: the event types, the token presented, the user type, what was required."""
+        event_type = self.seg.event_type
+        token = "none" if event_type == INTERACTIVE or (self.h2 >> 28) % 3 else "primaryRefreshToken"
+        user_type = "guest" if self._ident().kind == "guest" else "member"
+        factors = "multiFactorAuthentication" if (self.h2 >> 32) % 3 == 0 else "singleFactorAuthentication"
+        return (
+            f',"signInEventTypes":["{event_type}"],"incomingTokenType":"{token}",'
+            f'"userType":"{user_type}","authenticationRequirement":"{factors}"'
+        )
+
+    def to_dict(self, beta: bool = False) -> dict[str, Any]:
         """The same record as a dict (for truth checks in tests)."""
-        return json.loads(self.to_json())
+        return json.loads(self.to_json(beta))
 
 
 def _j(value: Any) -> str:
@@ -296,24 +322,29 @@ class SignInLog:
         self._seed = seed
         self.directory = directory
         self.segments: list[Segment] = []
+        self._ordinals: dict[str, int] = {}
         active = [u for u in range(directory.count) if not directory.never_signed_in(u)]
         self.active_users = active or list(range(max(1, directory.count)))
 
-    def add_segment(self, count: int, start: int, end: int) -> Segment:
-        """Append `count` records spread over [start, end); they are visible from now on."""
-        seg = Segment(len(self.segments), count, start, max(end, start + 1), self._salt())
+    def add_segment(self, count: int, start: int, end: int, event_type: str = INTERACTIVE) -> Segment:
+        """Append `count` records of one event type spread over [start, end); they are visible from now on."""
+        apps = NON_INTERACTIVE_APP_TABLE if event_type == NON_INTERACTIVE else _APP_TABLE
+        seg = Segment(len(self.segments), count, start, max(end, start + 1), self._salt(event_type), apps, event_type)
         self.segments.append(seg)
         return seg
 
     def add_burst(self, count: int, microsecond: int) -> BurstSegment:
-        """Append `count` Dynamics 365 sign-ins inside the microsecond starting at tick `microsecond`."""
-        seg = BurstSegment(len(self.segments), count, microsecond, microsecond + 10, self._salt())
+        """Append `count` interactive Dynamics 365 sign-ins inside the microsecond starting at tick `microsecond`."""
+        seg = BurstSegment(len(self.segments), count, microsecond, microsecond + 10, self._salt(INTERACTIVE))
         self.segments.append(seg)
         return seg
 
-    def _salt(self) -> int:
-        """Per segment, from the seed and the segment's position: the same spec builds the same log."""
-        return mix(self._seed * 1_000_003 + len(self.segments))
+    def _salt(self, event_type: str) -> int:
+        """From the seed and the segment's position among its event type's: the same spec builds the same log,
+        and the interactive log stays what it was before non-interactive sign-ins existed."""
+        ordinal = self._ordinals.get(event_type, 0)
+        self._ordinals[event_type] = ordinal + 1
+        return mix(self._seed * 1_000_003 + ordinal + _EVENT_LANES[event_type])
 
     def row(self, seg: Segment, index: int) -> Row:
         return Row(self, seg, index, seg.ticks(index))
@@ -334,22 +365,35 @@ class SignInLog:
         for i in range(top - 1, bottom - 1, -1):
             yield (ticks(i), sid, i)
 
-    def scan(self, lo: int, hi: int, after: Key | None = None) -> Iterator[Row]:
-        """Rows with lo <= createdDateTime < hi (ticks), newest first, strictly after cursor."""
+    def scan(
+        self, lo: int, hi: int, after: Key | None = None, event_types: Iterable[str] | None = (INTERACTIVE,)
+    ) -> Iterator[Row]:
+        """Rows of `event_types` (None: all) with lo <= createdDateTime < hi (ticks), newest first, after cursor."""
+        types = None if event_types is None else frozenset(event_types)
         streams = [
-            self._descending(s, lo, hi, after) for s in self.segments if s.count and s.start < hi and s.end + TICKS > lo
+            self._descending(s, lo, hi, after)
+            for s in self.segments
+            if s.count and s.start < hi and s.end + TICKS > lo and (types is None or s.event_type in types)
         ]
+        if not streams:
+            return
         merged: Iterable[Key] = streams[0] if len(streams) == 1 else heapq.merge(*streams, reverse=True)
         segs = self.segments
         for ticks, sid, index in merged:
             yield Row(self, segs[sid], index, ticks)
 
     def page(
-        self, lo: int, hi: int, keep: Callable[[Row], bool], size: int, after: Key | None = None
+        self,
+        lo: int,
+        hi: int,
+        keep: Callable[[Row], bool],
+        size: int,
+        after: Key | None = None,
+        event_types: Iterable[str] | None = (INTERACTIVE,),
     ) -> tuple[list[Row], Key | None]:
         """Up to `size` matching rows, and the cursor to resume from if the range is not exhausted."""
         out: list[Row] = []
-        for row in self.scan(lo, hi, after):
+        for row in self.scan(lo, hi, after, event_types):
             if len(out) == size:
                 last = out[-1]
                 return out, (last.ticks, last.seg.seg_id, last.index)

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator
 
 from .directory import Directory
 from .gen import TICKS, datetime_to_ticks, mix, parse_ticks
-from .signins import Row, SignInLog
+from .signins import INTERACTIVE, NON_INTERACTIVE, Row, SignInLog
 
 MINUTE = 60 * TICKS
 DAY = 86400 * TICKS
@@ -34,6 +34,7 @@ class TenantSpec:
     late_window_minutes: int = 20  # how far before the previous clock late arrivals may lie
     burst_size: int = 0  # Dynamics 365 sign-ins sharing one microsecond (spread over its 10 ticks)
     burst_at: str | None = None  # a Graph instant inside that microsecond; default: 1 hour before `now`
+    non_interactive_ratio: int = 10  # non-interactive sign-ins (beta only) per interactive one, also when advancing
 
 
 def _ticks(when: dt.datetime | str | int) -> int:
@@ -63,6 +64,7 @@ class Tenant:
         self.directory = Directory(spec.seed, spec.users, start - 400 * DAY, self.now_ticks)
         self.log = SignInLog(spec.seed, self.directory)
         self.log.add_segment(spec.sign_ins, start, self.now_ticks)
+        self.log.add_segment(spec.sign_ins * spec.non_interactive_ratio, start, self.now_ticks, NON_INTERACTIVE)
         self._burst = self.log.add_burst(spec.burst_size, self._burst_microsecond()) if spec.burst_size else None
         self._rate_per_minute = spec.sign_ins / max(1, spec.days * 1440)
 
@@ -87,36 +89,58 @@ class Tenant:
         return 30 if self.premium else 7
 
     def advance(self, minutes: float, late: int = 0) -> dict[str, Any]:
-        """Move the clock forward: new sign-ins fill the new interval; `late` older ones surface now."""
+        """Move the clock forward: new sign-ins fill the new interval; `late` older ones surface now.
+
+        Non-interactive sign-ins follow at `non_interactive_ratio` times both counts.
+        """
+        ratio = self.spec.non_interactive_ratio
         with self._lock:
             old = self.now_ticks
             new = old + int(minutes * MINUTE)
             fresh = int(round(self._rate_per_minute * minutes))
-            if fresh:
-                self.log.add_segment(fresh, old, new)
-            if late:
-                self.log.add_segment(late, old - self.spec.late_window_minutes * MINUTE, old)
+            late_from = old - self.spec.late_window_minutes * MINUTE
+            for event_type, scale in ((INTERACTIVE, 1), (NON_INTERACTIVE, ratio)):
+                if fresh * scale:
+                    self.log.add_segment(fresh * scale, old, new, event_type)
+                if late * scale:
+                    self.log.add_segment(late * scale, late_from, old, event_type)
             self.now_ticks = new
-        return {"now": self.now.isoformat().replace("+00:00", "Z"), "new": fresh, "late": late}
+        return {
+            "now": self.now.isoformat().replace("+00:00", "Z"),
+            "new": fresh,
+            "late": late,
+            "new_non_interactive": fresh * ratio,
+            "late_non_interactive": late * ratio,
+        }
 
-    def sign_in_rows(self, start: dt.datetime | str | int, end: dt.datetime | str | int) -> Iterator[Row]:
-        """Lazy rows with start <= createdDateTime < end, newest first (cheap: no dicts built).
+    def sign_in_rows(
+        self, start: dt.datetime | str | int, end: dt.datetime | str | int, event_type: str | None = INTERACTIVE
+    ) -> Iterator[Row]:
+        """Lazy rows of one event type (None: every type) with start <= createdDateTime < end, newest first
+        (cheap: no dicts built).
 
         Bounds compare in ticks (100 ns): a string keeps all 7 fractional digits, an int is ticks.
         """
-        return self.log.scan(_ticks(start), _ticks(end))
+        return self.log.scan(_ticks(start), _ticks(end), event_types=None if event_type is None else (event_type,))
 
     def sign_ins_between(
-        self, start: dt.datetime | str | int, end: dt.datetime | str | int, app_ids: Iterable[str] | None = None
+        self,
+        start: dt.datetime | str | int,
+        end: dt.datetime | str | int,
+        app_ids: Iterable[str] | None = None,
+        event_type: str | None = INTERACTIVE,
     ) -> Iterator[dict[str, Any]]:
-        """Truth for tests: every sign-in with start <= createdDateTime < end (in ticks), newest first.
+        """Truth for tests: every sign-in of `event_type` with start <= createdDateTime < end (in ticks), newest
+        first; "interactiveUser" (the default) is what v1.0 lists, "nonInteractiveUser" what beta adds, None both.
 
-        app_ids keeps a record when its appId OR its resourceId is listed (case-insensitive).
+        app_ids keeps a record when its appId OR its resourceId is listed (case-insensitive). Records come as
+        v1.0 serves them for interactive sign-ins, as beta serves them (with signInEventTypes) otherwise.
         """
         wanted = {a.lower() for a in app_ids} if app_ids is not None else None
-        for row in self.sign_in_rows(start, end):
+        beta = event_type != INTERACTIVE
+        for row in self.sign_in_rows(start, end, event_type):
             if wanted is None or row.app.app_id in wanted or row.app.resource_id in wanted:
-                yield row.to_dict()
+                yield row.to_dict(beta)
 
     def users(self) -> Iterator[dict[str, Any]]:
         """Truth for tests: every user with every property, in /users order."""
