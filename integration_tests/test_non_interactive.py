@@ -10,25 +10,20 @@ needs only a couple of the throttle's 10-second windows.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import pytest
-from airbyte_cdk.models.airbyte_protocol_serializers import AirbyteCatalogSerializer
 
 from graph_emulator import Emulator
 from graph_emulator.catalog import BUSINESS_CENTRAL, DATAVERSE
-from source_dynamics365_cc.concealed import is_concealed
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
 from source_dynamics365_cc.instants import parse_ticks
-from source_dynamics365_cc.source import SourceDynamics365Cc
-
-from .harness import (
+from testing.harness import (
     Result,
     configured_catalog,
+    iso,
     run_connector,
     running_emulator,
     stream_state_message,
@@ -42,29 +37,6 @@ EVENT_LAMBDA = "signInEventTypes/any(t: t eq 'nonInteractiveUser')"
 IN_FLIGHT = 0.5  # seconds: a request that reached the emulator this soon after a 429 was sent before the client saw it
 
 
-@pytest.fixture(autouse=True)
-def custom_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The connector accepts the emulator's endpoints only when told that custom endpoints are intended."""
-    monkeypatch.setenv("DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS", "1")
-
-
-@functools.cache
-def offered_catalog() -> dict[str, Any]:
-    """The discover answer when the opt-in is set: the only one that offers non_interactive_sign_ins."""
-    config = {
-        "tenant_id": "11111111-1111-4111-8111-111111111111",
-        "client_id": "22222222-2222-4222-8222-222222222222",
-        "credentials": {"auth_type": "client_secret", "client_secret": "placeholder"},
-        "include_non_interactive_sign_ins": True,
-    }
-    source = SourceDynamics365Cc(None, config, None)
-    return AirbyteCatalogSerializer.dump(source.discover(logging.getLogger("test"), config))
-
-
-def iso(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def lagging_tenant(**overrides: Any):
     """A small tenant whose clock is TENANT_LAG behind the wall clock."""
     now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) - TENANT_LAG
@@ -76,9 +48,7 @@ def config_for(emu: Emulator, start: dt.datetime, **settings: Any) -> dict[str, 
 
 
 def read(emu: Emulator, directory: Path, config: dict[str, Any], streams: dict[str, str], state=None) -> Result:
-    result = run_connector(
-        "read", directory, config, configured_catalog(streams, offered_catalog()), state, emulator=emu, timeout=240
-    )
+    result = run_connector("read", directory, config, configured_catalog(streams), state, emulator=emu, timeout=240)
     assert result.returncode == 0, result.errors or result.stderr[-2000:]
     assert result.errors == []
     return result
@@ -87,10 +57,7 @@ def read(emu: Emulator, directory: Path, config: dict[str, Any], streams: dict[s
 def non_interactive_truth(
     emu: Emulator, start: dt.datetime, end: dt.datetime, app_ids: Sequence[str] | None = DYNAMICS_365_APP_IDS
 ) -> set[str]:
-    """Ids of the tenant's non-interactive sign-ins of app_ids (None: every app) in [start, end), concealed users
-    left out."""
-    rows = emu.tenant.sign_ins_between(start, end, app_ids, event_type="nonInteractiveUser")
-    return {row["id"] for row in rows if not is_concealed(row)}
+    return truth_sign_in_ids(emu, start, end, app_ids, event_type="nonInteractiveUser")
 
 
 def emitted_once(result: Result, stream: str) -> set[str]:

@@ -30,6 +30,7 @@ _DISCOVER_CONFIG = {
     "tenant_id": "11111111-1111-4111-8111-111111111111",
     "client_id": "22222222-2222-4222-8222-222222222222",
     "credentials": {"auth_type": "client_secret", "client_secret": "placeholder"},
+    "include_non_interactive_sign_ins": True,  # every stream, opt-in ones included: catalogs pick what they need
 }
 
 
@@ -218,9 +219,11 @@ def truth_sign_in_ids(
     end: dt.datetime | str,
     app_ids: Sequence[str] | None,
     exclude_concealed: bool = True,
+    event_type: str = "interactiveUser",
 ) -> set[str]:
-    """Ids of the tenant's sign-ins with start <= createdDateTime < end for app_ids (None: every app)."""
-    rows = emulator.tenant.sign_ins_between(start, end, app_ids)
+    """Ids of the tenant's sign-ins of one event type (v1.0's interactiveUser unless told: nonInteractiveUser for
+    beta's) with start <= createdDateTime < end for app_ids (None: every app)."""
+    rows = emulator.tenant.sign_ins_between(start, end, app_ids, event_type=event_type)
     return {row["id"] for row in rows if not (exclude_concealed and is_concealed(row))}
 
 
