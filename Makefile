@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -m "not image_tests and not requires_creds"
+	$(BIN)/python -m pytest -q -n auto -m "not image_tests and not requires_creds"
 
 # Build the connector image under a name of your own (not airbyte/: that is Airbyte's namespace).
 image:

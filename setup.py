@@ -26,6 +26,7 @@ TEST_REQUIREMENTS = [
     "requests-mock>=1.12",
     "hypothesis>=6.100",
     "ruff>=0.6",
+    "pytest-xdist>=3.5",  # make test runs on every core: most integration tests wait on Graph's throttle, not the CPU
     "airbyte>=0.71.3,<0.72",  # PyAirbyte: the real client the integration tests read through
 ]
 

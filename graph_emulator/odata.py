@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any, Callable, Iterator, Union
 
 from .gen import parse_ticks
 
@@ -242,15 +242,21 @@ def event_types(node: Node | None) -> frozenset[str] | None:
     Only a narrowing hint, like time_bounds: the predicate is still applied.
     """
     allowed: frozenset[str] | None = None
+    for n in _and_terms(node):
+        if isinstance(n, AnyEq):
+            allowed = frozenset({n.value}) if allowed is None else allowed & {n.value}
+    return allowed
+
+
+def _and_terms(node: Node | None) -> Iterator[Node]:
+    """The terms of the filter's top-level AND; an `or` subtree is one term."""
     stack = [node] if node is not None else []
     while stack:
         n = stack.pop()
-        if isinstance(n, BoolOp):
-            if n.op == "and":
-                stack += [n.left, n.right]
-        elif isinstance(n, AnyEq):
-            allowed = frozenset({n.value}) if allowed is None else allowed & {n.value}
-    return allowed
+        if isinstance(n, BoolOp) and n.op == "and":
+            stack += [n.left, n.right]
+        else:
+            yield n
 
 
 def first_or_property(node: Node | None) -> str | None:
@@ -329,13 +335,7 @@ def time_bounds(node: Node | None) -> tuple[int | None, int | None]:
     """
     lo: int | None = None
     hi: int | None = None
-    stack = [node] if node is not None else []
-    while stack:
-        n = stack.pop()
-        if isinstance(n, BoolOp):
-            if n.op == "and":
-                stack += [n.left, n.right]
-            continue
+    for n in _and_terms(node):
         if isinstance(n, Compare) and n.prop in DATE_PROPS:
             if n.op in ("ge", "eq"):
                 lo = n.value if lo is None else max(lo, n.value)

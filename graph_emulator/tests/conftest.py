@@ -42,6 +42,17 @@ class Client:
         headers = {"Authorization": f"Bearer {token or self.token}"}
         return self.http.get(url, params=params, headers=headers, verify=self.emu.ca_path, timeout=30)
 
+    def pages(self, path: str, params: dict) -> list[list[dict]]:
+        """Every page of a query, following @odata.nextLink as given; each answer must be a 200."""
+        r = self.get(path, params)
+        assert r.status_code == 200, r.text
+        pages = [r.json()["value"]]
+        while "@odata.nextLink" in r.json():
+            r = self.get(r.json()["@odata.nextLink"])
+            assert r.status_code == 200, r.text
+            pages.append(r.json()["value"])
+        return pages
+
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:

@@ -35,14 +35,7 @@ def beta_client(tenant: Emulator) -> Client:
 
 
 def crawl(client: Client, path: str, params: dict) -> list[dict]:
-    r = client.get(path, params)
-    assert r.status_code == 200, r.text
-    out = r.json()["value"]
-    while "@odata.nextLink" in r.json():
-        r = client.get(r.json()["@odata.nextLink"])
-        assert r.status_code == 200, r.text
-        out += r.json()["value"]
-    return out
+    return [row for page in client.pages(path, params) for row in page]
 
 
 def truth(emu: Emulator, event_type: str | None, app_ids=None) -> list[str]:

@@ -22,14 +22,8 @@ DYNAMICS = " or ".join(f"appId eq '{a}' or resourceId eq '{a}'" for a in sorted(
 
 def crawl(client: Client, params: dict) -> tuple[list[dict], int]:
     """All rows of a query and the number of pages it took."""
-    r = client.get(SIGNINS, params)
-    assert r.status_code == 200, r.text
-    rows, pages = r.json()["value"], 1
-    while "@odata.nextLink" in r.json():
-        r = client.get(r.json()["@odata.nextLink"])
-        assert r.status_code == 200, r.text
-        rows, pages = rows + r.json()["value"], pages + 1
-    return rows, pages
+    pages = client.pages(SIGNINS, params)
+    return [row for page in pages for row in page], len(pages)
 
 
 def ticks_of(rows: list[dict]) -> list[int]:

@@ -17,14 +17,7 @@ WINDOW = "createdDateTime ge 2026-11-20T00:00:00Z and createdDateTime le 2026-11
 
 
 def crawl(client: Client, params: dict) -> list[dict]:
-    r = client.get(SIGNINS, params)
-    assert r.status_code == 200, r.text
-    out = r.json()["value"]
-    while "@odata.nextLink" in r.json():
-        r = client.get(r.json()["@odata.nextLink"])
-        assert r.status_code == 200, r.text
-        out += r.json()["value"]
-    return out
+    return [row for page in client.pages(SIGNINS, params) for row in page]
 
 
 def test_paging_covers_a_range_exactly_once_newest_first(emu: Emulator, client: Client) -> None:
