@@ -5,28 +5,34 @@ import time
 from pathlib import Path
 
 from .report import Results, chart, markdown
-from .scenarios import cpu_bound, memory, throttled
+from .scenarios import both_sign_in_streams, cpu_bound, memory, throttled
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
 SMALL = 100_000
 LARGE = 1_000_000
+# Both sign-in streams: 10,000 interactive and twice as many non-interactive sign-ins, about 30 requests.
+BOTH_INTERACTIVE = 10_000
+BOTH_RATIO = 2
 
 
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     started = time.monotonic()
-    print(f"1/3 throttled: connector and peer, {SMALL:,} sign-ins each, at Graph's 5 per 10 s (about 4 minutes)")
+    print(f"1/4 throttled: connector and peer, {SMALL:,} sign-ins each, at Graph's 5 per 10 s (about 4 minutes)")
     paced = throttled(SMALL, OUT)
-    print(f"2/3 CPU-bound: connector, baseline, peer, {LARGE:,} sign-ins each (about 6 minutes)")
+    print(f"2/4 CPU-bound: connector, baseline, peer, {LARGE:,} sign-ins each (about 6 minutes)")
     cpu = cpu_bound(LARGE, OUT)
-    print(f"3/3 memory: connector, {SMALL:,} sign-ins")
+    print(f"3/4 memory: connector, {SMALL:,} sign-ins")
     small = memory(SMALL, OUT)
-    results = Results(paced, cpu, small, SMALL, LARGE, time.monotonic() - started)
+    print("4/4 both sign-in streams under one budget (about 1 minute)")
+    both = both_sign_in_streams(BOTH_INTERACTIVE, BOTH_RATIO, OUT)
+    results = Results(paced, cpu, small, SMALL, LARGE, time.monotonic() - started, both)
     raw = {
         "throttled": {label: run.as_dict() for label, run in paced.items()},
         "cpu": {label: run.as_dict() for label, run in cpu.items()},
         "memory_small": small.as_dict(),
+        "both_sign_in_streams": both.as_dict(),
         "total_seconds": results.total_seconds,
     }
     (OUT / "results.json").write_text(json.dumps(raw, indent=2))

@@ -1,4 +1,4 @@
-"""The three measured scenarios. Each starts its own emulator, so throttle counters never mix.
+"""The measured scenarios. Each starts its own emulator, so throttle counters never mix.
 
 Graph's real limit is used as is (5 sign-in requests per 10 s, 1.5 s per page): nothing is scaled.
 """
@@ -12,7 +12,7 @@ from typing import Any, Callable
 import yaml
 
 from .procs import Measurement, measure, python_module
-from .tenant import SyncFiles, start_emulator, sync_files
+from .tenant import NON_INTERACTIVE, SIGN_INS, SyncFiles, start_emulator, sync_files
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE_SIZE = 999
@@ -75,12 +75,27 @@ def throttled(sign_ins: int, out: Path) -> dict[str, ThrottledRun]:
         return {label: future.result() for label, future in futures.items()}
 
 
-def _throttled_one(label: str, command: Callable[[SyncFiles], list[str]], sign_ins: int, out: Path) -> ThrottledRun:
-    emu = start_emulator(sign_ins)
+def both_sign_in_streams(sign_ins: int, non_interactive_ratio: int, out: Path) -> ThrottledRun:
+    """The connector reading sign_ins and non_interactive_sign_ins at once: Graph counts v1.0 and beta requests
+    against one budget, so their sum must stay under it (one shared pacer, one Retry-After pause)."""
+    return _throttled_one(
+        "both-streams", connector_command, sign_ins, out, (SIGN_INS, NON_INTERACTIVE), non_interactive_ratio
+    )
+
+
+def _throttled_one(
+    label: str,
+    command: Callable[[SyncFiles], list[str]],
+    sign_ins: int,
+    out: Path,
+    streams: tuple[str, ...] = (SIGN_INS,),
+    non_interactive_ratio: int = 10,
+) -> ThrottledRun:
+    emu = start_emulator(sign_ins, non_interactive_ratio)
     try:
         emu.set_throttle(GRAPH_REQUESTS, GRAPH_WINDOW_SECONDS)
         emu.set_latency("signIns", PAGE_LATENCY_SECONDS)
-        files = sync_files(emu, out, f"throttled-{label}")
+        files = sync_files(emu, out, f"throttled-{label}", streams)
         run = measure(f"throttled {label}", command(files), files.env, out / f"throttled-{label}.stderr")
         stats = emu.stats()
         times = [entry["time"] for entry in emu.request_log("signIns")]

@@ -14,7 +14,9 @@ from source_dynamics365_cc.instants import format_instant
 # moves on while the bench runs; a 29-day tenant keeps every generated sign-in inside the range it reads.
 DAYS = 29
 USERS = 2000
-SCHEMA = Path(__file__).resolve().parent.parent / "source_dynamics365_cc" / "schemas" / "sign_ins.json"
+SCHEMAS = Path(__file__).resolve().parent.parent / "source_dynamics365_cc" / "schemas"
+SIGN_INS = "sign_ins"
+NON_INTERACTIVE = "non_interactive_sign_ins"
 
 
 @dataclass(frozen=True)
@@ -30,23 +32,25 @@ class SyncFiles:
         return ["read", "--config", str(self.config), "--catalog", str(self.catalog)]
 
 
-def start_emulator(sign_ins: int) -> Emulator:
-    return Emulator(TenantSpec(seed=5, users=USERS, sign_ins=sign_ins, days=DAYS)).start()
+def start_emulator(sign_ins: int, non_interactive_ratio: int = 10) -> Emulator:
+    spec = TenantSpec(seed=5, users=USERS, sign_ins=sign_ins, days=DAYS, non_interactive_ratio=non_interactive_ratio)
+    return Emulator(spec).start()
 
 
-def sync_files(emu: Emulator, folder: Path, name: str) -> SyncFiles:
-    """Every application's sign-ins, all of the tenant's history."""
+def sync_files(emu: Emulator, folder: Path, name: str, streams: tuple[str, ...] = (SIGN_INS,)) -> SyncFiles:
+    """Every application's sign-ins of the given sign-in streams, all of the tenant's history."""
     start = emu.tenant.now - timedelta(days=DAYS)
     config: dict[str, Any] = {
         **emu.config_for("full"),
         "start_date": format_instant(start),
         "sign_in_app_ids": [],
+        "include_non_interactive_sign_ins": NON_INTERACTIVE in streams,
     }
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / f"{name}.config.json"
     catalog_path = folder / f"{name}.catalog.json"
     config_path.write_text(json.dumps(config))
-    catalog_path.write_text(json.dumps(_catalog()))
+    catalog_path.write_text(json.dumps({"streams": [_configured(stream) for stream in streams]}))
     # The emulator's host is no Microsoft host: a deployment that runs the connector against it must allow it.
     env = {
         **os.environ,
@@ -54,27 +58,24 @@ def sync_files(emu: Emulator, folder: Path, name: str) -> SyncFiles:
         "SSL_CERT_FILE": emu.ca_path,
         "DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS": "1",
     }
-    in_range = sum(1 for _ in emu.tenant.sign_in_rows(start, emu.tenant.now))
+    event_type = None if NON_INTERACTIVE in streams else "interactiveUser"
+    in_range = sum(1 for _ in emu.tenant.sign_in_rows(start, emu.tenant.now, event_type=event_type))
     return SyncFiles(config_path, catalog_path, env, in_range)
 
 
-def _catalog() -> dict[str, Any]:
+def _configured(name: str) -> dict[str, Any]:
     stream = {
-        "name": "sign_ins",
-        "json_schema": json.loads(SCHEMA.read_text()),
+        "name": name,
+        "json_schema": json.loads((SCHEMAS / f"{name}.json").read_text()),
         "supported_sync_modes": ["full_refresh", "incremental"],
         "source_defined_cursor": True,
         "default_cursor_field": ["createdDateTime"],
         "source_defined_primary_key": [["id"]],
     }
     return {
-        "streams": [
-            {
-                "stream": stream,
-                "sync_mode": "incremental",
-                "destination_sync_mode": "append",
-                "cursor_field": ["createdDateTime"],
-                "primary_key": [["id"]],
-            }
-        ]
+        "stream": stream,
+        "sync_mode": "incremental",
+        "destination_sync_mode": "append",
+        "cursor_field": ["createdDateTime"],
+        "primary_key": [["id"]],
     }

@@ -19,65 +19,55 @@ Each endpoint maps to one Emulator method, so HTTP and in-process tests drive th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from .emulator import Emulator
 
+OK = {"ok": True}
+# (status, JSON value) from the emulator, the query string and the JSON body.
+Handler = Callable[["Emulator", dict[str, str], dict[str, Any]], tuple[int, Any]]
+
+
+def _done(action: Callable[[], object]) -> tuple[int, Any]:
+    action()
+    return 200, OK
+
+
+ENDPOINTS: dict[tuple[str, str], Handler] = {
+    ("GET", "info"): lambda emu, q, b: (200, emu.info()),
+    ("POST", "throttle"): lambda emu, q, b: _done(
+        lambda: emu.set_throttle(b.get("requests"), b.get("per_seconds", 10.0), b.get("integer_retry_after", False))
+    ),
+    ("POST", "latency"): lambda emu, q, b: _done(lambda: emu.set_latency(b["route"], float(b["seconds"]))),
+    ("GET", "faults"): lambda emu, q, b: (200, emu.faults.list()),
+    ("POST", "faults"): lambda emu, q, b: (201, emu.add_fault(b)),
+    ("DELETE", "faults"): lambda emu, q, b: _done(emu.clear_faults),
+    ("POST", "revoke"): lambda emu, q, b: _done(emu.revoke_tokens),
+    ("POST", "roles"): lambda emu, q, b: _done(
+        lambda: emu.grant_roles(str(b["app"]), [str(role) for role in b["roles"]])
+    ),
+    ("POST", "token-lifetime"): lambda emu, q, b: _done(lambda: emu.set_token_lifetime(int(b["seconds"]))),
+    ("POST", "skiptoken-ttl"): lambda emu, q, b: _done(lambda: emu.set_skiptoken_ttl(float(b["seconds"]))),
+    ("POST", "premium"): lambda emu, q, b: _done(lambda: emu.set_premium(bool(b["enabled"]))),
+    ("POST", "or-filter"): lambda emu, q, b: _done(lambda: emu.set_or_filter(bool(b["enabled"]))),
+    ("POST", "advance"): lambda emu, q, b: (200, emu.advance(float(b.get("minutes", 0)), int(b.get("late", 0)))),
+    ("GET", "log"): lambda emu, q, b: (200, emu.request_log(q.get("route"))),
+    ("DELETE", "log"): lambda emu, q, b: _done(emu.reset_log),
+    ("GET", "sign-in-filters"): lambda emu, q, b: (
+        200,
+        emu.sign_in_filters(q.get("first_pages_only", "").lower() == "true", q.get("api_version")),
+    ),
+    ("GET", "stats"): lambda emu, q, b: (200, emu.stats()),
+}
+
 
 def handle(emu: Emulator, method: str, path: str, query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
     """Run one control request; (status, JSON value)."""
-    name = path[len("/_emulator") :].strip("/")
+    handler = ENDPOINTS.get((method, path[len("/_emulator") :].strip("/")))
+    if handler is None:
+        return 404, {"error": f"no control endpoint {method} {path}"}
     try:
-        if (method, name) == ("GET", "info"):
-            return 200, emu.info()
-        if (method, name) == ("POST", "throttle"):
-            emu.set_throttle(
-                body.get("requests"), body.get("per_seconds", 10.0), body.get("integer_retry_after", False)
-            )
-            return 200, {"ok": True}
-        if (method, name) == ("POST", "latency"):
-            emu.set_latency(body["route"], float(body["seconds"]))
-            return 200, {"ok": True}
-        if name == "faults":
-            if method == "GET":
-                return 200, emu.faults.list()
-            if method == "POST":
-                return 201, emu.add_fault(body)
-            if method == "DELETE":
-                emu.clear_faults()
-                return 200, {"ok": True}
-        if (method, name) == ("POST", "revoke"):
-            emu.revoke_tokens()
-            return 200, {"ok": True}
-        if (method, name) == ("POST", "roles"):
-            emu.grant_roles(str(body["app"]), [str(role) for role in body["roles"]])
-            return 200, {"ok": True}
-        if (method, name) == ("POST", "token-lifetime"):
-            emu.set_token_lifetime(int(body["seconds"]))
-            return 200, {"ok": True}
-        if (method, name) == ("POST", "skiptoken-ttl"):
-            emu.set_skiptoken_ttl(float(body["seconds"]))
-            return 200, {"ok": True}
-        if (method, name) == ("POST", "premium"):
-            emu.set_premium(bool(body["enabled"]))
-            return 200, {"ok": True}
-        if (method, name) == ("POST", "or-filter"):
-            emu.set_or_filter(bool(body["enabled"]))
-            return 200, {"ok": True}
-        if (method, name) == ("POST", "advance"):
-            return 200, emu.advance(float(body.get("minutes", 0)), int(body.get("late", 0)))
-        if name == "log":
-            if method == "GET":
-                return 200, emu.request_log(query.get("route"))
-            if method == "DELETE":
-                emu.reset_log()
-                return 200, {"ok": True}
-        if (method, name) == ("GET", "sign-in-filters"):
-            first_pages_only = query.get("first_pages_only", "").lower() == "true"
-            return 200, emu.sign_in_filters(first_pages_only, query.get("api_version"))
-        if (method, name) == ("GET", "stats"):
-            return 200, emu.stats()
+        return handler(emu, query, body)
     except (KeyError, TypeError, ValueError) as exc:
         return 400, {"error": f"bad control request: {exc}"}
-    return 404, {"error": f"no control endpoint {method} {path}"}

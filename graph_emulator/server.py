@@ -1,6 +1,7 @@
-"""HTTPS plumbing: a threaded HTTP/1.1 server with keep-alive, routing, faults, latency, logging.
+"""HTTPS plumbing: a threaded HTTP/1.1 server with keep-alive, the control API, logging, bytes on the wire.
 
-Handlers return values; this module alone turns them (and ApiErrors) into bytes on the wire.
+An API request goes through pipeline.py's ordered steps (route, fault, authenticate, throttle, latency,
+serve); this module alone turns their answer (or an ApiError) into bytes on the wire.
 """
 
 from __future__ import annotations
@@ -16,19 +17,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import control, errors
-from .errors import AadError, ApiError, GraphError
+from . import control
+from .errors import ApiError
 from .gen import TICKS
-from .routes import Request, parse_options
+from .pipeline import Exchange, Reset, answer
+from .routes import parse_options
 
 if TYPE_CHECKING:
     from .emulator import Emulator
-
-GATEWAY_HTML = (
-    "<!DOCTYPE html><html><head><title>{status} {reason}</title></head><body>"
-    "<h1>{status} {reason}</h1><p>The server encountered a temporary error and could not complete your "
-    "request.</p><hr><center>Microsoft-Azure-Application-Gateway/v2</center></body></html>"
-)
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -45,10 +41,6 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: D102 - quiet on client hang-ups
         pass
-
-
-class _Reset(Exception):
-    """Abort the connection without an answer."""
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -103,8 +95,9 @@ class Handler(BaseHTTPRequestHandler):
         }
         client_request_id = self.headers.get("client-request-id")
         try:
-            status, payload, headers = self._handle(emu, url.path, pairs, raw, entry)
-        except _Reset:
+            exchange = Exchange(emu, self.command, url.path, parse_options(pairs), raw, entry, self.headers)
+            status, payload, headers = answer(exchange)
+        except Reset:
             entry["status"] = 0
             emu.log.add(entry)
             self._reset()
@@ -118,65 +111,6 @@ class Handler(BaseHTTPRequestHandler):
         if client_request_id:
             headers["client-request-id"] = client_request_id
         self._send(status, payload, headers)
-
-    def _handle(
-        self, emu: Emulator, path: str, pairs: list[tuple[str, str]], raw: bytes, entry: dict[str, Any]
-    ) -> tuple[int, bytes, dict[str, str]]:
-        match = emu.match_route(self.command, path)
-        if match is None:
-            raise GraphError(
-                404, "Request_ResourceNotFound", f"Resource not found for the segment '{path.rsplit('/', 1)[-1]}'."
-            )
-        route, handler, needs_token, params = match
-        entry["route"] = route
-        query = parse_options(pairs)
-        req = Request(self.command, path, params, query)
-        malformed = False
-        rule = emu.faults.match(route, "$skiptoken" in query, params.get("version", "").lower() or None)
-        if rule is not None:
-            entry["fault"] = rule.kind
-            if rule.kind == "reset":
-                raise _Reset()
-            if rule.kind == "delay":
-                time.sleep(rule.seconds)
-            elif rule.kind == "status":
-                return _fault_answer(route, rule.status, rule.body, rule.retry_after)
-            elif rule.kind == "expired_skiptoken":
-                raise errors.expired_page_token()
-            elif rule.kind == "invalid_skiptoken":
-                raise errors.invalid_page_token()
-            elif rule.kind == "revoke_tokens":
-                emu.revoke_tokens()
-            elif rule.kind == "malformed":
-                malformed = True
-            elif rule.kind == "ignore_filter":
-                req.ignore = rule.clause
-        delay = emu.latency.get(route, 0.0)
-        if delay:
-            time.sleep(delay)
-        if route == "token":
-            req.form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-            entry["client_id"] = req.form.get("client_id")
-        if needs_token:
-            req.claims = emu.login.authenticate(self.headers.get("Authorization"))
-            entry["client_id"] = req.claims.get("appid")
-        if route == "signIns":
-            retry_after = emu.throttle.check(entry["client_id"] or "")
-            if retry_after is not None:
-                raise GraphError(
-                    429, "TooManyRequests", "Too many requests, please try again later.", {"Retry-After": retry_after}
-                )
-        status, body, headers = handler(req)
-        if req.ignore:
-            entry["ignored_clause"] = req.ignore
-        payload = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-        if malformed:
-            payload = payload[: max(1, len(payload) // 2)]
-        headers = {
-            **headers,
-            "Content-Type": "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8",
-        }
-        return status, payload, headers
 
     # -- wire ------------------------------------------------------------------------------
     def _read_body(self) -> bytes:
@@ -216,36 +150,3 @@ def _query_dict(pairs: list[tuple[str, str]]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
-
-
-_FAULT_ERRORS = {  # status -> (Graph error code, message) for a `status` fault's JSON body
-    400: ("BadRequest", "Cannot process the request because it is malformed or incorrect."),
-    401: ("InvalidAuthenticationToken", "Access token validation failure."),
-    403: ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
-    404: ("Request_ResourceNotFound", "Resource not found."),
-    429: ("TooManyRequests", "Too many requests, please try again later."),
-    500: ("generalException", "Internal Server Error. The service is temporarily unavailable; retry later."),
-    502: ("badGateway", "Bad Gateway. The service is temporarily unavailable; retry later."),
-    503: ("serviceNotAvailable", "Service Unavailable. The service is temporarily unavailable; retry later."),
-    504: ("gatewayTimeout", "Gateway Timeout. The service is temporarily unavailable; retry later."),
-}
-_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
-
-
-def _fault_answer(route: str, status: int, body: str, retry_after: Any) -> tuple[int, bytes, dict[str, str]]:
-    headers: dict[str, str] = {}
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
-    if body == "html":
-        headers["Content-Type"] = "text/html"
-        reason = _REASONS.get(status, "Error")
-        return status, GATEWAY_HTML.format(status=status, reason=reason).encode(), headers
-    if route == "token":
-        err: ApiError = AadError(
-            status, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again."
-        )
-    else:
-        code, message = _FAULT_ERRORS.get(status, ("generalException", "The service could not complete the request."))
-        err = GraphError(status, code, message)
-    headers["Content-Type"] = "application/json"
-    return status, json.dumps(err.body(None)).encode(), headers
