@@ -62,6 +62,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         self._runtime = runtime
         self._sync_end = runtime.now()
         self._dropped = DroppedRecords()
+        self._built: Optional[tuple[Mapping[str, Any], List[Stream]]] = None
 
     @property
     def message_repository(self) -> MessageRepository:
@@ -119,6 +120,13 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
             raise failure
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
+        """Built once per config: `read` asks twice (the CDK's adapter for the concurrent streams, then for the
+        others), and one set of streams means one token provider and one sign-in pacer per sync."""
+        if self._built is None or self._built[0] != config:
+            self._built = (config, self._build_streams(config))
+        return self._built[1]
+
+    def _build_streams(self, config: Mapping[str, Any]) -> List[Stream]:
         parsed = parse_config(config, now=self._sync_end, logger=logger)
         authenticator = GraphAuthenticator(GraphTokenProvider(parsed, logger, sleep=self._runtime.sleep))
         # Graph counts every sign-in request, v1.0 and beta alike, against one budget: one pacer for both streams,

@@ -183,3 +183,20 @@ def test_the_state_never_passes_a_lookback_window_that_has_not_finished():
     assert [r.record.data["id"] for r in output.records] == ["newer"] and output.errors
     cursors = [m.state.stream.stream_state.__dict__["createdDateTime"] for m in output.state_messages]
     assert cursors and all(parse_ticks(cursor) <= parse_ticks(saved) for cursor in cursors)
+
+
+def test_a_sync_of_every_stream_builds_them_once_and_asks_entra_for_one_token():
+    with requests_mock.Mocker() as mocker:
+        token_endpoint = register_login(mocker, tokens=2)
+        mocker.get(USERS, json=page([{"id": "u1"}]))
+        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page([{"id": "s1", "skuId": "x"}]))
+        mocker.get(SIGN_INS, json=page([sign_in("dyn", 10)]))
+        output = read_streams(
+            recent_config(),
+            ("users", SyncMode.full_refresh),
+            ("sign_ins", SyncMode.incremental),
+            ("subscribed_skus", SyncMode.full_refresh),
+        )
+
+    assert sorted(r.record.data["id"] for r in output.records) == ["dyn", "s1", "u1"] and not output.errors
+    assert token_endpoint.call_count == 1
