@@ -14,7 +14,7 @@ fails at once.
 import logging
 import time
 from datetime import timedelta
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Union
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -31,12 +31,10 @@ from .errors import (
     ConfigError,
     FilterRefused,
     GraphErrorHandler,
-    OrFilterRefused,
     TokenError,
     refuses_filter,
-    refuses_or,
 )
-from .odata import Match, SignInQuery, Window, application_matches
+from .odata import SignInQuery, Window, application_matches
 from .permissions import missing_permissions_message
 from .runtime import utc_now
 from .streams.sign_ins import NonInteractiveSignIns, SignIns
@@ -134,7 +132,8 @@ class GraphProbe:
         )
 
     def get(self, path: str, params: dict[str, Any], api_version: str = "v1.0") -> None:
-        """One GET; anything but success (or a refused `or`, raised as `OrFilterRefused`) becomes a clear failure."""
+        """One GET; anything but success (or a refused sign-in filter, raised as `FilterRefused`) becomes a clear
+        failure."""
         try:
             _, response = self._client.send_request(
                 "GET",
@@ -152,10 +151,8 @@ class GraphProbe:
             raise
         except AirbyteTracedException as error:
             raise _plain(error) from None
-        if refuses_or(response):
-            raise OrFilterRefused()
         if refuses_filter(response):
-            raise ConfigError(FilterRefused.from_response(response).explained().message or FILTER_REFUSED)
+            raise FilterRefused.from_response(response)
 
 
 def _plain(error: AirbyteTracedException) -> AirbyteTracedException:
@@ -191,11 +188,11 @@ def probe_sign_ins(config: ConnectorConfig, probe: GraphProbe) -> None:
     matches = tuple(application_matches(config.sign_in_app_ids))
     kinds = [SignIns, NonInteractiveSignIns] if config.include_non_interactive_sign_ins else [SignIns]
     for kind in kinds:
-
-        def last_hour(terms: Sequence[Match], event_type: Optional[str] = kind.event_type) -> dict:
-            return {"$filter": SignInQuery(window, tuple(terms), event_type).filter(), "$top": 1}
-
-        try:
-            probe.get("auditLogs/signIns", last_hour(matches), kind.api_version)
-        except OrFilterRefused:
-            probe.get("auditLogs/signIns", last_hour(matches[:1]), kind.api_version)
+        for terms in (matches, matches[:1]):
+            query = SignInQuery(window, terms, kind.event_type)
+            try:
+                probe.get("auditLogs/signIns", {"$filter": query.filter(), "$top": 1}, kind.api_version)
+                break
+            except FilterRefused as refusal:
+                if not query.combines_applications():
+                    raise ConfigError(refusal.explained().message or FILTER_REFUSED) from None

@@ -61,10 +61,6 @@ class SignInActivityRefused(Exception):
     """Graph refused `signInActivity` on /users (no P1/P2 or no AuditLog.Read.All); the roster can go on without it."""
 
 
-class OrFilterRefused(Exception):
-    """Graph refused `or` in a sign-in `$filter`; the window can be read one application term at a time."""
-
-
 class FilterRefused(Exception):
     """Graph refused a sign-in query's `$filter` on its first request (HTTP 400), with its code, message and clock."""
 
@@ -257,14 +253,6 @@ def refuses_filter(response: requests.Response) -> bool:
     code, message = graph_error(response)
     text = message.lower()
     return code == UNSUPPORTED_QUERY_CODE or "filter" in text or "not supported" in text or "unsupported" in text
-
-
-def refuses_or(response: requests.Response) -> bool:
-    """A refused filter whose query combines applications with `or`: the sign for splitting it."""
-    if not refuses_filter(response):
-        return False
-    filters = parse_qs(urlsplit(response.request.url or "").query).get("$filter", [])
-    return any(" or " in text for text in filters)
 
 
 def graph_clock(response: requests.Response) -> Optional[datetime]:

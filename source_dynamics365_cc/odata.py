@@ -114,8 +114,3 @@ class SignInQuery:
         if self.matches and not any(match.holds_for(record) for match in self.matches):
             return OTHER_APPLICATION
         return None
-
-
-def sign_in_filter(start: datetime, end: datetime, matches: Sequence[Match]) -> str:
-    """The `$filter` for the sign-ins of [start, end) of the given applications."""
-    return SignInQuery(Window.half_open(start, end), tuple(matches)).filter()

@@ -13,11 +13,16 @@ from source_dynamics365_cc.odata import (
     Window,
     application_clause,
     application_matches,
-    sign_in_filter,
 )
 
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 END = datetime(2026, 11, 2, 6, 30, tzinfo=timezone.utc)
+
+
+def sign_in_filter(start: datetime, end: datetime, matches) -> str:
+    return SignInQuery(Window.half_open(start, end), tuple(matches)).filter()
+
+
 WINDOW = "createdDateTime ge 2026-11-01T00:00:00Z and createdDateTime le 2026-11-02T06:29:59.9999999Z"
 
 
