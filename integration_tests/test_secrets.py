@@ -9,8 +9,6 @@ import contextlib
 import datetime as dt
 import re
 import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any, Mapping
@@ -27,14 +25,10 @@ from source_dynamics365_cc import SourceDynamics365Cc
 from testing.graph_fakes import GRAPH, page, register_login
 from testing.graph_fakes import config as fake_config
 from testing.harness import (
-    DEFAULT_TIMEOUT,
-    REPO_ROOT,
     Result,
     configured_catalog,
-    connector_env,
     run_connector,
     running_emulator,
-    write_inputs,
 )
 from testing.secrets import assert_no_secret_leaked
 
@@ -179,11 +173,7 @@ def test_a_next_link_to_another_host_is_refused_and_the_token_stays_home(next_li
 def run_debug(command: str, directory: Path, config: Mapping[str, Any], emulator: Any) -> Result:
     """`python main.py <command> --debug ...`: the CDK then logs every request with its headers."""
     catalog = configured_catalog(ALL_STREAMS) if command == "read" else None
-    argv = [sys.executable, "main.py", command, "--debug", *write_inputs(directory, config, catalog).args()]
-    done = subprocess.run(
-        argv, cwd=REPO_ROOT, env=connector_env(emulator), capture_output=True, text=True, timeout=DEFAULT_TIMEOUT
-    )
-    return Result.from_output(done.returncode, done.stdout, done.stderr)
+    return run_connector(command, directory, config, catalog, emulator=emulator, flags=["--debug"])
 
 
 @pytest.mark.parametrize("auth", ["client_secret", "client_certificate"])

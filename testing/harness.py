@@ -23,6 +23,8 @@ from graph_emulator import Emulator, TenantSpec
 from source_dynamics365_cc.concealed import is_concealed
 from source_dynamics365_cc.instants import parse_instant
 
+from .forked import run_forked
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TIMEOUT = 120.0
 # Any syntactically valid config: discover needs no network call, only the stream definitions.
@@ -180,6 +182,21 @@ def connector_env(emulator: Emulator | None) -> dict[str, str]:
     return env
 
 
+def connector_argv(
+    command: str,
+    directory: Path,
+    config: Mapping[str, Any] | None = None,
+    catalog: Mapping[str, Any] | None = None,
+    state: Sequence[Mapping[str, Any]] | None = None,
+    flags: Sequence[str] = (),
+) -> list[str]:
+    """`main.py <command> <flags>` with options naming the input files, written into directory."""
+    argv = ["main.py", command, *flags]
+    if config is not None:
+        argv += write_inputs(directory, config, catalog, state).args()
+    return argv
+
+
 def start_connector(
     command: str,
     directory: Path,
@@ -189,21 +206,38 @@ def start_connector(
     emulator: Emulator | None = None,
     stderr: Any = subprocess.PIPE,
 ) -> subprocess.Popen[str]:
-    """Start `python main.py <command> ...` without waiting (for tests that kill it, or to follow its output
-    live), writing the input files it names into directory."""
-    argv = [sys.executable, "main.py", command]
-    if config is not None:
-        argv += write_inputs(directory, config, catalog, state).args()
+    """Start `python main.py <command> ...` in a fresh interpreter without waiting (for tests that kill it, or
+    to follow its output live), writing the input files it names into directory."""
+    argv = [sys.executable, *connector_argv(command, directory, config, catalog, state)]
     return subprocess.Popen(
         argv, cwd=REPO_ROOT, env=connector_env(emulator), stdout=subprocess.PIPE, stderr=stderr, text=True
     )
 
 
 def run_connector(
-    command: str, directory: Path, *inputs: Any, timeout: float = DEFAULT_TIMEOUT, **options: Any
+    command: str,
+    directory: Path,
+    config: Mapping[str, Any] | None = None,
+    catalog: Mapping[str, Any] | None = None,
+    state: Sequence[Mapping[str, Any]] | None = None,
+    emulator: Emulator | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    fresh_interpreter: bool = False,
+    flags: Sequence[str] = (),
 ) -> Result:
-    """Run one connector command to completion and collect its output; the inputs are start_connector's."""
-    process = start_connector(command, directory, *inputs, **options)
+    """Run one connector command to completion in a process of its own and collect its output.
+
+    By default the process is forked from a server that has imported the connector once (testing.forked);
+    `fresh_interpreter` starts `python main.py` from nothing, for what only a new interpreter shows. `flags`
+    go after the command (`--debug`)."""
+    argv = connector_argv(command, directory, config, catalog, state, flags)
+    env = connector_env(emulator)
+    if not fresh_interpreter:
+        done = run_forked(argv[1:], REPO_ROOT, env, timeout)
+        return Result.from_output(done.returncode, done.stdout, done.stderr)
+    process = subprocess.Popen(
+        [sys.executable, *argv], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -158,18 +158,18 @@ def run_demo() -> None:
             f"Config: {OUT}/config.json (start_date {start}; sign_in_app_ids [] = every app, so the demo has traffic)\n"
         )
 
-        spec = run_connector("spec", OUT / "spec", emulator=emu)
+        spec = run_connector("spec", OUT / "spec", emulator=emu, fresh_interpreter=True)
         if spec.returncode != 0 or not spec.of_type("SPEC"):
             raise failure(spec, "spec")
         fields = spec.of_type("SPEC")[0]["spec"]["connectionSpecification"]["properties"]
         step(1, "spec", f"ok, {len(fields)} settings")
 
-        check = run_connector("check", OUT / "check", config, emulator=emu)
+        check = run_connector("check", OUT / "check", config, emulator=emu, fresh_interpreter=True)
         if (check.connection_status or {}).get("status") != "SUCCEEDED":
             raise failure(check, "check")
         step(2, "check", "SUCCEEDED")
 
-        discover = run_connector("discover", OUT / "discover", config, emulator=emu)
+        discover = run_connector("discover", OUT / "discover", config, emulator=emu, fresh_interpreter=True)
         if discover.returncode != 0 or not discover.of_type("CATALOG"):
             raise failure(discover, "discover")
         catalog = configured_catalog(STREAMS, discover.of_type("CATALOG")[0]["catalog"])

@@ -244,8 +244,8 @@ def test_a_start_date_before_retention_is_clamped_with_a_warning_not_refused(cap
 )
 def test_the_real_entrypoint_refuses_bad_config_in_plain_words(tmp_path: Path, name: str, value: Any):
     bad = config(**{name: value})
-    check = run_connector("check", tmp_path, bad)
-    read = run_connector("read", tmp_path, bad, configured_catalog({"users": "full_refresh"}))
+    check = run_connector("check", tmp_path, bad, fresh_interpreter=True)
+    read = run_connector("read", tmp_path, bad, configured_catalog({"users": "full_refresh"}), fresh_interpreter=True)
     assert check.returncode == 0 and check.connection_status["status"] == "FAILED"
     assert f"'{name}'" in check.connection_status["message"]
     assert read.returncode == 1 and len(read.errors) == 1 and f"'{name}'" in read.errors[0]
@@ -363,7 +363,7 @@ def refusal_now(raw: Any) -> ConfigError | None:
 @pytest.mark.parametrize("case", ["encrypted_without_password", "key_of_another_certificate", "expired"])
 def test_the_real_entrypoint_refuses_an_unusable_certificate_before_any_request(tmp_path: Path, case: str):
     bad = config(credentials=certificate_credentials(case))
-    check = run_connector("check", tmp_path, bad)
+    check = run_connector("check", tmp_path, bad, fresh_interpreter=True)
     assert check.connection_status["status"] == "FAILED" and "'credentials." in check.connection_status["message"]
     assert "Traceback" not in check.stdout + check.stderr
     assert_no_secret_leaked(check, bad)
