@@ -9,3 +9,9 @@ import os
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]
 
 os.environ["DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS"] = "1"
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto` starts two workers per core: most of the suite's time is spent waiting (Graph's 10-s throttle
+    windows, Retry-After pauses, retries of the emulated faults), which a second worker per core fills."""
+    return 2 * len(os.sched_getaffinity(0))
