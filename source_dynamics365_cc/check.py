@@ -12,9 +12,8 @@ fails at once.
 """
 
 import logging
-import time
 from datetime import timedelta
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -36,12 +35,11 @@ from .errors import (
 )
 from .odata import SignInQuery, Window, application_matches
 from .permissions import missing_permissions_message
-from .runtime import utc_now
+from .runtime import MACHINE, Runtime
 from .streams.sign_ins import NonInteractiveSignIns, SignIns
 from .throttle import (
     GraphApiBudget,
     RetryAfterBackoff,
-    SlidingWindowPacer,
     WaitBudget,
     WaitBudgetSpent,
     is_sign_in_request,
@@ -109,18 +107,14 @@ class CheckErrorHandler(ErrorHandler):
 
 
 class GraphProbe:
-    """Sends check's GETs through one `HttpClient`; the wait budget is shared by all of them."""
+    """Sends check's GETs through one `HttpClient`; the wait budget is shared by all of them. The sign-in pacer
+    comes from the runtime, as a sync's does."""
 
     def __init__(
-        self,
-        config: ConnectorConfig,
-        authenticator: GraphAuthenticator,
-        logger: logging.Logger,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        self, config: ConnectorConfig, authenticator: GraphAuthenticator, logger: logging.Logger, runtime: Runtime
     ) -> None:
         self._config = config
-        pacer = SlidingWindowPacer(config.sign_in_requests_per_10_seconds, clock=clock, sleep=sleep)
+        pacer = runtime.pacer(config.sign_in_requests_per_10_seconds)
         self._waits = WaitBudget(RetryAfterBackoff(), CHECK_WAIT_SECONDS, logger)
         self._client = HttpClient(
             name="check",
@@ -168,22 +162,22 @@ def check_connection(
     config: ConnectorConfig,
     provider: GraphTokenProvider,
     logger: Optional[logging.Logger] = None,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    runtime: Runtime = MACHINE,
 ) -> None:
-    """Raise on the first problem found; return quietly when every stream can be read."""
+    """Raise on the first problem found; return quietly when every stream can be read. `runtime` gives the
+    clock and the sign-in pacer (tests pass their own)."""
     access_token = provider.token()
     check_roles(access_token)
-    probe = GraphProbe(config, GraphAuthenticator(provider), logger or logging.getLogger("airbyte"), clock, sleep)
+    probe = GraphProbe(config, GraphAuthenticator(provider), logger or logging.getLogger("airbyte"), runtime)
     probe.get("subscribedSkus", {})
     probe.get("users", {"$select": "id,userPrincipalName", "$top": 1})
-    probe_sign_ins(config, probe)
+    probe_sign_ins(config, probe, runtime)
 
 
-def probe_sign_ins(config: ConnectorConfig, probe: GraphProbe) -> None:
+def probe_sign_ins(config: ConnectorConfig, probe: GraphProbe, runtime: Runtime) -> None:
     """The last hour of each sign-in stream the config offers, with the sync's own filter; where Graph refuses its
     `or`, with one term, as a sync would then read it. Beta's non-interactive sign-ins only when opted in."""
-    now = utc_now()
+    now = runtime.now()
     window = Window.half_open(now - HOUR, now)
     matches = tuple(application_matches(config.sign_in_app_ids))
     kinds = [SignIns, NonInteractiveSignIns] if config.include_non_interactive_sign_ins else [SignIns]

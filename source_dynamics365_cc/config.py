@@ -16,6 +16,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from .certificates import checked_certificate
 from .clouds import ALLOW_CUSTOM_ENDPOINTS, CLOUDS, Cloud, custom_endpoints_allowed
 from .errors import ConfigError
+from .instants import utc_now
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
@@ -93,7 +94,7 @@ def parse_config(
     `allow_custom_endpoints` defaults to the environment variable DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS."""
     if not isinstance(raw, Mapping):
         raise ConfigError("The configuration must be a JSON object.")
-    now = now or datetime.now(timezone.utc)
+    now = now or utc_now()
     cloud_name = raw.get("cloud", "global")
     cloud = _cloud(cloud_name)
     allow_custom = custom_endpoints_allowed() if allow_custom_endpoints is None else allow_custom_endpoints

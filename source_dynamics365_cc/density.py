@@ -6,8 +6,8 @@ range holds about (end - start) / (end - oldest) pages of that size. The estimat
 page is as dense as the rest: a tenant busier now than on average gets more (smaller) windows than it
 needs, a quieter one fewer (larger) ones; both only move the window size, never what is read.
 
-The probe goes through the stream's own CDK HttpClient, so the shared sign-in pacer, Retry-After
-backoff and the Graph error handler apply to it exactly as to a window's first page.
+The probe is the stream's own `first_page`, so the shared sign-in pacer, Retry-After backoff and the
+Graph error handler apply to it exactly as to a window's first page.
 """
 
 from dataclasses import dataclass
@@ -45,14 +45,8 @@ class RangeProbe:
         self._stream = stream
 
     def __call__(self, start: datetime, end: datetime) -> NewestPage:
-        stream = self._stream
-        params = stream.first_page_params({"start": format_instant(start), "end": format_instant(end)})
-        _, response = stream._http_client.send_request(
-            "GET",
-            f"{stream.url_base}{stream.collection_path()}",
-            request_kwargs=stream.request_kwargs(),
-            params=params,
-        )
+        window = {"start": format_instant(start), "end": format_instant(end)}
+        response = self._stream.first_page(self._stream.first_page_params(window))
         if response.status_code != 200:  # an answer the error handler let through (a refused filter) says nothing
             code, message = graph_error(response)
             raise ValueError(f"Microsoft Graph answered HTTP {response.status_code} {code}: {message}")

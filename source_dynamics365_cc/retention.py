@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 from typing import Optional
 
 from .config import RETENTION
-from .instants import ticks_of
-from .runtime import utc_now
+from .instants import ticks_of, utc_now
 
 # A refused window starting this close to the edge (or before it) is taken for a retention refusal.
 EDGE_SLACK = timedelta(days=1)

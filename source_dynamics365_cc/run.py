@@ -27,7 +27,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .allocator import keep_memory_flat
 from .config import parse_config
 from .errors import ConfigError
-from .runtime import MACHINE, Runtime, utc_now
+from .instants import utc_now
+from .runtime import MACHINE, Runtime
 from .source import SourceDynamics365Cc
 from .state import fresh_start_notice
 from .streams import NonInteractiveSignIns, SignIns

@@ -2,19 +2,16 @@
 
 The source receives one `Runtime` and hands its parts to what needs them, so tests and the benchmark
 pass their own (a pacer opened wide, a sleep that returns at once) instead of patching modules.
-`utc_now` is the one place the wall clock is read.
+The wall clock is read in one place, `instants.utc_now`.
 """
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable
 
+from .instants import utc_now
 from .throttle import SlidingWindowPacer
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,8 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         the CDK turns only config errors into a status; anything else would end `check` with exit code 1."""
         parsed = parse_config(config, logger=logger)
         try:
-            check_connection(parsed, GraphTokenProvider(parsed, logger))
+            provider = GraphTokenProvider(parsed, logger, sleep=self._runtime.sleep)
+            check_connection(parsed, provider, logger, self._runtime)
         except TokenError as error:
             raise ConfigError(error.message or "The connection check failed.") from None
         return True, None

@@ -11,7 +11,7 @@ import logging
 import math
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any, Callable, Optional, Union
 
 import requests
@@ -21,6 +21,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .errors import RESUME_NOTE
+from .instants import utc_now
 
 WINDOW_SECONDS = 10.0
 # Graph counts a request when it arrives, we when we send it: a quarter second covers the jitter.
@@ -52,7 +53,7 @@ def _seconds_until(http_date: str) -> Optional[float]:
         return None
     if when.tzinfo is None:  # "-0000": UTC, by RFC 5322
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - utc_now()).total_seconds())
 
 
 def obeyed_retry_after(response: requests.Response) -> Optional[float]:

@@ -5,7 +5,8 @@ rename a private. Each test names the connector module that uses it, so a failur
   and rewrites ConcurrentCursor._concurrent_state["slices"] (the saved range, cut at the sync's first instant).
 - source.SourceDynamics365Cc.read calls ConcurrentSourceAdapter._select_abstract_streams and
   ._concurrent_source.read, and hands ._slice_logger to ConcurrentSource.create.
-- density.RangeProbe sends through HttpStream._http_client.send_request (the stream's own retries and budget).
+- streams.graph.GraphStream.first_page (the density probe) sends through HttpStream._http_client.send_request, the
+  stream's own retries and budget.
 """
 
 import inspect
@@ -49,9 +50,9 @@ def test_the_adapter_still_selects_concurrent_streams_and_reads_them_through_its
     assert hasattr(source, "_slice_logger")
 
 
-def test_http_streams_still_send_through_an_http_client_that_density_py_can_use():
+def test_http_streams_still_send_through_an_http_client_that_graph_stream_first_page_can_use():
     parsed = parse_config(config())
     stream = SignIns(parsed, GraphAuthenticator(GraphTokenProvider(parsed)))
     client = getattr(stream, "_http_client", None)
-    assert isinstance(client, HttpClient), "HttpStream._http_client changed: see density.RangeProbe"
+    assert isinstance(client, HttpClient), "HttpStream._http_client changed: see GraphStream.first_page"
     assert {"http_method", "url", "request_kwargs", "params"} <= set(inspect.signature(client.send_request).parameters)

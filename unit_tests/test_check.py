@@ -14,6 +14,8 @@ from source_dynamics365_cc.auth import GraphTokenProvider
 from source_dynamics365_cc.check import CHECK_WAIT_SECONDS, check_connection
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import TokenError
+from source_dynamics365_cc.runtime import Runtime
+from source_dynamics365_cc.throttle import SlidingWindowPacer
 from testing.clock import FakeClock
 from testing.graph_fakes import GRAPH, config, page, register_login
 
@@ -44,6 +46,11 @@ def cdk_sleeps(monkeypatch) -> list:
     return sleeps
 
 
+def paced_by(clock: FakeClock) -> Runtime:
+    """The machine's runtime with the sign-in pacer on the fake clock."""
+    return Runtime(sleep=clock.sleep, pacer=lambda limit: SlidingWindowPacer(limit, clock=clock, sleep=clock.sleep))
+
+
 def run_check(**answers) -> None:
     """check_connection against requests-mock, with each Graph path answered by `answers[path]` (a list of
     requests-mock responses), a fake clock for the sign-in pacer, and no real waiting."""
@@ -53,7 +60,7 @@ def run_check(**answers) -> None:
         register_login(mocker)
         for path in ("subscribedSkus", "users", "auditLogs/signIns"):
             mocker.get(f"{GRAPH}/v1.0/{path}", answers.get(path.split("/")[-1], [{"json": page([])}]))
-        check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), clock, clock.sleep)
+        check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), paced_by(clock))
 
 
 def busy(status: int, retry_after: str | None = None) -> dict:
