@@ -263,3 +263,27 @@ def test_a_stream_that_fails_does_not_cost_the_other_streams_their_records(tmp_p
     else:
         assert {record["id"] for record in result.records("sign_ins")} == set(truth)
         assert result.final_state("sign_ins") is not None
+
+
+def rate_limited_streams(result: Result) -> set[str]:
+    """The streams the platform was told are waiting on a rate limit (a RUNNING status with reason RATE_LIMITED)."""
+    traces = (m["trace"] for m in result.of_type("TRACE"))
+    statuses = (t["stream_status"] for t in traces if t.get("type") == "STREAM_STATUS")
+    return {
+        status["stream_descriptor"]["name"]
+        for status in statuses
+        if any(reason.get("type") == "RATE_LIMITED" for reason in status.get("reasons") or [])
+    }
+
+
+def test_a_429_is_shown_to_the_platform_as_a_rate_limit_on_the_stream_that_waits(tmp_path: Path):
+    """The CDK names the stream of the HttpClient that got the 429 in its RATE_LIMITED status: that is why each
+    stream sends through its own client (the token provider, authenticator and sign-in pacer are one per sync)."""
+    with running_emulator(**SMALL) as emu:
+        emu.add_fault({"route": "users", "kind": "status", "status": 429, "retry_after": 1, "nth": 1, "times": 1})
+        emu.add_fault({"route": "signIns", "kind": "status", "status": 429, "retry_after": 1, "nth": 1, "times": 1})
+        result = sync(tmp_path, emu)
+        assert_complete(result, emu)
+        assert fired(emu) == [1, 1]
+
+    assert rate_limited_streams(result) == {"users", "sign_ins"}
