@@ -5,7 +5,9 @@ protocol serializers at import time), and the suite runs the connector about a h
 `multiprocessing` fork server imports `source_dynamics365_cc.run` once per test worker; each run is a
 child forked from it with its own process, environment, working directory, argv, stdout, stderr and exit
 code, calling `run()` exactly as `main.py` does. The server forks from a single thread that has done
-nothing but import, so no lock or connection of the test process reaches the connector.
+nothing but import, so no lock or connection of the test process reaches the connector. As with any
+`multiprocessing` program, a script (not pytest) that runs the connector this way needs the
+`if __name__ == "__main__":` guard: each child imports the script's main module first.
 
 What only a fresh interpreter shows (the `main.py` entrypoint itself, import-time behaviour, the
 allocator settings of `read`) is tested in fresh processes: `run_connector(..., fresh_interpreter=True)`,
