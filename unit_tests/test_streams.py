@@ -5,11 +5,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests_mock
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_dynamics365_cc.auth import GraphAuthenticator, GraphTokenProvider
+from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.instants import format_instant
-from source_dynamics365_cc.streams import users
+from source_dynamics365_cc.streams import NonInteractiveSignIns, SignIns, users
 from source_dynamics365_cc.streams.sign_ins import ApplicationQueries
 from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
 
@@ -141,3 +145,12 @@ def test_a_split_filter_emits_each_sign_in_from_the_first_query_it_matches_only(
 
     assert [queries.matches[i].clause() for i in returned_by] == [f"resourceId eq '{a}'", f"appId eq '{b}'"]
     assert emitted_by == returned_by[:1]
+
+
+@pytest.mark.parametrize("kind", [SignIns, NonInteractiveSignIns])
+def test_a_sign_in_stream_without_its_window_cursor_fails_naming_itself(kind):
+    parsed = parse_config(config(include_non_interactive_sign_ins=True))
+    stream = kind(parsed, GraphAuthenticator(GraphTokenProvider(parsed)))
+    with pytest.raises(AirbyteTracedException) as failed:
+        list(stream.stream_slices())
+    assert failed.value.message == f"The {stream.name} stream was built without its window cursor."

@@ -117,7 +117,7 @@ class SignIns(GraphStream):
         cursor: Optional[Cursor] = getattr(self, "cursor", None)
         if cursor is None or not hasattr(cursor, "stream_slices"):
             raise AirbyteTracedException(
-                message="The sign_ins stream was built without its window cursor.",
+                message=f"The {self.name} stream was built without its window cursor.",
                 failure_type=FailureType.system_error,
             )
         yield from cursor.stream_slices()  # type: ignore[call-arg]
