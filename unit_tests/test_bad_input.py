@@ -1,5 +1,9 @@
-"""Bad configuration and catalogs: a clear message naming the setting, a failure (FAILED or non-zero exit), no
-stack trace and no secret, whatever the user typed. Property-based over every setting, plus hand-picked cases."""
+"""Refusals and their words: every config, config file, catalog file and certificate parse_config or the entrypoint's
+precheck refuses gets a clear message naming the setting, a failure (FAILED or non-zero exit), no stack trace and no
+secret, whatever the user typed. Property-based over every setting, plus hand-picked cases.
+
+What a valid config becomes is in test_config.py; the same refusals through `python main.py` are in
+integration_tests/test_entrypoint.py."""
 
 from __future__ import annotations
 
@@ -229,13 +233,6 @@ def test_each_bad_setting_is_refused_naming_the_setting(name, value, fragment):
 @pytest.mark.parametrize("raw", [None, [], "config", 42])
 def test_a_config_that_is_not_an_object_is_refused(raw):
     assert_clear(refusal(raw), "JSON object")
-
-
-def test_a_start_date_before_retention_is_clamped_with_a_warning_not_refused(caplog):
-    with caplog.at_level(logging.WARNING):
-        parsed = parse_config(config(start_date="2020-01-01T00:00:00Z"), now=NOW, logger=logging.getLogger("t"))
-    assert parsed.start == NOW - dt.timedelta(days=30) + dt.timedelta(minutes=10)
-    assert "older than Microsoft Entra's 30-day sign-in retention" in caplog.text
 
 
 def test_an_unreadable_catalog_file_is_refused_in_plain_words(tmp_path: Path, capsys):
