@@ -1,5 +1,6 @@
 """Bad saved state: empty, another connector's, a garbage or future cursor, a file that is not Airbyte state.
-Each is either used safely or refused in plain words before any thread starts, with no stack trace."""
+Each is either used safely or refused in plain words before any thread starts, with no stack trace. The same
+through `python main.py` is in integration_tests/test_entrypoint.py."""
 
 from __future__ import annotations
 
