@@ -1,2 +1,3 @@
 """Test support shared by unit_tests/, integration_tests/ and tools/: the emulator harness, Graph fakes, certificates,
-a fake clock and the no-secret assertion. No test module imports another; they all import from here."""
+a fake clock, the no-secret assertion and readers of the build files. No test module imports another; they all import
+from here."""

@@ -1,5 +1,9 @@
-"""Bad configuration and catalogs: a clear message naming the setting, a failure (FAILED or non-zero exit), no
-stack trace and no secret, whatever the user typed. Property-based over every setting, plus hand-picked cases."""
+"""Refusals and their words: every config, config file, catalog file and certificate parse_config or the entrypoint's
+precheck refuses gets a clear message naming the setting, a failure (FAILED or non-zero exit), no stack trace and no
+secret, whatever the user typed. Property-based over every setting, plus hand-picked cases.
+
+What a valid config becomes is in test_config.py; the same refusals through `python main.py` are in
+integration_tests/test_entrypoint.py."""
 
 from __future__ import annotations
 
@@ -18,8 +22,8 @@ from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import ConfigError
 from source_dynamics365_cc.run import _precheck
+from testing.certificates import unusable_certificate_credentials
 from testing.graph_fakes import SECRET, config
-from testing.harness import configured_catalog, run_connector
 from testing.secrets import assert_no_secret_leaked
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
@@ -231,48 +235,6 @@ def test_a_config_that_is_not_an_object_is_refused(raw):
     assert_clear(refusal(raw), "JSON object")
 
 
-def test_a_start_date_before_retention_is_clamped_with_a_warning_not_refused(caplog):
-    with caplog.at_level(logging.WARNING):
-        parsed = parse_config(config(start_date="2020-01-01T00:00:00Z"), now=NOW, logger=logging.getLogger("t"))
-    assert parsed.start == NOW - dt.timedelta(days=30) + dt.timedelta(minutes=10)
-    assert "older than Microsoft Entra's 30-day sign-in retention" in caplog.text
-
-
-@pytest.mark.parametrize(
-    "name, value",
-    [("tenant_id", "contoso.onmicrosoft.com/x"), ("graph_endpoint", "http://graph.example.test"), ("cloud", [1])],
-)
-def test_the_real_entrypoint_refuses_bad_config_in_plain_words(tmp_path: Path, name: str, value: Any):
-    bad = config(**{name: value})
-    check = run_connector("check", tmp_path, bad, fresh_interpreter=True)
-    read = run_connector("read", tmp_path, bad, configured_catalog({"users": "full_refresh"}), fresh_interpreter=True)
-    assert check.returncode == 0 and check.connection_status["status"] == "FAILED"
-    assert f"'{name}'" in check.connection_status["message"]
-    assert read.returncode == 1 and len(read.errors) == 1 and f"'{name}'" in read.errors[0]
-    for result in (check, read):
-        assert "Traceback" not in result.stdout + result.stderr
-        assert_no_secret_leaked(result, bad)
-
-
-def catalog_entry(name: str, mode: str) -> dict:
-    stream = {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]}
-    return {"stream": stream, "sync_mode": mode, "destination_sync_mode": "append"}
-
-
-@pytest.mark.parametrize(
-    "entry, fragment",
-    [
-        (catalog_entry("contacts", "full_refresh"), "does not have"),
-    ],
-)
-def test_a_catalog_with_an_unknown_stream_is_refused(tmp_path: Path, entry: dict, fragment: str):
-    result = run_connector("read", tmp_path, config(), {"streams": [entry]})
-    assert result.returncode == 1 and len(result.errors) == 1 and fragment in result.errors[0]
-    assert result.records(entry["stream"]["name"]) == []
-    assert "Traceback" not in result.stdout + result.stderr
-    assert_no_secret_leaked(result, config())
-
-
 def test_an_unreadable_catalog_file_is_refused_in_plain_words(tmp_path: Path, capsys):
     (tmp_path / "config.json").write_text(json.dumps(config()))
     (tmp_path / "catalog.json").write_text("{not json")
@@ -287,41 +249,6 @@ def test_an_unreadable_config_file_is_refused_in_plain_words(tmp_path: Path, cap
     status = json.loads(capsys.readouterr().out)["connectionStatus"]
     assert code == 0 and status["status"] == "FAILED"
     assert status["message"].startswith("Cannot read the config file") and "JSON object" in status["message"]
-
-
-def certificate_credentials(case: str) -> dict:
-    """The credentials block for one way a certificate or its key can be wrong (see CERTIFICATE_CASES)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
-
-    from testing.certificates import self_signed
-
-    password = b"the-key-password-5f1" if case in ("encrypted_without_password", "wrong_password") else None
-    if case == "ec_key":
-        certificate, key = self_signed(key=ec.generate_private_key(ec.SECP256R1()))
-    elif case == "dsa_key":
-        certificate, key = self_signed(key=dsa.generate_private_key(2048))
-    else:
-        certificate, key = self_signed(
-            password=password,
-            valid_from={"expired": -10, "not_yet_valid": 2}.get(case, 0),
-        )
-    if case == "openssh_key":
-        rsa_key = serialization.load_pem_private_key(key.encode(), None)
-        key = rsa_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-        ).decode()
-    if case == "key_of_another_certificate":
-        other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        key = other.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
-    credentials = {"auth_type": "client_certificate", "certificate": certificate, "private_key": key}
-    if case == "wrong_password":
-        credentials["private_key_password"] = "not-the-key-password"
-    if case == "password_for_a_plain_key":
-        credentials["private_key_password"] = "a-password-for-nothing"
-    return credentials
 
 
 CERTIFICATE_CASES = [
@@ -342,7 +269,7 @@ CERTIFICATE_CASES = [
 
 @pytest.mark.parametrize("case, fragment", CERTIFICATE_CASES)
 def test_each_unusable_certificate_or_key_gets_one_sentence_naming_the_setting(case, fragment):
-    credentials = certificate_credentials(case)
+    credentials = unusable_certificate_credentials(case)
     error = refusal_now(config(credentials=credentials))
     assert error is not None, f"{case} was accepted"
     assert fragment in error.message
@@ -358,15 +285,6 @@ def refusal_now(raw: Any) -> ConfigError | None:
     except ConfigError as error:
         return error
     return None
-
-
-@pytest.mark.parametrize("case", ["encrypted_without_password", "key_of_another_certificate", "expired"])
-def test_the_real_entrypoint_refuses_an_unusable_certificate_before_any_request(tmp_path: Path, case: str):
-    bad = config(credentials=certificate_credentials(case))
-    check = run_connector("check", tmp_path, bad, fresh_interpreter=True)
-    assert check.connection_status["status"] == "FAILED" and "'credentials." in check.connection_status["message"]
-    assert "Traceback" not in check.stdout + check.stderr
-    assert_no_secret_leaked(check, bad)
 
 
 @pytest.mark.parametrize(

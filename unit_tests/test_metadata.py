@@ -1,5 +1,6 @@
 """metadata.yaml: valid against Airbyte's official schema, and in agreement with setup.py and the
-Dockerfile on name, version and base image.
+Dockerfile on name and base image. What only running setup.py tells (the version it reads from
+metadata.yaml, the repository URL) is checked in integration_tests/test_metadata.py.
 
 The schema comes from the PyPI package airbyte-connector-models, installed with --no-deps (its
 declared dependencies are heavy; it needs only pydantic, which airbyte-cdk already brings).
@@ -8,15 +9,13 @@ declared dependencies are heavy; it needs only pydantic, which airbyte-cdk alrea
 import copy
 import json
 import re
-import shlex
-import subprocess
-import sys
 from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
+
+from testing import build_files
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +26,7 @@ DIGEST_PINNED_IMAGE = re.compile(r"^docker\.io/airbyte/python-connector-base:\d+
 
 @pytest.fixture(scope="module")
 def metadata() -> dict:
-    return yaml.safe_load((REPO_ROOT / "metadata.yaml").read_text())
+    return build_files.metadata()
 
 
 @pytest.fixture(scope="module")
@@ -37,28 +36,7 @@ def data(metadata: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def dockerfile() -> dict:
-    """The Dockerfile's default BASE_IMAGE and its LABELs."""
-    text = (REPO_ROOT / "Dockerfile").read_text()
-    instructions = re.sub(r"\\\n", " ", text).splitlines()
-    base_image, labels = None, {}
-    for line in (i.strip() for i in instructions):
-        if line.startswith("ARG BASE_IMAGE="):
-            base_image = line.split("=", 1)[1].strip()
-        elif line.startswith("LABEL "):
-            labels.update(pair.split("=", 1) for pair in shlex.split(line[len("LABEL ") :]))
-    return {"base_image": base_image, "labels": labels}
-
-
-def _setup_py_field(field: str) -> str:
-    """A literal `field="..."` of setup.py, else what `setup.py --field` prints."""
-    setup_py = REPO_ROOT / "setup.py"
-    match = re.search(rf"""\b{field}\s*=\s*["']([^"']+)["']""", setup_py.read_text())
-    if match:
-        return match.group(1)
-    result = subprocess.run(
-        [sys.executable, "setup.py", f"--{field}"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-    )
-    return result.stdout.strip().splitlines()[-1]
+    return build_files.dockerfile()
 
 
 def _official_json_schema() -> dict:
@@ -92,25 +70,9 @@ def test_metadata_validates_against_the_official_json_schema(metadata):
     assert errors == []
 
 
-def test_image_tag_is_the_package_version(data, dockerfile):
-    """One version: setup.py reads dockerImageTag, and the image label takes it from `make image`'s build arg."""
-    assert data["dockerImageTag"] == _setup_py_field("version")
-    assert dockerfile["labels"].get("io.airbyte.version") == "${CONNECTOR_VERSION}"
-    makefile = (REPO_ROOT / "Makefile").read_text()
-    assert "--build-arg CONNECTOR_VERSION=$(VERSION)" in makefile
-    assert re.search(r"^VERSION := .*dockerImageTag.*metadata\.yaml", makefile, re.MULTILINE)
-
-
 def test_docker_repository_is_the_image_name_label_outside_airbytes_namespace(data, dockerfile):
     assert data["dockerRepository"] == "source-dynamics365-cc"
     assert dockerfile["labels"].get("io.airbyte.name") == data["dockerRepository"]
-
-
-def test_documentation_url_is_the_repositorys_own_docs_page_everywhere(data):
-    spec = yaml.safe_load((REPO_ROOT / "source_dynamics365_cc" / "spec.yaml").read_text())
-    page = f"{_setup_py_field('url')}/blob/main/docs/dynamics365-cc.md"
-    assert data["documentationUrl"] == spec["documentationUrl"] == page
-    assert (REPO_ROOT / "docs" / "dynamics365-cc.md").is_file()
 
 
 def test_the_icon_is_an_svg_file_beside_metadata(data):
@@ -127,7 +89,7 @@ def test_the_listed_test_suites_are_the_ones_that_run(data):
 
 
 def test_pypi_package_is_the_setup_py_name_as_pyairbyte_looks_it_up(data):
-    assert data["remoteRegistries"]["pypi"] == {"enabled": True, "packageName": _setup_py_field("name")}
+    assert data["remoteRegistries"]["pypi"] == {"enabled": True, "packageName": build_files.setup_py_field("name")}
     assert data["remoteRegistries"]["pypi"]["packageName"] == "airbyte-source-dynamics365-cc"
 
 
