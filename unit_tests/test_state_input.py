@@ -17,7 +17,7 @@ from source_dynamics365_cc.instants import format_instant
 from source_dynamics365_cc.run import _precheck
 from source_dynamics365_cc.state import checked_state
 from testing.graph_fakes import config
-from testing.harness import configured_catalog, run_connector, stream_state_message
+from testing.harness import configured_catalog, connector_config, run_connector, stream_state_message
 from testing.secrets import assert_no_secret_leaked
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
@@ -281,7 +281,7 @@ def test_a_foreign_but_usable_state_gives_a_sync_with_a_warning_not_a_traceback(
     from testing.harness import running_emulator
 
     with running_emulator(seed=21, users=3, sign_ins=60, days=30) as emu:
-        cfg = emu.config_for() | {
+        cfg = connector_config(emu) | {
             "sign_in_app_ids": [],
             "start_date": format_instant(emu.tenant.now - dt.timedelta(hours=2)),
         }
