@@ -4,12 +4,15 @@ Each case asserts the status, the message an admin reads, the exit code, that no
 reaches stderr or the status message, and that no secret is printed.
 """
 
+import datetime as dt
+import json
 import socket
 from typing import Any
 
 import pytest
 
-from testing.harness import Result, connector_config, run_connector, running_emulator
+from testing.harness import Result, connector_config, iso, run_connector, running_emulator
+from tools import emulator_config
 
 SECRET_ID_LOOKALIKE = "3f2b6c1e-1d7a-4c9b-9a63-0e4a9c2f8b11"
 
@@ -55,6 +58,20 @@ def test_check_succeeds_with_each_credential_type(emulator, tmp_path, auth):
     result = run_check(emulator, tmp_path, connector_config(emulator, "full", auth=auth))
 
     assert result.returncode == 0
+    assert result.connection_status == {"status": "SUCCEEDED"}
+
+
+def test_check_succeeds_with_the_config_tools_emulator_config_makes_from_the_info_file(emulator, tmp_path, capsys):
+    """What a human running the emulator from a shell does: `python -m tools.emulator_config info.json`."""
+    info_file = tmp_path / "info.json"
+    info_file.write_text(json.dumps(emulator.info()))
+    start = iso(emulator.tenant.now - dt.timedelta(days=1))
+
+    assert emulator_config.main([str(info_file), "--start-date", start]) == 0
+    config = json.loads(capsys.readouterr().out)
+    result = run_check(emulator, tmp_path / "check", config)
+
+    assert config == connector_config(emulator) | {"start_date": start}
     assert result.connection_status == {"status": "SUCCEEDED"}
 
 
