@@ -1,4 +1,7 @@
-"""The Emulator: wires tenant, login, routes, faults, throttle and the HTTPS server together."""
+"""The Emulator: wires tenant, login, routes, faults, throttle and the HTTPS server together.
+
+The HTTP side (server.py, pipeline.py, control.py) reaches it only through the protocols in ports.py.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from .apps import App, make_apps
 from .auth import Login
 from .faults import FaultRule, Faults
 from .paging import PageTokens
+from .ports import RouteMatch
 from .reqlog import RequestLog
 from .server import EmulatorHTTPServer
 from .tenant import Tenant, TenantSpec
@@ -87,7 +91,7 @@ class Emulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def match_route(self, method: str, path: str):
+    def match_route(self, method: str, path: str) -> RouteMatch | None:
         """(route name, handler, needs token, path params) for a request, or None."""
         for m, pattern, name, handler, needs_token in self._routes:
             found = pattern.match(path)
