@@ -9,6 +9,7 @@ from typing import Any
 
 from graph_emulator import Emulator, TenantSpec
 from source_dynamics365_cc.instants import format_instant
+from testing.harness import connector_config
 
 # 29 days, not 30: the connector clamps its start to 30 days (less 10 minutes) before its own clock, which
 # moves on while the bench runs; a 29-day tenant keeps every generated sign-in inside the range it reads.
@@ -41,7 +42,7 @@ def sync_files(emu: Emulator, folder: Path, name: str, streams: tuple[str, ...] 
     """Every application's sign-ins of the given sign-in streams, all of the tenant's history."""
     start = emu.tenant.now - timedelta(days=DAYS)
     config: dict[str, Any] = {
-        **emu.config_for("full"),
+        **connector_config(emu, "full"),
         "start_date": format_instant(start),
         "sign_in_app_ids": [],
         "include_non_interactive_sign_ins": NON_INTERACTIVE in streams,

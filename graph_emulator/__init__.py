@@ -3,7 +3,7 @@ Dynamics 365 usage connector reads (users, subscribedSkus, auditLogs/signIns).
 
     from graph_emulator import Emulator, TenantSpec
     with Emulator(TenantSpec(seed=42, sign_ins=5000)) as emu:
-        config = emu.config_for("full")
+        app = emu.apps["full"]  # sign in at emu.base_url to tenant emu.tenant_id with app.client_id, app.client_secret
 """
 
 from .apps import App

@@ -1,6 +1,7 @@
 """The control API under /_emulator/... : JSON in, JSON out, no auth, apart from the API routes.
 
-Each endpoint maps to one Emulator method, so HTTP and in-process tests drive the same code:
+Each endpoint maps to one method of `Controls` (ports.py; the Emulator's), so HTTP and in-process tests drive
+the same code:
     GET    /_emulator/info                              -> info()
     POST   /_emulator/throttle   {requests, per_seconds, integer_retry_after}
     POST   /_emulator/latency    {route, seconds}
@@ -19,14 +20,13 @@ Each endpoint maps to one Emulator method, so HTTP and in-process tests drive th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-if TYPE_CHECKING:
-    from .emulator import Emulator
+from .ports import Controls
 
 OK = {"ok": True}
 # (status, JSON value) from the emulator, the query string and the JSON body.
-Handler = Callable[["Emulator", dict[str, str], dict[str, Any]], tuple[int, Any]]
+Handler = Callable[[Controls, dict[str, str], dict[str, Any]], tuple[int, Any]]
 
 
 def _done(action: Callable[[], object]) -> tuple[int, Any]:
@@ -62,7 +62,7 @@ ENDPOINTS: dict[tuple[str, str], Handler] = {
 }
 
 
-def handle(emu: Emulator, method: str, path: str, query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
+def handle(emu: Controls, method: str, path: str, query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:
     """Run one control request; (status, JSON value)."""
     handler = ENDPOINTS.get((method, path[len("/_emulator") :].strip("/")))
     if handler is None:

@@ -1,4 +1,7 @@
-"""The Emulator: wires tenant, login, routes, faults, throttle and the HTTPS server together."""
+"""The Emulator: wires tenant, login, routes, faults, throttle and the HTTPS server together.
+
+The HTTP side (server.py, pipeline.py, control.py) reaches it only through the protocols in ports.py.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from .apps import App, make_apps
 from .auth import Login
 from .faults import FaultRule, Faults
 from .paging import PageTokens
+from .ports import RouteMatch
 from .reqlog import RequestLog
 from .server import EmulatorHTTPServer
 from .tenant import Tenant, TenantSpec
@@ -87,7 +91,7 @@ class Emulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def match_route(self, method: str, path: str):
+    def match_route(self, method: str, path: str) -> RouteMatch | None:
         """(route name, handler, needs token, path params) for a request, or None."""
         for m, pattern, name, handler, needs_token in self._routes:
             found = pattern.match(path)
@@ -95,37 +99,20 @@ class Emulator:
                 return name, handler, needs_token, found.groupdict()
         return None
 
-    # -- what tests and the connector need -------------------------------------------------
-    def config_for(self, app: str = "full", auth: str = "client_secret") -> dict[str, Any]:
-        """A connector config for one of the registered apps."""
-        a = self.apps[app]
-        if auth == "client_secret":
-            credentials = {"auth_type": "client_secret", "client_secret": a.client_secret}
-        elif auth == "client_certificate":
-            credentials = {
-                "auth_type": "client_certificate",
-                "certificate": a.certificate_pem,
-                "private_key": a.private_key_pem,
-            }
-        else:
-            raise ValueError(f"auth must be client_secret or client_certificate, not {auth!r}")
-        return {
-            "tenant_id": self.tenant_id,
-            "client_id": a.client_id,
-            "credentials": credentials,
-            "login_endpoint": self.base_url,
-            "graph_endpoint": self.base_url,
-        }
-
+    # -- what a client needs to know -------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        """What the CLI prints: where to connect and how."""
+        """What the CLI prints and `GET /_emulator/info` answers: where the tenant is served, its clock, and
+        its app registrations (by name) with the client id and secret each signs in with."""
         return {
             "base_url": self.base_url,
             "ca_path": self.ca_path,
             "tenant_id": self.tenant_id,
-            "config": self.config_for("full"),
             "control_url": self.base_url + "/_emulator",
             "now": self.tenant.now.isoformat().replace("+00:00", "Z"),
+            "apps": {
+                name: {"client_id": app.client_id, "client_secret": app.client_secret}
+                for name, app in self.apps.items()
+            },
         }
 
     # -- control ---------------------------------------------------------------------------

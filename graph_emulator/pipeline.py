@@ -13,15 +13,13 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 from urllib.parse import parse_qsl
 
 from . import errors
 from .errors import AadError, ApiError, GraphError
+from .ports import Gateway
 from .routes import Request
-
-if TYPE_CHECKING:
-    from .emulator import Emulator
 
 Answer = tuple[int, bytes, dict[str, str]]
 JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
@@ -40,7 +38,7 @@ class Reset(Exception):
 class Exchange:
     """One API request on its way through the steps, and what they learnt of it."""
 
-    emu: Emulator
+    emu: Gateway
     method: str
     path: str
     query: dict[str, Any]

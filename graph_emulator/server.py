@@ -14,17 +14,15 @@ import struct
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import control
 from .errors import ApiError
 from .gen import TICKS
 from .pipeline import Exchange, Reset, answer
+from .ports import Served
 from .routes import parse_options
-
-if TYPE_CHECKING:
-    from .emulator import Emulator
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -34,7 +32,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], emulator: Emulator, context: ssl.SSLContext) -> None:
+    def __init__(self, address: tuple[str, int], emulator: Served, context: ssl.SSLContext) -> None:
         super().__init__(address, Handler)
         self.emulator = emulator
         self.socket = context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)

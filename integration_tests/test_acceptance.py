@@ -17,7 +17,7 @@ import yaml
 from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 
 from source_dynamics365_cc.source import SourceDynamics365Cc
-from testing.harness import running_emulator
+from testing.harness import connector_config, running_emulator
 
 GENERATED = Path(__file__).parent / ".generated"
 METADATA = Path(__file__).resolve().parents[1] / "metadata.yaml"
@@ -26,7 +26,7 @@ METADATA = Path(__file__).resolve().parents[1] / "metadata.yaml"
 def write_configs(emu) -> None:
     """One config per role in acceptance-test-config.yml (spec needs its own file, see the CDK notes)."""
     start = (emu.tenant.now - dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    working = {**emu.config_for("full"), "start_date": start}
+    working = {**connector_config(emu, "full"), "start_date": start}
     wrong = {**working, "credentials": {"auth_type": "client_secret", "client_secret": "not-the-secret-value"}}
     GENERATED.mkdir(exist_ok=True)
     for name, config in (("spec_config", working), ("config", working), ("wrong_secret_config", wrong)):

@@ -4,12 +4,15 @@ Each case asserts the status, the message an admin reads, the exit code, that no
 reaches stderr or the status message, and that no secret is printed.
 """
 
+import datetime as dt
+import json
 import socket
 from typing import Any
 
 import pytest
 
-from testing.harness import Result, run_connector, running_emulator
+from testing.harness import Result, connector_config, iso, run_connector, running_emulator
+from tools import emulator_config
 
 SECRET_ID_LOOKALIKE = "3f2b6c1e-1d7a-4c9b-9a63-0e4a9c2f8b11"
 
@@ -52,14 +55,28 @@ def assert_failed(result: Result, *fragments: str) -> None:
 
 @pytest.mark.parametrize("auth", ["client_secret", "client_certificate"])
 def test_check_succeeds_with_each_credential_type(emulator, tmp_path, auth):
-    result = run_check(emulator, tmp_path, emulator.config_for("full", auth=auth))
+    result = run_check(emulator, tmp_path, connector_config(emulator, "full", auth=auth))
 
     assert result.returncode == 0
     assert result.connection_status == {"status": "SUCCEEDED"}
 
 
+def test_check_succeeds_with_the_config_tools_emulator_config_makes_from_the_info_file(emulator, tmp_path, capsys):
+    """What a human running the emulator from a shell does: `python -m tools.emulator_config info.json`."""
+    info_file = tmp_path / "info.json"
+    info_file.write_text(json.dumps(emulator.info()))
+    start = iso(emulator.tenant.now - dt.timedelta(days=1))
+
+    assert emulator_config.main([str(info_file), "--start-date", start]) == 0
+    config = json.loads(capsys.readouterr().out)
+    result = run_check(emulator, tmp_path / "check", config)
+
+    assert config == connector_config(emulator) | {"start_date": start}
+    assert result.connection_status == {"status": "SUCCEEDED"}
+
+
 def test_check_explains_a_secret_id_pasted_instead_of_the_secret_value(emulator, tmp_path):
-    config = emulator.config_for("full")
+    config = connector_config(emulator, "full")
     config["credentials"]["client_secret"] = SECRET_ID_LOOKALIKE
 
     result = run_check(emulator, tmp_path, config)
@@ -68,13 +85,13 @@ def test_check_explains_a_secret_id_pasted_instead_of_the_secret_value(emulator,
 
 
 def test_check_says_the_secret_expired(emulator, tmp_path):
-    result = run_check(emulator, tmp_path, emulator.config_for("expired_secret"))
+    result = run_check(emulator, tmp_path, connector_config(emulator, "expired_secret"))
 
     assert_failed(result, "AADSTS7000222", "expired")
 
 
 def test_check_names_an_unknown_client_id(emulator, tmp_path):
-    config = {**emulator.config_for("full"), "client_id": "33333333-3333-4333-8333-333333333333"}
+    config = {**connector_config(emulator, "full"), "client_id": "33333333-3333-4333-8333-333333333333"}
 
     result = run_check(emulator, tmp_path, config)
 
@@ -82,7 +99,7 @@ def test_check_names_an_unknown_client_id(emulator, tmp_path):
 
 
 def test_check_names_an_unknown_tenant(emulator, tmp_path):
-    config = {**emulator.config_for("full"), "tenant_id": "44444444-4444-4444-8444-444444444444"}
+    config = {**connector_config(emulator, "full"), "tenant_id": "44444444-4444-4444-8444-444444444444"}
 
     result = run_check(emulator, tmp_path, config)
 
@@ -90,32 +107,32 @@ def test_check_names_an_unknown_tenant(emulator, tmp_path):
 
 
 def test_check_says_the_app_is_disabled(emulator, tmp_path):
-    result = run_check(emulator, tmp_path, emulator.config_for("disabled"))
+    result = run_check(emulator, tmp_path, connector_config(emulator, "disabled"))
 
     assert_failed(result, "AADSTS7000112", "disabled")
 
 
 def test_check_asks_for_admin_consent_when_the_token_has_no_roles(emulator, tmp_path):
-    result = run_check(emulator, tmp_path, emulator.config_for("no_consent"))
+    result = run_check(emulator, tmp_path, connector_config(emulator, "no_consent"))
 
     assert_failed(result, "admin consent", "Grant admin consent")
 
 
 def test_check_names_the_missing_audit_log_permission(emulator, tmp_path):
-    result = run_check(emulator, tmp_path, emulator.config_for("no_audit"))
+    result = run_check(emulator, tmp_path, connector_config(emulator, "no_audit"))
 
     assert_failed(result, "AuditLog.Read.All")
 
 
 def test_check_asks_for_entra_p1_when_the_tenant_has_no_premium_license(tmp_path):
     with running_emulator(seed=12, users=5, sign_ins=50, days=2, premium=False) as emu:
-        result = run_check(emu, tmp_path, emu.config_for("full"))
+        result = run_check(emu, tmp_path, connector_config(emu, "full"))
 
     assert_failed(result, "P1 or P2", "deselect the sign_ins stream")
 
 
 def test_check_refuses_a_plain_http_graph_endpoint(emulator, tmp_path):
-    config = {**emulator.config_for("full"), "graph_endpoint": emulator.base_url.replace("https://", "http://")}
+    config = {**connector_config(emulator, "full"), "graph_endpoint": emulator.base_url.replace("https://", "http://")}
 
     result = run_check(emulator, tmp_path, config)
 
@@ -124,7 +141,7 @@ def test_check_refuses_a_plain_http_graph_endpoint(emulator, tmp_path):
 
 def test_check_reports_an_unreachable_endpoint_as_a_failed_status(emulator, tmp_path):
     dead = f"https://127.0.0.1:{closed_port()}"
-    config = {**emulator.config_for("full"), "login_endpoint": dead, "graph_endpoint": dead}
+    config = {**connector_config(emulator, "full"), "login_endpoint": dead, "graph_endpoint": dead}
 
     result = run_check(emulator, tmp_path, config)
 
@@ -134,7 +151,7 @@ def test_check_reports_an_unreachable_endpoint_as_a_failed_status(emulator, tmp_
 def test_check_says_a_graph_endpoint_the_tenants_cloud_does_not_know(emulator, tmp_path):
     unknown = f"https://127.0.0.1:{closed_port()}"  # Entra issues no token for a resource it does not know
 
-    result = run_check(emulator, tmp_path, {**emulator.config_for("full"), "graph_endpoint": unknown})
+    result = run_check(emulator, tmp_path, {**connector_config(emulator, "full"), "graph_endpoint": unknown})
 
     assert_failed(result, "AADSTS500011", "Check 'cloud' and 'graph_endpoint'")
 
@@ -151,7 +168,7 @@ def test_check_explains_a_graph_that_is_busy_or_refuses_a_fresh_token(tmp_path, 
         # A Retry-After beyond check's minute of waiting: it fails at once instead of waiting in vain.
         fault = {"route": "subscribedSkus", "kind": "status", "status": status, "times": None, "retry_after": "120"}
         emu.add_fault(fault)
-        result = run_check(emu, tmp_path, emu.config_for("full"))
+        result = run_check(emu, tmp_path, connector_config(emu, "full"))
 
     assert_failed(result, *fragments)
 
@@ -160,7 +177,7 @@ def test_check_waits_out_a_tenant_busy_with_another_tool_and_succeeds(tmp_path):
     """Another tool on the same app makes Graph answer check's sign-in probe with 429s for a while."""
     with running_emulator(seed=15, users=5, sign_ins=50, days=2) as emu:
         emu.add_fault({"route": "signIns", "kind": "status", "status": 429, "times": 2, "retry_after": "1"})
-        result = run_check(emu, tmp_path, emu.config_for("full"))
+        result = run_check(emu, tmp_path, connector_config(emu, "full"))
         sign_in_statuses = [entry["status"] for entry in emu.request_log("signIns")]
 
     assert result.connection_status == {"status": "SUCCEEDED"}

@@ -4,7 +4,7 @@ covering set and names, per stream, what any other set lacks."""
 
 import pytest
 
-from testing.harness import run_connector, running_emulator
+from testing.harness import connector_config, run_connector, running_emulator
 
 COVERING_SETS = {
     "least_privileged": ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"],
@@ -26,7 +26,7 @@ def emulator():
 def check_with_roles(emulator, tmp_path, roles: list[str]) -> dict:
     """Consent `roles` for the emulator's app, run `check` with it, and return the CONNECTION_STATUS."""
     emulator.grant_roles("full", roles)
-    result = run_connector("check", tmp_path, emulator.config_for("full"), emulator=emulator, timeout=90)
+    result = run_connector("check", tmp_path, connector_config(emulator, "full"), emulator=emulator, timeout=90)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert result.connection_status is not None

@@ -18,7 +18,7 @@ import pytest
 from source_dynamics365_cc.instants import format_instant
 from testing.certificates import unusable_certificate_credentials
 from testing.graph_fakes import config
-from testing.harness import configured_catalog, run_connector, running_emulator, stream_state_message
+from testing.harness import configured_catalog, connector_config, run_connector, running_emulator, stream_state_message
 from testing.secrets import assert_no_secret_leaked
 
 FUTURE = format_instant(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2))
@@ -93,7 +93,7 @@ def test_the_real_entrypoint_refuses_bad_state_without_a_stack_trace(tmp_path: P
 )
 def test_a_foreign_but_usable_state_gives_a_sync_with_a_warning_not_a_traceback(tmp_path: Path, state, warning):
     with running_emulator(seed=21, users=3, sign_ins=60, days=30) as emu:
-        cfg = emu.config_for() | {
+        cfg = connector_config(emu) | {
             "sign_in_app_ids": [],
             "start_date": format_instant(emu.tenant.now - dt.timedelta(hours=2)),
         }

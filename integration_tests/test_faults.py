@@ -29,6 +29,7 @@ from testing.harness import (
     assert_every_state_is_safe,
     assert_no_duplicates,
     configured_catalog,
+    connector_config,
     iso,
     run_connector,
     running_emulator,
@@ -46,7 +47,10 @@ SIGN_INS_AND_USERS = {"sign_ins": "incremental", "users": "full_refresh"}
 
 def sync(tmp_path: Path, emu: Emulator, streams: dict[str, str] = SIGN_INS_AND_USERS, **settings: Any) -> Result:
     """One read of the last HOURS of every app's sign-ins, with the settings a user would give."""
-    config = emu.config_for() | {"start_date": iso(emu.tenant.now - dt.timedelta(hours=HOURS)), "sign_in_app_ids": []}
+    config = connector_config(emu) | {
+        "start_date": iso(emu.tenant.now - dt.timedelta(hours=HOURS)),
+        "sign_in_app_ids": [],
+    }
     config |= settings
     result = run_connector("read", tmp_path, config, configured_catalog(streams), emulator=emu, timeout=240)
     assert_no_secret_leaked(result, config)
@@ -197,7 +201,7 @@ def test_late_sign_ins_are_read_when_inside_the_lookback_window(tmp_path: Path, 
     wall = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
     with running_emulator(seed=33, users=20, sign_ins=2000, days=1, now=wall - dt.timedelta(minutes=30)) as emu:
         start = emu.tenant.now - dt.timedelta(hours=2)
-        config = emu.config_for() | {
+        config = connector_config(emu) | {
             "start_date": iso(start),
             "sign_in_app_ids": [],
             "lookback_window_minutes": lookback_minutes,

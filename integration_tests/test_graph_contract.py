@@ -17,6 +17,7 @@ from testing.harness import (
     assert_every_state_is_safe,
     assert_no_duplicates,
     configured_catalog,
+    connector_config,
     iso,
     run_connector,
     running_emulator,
@@ -34,7 +35,7 @@ def lagging(**spec: Any):
 
 def read(emu: Emulator, tmp_path: Path, hours: float, **settings: Any) -> tuple[Result, dt.datetime]:
     start = emu.tenant.now - dt.timedelta(hours=hours)
-    config = emu.config_for() | {"start_date": iso(start), "max_concurrency": 1} | settings
+    config = connector_config(emu) | {"start_date": iso(start), "max_concurrency": 1} | settings
     return run_connector("read", tmp_path, config, configured_catalog(SIGN_INS), emulator=emu, timeout=300), start
 
 
@@ -97,7 +98,7 @@ def test_a_default_start_past_retention_by_graphs_clock_moves_forward_with_a_war
     """This machine's clock is 15 minutes behind Graph's: the default start, 30 days back, is already too old."""
     now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) + dt.timedelta(minutes=15)
     with running_emulator(seed=22, users=10, sign_ins=300, days=30, now=now) as emu:
-        config = emu.config_for() | {"sign_in_app_ids": [], "max_concurrency": 3}
+        config = connector_config(emu) | {"sign_in_app_ids": [], "max_concurrency": 3}
         result = run_connector("read", tmp_path, config, configured_catalog(SIGN_INS), emulator=emu, timeout=300)
         moved = [line for line in result.logs("WARN") if "past Entra's retention by Graph's clock" in line]
         start = (

@@ -15,7 +15,7 @@ from graph_emulator.gen import parse_ticks, ticks_to_datetime
 from source_dynamics365_cc.concealed import is_concealed
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
 from source_dynamics365_cc.streams.users import ROSTER_FIELDS
-from testing.harness import configured_catalog, run_connector, running_emulator
+from testing.harness import configured_catalog, connector_config, run_connector, running_emulator
 from tools.license_usage import answer, load
 
 TENANT_LAG = dt.timedelta(minutes=90)
@@ -35,7 +35,7 @@ def synced(tmp_path_factory):
     with running_emulator(seed=13, users=240, sign_ins=1500, days=25, now=now) as emu:
         directory = tmp_path_factory.mktemp("sync")
         start = (emu.tenant.now - dt.timedelta(days=26)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        config = {**emu.config_for("full"), "start_date": start}
+        config = {**connector_config(emu, "full"), "start_date": start}
         catalog = configured_catalog(STREAMS)
         result = run_connector("read", directory / "inputs", config, catalog, emulator=emu)
         assert result.returncode == 0 and not result.errors, result.errors or result.stderr[-2000:]

@@ -23,6 +23,7 @@ from source_dynamics365_cc.instants import parse_ticks
 from testing.harness import (
     Result,
     configured_catalog,
+    connector_config,
     iso,
     run_connector,
     running_emulator,
@@ -44,7 +45,7 @@ def lagging_tenant(**overrides: Any):
 
 
 def config_for(emu: Emulator, start: dt.datetime, **settings: Any) -> dict[str, Any]:
-    return emu.config_for() | {"start_date": iso(start), "include_non_interactive_sign_ins": True, **settings}
+    return connector_config(emu) | {"start_date": iso(start), "include_non_interactive_sign_ins": True, **settings}
 
 
 def read(emu: Emulator, directory: Path, config: dict[str, Any], streams: dict[str, str], state=None) -> Result:

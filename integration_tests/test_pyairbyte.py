@@ -13,7 +13,7 @@ import pytest
 
 from source_dynamics365_cc.concealed import is_concealed
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
-from testing.harness import running_emulator, truth_sign_in_ids
+from testing.harness import connector_config, running_emulator, truth_sign_in_ids
 
 # Read by PyAirbyte when it is imported: no connector registry to fetch (CI reaches only package indexes), no telemetry.
 os.environ["AIRBYTE_OFFLINE_MODE"] = "1"
@@ -40,7 +40,7 @@ def cached_ids(cache, stream: str) -> list[str]:
 
 def test_pyairbyte_reads_every_stream_into_duckdb_then_sign_ins_incrementally(emulator, tmp_path):
     start = emulator.tenant.now - dt.timedelta(hours=2)
-    config = {**emulator.config_for("full"), "start_date": start.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    config = {**connector_config(emulator, "full"), "start_date": start.strftime("%Y-%m-%dT%H:%M:%SZ")}
     source = ab.get_source("source-dynamics365-cc", config=config, local_executable=CONSOLE_SCRIPT)
     source.select_all_streams()
     cache = ab.new_local_cache("pyairbyte_test", cache_dir=tmp_path / "cache")

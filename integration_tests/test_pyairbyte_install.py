@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from testing.harness import running_emulator
+from testing.harness import connector_config, running_emulator
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONNECTOR = "source-dynamics365-cc"
@@ -67,5 +67,5 @@ def test_pyairbyte_runs_check_against_the_emulator(pyairbyte_source):
         patch.setenv("DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS", "1")
         patch.setenv("REQUESTS_CA_BUNDLE", emu.ca_path)
         patch.delenv("CURL_CA_BUNDLE", raising=False)
-        pyairbyte_source.set_config(emu.config_for("full"))
+        pyairbyte_source.set_config(connector_config(emu, "full"))
         pyairbyte_source.check()  # raises AirbyteConnectorCheckFailedError unless the connector says SUCCEEDED

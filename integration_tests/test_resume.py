@@ -22,6 +22,7 @@ from testing.harness import (
     assert_every_state_is_safe,
     assert_no_duplicates,
     configured_catalog,
+    connector_config,
     iso,
     parse_messages,
     run_connector,
@@ -68,7 +69,7 @@ def test_a_sync_killed_at_random_points_and_resumed_from_its_last_state_loses_no
     with running_emulator(seed=21, users=10, sign_ins=4000, days=1) as emu:
         emu.set_latency("signIns", 0.6)
         start = emu.tenant.now - dt.timedelta(hours=4)
-        config = emu.config_for() | {
+        config = connector_config(emu) | {
             "start_date": iso(start),
             "sign_in_app_ids": [],
             "lookback_window_minutes": 0,
@@ -93,7 +94,11 @@ def test_a_second_sync_resumes_at_the_state_and_re_reads_only_the_lookback(tmp_p
     """The state of one sync starts the next: it reads from the cursor minus the lookback, not from start_date."""
     with running_emulator(seed=22, users=10, sign_ins=2000, days=1) as emu:
         start = emu.tenant.now - dt.timedelta(hours=3)
-        config = emu.config_for() | {"start_date": iso(start), "sign_in_app_ids": [], "lookback_window_minutes": 30}
+        config = connector_config(emu) | {
+            "start_date": iso(start),
+            "sign_in_app_ids": [],
+            "lookback_window_minutes": 30,
+        }
         first = run_connector("read", tmp_path / "1", config, SIGN_INS, emulator=emu)
         cursor = parse_instant(first.final_state("sign_ins")["createdDateTime"])
         state = [stream_state_message("sign_ins", first.final_state("sign_ins"))]

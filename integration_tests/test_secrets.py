@@ -27,6 +27,7 @@ from testing.graph_fakes import config as fake_config
 from testing.harness import (
     Result,
     configured_catalog,
+    connector_config,
     run_connector,
     running_emulator,
 )
@@ -90,7 +91,7 @@ ALL_STREAMS = {"users": "full_refresh", "sign_ins": "incremental", "subscribed_s
 def test_a_sync_talks_only_to_the_configured_hosts_and_prints_no_secret(tmp_path: Path, auth: str, monkeypatch):
     with running_emulator(seed=11, users=15, sign_ins=2000, days=30) as emu, TrapProxy() as proxy:
         route_everything_else_to(proxy, monkeypatch)
-        config = emu.config_for(auth=auth) | {"start_date": recent(2, emu.tenant.now), "sign_in_app_ids": []}
+        config = connector_config(emu, auth=auth) | {"start_date": recent(2, emu.tenant.now), "sign_in_app_ids": []}
         check = run_connector("check", tmp_path, config, emulator=emu)
         result = run_connector("read", tmp_path, config, configured_catalog(ALL_STREAMS), emulator=emu)
         log = emu.request_log()
@@ -108,7 +109,7 @@ def test_an_untrusted_tls_certificate_stops_the_connector_before_any_credential_
     through, so the secret never leaves the machine over an unverified connection."""
     with running_emulator(seed=12, users=5, sign_ins=100, days=30) as emu:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
-        config = emu.config_for() | {"start_date": recent(2, emu.tenant.now)}
+        config = connector_config(emu) | {"start_date": recent(2, emu.tenant.now)}
         check = run_connector("check", tmp_path, config)
         result = run_connector("read", tmp_path, config, configured_catalog({"users": "full_refresh"}))
         log = emu.request_log()
@@ -134,7 +135,7 @@ def test_the_source_never_turns_tls_verification_off():
 def test_refused_credentials_are_reported_without_repeating_them(tmp_path: Path, wrong: dict):
     with running_emulator(seed=13, users=5, sign_ins=100, days=30) as emu:
         auth = "client_secret" if "client_secret" in wrong else "client_certificate"
-        config = emu.config_for(auth=auth)
+        config = connector_config(emu, auth=auth)
         config["credentials"] |= wrong
         check = run_connector("check", tmp_path, config, emulator=emu)
         result = run_connector("read", tmp_path, config, configured_catalog({"users": "full_refresh"}), emulator=emu)
@@ -179,7 +180,7 @@ def run_debug(command: str, directory: Path, config: Mapping[str, Any], emulator
 @pytest.mark.parametrize("auth", ["client_secret", "client_certificate"])
 def test_debug_logs_of_check_and_read_carry_no_token_secret_or_key(tmp_path: Path, auth: str):
     with running_emulator(seed=14, users=8, sign_ins=200, days=30) as emu:
-        config = emu.config_for(auth=auth) | {"start_date": recent(3, emu.tenant.now), "sign_in_app_ids": []}
+        config = connector_config(emu, auth=auth) | {"start_date": recent(3, emu.tenant.now), "sign_in_app_ids": []}
         check = run_debug("check", tmp_path, config, emu)
         read = run_debug("read", tmp_path, config, emu)
     assert check.connection_status == {"status": "SUCCEEDED"} and read.returncode == 0
@@ -190,7 +191,7 @@ def test_debug_logs_of_check_and_read_carry_no_token_secret_or_key(tmp_path: Pat
 
 def test_an_encrypted_key_and_its_password_stay_out_of_debug_logs(tmp_path: Path):
     with running_emulator(seed=15, users=3, sign_ins=20, days=30) as emu:
-        config = emu.config_for(auth="client_certificate")
+        config = connector_config(emu, auth="client_certificate")
         key = serialization.load_pem_private_key(config["credentials"]["private_key"].encode(), None)
         password = "debug-key-password-31c"
         config["credentials"] |= {
@@ -212,7 +213,7 @@ def test_a_foreign_login_endpoint_gets_no_request_unless_the_deployment_allows_i
     with running_emulator(seed=16, users=3, sign_ins=20, days=30) as emu:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", emu.ca_path)
         monkeypatch.delenv("DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS")
-        config = emu.config_for()
+        config = connector_config(emu)
         check = run_connector("check", tmp_path, config)
         read = run_connector("read", tmp_path, config, configured_catalog({"users": "full_refresh"}))
         refused_log = emu.request_log()
@@ -234,7 +235,7 @@ def test_a_foreign_login_endpoint_gets_no_request_unless_the_deployment_allows_i
 def test_a_token_endpoint_the_login_host_names_elsewhere_gets_no_credential(tmp_path: Path, token_host: str):
     with running_emulator(seed=17, users=3, sign_ins=20, days=30) as emu:
         emu.login.token_endpoint_base = token_host.format(port=emu.base_url.rsplit(":", 1)[1])
-        config = emu.config_for()
+        config = connector_config(emu)
         check = run_connector("check", tmp_path, config, emulator=emu)
         log = emu.request_log()
     assert check.connection_status["status"] == "FAILED"

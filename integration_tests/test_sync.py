@@ -17,6 +17,7 @@ from source_dynamics365_cc.instants import parse_ticks, ticks_of
 from testing.harness import (
     Result,
     configured_catalog,
+    connector_config,
     run_connector,
     running_emulator,
     stream_state_message,
@@ -42,7 +43,7 @@ def instant(text: str) -> dt.datetime:
 
 def sync_config(emu, hours_back: float, **overrides: Any) -> dict[str, Any]:
     start = emu.tenant.now - dt.timedelta(hours=hours_back)
-    return {**emu.config_for("full"), "start_date": start.strftime("%Y-%m-%dT%H:%M:%SZ"), **overrides}
+    return {**connector_config(emu, "full"), "start_date": start.strftime("%Y-%m-%dT%H:%M:%SZ"), **overrides}
 
 
 def read(emu, tmp_path, config, streams=None, state=None) -> Result:
@@ -174,7 +175,7 @@ def test_certificate_credentials_sync_every_stream(tmp_path):
     with lagging_tenant() as emu:
         config = {
             **sync_config(emu, hours_back=2),
-            "credentials": emu.config_for("full", "client_certificate")["credentials"],
+            "credentials": connector_config(emu, "full", "client_certificate")["credentials"],
         }
         result = read(emu, tmp_path, config)
         expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, DYNAMICS_365_APP_IDS)

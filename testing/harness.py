@@ -1,7 +1,8 @@
 """Run the connector the way Airbyte does (`python main.py ...` in a subprocess) against a Graph emulator.
 
-Tests and `tools/demo.py` use this module to start an emulated tenant, write the config, catalog and state
-files a platform would write, run one connector command, and read its Airbyte messages back. The
+Tests and `tools/demo.py` use this module to start an emulated tenant, make a connector config for it (the
+emulator speaks Entra and Graph, not the connector's settings: `connector_config`), write the config, catalog
+and state files a platform would write, run one connector command, and read its Airbyte messages back. The
 emulator's own tenant is the truth a sync is compared with (`truth_sign_in_ids`).
 """
 
@@ -41,6 +42,29 @@ def running_emulator(**tenant_kwargs: Any) -> Iterator[Emulator]:
     """An emulated tenant (TenantSpec(**tenant_kwargs)) served on a free port for the block's duration."""
     with Emulator(TenantSpec(**tenant_kwargs), port=0) as emulator:
         yield emulator
+
+
+def connector_config(emulator: Emulator, app: str = "full", auth: str = "client_secret") -> dict[str, Any]:
+    """A connector config that signs in as one of the emulated tenant's app registrations (by name: "full",
+    "no_audit", ...) with its client secret or its certificate, and reaches Entra and Graph at the emulator."""
+    registration = emulator.apps[app]
+    if auth == "client_secret":
+        credentials = {"auth_type": "client_secret", "client_secret": registration.client_secret}
+    elif auth == "client_certificate":
+        credentials = {
+            "auth_type": "client_certificate",
+            "certificate": registration.certificate_pem,
+            "private_key": registration.private_key_pem,
+        }
+    else:
+        raise ValueError(f"auth must be client_secret or client_certificate, not {auth!r}")
+    return {
+        "tenant_id": emulator.tenant_id,
+        "client_id": registration.client_id,
+        "credentials": credentials,
+        "login_endpoint": emulator.base_url,
+        "graph_endpoint": emulator.base_url,
+    }
 
 
 @dataclass(frozen=True)

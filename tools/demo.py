@@ -24,6 +24,7 @@ from typing import Any, TextIO
 from testing.harness import (
     Result,
     configured_catalog,
+    connector_config,
     parse_messages,
     run_connector,
     running_emulator,
@@ -147,7 +148,7 @@ def run_demo() -> None:
     with running_emulator(now=now, **TENANT) as emu:
         start = (emu.tenant.now - dt.timedelta(days=START_DAYS_BACK)).strftime("%Y-%m-%dT%H:%M:%SZ")
         config = {
-            **emu.config_for("full"),
+            **connector_config(emu, "full"),
             "start_date": start,
             "sign_in_app_ids": [],
             "include_non_interactive_sign_ins": True,

@@ -172,7 +172,7 @@ def test_cli_prints_one_json_line_and_stops_on_sigterm(tmp_path) -> None:
     try:
         info = json.loads(proc.stdout.readline())
         assert info["control_url"] == info["base_url"] + "/_emulator"
-        assert info["config"]["credentials"]["auth_type"] == "client_secret"
+        assert "config" not in info and set(info["apps"]["full"]) == {"client_id", "client_secret"}
         assert json.loads(info_file.read_text()) == info
     finally:
         proc.send_signal(signal.SIGTERM)

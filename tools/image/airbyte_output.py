@@ -1,7 +1,6 @@
 """Helpers for tools/image/image_test.sh: read Airbyte protocol output (one JSON message a line)
 and compare the connector image's results with those of the same run from the venv.
 
-    airbyte_output.py config INFO_FILE START_DATE          -> connector config (stdout)
     airbyte_output.py expect spec|check|discover|read OUTPUT -> exit 1 unless the command succeeded
     airbyte_output.py documented README                    -> the README's `docker run` commands, one a line
     airbyte_output.py catalog DISCOVER_OUTPUT              -> configured catalog (stdout)
@@ -50,13 +49,7 @@ def trace_errors(path):
     ]
 
 
-# --- config and catalog ---------------------------------------------------------------------------
-
-
-def make_config(info_file, start_date):
-    with open(info_file, encoding="utf-8") as f:
-        info = json.load(f)
-    return {**info["config"], "start_date": start_date}
+# --- catalog --------------------------------------------------------------------------------------
 
 
 def configured_catalog(discover_output):
@@ -225,9 +218,6 @@ def compare(expected_path, actual_path, clock_after):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("config")
-    p.add_argument("info_file")
-    p.add_argument("start_date")
     p = sub.add_parser("expect")
     p.add_argument("kind", choices=["spec", "check", "discover", "read"])
     p.add_argument("output")
@@ -242,9 +232,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     try:
-        if args.command == "config":
-            print(json.dumps(make_config(args.info_file, args.start_date), indent=2))
-        elif args.command == "catalog":
+        if args.command == "catalog":
             print(json.dumps(configured_catalog(args.discover_output), indent=2))
         elif args.command == "expect":
             print(expect(args.kind, args.output))

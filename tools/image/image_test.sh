@@ -101,7 +101,8 @@ CA_PATH="$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["ca
 log "emulator at $("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["base_url"])' "$RUN_DIR/emulator.json"), now $NOW, start_date $START_DATE"
 
 cp "$CA_PATH" "$SECRETS/ca.pem"
-"$PYTHON" "$OUTPUT" config "$RUN_DIR/emulator.json" "$START_DATE" >"$SECRETS/config.json"
+(cd "$REPO_ROOT" && exec "$PYTHON" -m tools.emulator_config "$RUN_DIR/emulator.json" --start-date "$START_DATE") \
+    >"$SECRETS/config.json"
 # The container runs as uid 1000: the mounted folder must be readable by it (test credentials only).
 chmod 755 "$RUN_DIR" "$SECRETS"
 chmod 644 "$SECRETS"/*
