@@ -44,27 +44,34 @@ def running_emulator(**tenant_kwargs: Any) -> Iterator[Emulator]:
         yield emulator
 
 
+def config_from_info(info: Mapping[str, Any], app: str = "full") -> dict[str, Any]:
+    """The connector config for one of the emulated tenant's app registrations (by name: "full", "no_audit", ...),
+    signing in with its client secret, made from the emulator's info (`Emulator.info()`, its info file, or
+    `GET /_emulator/info`): the one place the connector's settings are spelled for an emulator."""
+    registration = info["apps"][app]
+    return {
+        "tenant_id": info["tenant_id"],
+        "client_id": registration["client_id"],
+        "credentials": {"auth_type": "client_secret", "client_secret": registration["client_secret"]},
+        "login_endpoint": info["base_url"],
+        "graph_endpoint": info["base_url"],
+    }
+
+
 def connector_config(emulator: Emulator, app: str = "full", auth: str = "client_secret") -> dict[str, Any]:
-    """A connector config that signs in as one of the emulated tenant's app registrations (by name: "full",
-    "no_audit", ...) with its client secret or its certificate, and reaches Entra and Graph at the emulator."""
-    registration = emulator.apps[app]
-    if auth == "client_secret":
-        credentials = {"auth_type": "client_secret", "client_secret": registration.client_secret}
-    elif auth == "client_certificate":
-        credentials = {
+    """config_from_info for a running emulator, signing in with the app's client secret or its certificate (which
+    the info does not carry)."""
+    config = config_from_info(emulator.info(), app)
+    if auth == "client_certificate":
+        registration = emulator.apps[app]
+        config["credentials"] = {
             "auth_type": "client_certificate",
             "certificate": registration.certificate_pem,
             "private_key": registration.private_key_pem,
         }
-    else:
+    elif auth != "client_secret":
         raise ValueError(f"auth must be client_secret or client_certificate, not {auth!r}")
-    return {
-        "tenant_id": emulator.tenant_id,
-        "client_id": registration.client_id,
-        "credentials": credentials,
-        "login_endpoint": emulator.base_url,
-        "graph_endpoint": emulator.base_url,
-    }
+    return config
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ client ids and secrets. This turns that into a config that signs in with one app
 
 The connector must then trust the emulator's CA (`REQUESTS_CA_BUNDLE=<ca_path>`) and be allowed an endpoint that
 is not Microsoft's (`DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS=1`). Tests make configs with
-`testing.harness.connector_config`, which can also sign in with an app's certificate.
+`testing.harness.connector_config`, which spells the settings in the same place and can also sign in with an
+app's certificate.
 """
 
 from __future__ import annotations
@@ -20,17 +21,12 @@ import json
 import sys
 from typing import Any, Mapping
 
+from testing.harness import config_from_info
 
-def config_from_info(info: Mapping[str, Any], app: str = "full", start_date: str | None = None) -> dict[str, Any]:
-    """The config for app (a registration's name in info["apps"]), with its client secret."""
-    registration = info["apps"][app]
-    config: dict[str, Any] = {
-        "tenant_id": info["tenant_id"],
-        "client_id": registration["client_id"],
-        "credentials": {"auth_type": "client_secret", "client_secret": registration["client_secret"]},
-        "login_endpoint": info["base_url"],
-        "graph_endpoint": info["base_url"],
-    }
+
+def config_for(info: Mapping[str, Any], app: str, start_date: str | None) -> dict[str, Any]:
+    """testing.harness.config_from_info, with the start date when one is given."""
+    config = config_from_info(info, app)
     if start_date is not None:
         config["start_date"] = start_date
     return config
@@ -50,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with args.info:
         info = json.load(args.info)
-    print(json.dumps(config_from_info(info, args.app, args.start_date), indent=2))
+    print(json.dumps(config_for(info, args.app, args.start_date), indent=2))
     return 0
 
 
