@@ -231,15 +231,14 @@ def connector_argv(
 def start_connector(
     command: str,
     directory: Path,
-    config: Mapping[str, Any] | None = None,
-    catalog: Mapping[str, Any] | None = None,
-    state: Sequence[Mapping[str, Any]] | None = None,
+    *inputs: Any,
     emulator: Emulator | None = None,
     stderr: Any = subprocess.PIPE,
+    flags: Sequence[str] = (),
 ) -> subprocess.Popen[str]:
     """Start `python main.py <command> ...` in a fresh interpreter without waiting (for tests that kill it, or
-    to follow its output live), writing the input files it names into directory."""
-    argv = [sys.executable, *connector_argv(command, directory, config, catalog, state)]
+    to follow its output live); the inputs (config, catalog, state) are connector_argv's."""
+    argv = [sys.executable, *connector_argv(command, directory, *inputs, flags=flags)]
     return subprocess.Popen(
         argv, cwd=REPO_ROOT, env=connector_env(emulator), stdout=subprocess.PIPE, stderr=stderr, text=True
     )
@@ -248,27 +247,22 @@ def start_connector(
 def run_connector(
     command: str,
     directory: Path,
-    config: Mapping[str, Any] | None = None,
-    catalog: Mapping[str, Any] | None = None,
-    state: Sequence[Mapping[str, Any]] | None = None,
+    *inputs: Any,
     emulator: Emulator | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     fresh_interpreter: bool = False,
     flags: Sequence[str] = (),
 ) -> Result:
-    """Run one connector command to completion in a process of its own and collect its output.
+    """Run one connector command to completion in a process of its own and collect its output; the inputs
+    (config, catalog, state) are connector_argv's, `flags` go after the command (`--debug`).
 
     By default the process is forked from a server that has imported the connector once (testing.forked);
-    `fresh_interpreter` starts `python main.py` from nothing, for what only a new interpreter shows. `flags`
-    go after the command (`--debug`)."""
-    argv = connector_argv(command, directory, config, catalog, state, flags)
-    env = connector_env(emulator)
+    `fresh_interpreter` starts `python main.py` from nothing, for what only a new interpreter shows."""
     if not fresh_interpreter:
-        done = run_forked(argv[1:], REPO_ROOT, env, timeout)
+        argv = connector_argv(command, directory, *inputs, flags=flags)
+        done = run_forked(argv[1:], REPO_ROOT, connector_env(emulator), timeout)
         return Result.from_output(done.returncode, done.stdout, done.stderr)
-    process = subprocess.Popen(
-        [sys.executable, *argv], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    process = start_connector(command, directory, *inputs, emulator=emulator, flags=flags)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
