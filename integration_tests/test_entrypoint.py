@@ -103,3 +103,24 @@ def test_a_foreign_but_usable_state_gives_a_sync_with_a_warning_not_a_traceback(
     assert any(warning in line for line in result.logs("WARN"))
     assert "Traceback" not in result.stdout + result.stderr and "'1-01-01" not in result.stdout
     assert result.final_state("sign_ins")["createdDateTime"] > "2000"
+
+
+def untimed(value: Any) -> Any:
+    """Messages without their `emitted_at` times."""
+    if isinstance(value, dict):
+        return {key: untimed(item) for key, item in value.items() if key != "emitted_at"}
+    if isinstance(value, list):
+        return [untimed(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize("command", ["spec", "discover", "check", "read"])
+def test_a_forked_run_prints_and_exits_as_a_fresh_interpreter_does(tmp_path: Path, command: str):
+    """The suite's forked runs stand for `python main.py`: same messages, same exit code, nothing else on stderr."""
+    bad = config(tenant_id="contoso.onmicrosoft.com/x")
+    inputs = {"spec": (), "read": (bad, configured_catalog({"users": "full_refresh"}))}.get(command, (bad,))
+    forked = run_connector(command, tmp_path / "forked", *inputs)
+    fresh = run_connector(command, tmp_path / "fresh", *inputs, fresh_interpreter=True)
+
+    assert forked.messages and untimed(forked.messages) == untimed(fresh.messages)
+    assert (forked.returncode, forked.stderr) == (fresh.returncode, fresh.stderr)
