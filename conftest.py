@@ -12,6 +12,7 @@ os.environ["DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS"] = "1"
 
 
 def pytest_xdist_auto_num_workers(config) -> int:
-    """`-n auto` starts two workers per core: most of the suite's time is spent waiting (Graph's 10-s throttle
-    windows, Retry-After pauses, retries of the emulated faults), which a second worker per core fills."""
-    return 2 * len(os.sched_getaffinity(0))
+    """`-n auto` starts two workers per core, at most eight: most of the suite's time is spent waiting (Graph's 10-s
+    throttle windows, Retry-After pauses, retries of the emulated faults), which a second worker per core fills;
+    beyond eight the slowest single tests (about 25 s) decide, and each worker costs memory."""
+    return min(2 * len(os.sched_getaffinity(0)), 8)
