@@ -131,12 +131,15 @@ def test_check_asks_for_entra_p1_when_the_tenant_has_no_premium_license(tmp_path
     assert_failed(result, "P1 or P2", "deselect the sign_ins stream")
 
 
-def test_check_refuses_a_plain_http_graph_endpoint(emulator, tmp_path):
+def test_check_refuses_a_plain_http_graph_endpoint_before_sending_anything(emulator, tmp_path):
+    """Not even the token request goes out: the secret would be spent on a sync that cannot run."""
     config = {**connector_config(emulator, "full"), "graph_endpoint": emulator.base_url.replace("https://", "http://")}
+    requests_before = len(emulator.request_log())
 
     result = run_check(emulator, tmp_path, config)
 
     assert_failed(result, "'graph_endpoint' must use https://")
+    assert len(emulator.request_log()) == requests_before
 
 
 def test_check_reports_an_unreachable_endpoint_as_a_failed_status(emulator, tmp_path):
