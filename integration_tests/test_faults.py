@@ -28,6 +28,7 @@ from testing.harness import (
     Result,
     assert_every_state_is_safe,
     assert_no_duplicates,
+    config_since,
     configured_catalog,
     connector_config,
     iso,
@@ -47,11 +48,7 @@ SIGN_INS_AND_USERS = {"sign_ins": "incremental", "users": "full_refresh"}
 
 def sync(tmp_path: Path, emu: Emulator, streams: dict[str, str] = SIGN_INS_AND_USERS, **settings: Any) -> Result:
     """One read of the last HOURS of every app's sign-ins, with the settings a user would give."""
-    config = connector_config(emu) | {
-        "start_date": iso(emu.tenant.now - dt.timedelta(hours=HOURS)),
-        "sign_in_app_ids": [],
-    }
-    config |= settings
+    config = config_since(emu, emu.tenant.now - dt.timedelta(hours=HOURS), sign_in_app_ids=[], **settings)
     result = run_connector("read", tmp_path, config, configured_catalog(streams), emulator=emu, timeout=240)
     assert_no_secret_leaked(result, config)
     return result

@@ -16,9 +16,9 @@ from testing.harness import (
     Result,
     assert_every_state_is_safe,
     assert_no_duplicates,
+    config_since,
     configured_catalog,
     connector_config,
-    iso,
     run_connector,
     running_emulator,
     truth_sign_in_ids,
@@ -35,7 +35,7 @@ def lagging(**spec: Any):
 
 def read(emu: Emulator, tmp_path: Path, hours: float, **settings: Any) -> tuple[Result, dt.datetime]:
     start = emu.tenant.now - dt.timedelta(hours=hours)
-    config = connector_config(emu) | {"start_date": iso(start), "max_concurrency": 1} | settings
+    config = config_since(emu, start, **{"max_concurrency": 1, **settings})
     return run_connector("read", tmp_path, config, configured_catalog(SIGN_INS), emulator=emu, timeout=300), start
 
 

@@ -22,10 +22,8 @@ from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
 from source_dynamics365_cc.instants import parse_ticks
 from testing.harness import (
     Result,
-    configured_catalog,
-    connector_config,
-    iso,
-    run_connector,
+    config_since,
+    read_successfully,
     running_emulator,
     stream_state_message,
     truth_sign_in_ids,
@@ -45,14 +43,7 @@ def lagging_tenant(**overrides: Any):
 
 
 def config_for(emu: Emulator, start: dt.datetime, **settings: Any) -> dict[str, Any]:
-    return connector_config(emu) | {"start_date": iso(start), "include_non_interactive_sign_ins": True, **settings}
-
-
-def read(emu: Emulator, directory: Path, config: dict[str, Any], streams: dict[str, str], state=None) -> Result:
-    result = run_connector("read", directory, config, configured_catalog(streams), state, emulator=emu, timeout=240)
-    assert result.returncode == 0, result.errors or result.stderr[-2000:]
-    assert result.errors == []
-    return result
+    return config_since(emu, start, include_non_interactive_sign_ins=True, **settings)
 
 
 def non_interactive_truth(
@@ -93,7 +84,7 @@ def two_syncs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoSyncs]:
         emu.set_throttle(5, 10)
         start = emu.tenant.now - dt.timedelta(hours=3)
         config = config_for(emu, start)
-        first = read(emu, tmp_path_factory.mktemp("first"), config, BOTH)
+        first = read_successfully(emu, tmp_path_factory.mktemp("first"), config, BOTH)
         end = emu.tenant.now
         first_truth = {
             "sign_ins": truth_sign_in_ids(emu, start, end, DYNAMICS_365_APP_IDS),
@@ -103,7 +94,7 @@ def two_syncs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoSyncs]:
         emu.advance(10, late=20)
         late = non_interactive_truth(emu, start, end) - first_truth["non_interactive_sign_ins"]
         state = [stream_state_message(name, first.final_state(name)) for name in BOTH]
-        second = read(emu, tmp_path_factory.mktemp("second"), config, BOTH, state)
+        second = read_successfully(emu, tmp_path_factory.mktemp("second"), config, BOTH, state)
         yield TwoSyncs(
             emu, start, first, first_truth, first_requests, second, late, emu.stats(), emu.request_log("signIns")
         )
@@ -161,7 +152,7 @@ def test_the_or_fallback_reads_exactly_the_non_interactive_sign_ins_of_each_appl
     apps = [DATAVERSE, BUSINESS_CENTRAL]
     with lagging_tenant(or_filter=False) as emu:
         start = emu.tenant.now - dt.timedelta(minutes=50)
-        result = read(emu, tmp_path, config_for(emu, start, sign_in_app_ids=apps), NON_INTERACTIVE_ONLY)
+        result = read_successfully(emu, tmp_path, config_for(emu, start, sign_in_app_ids=apps), NON_INTERACTIVE_ONLY)
         expected = non_interactive_truth(emu, start, emu.tenant.now, apps)
         filters = emu.sign_in_filters(first_pages_only=True, api_version="beta")
 
@@ -178,7 +169,7 @@ def test_an_ignored_filter_clause_costs_no_foreign_sign_ins(tmp_path: Path, clau
             {"route": "signIns", "api_version": "beta", "kind": "ignore_filter", "clause": clause, "times": None}
         )
         start = emu.tenant.now - dt.timedelta(minutes=50)
-        result = read(emu, tmp_path, config_for(emu, start), NON_INTERACTIVE_ONLY)
+        result = read_successfully(emu, tmp_path, config_for(emu, start), NON_INTERACTIVE_ONLY)
         expected = non_interactive_truth(emu, start, emu.tenant.now)
         ignored = [entry for entry in emu.request_log("signIns") if entry.get("ignored_clause") == clause]
 
@@ -197,7 +188,7 @@ def test_a_429_on_beta_pauses_both_streams_for_its_retry_after(tmp_path: Path) -
             {"route": "signIns", "api_version": "beta", "kind": "status", "status": 429, "retry_after": retry_after}
         )
         start = emu.tenant.now - dt.timedelta(hours=4)
-        result = read(emu, tmp_path, config_for(emu, start, sign_in_app_ids=[]), BOTH)
+        result = read_successfully(emu, tmp_path, config_for(emu, start, sign_in_app_ids=[]), BOTH)
         log = emu.request_log("signIns")
         expected = {
             "sign_ins": truth_sign_in_ids(emu, start, emu.tenant.now, None),
@@ -217,7 +208,7 @@ def test_an_expired_page_token_on_beta_restarts_the_window_without_loss_or_dupli
         emu.add_fault({"route": "signIns", "api_version": "beta", "kind": "expired_skiptoken", "nth": 1})
         start = emu.tenant.now - dt.timedelta(hours=2)
         config = config_for(emu, start, sign_in_app_ids=[], max_concurrency=1)
-        result = read(emu, tmp_path, config, NON_INTERACTIVE_ONLY)
+        result = read_successfully(emu, tmp_path, config, NON_INTERACTIVE_ONLY)
         expected = non_interactive_truth(emu, start, emu.tenant.now, None)
 
     assert [rule["fired"] for rule in emu.faults.list()] == [1]

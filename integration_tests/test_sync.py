@@ -15,9 +15,9 @@ from source_dynamics365_cc.concealed import is_concealed
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
 from source_dynamics365_cc.instants import parse_ticks, ticks_of
 from testing.harness import (
-    Result,
-    configured_catalog,
+    config_since,
     connector_config,
+    read_successfully,
     run_connector,
     running_emulator,
     stream_state_message,
@@ -42,16 +42,7 @@ def instant(text: str) -> dt.datetime:
 
 
 def sync_config(emu, hours_back: float, **overrides: Any) -> dict[str, Any]:
-    start = emu.tenant.now - dt.timedelta(hours=hours_back)
-    return {**connector_config(emu, "full"), "start_date": start.strftime("%Y-%m-%dT%H:%M:%SZ"), **overrides}
-
-
-def read(emu, tmp_path, config, streams=None, state=None) -> Result:
-    catalog = configured_catalog(streams or ALL_STREAMS)
-    result = run_connector("read", tmp_path, config, catalog, state, emulator=emu)
-    assert result.returncode == 0, result.errors or result.stderr[-2000:]
-    assert result.errors == []
-    return result
+    return config_since(emu, emu.tenant.now - dt.timedelta(hours=hours_back), **overrides)
 
 
 def ids(records: list[dict[str, Any]]) -> list[str]:
@@ -72,7 +63,7 @@ def first_sync(tmp_path_factory):
     """One full sync of every stream; the tenant stays unchanged for the tests that inspect it."""
     with lagging_tenant() as emu:
         config = sync_config(emu, hours_back=2)
-        yield emu, config, read(emu, tmp_path_factory.mktemp("first"), config)
+        yield emu, config, read_successfully(emu, tmp_path_factory.mktemp("first"), config, ALL_STREAMS)
 
 
 def test_full_sync_emits_every_user_except_concealed_ones(first_sync):
@@ -120,7 +111,7 @@ def test_sign_in_state_is_the_newest_emitted_created_date_time(first_sync):
 def test_sign_in_state_never_passes_a_record_not_yet_emitted(tmp_path):
     with lagging_tenant() as emu:
         config = sync_config(emu, hours_back=2, sign_in_app_ids=[], max_concurrency=1)
-        result = read(emu, tmp_path, config, {"sign_ins": "incremental"})
+        result = read_successfully(emu, tmp_path, config, {"sign_ins": "incremental"})
         truth = {
             row["id"]: instant(row["createdDateTime"])
             for row in emu.tenant.sign_ins_between(config["start_date"], emu.tenant.now)
@@ -138,7 +129,7 @@ def test_sign_in_state_never_passes_a_record_not_yet_emitted(tmp_path):
 def test_incremental_sync_rereads_the_lookback_window_and_catches_late_sign_ins(tmp_path):
     with lagging_tenant(seed=8) as emu:
         config = sync_config(emu, hours_back=2)
-        first = read(emu, tmp_path / "first", config)
+        first = read_successfully(emu, tmp_path / "first", config, ALL_STREAMS)
         cursor = instant(first.final_state("sign_ins")["createdDateTime"])
         late_from = emu.tenant.now - dt.timedelta(minutes=emu.spec.late_window_minutes)
         before = truth_sign_in_ids(emu, late_from, emu.tenant.now, DYNAMICS_365_APP_IDS)
@@ -148,7 +139,7 @@ def test_incremental_sync_rereads_the_lookback_window_and_catches_late_sign_ins(
         emu.reset_log()
 
         state = [stream_state_message("sign_ins", first.final_state("sign_ins"))]
-        second = read(emu, tmp_path / "second", config, {"sign_ins": "incremental"}, state)
+        second = read_successfully(emu, tmp_path / "second", config, {"sign_ins": "incremental"}, state)
         bounds = filter_bounds(emu)
         expected = truth_sign_in_ids(emu, cursor - LOOKBACK, emu.tenant.now, DYNAMICS_365_APP_IDS)
 
@@ -164,7 +155,7 @@ def test_incremental_sync_rereads_the_lookback_window_and_catches_late_sign_ins(
 def test_an_empty_app_list_reads_sign_ins_of_every_app(tmp_path):
     with lagging_tenant() as emu:
         config = sync_config(emu, hours_back=2, sign_in_app_ids=[])
-        result = read(emu, tmp_path, config, {"sign_ins": "incremental"})
+        result = read_successfully(emu, tmp_path, config, {"sign_ins": "incremental"})
         expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, None)
 
     assert expected > truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, DYNAMICS_365_APP_IDS)
@@ -177,7 +168,7 @@ def test_certificate_credentials_sync_every_stream(tmp_path):
             **sync_config(emu, hours_back=2),
             "credentials": connector_config(emu, "full", "client_certificate")["credentials"],
         }
-        result = read(emu, tmp_path, config)
+        result = read_successfully(emu, tmp_path, config, ALL_STREAMS)
         expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, DYNAMICS_365_APP_IDS)
         tokens = emu.request_log("token")
 
@@ -190,7 +181,7 @@ def test_sign_in_requests_never_exceed_graph_throttle(tmp_path):
     with lagging_tenant() as emu:
         emu.set_throttle(5, 10)
         config = sync_config(emu, hours_back=24, sign_in_app_ids=[])
-        result = read(emu, tmp_path, config, {"sign_ins": "incremental"})
+        result = read_successfully(emu, tmp_path, config, {"sign_ins": "incremental"})
         stats = emu.stats()
         requests = len(emu.request_log("signIns"))
         expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, None)
@@ -204,7 +195,7 @@ def test_sign_in_requests_never_exceed_graph_throttle(tmp_path):
 def test_a_lower_sign_in_rate_setting_is_kept_to(tmp_path):
     with lagging_tenant() as emu:
         config = sync_config(emu, hours_back=8, sign_in_app_ids=[], sign_in_requests_per_10_seconds=2)
-        result = read(emu, tmp_path, config, {"sign_ins": "incremental"})
+        result = read_successfully(emu, tmp_path, config, {"sign_ins": "incremental"})
         stats = emu.stats()
         requests = len(emu.request_log("signIns"))
         expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, None)
@@ -217,7 +208,7 @@ def test_a_lower_sign_in_rate_setting_is_kept_to(tmp_path):
 def test_users_and_skus_are_not_paced_by_the_sign_in_budget(tmp_path):
     with lagging_tenant(users=2600) as emu:
         config = sync_config(emu, hours_back=-0.5, sign_in_requests_per_10_seconds=1)
-        result = read(emu, tmp_path, config)
+        result = read_successfully(emu, tmp_path, config, ALL_STREAMS)
         times = sorted(e["time"] for e in emu.request_log() if e["route"] in ("users", "subscribedSkus"))
         sign_in_requests = len(emu.request_log("signIns"))
 
@@ -234,7 +225,7 @@ def test_a_tenant_refusing_or_is_read_one_application_query_at_a_time_without_du
     with lagging_tenant(or_filter=False) as emu:
         config = sync_config(emu, hours_back=2, sign_in_app_ids=apps)
         check = run_connector("check", tmp_path / "check", config, emulator=emu)
-        result = read(emu, tmp_path, config, {"sign_ins": "incremental"})
+        result = read_successfully(emu, tmp_path, config, {"sign_ins": "incremental"})
         filters = [entry["query"]["$filter"] for entry in emu.request_log("signIns")]
         expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, apps)
         by_app = [truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, [app]) for app in apps]

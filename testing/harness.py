@@ -44,6 +44,11 @@ def running_emulator(**tenant_kwargs: Any) -> Iterator[Emulator]:
         yield emulator
 
 
+def config_since(emulator: Emulator, start: dt.datetime, **settings: Any) -> dict[str, Any]:
+    """connector_config for app "full", reading from `start`, with the settings a user would give."""
+    return connector_config(emulator) | {"start_date": iso(start), **settings}
+
+
 def config_from_info(info: Mapping[str, Any], app: str = "full") -> dict[str, Any]:
     """The connector config for one of the emulated tenant's app registrations (by name: "full", "no_audit", ...),
     signing in with its client secret, made from the emulator's info (`Emulator.info()`, its info file, or
@@ -270,6 +275,22 @@ def run_connector(
         process.communicate()
         raise
     return Result.from_output(process.returncode, stdout, stderr)
+
+
+def read_successfully(
+    emulator: Emulator,
+    directory: Path,
+    config: Mapping[str, Any],
+    streams: Mapping[str, str],
+    state: Sequence[Mapping[str, Any]] | None = None,
+    timeout: float = 240.0,
+) -> Result:
+    """`read` of `streams` ({name: sync mode}) that must end well: exit 0 and no error trace."""
+    catalog = configured_catalog(streams)
+    result = run_connector("read", directory, config, catalog, state, emulator=emulator, timeout=timeout)
+    assert result.returncode == 0, result.errors or result.stderr[-2000:]
+    assert result.errors == []
+    return result
 
 
 def truth_sign_in_ids(
