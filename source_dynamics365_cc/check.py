@@ -36,7 +36,7 @@ from .errors import (
 from .odata import SignInQuery, Window, application_matches
 from .permissions import missing_permissions_message
 from .runtime import MACHINE, Runtime
-from .streams.sign_ins import NonInteractiveSignIns, SignIns
+from .streams.sign_ins import sign_in_kinds
 from .throttle import (
     GraphApiBudget,
     RetryAfterBackoff,
@@ -115,14 +115,13 @@ class GraphProbe:
     ) -> None:
         self._config = config
         pacer = runtime.pacer(config.sign_in_requests_per_10_seconds)
-        self._waits = WaitBudget(RetryAfterBackoff(), CHECK_WAIT_SECONDS, logger)
         self._client = HttpClient(
             name="check",
             logger=logger,
             error_handler=CheckErrorHandler(config, logger),
             api_budget=GraphApiBudget(pacer, is_sign_in_request),  # type: ignore[arg-type]
             authenticator=authenticator,
-            backoff_strategy=self._waits,
+            backoff_strategy=WaitBudget(RetryAfterBackoff(), CHECK_WAIT_SECONDS, logger),
         )
 
     def get(self, path: str, params: dict[str, Any], api_version: str = "v1.0") -> None:
@@ -180,8 +179,7 @@ def probe_sign_ins(config: ConnectorConfig, probe: GraphProbe, runtime: Runtime)
     now = runtime.now()
     window = Window.half_open(now - HOUR, now)
     matches = tuple(application_matches(config.sign_in_app_ids))
-    kinds = [SignIns, NonInteractiveSignIns] if config.include_non_interactive_sign_ins else [SignIns]
-    for kind in kinds:
+    for kind in sign_in_kinds(config):
         for terms in (matches, matches[:1]):
             query = SignInQuery(window, terms, kind.event_type)
             try:

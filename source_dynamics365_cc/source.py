@@ -28,7 +28,8 @@ from .cursor import sign_in_cursor
 from .errors import ConfigError, TokenError
 from .guards import DroppedRecords
 from .runtime import MACHINE, Runtime
-from .streams import NonInteractiveSignIns, SignIns, SubscribedSkus, Users
+from .streams import SignIns, SubscribedSkus, Users
+from .streams.sign_ins import sign_in_kinds
 from .throttle import GraphApiBudget, is_sign_in_request
 
 logger = logging.getLogger("airbyte")
@@ -133,10 +134,9 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         # Graph counts every sign-in request, v1.0 and beta alike, against one budget: one pacer for both streams,
         # so their sum stays under the limit and a Retry-After pauses both.
         budget = GraphApiBudget(self._runtime.pacer(parsed.sign_in_requests_per_10_seconds), is_sign_in_request)
-        kinds = [SignIns, NonInteractiveSignIns] if parsed.include_non_interactive_sign_ins else [SignIns]
         return [
             Users(parsed, authenticator, logger=logger, dropped=self._dropped, sleep=self._runtime.sleep),
-            *(self._sign_ins(kind, parsed, authenticator, budget) for kind in kinds),
+            *(self._sign_ins(kind, parsed, authenticator, budget) for kind in sign_in_kinds(parsed)),
             SubscribedSkus(parsed, authenticator, logger=logger, dropped=self._dropped),
         ]
 

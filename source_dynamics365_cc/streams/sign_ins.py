@@ -235,3 +235,9 @@ class NonInteractiveSignIns(SignIns):
     name = "non_interactive_sign_ins"
     api_version = "beta"
     event_type = "nonInteractiveUser"
+
+
+def sign_in_kinds(config: ConnectorConfig) -> list[type[SignIns]]:
+    """The sign-in streams a config offers: beta's non-interactive sign-ins only when opted in. A sync reads these
+    and `check` probes these."""
+    return [SignIns, NonInteractiveSignIns] if config.include_non_interactive_sign_ins else [SignIns]
