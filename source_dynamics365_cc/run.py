@@ -107,11 +107,14 @@ def _check_state(state_path: Optional[str], now: datetime) -> None:
     if not state_path:
         return
     messages = _read_file(SourceDynamics365Cc.read_state, state_path, "state")
-    for stream in (SignIns.name, NonInteractiveSignIns.name):
-        try:
-            stream_state = ConnectorStateManager(state=messages).get_stream_state(stream, None)
-        except ValueError as error:
-            raise ConfigError(f"The state file {state_path} cannot be used ({error}). {FILE_HINTS['state']}") from None
+    try:
+        manager = ConnectorStateManager(state=messages)
+        saved = {
+            stream: manager.get_stream_state(stream, None) for stream in (SignIns.name, NonInteractiveSignIns.name)
+        }
+    except ValueError as error:
+        raise ConfigError(f"The state file {state_path} cannot be used ({error}). {FILE_HINTS['state']}") from None
+    for stream, stream_state in saved.items():
         notice = fresh_start_notice(stream_state, now, stream)
         if notice:
             _emit(AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.WARN, message=notice)))
