@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from testing.harness import Result, connector_config, iso, run_connector, running_emulator
+from testing.secrets import assert_no_secret_leaked
 from tools import emulator_config
 
 SECRET_ID_LOOKALIKE = "3f2b6c1e-1d7a-4c9b-9a63-0e4a9c2f8b11"
@@ -30,16 +31,10 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def secrets_of(config: dict[str, Any]) -> list[str]:
-    credentials = config["credentials"]
-    return [credentials[key] for key in ("client_secret", "private_key") if key in credentials]
-
-
 def run_check(emulator, tmp_path, config: dict[str, Any]) -> Result:
     result = run_connector("check", tmp_path, config, emulator=emulator, timeout=90)
-    output = result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    assert all(secret not in output for secret in secrets_of(config))
+    assert_no_secret_leaked(result, config)
     assert len(result.messages) == len(result.stdout.splitlines()), "stdout carries only Airbyte messages"
     return result
 
