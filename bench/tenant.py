@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from graph_emulator import Emulator, TenantSpec
-from source_dynamics365_cc.instants import format_instant
+from source_dynamics365_cc.signins.instants import format_instant
 from testing.harness import connector_config
 
 # 29 days, not 30: the connector clamps its start to 30 days (less 10 minutes) before its own clock, which

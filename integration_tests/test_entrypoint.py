@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from source_dynamics365_cc.instants import format_instant
+from source_dynamics365_cc.signins.instants import format_instant
 from testing.certificates import unusable_certificate_credentials
 from testing.graph_fakes import config
 from testing.harness import configured_catalog, connector_config, run_connector, running_emulator, stream_state_message

@@ -19,9 +19,9 @@ from airbyte_cdk.test.entrypoint_wrapper import read
 
 from graph_emulator import Emulator
 from source_dynamics365_cc import SourceDynamics365Cc
-from source_dynamics365_cc.concealed import is_concealed
-from source_dynamics365_cc.instants import parse_instant
-from source_dynamics365_cc.streams.graph import READ_TIMEOUT_SECONDS
+from source_dynamics365_cc.graph.concealed import is_concealed
+from source_dynamics365_cc.graph.stream import READ_TIMEOUT_SECONDS
+from source_dynamics365_cc.signins.instants import parse_instant
 from testing.graph_fakes import GRAPH, page, register_login
 from testing.graph_fakes import config as fake_config
 from testing.harness import (

@@ -11,7 +11,7 @@ from typing import Any
 
 from graph_emulator import Emulator
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
-from source_dynamics365_cc.instants import format_ticks, parse_instant
+from source_dynamics365_cc.signins.instants import format_ticks, parse_instant
 from testing.harness import (
     Result,
     assert_every_state_is_safe,

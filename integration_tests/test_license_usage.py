@@ -12,8 +12,8 @@ import duckdb
 import pytest
 
 from graph_emulator.gen import parse_ticks, ticks_to_datetime
-from source_dynamics365_cc.concealed import is_concealed
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
+from source_dynamics365_cc.graph.concealed import is_concealed
 from source_dynamics365_cc.streams.users import ROSTER_FIELDS
 from testing.harness import configured_catalog, connector_config, run_connector, running_emulator
 from tools.license_usage import answer, load

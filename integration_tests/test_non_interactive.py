@@ -19,7 +19,7 @@ import pytest
 from graph_emulator import Emulator
 from graph_emulator.catalog import BUSINESS_CENTRAL, DATAVERSE
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
-from source_dynamics365_cc.instants import parse_ticks
+from source_dynamics365_cc.signins.instants import parse_ticks
 from testing.harness import (
     Result,
     config_since,

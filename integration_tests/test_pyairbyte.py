@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from source_dynamics365_cc.concealed import is_concealed
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
+from source_dynamics365_cc.graph.concealed import is_concealed
 from testing.harness import connector_config, running_emulator, truth_sign_in_ids
 
 # Read by PyAirbyte when it is imported: no connector registry to fetch (CI reaches only package indexes), no telemetry.

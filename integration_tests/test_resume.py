@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from graph_emulator import Emulator
-from source_dynamics365_cc.instants import parse_instant
+from source_dynamics365_cc.signins.instants import parse_instant
 from testing.harness import (
     assert_every_state_is_safe,
     assert_no_duplicates,

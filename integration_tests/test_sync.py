@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from source_dynamics365_cc.concealed import is_concealed
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
-from source_dynamics365_cc.instants import parse_ticks, ticks_of
+from source_dynamics365_cc.graph.concealed import is_concealed
+from source_dynamics365_cc.signins.instants import parse_ticks, ticks_of
 from testing.harness import (
     config_since,
     connector_config,

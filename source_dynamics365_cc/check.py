@@ -22,7 +22,8 @@ from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .auth import GraphAuthenticator, GraphTokenProvider, token_roles
+from .auth.permissions import missing_permissions_message
+from .auth.tokens import GraphAuthenticator, GraphTokenProvider, token_roles
 from .config import ConnectorConfig
 from .errors import (
     FILTER_REFUSED,
@@ -33,17 +34,16 @@ from .errors import (
     TokenError,
     refuses_filter,
 )
-from .odata import SignInQuery, Window, application_matches
-from .permissions import missing_permissions_message
-from .runtime import MACHINE, Runtime
-from .streams.sign_ins import sign_in_kinds
-from .throttle import (
+from .graph.throttle import (
     GraphApiBudget,
     RetryAfterBackoff,
     WaitBudget,
     WaitBudgetSpent,
     is_sign_in_request,
 )
+from .runtime import MACHINE, Runtime
+from .signins.query import SignInQuery, Window, application_matches
+from .signins.stream import sign_in_kinds
 
 PROBE_TIMEOUT_SECONDS = 60
 # Long enough for Graph's usual Retry-After (seconds) several times over, short enough for a person at *Test*.

@@ -20,8 +20,8 @@ from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .pages import graph_page
-from .permissions import permission_for
+from .auth.permissions import permission_for
+from .graph.pages import graph_page
 
 PERMISSIONS_HINT = (
     "Azure portal: Microsoft Entra ID > App registrations > your app > API permissions > Add a permission > "

@@ -27,11 +27,11 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .allocator import keep_memory_flat
 from .config import parse_config
 from .errors import ConfigError
-from .instants import utc_now
 from .runtime import MACHINE, Runtime
+from .signins.instants import utc_now
+from .signins.state import fresh_start_notice
+from .signins.stream import NonInteractiveSignIns, SignIns
 from .source import SourceDynamics365Cc
-from .state import fresh_start_notice
-from .streams import NonInteractiveSignIns, SignIns
 
 T = TypeVar("T")
 FILE_HINTS = {

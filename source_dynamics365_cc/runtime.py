@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from .instants import utc_now
-from .throttle import SlidingWindowPacer
+from .graph.throttle import SlidingWindowPacer
+from .signins.instants import utc_now
 
 
 @dataclass(frozen=True)

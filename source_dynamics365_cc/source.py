@@ -21,16 +21,16 @@ from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.concurrent.partitions.types import QueueItem
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .auth import GraphAuthenticator, GraphTokenProvider
+from .auth.tokens import GraphAuthenticator, GraphTokenProvider
 from .check import check_connection
 from .config import ConnectorConfig, parse_config
-from .cursor import sign_in_cursor
 from .errors import ConfigError, TokenError
-from .guards import DroppedRecords
+from .graph.dropped import DroppedRecords
+from .graph.throttle import GraphApiBudget, is_sign_in_request
 from .runtime import MACHINE, Runtime
-from .streams import SignIns, SubscribedSkus, Users
-from .streams.sign_ins import sign_in_kinds
-from .throttle import GraphApiBudget, is_sign_in_request
+from .signins.cursor import sign_in_cursor
+from .signins.stream import SignIns, sign_in_kinds
+from .streams import SubscribedSkus, Users
 
 logger = logging.getLogger("airbyte")
 # About two pages of sign-ins. Workers block on a full queue, so memory stays flat however large the tenant;

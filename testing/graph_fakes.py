@@ -79,7 +79,7 @@ def sign_ins_in_window(records: list):
     import re
     from urllib.parse import parse_qs, urlsplit
 
-    from source_dynamics365_cc.instants import parse_ticks
+    from source_dynamics365_cc.signins.instants import parse_ticks
 
     def respond(request, context):
         text = parse_qs(urlsplit(request.url).query)["$filter"][0]

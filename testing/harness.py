@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from graph_emulator import Emulator, TenantSpec
-from source_dynamics365_cc.concealed import is_concealed
-from source_dynamics365_cc.instants import parse_instant
+from source_dynamics365_cc.graph.concealed import is_concealed
+from source_dynamics365_cc.signins.instants import parse_instant
 
 from .forked import run_forked
 

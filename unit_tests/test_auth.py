@@ -11,7 +11,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from source_dynamics365_cc.auth import GraphAuthenticator, GraphTokenProvider, token_roles
+from source_dynamics365_cc.auth.tokens import GraphAuthenticator, GraphTokenProvider, token_roles
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import ConfigError, TokenError
 from testing.certificates import self_signed

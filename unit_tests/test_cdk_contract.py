@@ -5,7 +5,7 @@ rename a private. Each test names the connector module that uses it, so a failur
   and rewrites ConcurrentCursor._concurrent_state["slices"] (the saved range, cut at the sync's first instant).
 - source.SourceDynamics365Cc.read calls ConcurrentSourceAdapter._select_abstract_streams and
   ._concurrent_source.read, and hands ._slice_logger to ConcurrentSource.create.
-- streams.graph.GraphStream.first_page (the density probe) sends through HttpStream._http_client.send_request, the
+- graph.stream.GraphStream.first_page (the density probe) sends through HttpStream._http_client.send_request, the
   stream's own retries and budget.
 """
 
@@ -19,9 +19,9 @@ from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
 from airbyte_cdk.sources.streams.http.http_client import HttpClient
 
 from source_dynamics365_cc import SourceDynamics365Cc
-from source_dynamics365_cc.auth import GraphAuthenticator, GraphTokenProvider
+from source_dynamics365_cc.auth.tokens import GraphAuthenticator, GraphTokenProvider
 from source_dynamics365_cc.config import parse_config
-from source_dynamics365_cc.streams import SignIns
+from source_dynamics365_cc.signins.stream import SignIns
 from testing.graph_fakes import config, fake_runtime
 
 

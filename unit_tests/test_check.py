@@ -10,12 +10,12 @@ import requests_mock
 from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_dynamics365_cc.auth import GraphTokenProvider
+from source_dynamics365_cc.auth.tokens import GraphTokenProvider
 from source_dynamics365_cc.check import CHECK_WAIT_SECONDS, check_connection
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import TokenError
+from source_dynamics365_cc.graph.throttle import SlidingWindowPacer
 from source_dynamics365_cc.runtime import Runtime
-from source_dynamics365_cc.throttle import SlidingWindowPacer
 from testing.clock import FakeClock
 from testing.graph_fakes import GRAPH, config, page, register_login
 

@@ -16,7 +16,8 @@ import pytest
 import yaml
 from airbyte_cdk.models import SyncMode
 
-from source_dynamics365_cc import errors, permissions
+from source_dynamics365_cc import errors
+from source_dynamics365_cc.auth import permissions
 from source_dynamics365_cc.errors import AADSTS_MESSAGES
 from source_dynamics365_cc.source import SourceDynamics365Cc
 from testing.graph_fakes import config

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests_mock
 from airbyte_cdk.models import SyncMode
 
-from source_dynamics365_cc.instants import format_instant, parse_ticks
+from source_dynamics365_cc.signins.instants import format_instant, parse_ticks
 from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
 
 SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"

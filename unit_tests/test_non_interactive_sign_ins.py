@@ -8,7 +8,7 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.entrypoint_wrapper import discover
 
 from source_dynamics365_cc import SourceDynamics365Cc
-from source_dynamics365_cc.instants import format_instant
+from source_dynamics365_cc.signins.instants import format_instant
 from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
 
 BETA_SIGN_INS = f"{GRAPH}/beta/auditLogs/signIns"

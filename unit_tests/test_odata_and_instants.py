@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from source_dynamics365_cc.instants import format_instant, format_ticks, parse_instant, parse_ticks, ticks_of
-from source_dynamics365_cc.odata import (
+from source_dynamics365_cc.signins.instants import format_instant, format_ticks, parse_instant, parse_ticks, ticks_of
+from source_dynamics365_cc.signins.query import (
     Match,
     SignInQuery,
     Window,

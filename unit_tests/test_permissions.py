@@ -3,15 +3,15 @@ per stream, what a set lacks; a 403 names the least-privileged permission of the
 
 import pytest
 
-from source_dynamics365_cc.check import check_roles
-from source_dynamics365_cc.errors import ConfigError, forbidden_message
-from source_dynamics365_cc.permissions import (
+from source_dynamics365_cc.auth.permissions import (
     LEAST_PRIVILEGED_ROLES,
     SIMPLE_ROLES,
     STREAM_PERMISSIONS,
     missing_permissions_message,
     uncovered_streams,
 )
+from source_dynamics365_cc.check import check_roles
+from source_dynamics365_cc.errors import ConfigError, forbidden_message
 from testing.graph_fakes import access_token
 
 COVERING_SETS = {

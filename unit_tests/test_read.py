@@ -10,7 +10,7 @@ from airbyte_cdk.test.entrypoint_wrapper import read
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_dynamics365_cc import SourceDynamics365Cc
-from source_dynamics365_cc.instants import format_instant
+from source_dynamics365_cc.signins.instants import format_instant
 from testing.graph_fakes import GRAPH, config, page, register_login, sign_ins_in_window
 
 SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"

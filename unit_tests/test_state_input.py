@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from source_dynamics365_cc.errors import ConfigError
-from source_dynamics365_cc.instants import format_instant
 from source_dynamics365_cc.run import _precheck
-from source_dynamics365_cc.state import checked_state
+from source_dynamics365_cc.signins.instants import format_instant
+from source_dynamics365_cc.signins.state import checked_state
 from testing.graph_fakes import config
 from testing.harness import configured_catalog, stream_state_message
 

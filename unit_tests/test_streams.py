@@ -10,11 +10,11 @@ import requests_mock
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_dynamics365_cc.auth import GraphAuthenticator, GraphTokenProvider
+from source_dynamics365_cc.auth.tokens import GraphAuthenticator, GraphTokenProvider
 from source_dynamics365_cc.config import parse_config
-from source_dynamics365_cc.instants import format_instant
-from source_dynamics365_cc.streams import NonInteractiveSignIns, SignIns, users
-from source_dynamics365_cc.streams.sign_ins import ApplicationQueries
+from source_dynamics365_cc.signins.instants import format_instant
+from source_dynamics365_cc.signins.stream import ApplicationQueries, NonInteractiveSignIns, SignIns
+from source_dynamics365_cc.streams import users
 from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
 
 USERS = f"{GRAPH}/v1.0/users"

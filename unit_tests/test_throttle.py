@@ -15,8 +15,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.errors import RESUME_NOTE
-from source_dynamics365_cc.instants import format_instant
-from source_dynamics365_cc.throttle import (
+from source_dynamics365_cc.graph.throttle import (
     MAX_RETRY_AFTER_SECONDS,
     GraphApiBudget,
     RetryAfterBackoff,
@@ -24,6 +23,7 @@ from source_dynamics365_cc.throttle import (
     is_sign_in_request,
     retry_after_seconds,
 )
+from source_dynamics365_cc.signins.instants import format_instant
 from testing.clock import FakeClock
 from testing.graph_fakes import GRAPH, config, register_login
 

@@ -13,8 +13,8 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, discover, read
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_dynamics365_cc import SourceDynamics365Cc
-from source_dynamics365_cc.instants import MICROSECOND, format_instant, parse_instant, parse_ticks
-from source_dynamics365_cc.windows import (
+from source_dynamics365_cc.signins.instants import MICROSECOND, format_instant, parse_instant, parse_ticks
+from source_dynamics365_cc.signins.windows import (
     PAGES_PER_WINDOW,
     even_step,
     time_windows,

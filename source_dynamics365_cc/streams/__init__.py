@@ -1,7 +1,6 @@
-"""The connector's streams: users (roster), sign_ins and non_interactive_sign_ins (access log), subscribed_skus."""
+"""The connector's directory streams: users (roster) and subscribed_skus. The sign-in streams live in signins/."""
 
-from .sign_ins import NonInteractiveSignIns, SignIns
 from .subscribed_skus import SubscribedSkus
 from .users import Users
 
-__all__ = ["NonInteractiveSignIns", "SignIns", "SubscribedSkus", "Users"]
+__all__ = ["SubscribedSkus", "Users"]

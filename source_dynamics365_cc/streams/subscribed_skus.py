@@ -1,6 +1,6 @@
 """`subscribed_skus`: what the tenant pays for (prepaid and consumed units per license)."""
 
-from .graph import GraphStream
+from ..graph.stream import GraphStream
 
 
 class SubscribedSkus(GraphStream):

@@ -7,8 +7,8 @@ import requests
 from airbyte_cdk.models import SyncMode
 
 from ..errors import SignInActivityRefused
-from ..guards import NO_ID
-from .graph import GraphStream
+from ..graph.dropped import NO_ID
+from ..graph.stream import GraphStream
 
 ROSTER_FIELDS = (
     "id",

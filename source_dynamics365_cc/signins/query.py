@@ -20,7 +20,7 @@ from .instants import format_ticks, parse_ticks, ticks_of
 
 APPLICATION_FIELDS = ("appId", "resourceId")
 CURSOR_FIELD = "createdDateTime"
-# Why a record is dropped, as named in the sync's warning (see guards.py).
+# Why a record is dropped, as named in the sync's warning (see graph/dropped.py).
 OUTSIDE_WINDOW = "window"
 OTHER_APPLICATION = "application"
 OTHER_EVENT_TYPE = "event_type"

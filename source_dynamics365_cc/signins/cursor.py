@@ -15,12 +15,12 @@ from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, CursorField
 from airbyte_cdk.sources.types import StreamSlice
 
-from .config import ConnectorConfig
+from ..config import ConnectorConfig
 from .density import RangeProbe
 from .instants import GraphInstantStateConverter, format_instant, parse_instant
-from .odata import CURSOR_FIELD
+from .query import CURSOR_FIELD
 from .state import checked_state
-from .streams.sign_ins import SignIns
+from .stream import SignIns
 from .windows import WindowSizer
 
 SLICE_BOUNDARIES = (START_KEY, END_KEY) = ("start", "end")

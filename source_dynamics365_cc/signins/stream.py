@@ -1,13 +1,13 @@
 """`sign_ins`: the access log, read in createdDateTime windows that the CDK's ConcurrentCursor hands out.
 
 Each window is one stream slice `{"start", "end"}`, asked of Graph as `ge start and le end - 100 ns`
-(see odata.py). Graph answers newest first, so when a page token expires mid-window everything newer
+(see query.py). Graph answers newest first, so when a page token expires mid-window everything newer
 than the oldest record seen is already out: the query restarts with `le <that tick>` and skips the ids
 already emitted at that very tick. Nothing is read twice and nothing is skipped, even in a burst of
 sign-ins that share one microsecond.
 
 Every record is checked against the query that fetched it; what Graph returned although the query did
-not ask for it is dropped and counted (guards.py), never emitted.
+not ask for it is dropped and counted (graph/dropped.py), never emitted.
 
 The applications are matched in Graph's `$filter` with `or`. Should Graph refuse `or` on signIns
 (unconfirmed either way), every window is read as one query per (field, application) term instead,
@@ -28,10 +28,10 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..config import ConnectorConfig
 from ..errors import FilterRefused, refuses_filter
-from ..instants import format_ticks, parse_instant, parse_ticks
-from ..odata import CURSOR_FIELD, SignInQuery, Window, application_matches
-from ..retention import reaches_past_retention, start_inside_retention
-from .graph import GraphStream
+from ..graph.stream import GraphStream
+from .instants import format_ticks, parse_instant, parse_ticks
+from .query import CURSOR_FIELD, SignInQuery, Window, application_matches
+from .retention import reaches_past_retention, start_inside_retention
 
 PAGE_SIZE = 999
 MAX_WINDOW_RESTARTS = 5

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections import Counter
 
-from .odata import NO_INSTANT, OTHER_APPLICATION, OTHER_EVENT_TYPE, OUTSIDE_WINDOW
+from ..signins.query import NO_INSTANT, OTHER_APPLICATION, OTHER_EVENT_TYPE, OUTSIDE_WINDOW
 
 NO_ID = "id"
 AFTERWORD = "They were not emitted and did not move the cursor."

@@ -14,12 +14,12 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.auth import AuthBase
 from requests.utils import requote_uri
 
-from ..concealed import ConcealedUserFilter
 from ..config import ConnectorConfig
 from ..errors import GraphErrorHandler
-from ..guards import DroppedRecords
-from ..pages import graph_page
-from ..throttle import RetryAfterBackoff
+from .concealed import ConcealedUserFilter
+from .dropped import DroppedRecords
+from .pages import graph_page
+from .throttle import RetryAfterBackoff
 
 NEXT_LINK = "@odata.nextLink"
 CONNECT_TIMEOUT_SECONDS = 15

@@ -13,7 +13,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Callable
 
-from .config import ConnectorConfig
+from ..config import ConnectorConfig
 from .density import NewestPage
 from .instants import format_instant
 

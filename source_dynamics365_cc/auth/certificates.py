@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 CERTIFICATES_PAGE = "Azure portal: App registrations > your app > Certificates & secrets > Certificates"
 PEM_KEY_HINT = "a PEM key that begins with -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----"

@@ -10,10 +10,10 @@ that says to reset the stream; never into a traceback in the middle of a sync.
 from datetime import datetime
 from typing import Any, Mapping, Optional
 
-from .config import RETENTION
-from .errors import ConfigError
+from ..config import RETENTION
+from ..errors import ConfigError
 from .instants import GraphInstantStateConverter, format_instant, parse_instant
-from .odata import CURSOR_FIELD
+from .query import CURSOR_FIELD
 
 DATE_RANGE = "date-range"
 RESET_HINT = "Reset the {stream} stream to start again."

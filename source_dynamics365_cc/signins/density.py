@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from .errors import graph_error
+from ..errors import graph_error
+from ..graph.pages import graph_page
+from ..graph.stream import NEXT_LINK
 from .instants import format_instant, parse_instant
-from .pages import graph_page
-from .streams.graph import NEXT_LINK
-from .streams.sign_ins import SignIns
+from .stream import SignIns
 
 
 @dataclass(frozen=True)

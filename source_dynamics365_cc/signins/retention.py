@@ -10,7 +10,7 @@ refusal moves the window's start just inside the edge (by Graph's `Date` header)
 from datetime import datetime, timedelta
 from typing import Optional
 
-from .config import RETENTION
+from ..config import RETENTION
 from .instants import ticks_of, utc_now
 
 # A refused window starting this close to the edge (or before it) is taken for a retention refusal.
