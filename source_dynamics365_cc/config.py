@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 
 from .auth.certificates import checked_certificate
+from .clock import utc_now
 from .errors import ConfigError
 from .graph.clouds import ALLOW_CUSTOM_ENDPOINTS, CLOUDS, Cloud, custom_endpoints_allowed
-from .signins.instants import utc_now
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")

@@ -25,10 +25,10 @@ from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .allocator import keep_memory_flat
+from .clock import utc_now
 from .config import parse_config
 from .errors import ConfigError
 from .runtime import MACHINE, Runtime
-from .signins.instants import utc_now
 from .signins.state import fresh_start_notice
 from .signins.stream import NonInteractiveSignIns, SignIns
 from .source import SourceDynamics365Cc

@@ -2,7 +2,7 @@
 
 The source receives one `Runtime` and hands its parts to what needs them, so tests and the benchmark
 pass their own (a pacer opened wide, a sleep that returns at once) instead of patching modules.
-The wall clock is read in one place, `instants.utc_now`.
+The wall clock is read in one place, `clock.utc_now`.
 """
 
 import time
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from .clock import utc_now
 from .graph.throttle import SlidingWindowPacer
-from .signins.instants import utc_now
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from airbyte_cdk.sources.streams.call_rate import AbstractAPIBudget, AbstractCal
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from ..clock import utc_now
 from ..errors import RESUME_NOTE
-from ..signins.instants import utc_now
 
 WINDOW_SECONDS = 10.0
 # Graph counts a request when it arrives, we when we send it: a quarter second covers the jitter.

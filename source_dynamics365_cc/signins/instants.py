@@ -26,11 +26,6 @@ MICROSECOND = timedelta(microseconds=1)
 PARSED_CACHE_SIZE = 4096
 
 
-def utc_now() -> datetime:
-    """The wall clock, read here and nowhere else (runtime.Runtime hands it on; tests pass their own)."""
-    return datetime.now(timezone.utc)
-
-
 def parse_instant(text: Any) -> datetime:
     """A UTC datetime from Graph's `2026-11-20T10:00:00.1234567Z` (truncated to microseconds); ValueError otherwise."""
     if isinstance(text, datetime):

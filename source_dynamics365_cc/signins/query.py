@@ -16,15 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, NamedTuple, Optional, Sequence
 
+from ..graph.dropped import NO_INSTANT, OTHER_APPLICATION, OTHER_EVENT_TYPE, OUTSIDE_WINDOW
 from .instants import format_ticks, parse_ticks, ticks_of
 
 APPLICATION_FIELDS = ("appId", "resourceId")
 CURSOR_FIELD = "createdDateTime"
-# Why a record is dropped, as named in the sync's warning (see graph/dropped.py).
-OUTSIDE_WINDOW = "window"
-OTHER_APPLICATION = "application"
-OTHER_EVENT_TYPE = "event_type"
-NO_INSTANT = "instant"
 
 
 class Match(NamedTuple):

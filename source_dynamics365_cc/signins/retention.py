@@ -10,8 +10,9 @@ refusal moves the window's start just inside the edge (by Graph's `Date` header)
 from datetime import datetime, timedelta
 from typing import Optional
 
+from ..clock import utc_now
 from ..config import RETENTION
-from .instants import ticks_of, utc_now
+from .instants import ticks_of
 
 # A refused window starting this close to the edge (or before it) is taken for a retention refusal.
 EDGE_SLACK = timedelta(days=1)
