@@ -1,0 +1,10 @@
+"""The HTTP side of Microsoft Graph, shared by every stream.
+
+`stream.GraphStream` is the base stream: Graph's base URL, `@odata.nextLink` paging followed exactly as
+given and never to another host, the error handler and the Retry-After backoff. Next to it: `pages`
+(a Graph page decoded once), `throttle` (the sign-in pacer, Graph's 5 requests per 10 s, and Retry-After),
+`clouds` (Microsoft's hosts per national cloud), `concealed` (anonymized user names) and `dropped` (records
+Graph should not have sent, counted and reported once per sync). Nothing here knows a particular stream.
+
+It may import: `clock`, `config`, `errors`.
+"""

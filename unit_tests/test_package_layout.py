@@ -1,0 +1,64 @@
+"""The package's layout stays as its subpackages describe it: each `__init__.py` ends its paragraph with
+"It may import: ..." and no module of that subpackage imports anything else of the connector."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "source_dynamics365_cc"
+SUBPACKAGES = sorted(path.parent.name for path in PACKAGE.glob("*/__init__.py"))
+MAY_IMPORT = re.compile(r"^It may import: (.+)\.$", re.M)
+
+
+def allowed_imports(subpackage: str) -> set[str]:
+    """The top-level names the subpackage's own paragraph allows, plus the subpackage itself."""
+    docstring = ast.get_docstring(ast.parse((PACKAGE / subpackage / "__init__.py").read_text())) or ""
+    line = MAY_IMPORT.search(docstring)
+    assert line, f"{subpackage}/__init__.py does not say what it may import ('It may import: `a`, `b`.')"
+    return set(re.findall(r"`([a-z_]+)`", line.group(1))) | {subpackage}
+
+
+def connector_imports(source: str, package: list[str]) -> set[str]:
+    """The connector's top-level modules and subpackages that a module of `package` imports, relative or absolute."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            target = package[: len(package) - (node.level - 1)] + (node.module or "").split(".")
+            found.add(target[0] if target[0] else node.names[0].name)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("source_dynamics365_cc."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("source_dynamics365_cc."))
+    return found
+
+
+def test_the_package_has_its_three_subpackages_and_the_directory_streams():
+    assert SUBPACKAGES == ["auth", "graph", "signins", "streams"]
+
+
+@pytest.mark.parametrize("subpackage", SUBPACKAGES)
+def test_a_subpackage_imports_only_what_its_paragraph_allows(subpackage):
+    allowed = allowed_imports(subpackage)
+    assert allowed <= {path.stem for path in PACKAGE.glob("*.py")} | set(SUBPACKAGES), (
+        "the paragraph names a module that does not exist"
+    )
+    breaches = {
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in (PACKAGE / subpackage).glob("*.py")
+        for name in connector_imports(path.read_text(), [subpackage]) - allowed
+    }
+    assert not breaches, f"{subpackage}/ may import only {sorted(allowed)}: {sorted(breaches)}"
+
+
+def test_the_import_reader_finds_a_breach_written_any_way():
+    source = (
+        "from ..signins.query import CURSOR_FIELD\n"
+        "from .. import check\n"
+        "from . import pages\n"
+        "from source_dynamics365_cc.run import run\n"
+        "import source_dynamics365_cc.source\n"
+        "import requests\n"
+    )
+    assert connector_imports(source, ["graph"]) == {"signins", "check", "graph", "run", "source"}
