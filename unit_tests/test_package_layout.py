@@ -62,3 +62,13 @@ def test_the_import_reader_finds_a_breach_written_any_way():
         "import requests\n"
     )
     assert connector_imports(source, ["graph"]) == {"signins", "check", "graph", "run", "source"}
+
+
+def test_the_architecture_page_names_every_module_by_its_path_and_only_modules_that_exist():
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"\b((?:[a-z_]+/)?[a-z_]+\.py)\b", page)) - {"main.py", "__init__.py"}
+    paths = {path for path in named if "/" not in path or path.split("/")[0] in SUBPACKAGES}
+    modules = {str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py") if path.name != "__init__.py"}
+    bare_names = {module.split("/")[-1] for module in modules}
+    assert paths - modules - bare_names == set(), "the page names modules that do not exist"
+    assert modules - paths == set(), "the page leaves modules out"
