@@ -1,6 +1,6 @@
 """metadata.yaml: valid against Airbyte's official schema, and in agreement with setup.py and the
 Dockerfile on name and base image. What only running setup.py tells (the version it reads from
-metadata.yaml, the repository URL) is checked in integration_tests/test_metadata.py.
+metadata.yaml, the repository URL) is checked in integration_tests/test_setup_metadata.py.
 
 The schema comes from the PyPI package airbyte-connector-models, installed with --no-deps (its
 declared dependencies are heavy; it needs only pydantic, which airbyte-cdk already brings).

@@ -72,3 +72,12 @@ def test_the_architecture_page_names_every_module_by_its_path_and_only_modules_t
     bare_names = {module.split("/")[-1] for module in modules}
     assert paths - modules - bare_names == set(), "the page names modules that do not exist"
     assert modules - paths == set(), "the page leaves modules out"
+
+
+def test_no_test_module_name_is_shared_by_the_two_tiers():
+    """A shared name reads as one test in a report and sends a reader to the wrong file."""
+    tiers = [
+        {path.name for path in (PACKAGE.parent / tier).glob("test_*.py")}
+        for tier in ("unit_tests", "integration_tests")
+    ]
+    assert tiers[0] & tiers[1] == set()
