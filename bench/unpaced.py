@@ -5,7 +5,7 @@ seconds, so it never has to wait. Everything else is the connector exactly as `m
 """
 
 from source_dynamics365_cc.run import run
-from source_dynamics365_cc.runtime import unpaced_runtime
+from testing.runtime import unpaced_runtime
 
 if __name__ == "__main__":
     run(runtime=unpaced_runtime())

@@ -23,9 +23,4 @@ class Runtime:
     pacer: Callable[[int], SlidingWindowPacer] = SlidingWindowPacer
 
 
-def unpaced_runtime(sleep: Callable[[float], None] = time.sleep) -> Runtime:
-    """A pacer that keeps its bookkeeping but never waits (a zero-second window), for fakes that do not throttle."""
-    return Runtime(sleep=sleep, pacer=lambda limit: SlidingWindowPacer(limit, window=0.0, margin=0.0))
-
-
 MACHINE = Runtime()  # the real clock, sleep and pacer: every command's default

@@ -96,7 +96,7 @@ def sign_ins_in_window(records: list):
 
 def fake_runtime() -> Any:
     """Fakes do not throttle and need no waiting: an unpaced pacer and a sleep that returns at once."""
-    from source_dynamics365_cc.runtime import unpaced_runtime
+    from testing.runtime import unpaced_runtime
 
     return unpaced_runtime(sleep=lambda _seconds: None)
 

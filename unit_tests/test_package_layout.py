@@ -81,3 +81,28 @@ def test_no_test_module_name_is_shared_by_the_two_tiers():
         for tier in ("unit_tests", "integration_tests")
     ]
     assert tiers[0] & tiers[1] == set()
+
+
+def module_level_names(tree: ast.Module) -> list[str]:
+    """The functions, classes and constants a module defines at its top level."""
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [name.id for target in targets for name in ast.walk(target) if isinstance(name, ast.Name)]
+    return names
+
+
+def test_nothing_in_the_package_is_there_only_for_tests():
+    """Every function, class and constant the package defines is used by the package itself (beyond its definition);
+    helpers only tests need live in testing/."""
+    sources = [path.read_text() for path in PACKAGE.rglob("*.py")]
+    unused = [
+        f"{path.relative_to(PACKAGE)}: {name}"
+        for path in PACKAGE.rglob("*.py")
+        for name in module_level_names(ast.parse(path.read_text()))
+        if sum(len(re.findall(rf"\b{name}\b", source)) for source in sources) < 2
+    ]
+    assert unused == []

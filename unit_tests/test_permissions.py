@@ -4,8 +4,6 @@ per stream, what a set lacks; a 403 names the least-privileged permission of the
 import pytest
 
 from source_dynamics365_cc.auth.permissions import (
-    LEAST_PRIVILEGED_ROLES,
-    SIMPLE_ROLES,
     STREAM_PERMISSIONS,
     missing_permissions_message,
     uncovered_streams,
@@ -13,6 +11,10 @@ from source_dynamics365_cc.auth.permissions import (
 from source_dynamics365_cc.check import check_roles
 from source_dynamics365_cc.errors import ConfigError, forbidden_message
 from testing.graph_fakes import access_token
+
+LEAST_PRIVILEGED_ROLES = tuple(stream.least_privileged for stream in STREAM_PERMISSIONS)
+# The simple alternative: two permissions that cover every stream, at the price of reading the whole directory.
+SIMPLE_ROLES = ("Directory.Read.All", "AuditLog.Read.All")
 
 COVERING_SETS = {
     "least privileged": ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"],

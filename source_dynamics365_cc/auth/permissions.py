@@ -55,9 +55,6 @@ STREAM_PERMISSIONS = (
         ),
     ),
 )
-LEAST_PRIVILEGED_ROLES = tuple(stream.least_privileged for stream in STREAM_PERMISSIONS)
-# The simple alternative: two permissions that cover every stream, at the price of reading the whole directory.
-SIMPLE_ROLES = ("Directory.Read.All", "AuditLog.Read.All")
 
 NO_ROLES_MESSAGE = "The app's token carries no application permissions: admin consent has not been granted."
 UNCOVERED_MESSAGE = "The app's application permissions do not cover every stream"

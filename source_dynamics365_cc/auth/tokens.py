@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 import msal
@@ -204,6 +204,3 @@ class GraphAuthenticator(AbstractHeaderAuthenticator):
 
     def refresh_and_set_access_token(self) -> None:
         self._provider.refresh()
-
-    def get_auth_header(self) -> Mapping[str, Any]:
-        return {self.auth_header: self.token}

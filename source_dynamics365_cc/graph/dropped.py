@@ -52,10 +52,6 @@ class DroppedRecords:
         with self._lock:
             self._counts[(stream, reason)] += 1
 
-    def count(self, stream: str, reason: str) -> int:
-        with self._lock:
-            return self._counts[(stream, reason)]
-
     def warnings(self) -> list[str]:
         """One sentence per stream and reason, in a stable order."""
         with self._lock:
