@@ -2,7 +2,7 @@
 
 In order: the configuration, a token (secret, tenant, app, consent), the token's application
 permissions, then one cheap call to each Graph resource the streams read, the sign-in call with
-the very filter a sync sends. Each failure raises `ConfigError`/`TokenError` with its message.
+the very filter a sync sends. Each failure raises `ConfigError`/`TokenError`/`GraphUnavailable` with its message.
 
 The calls go through the CDK's `HttpClient` as the streams' do: the same error handler, Retry-After
 backoff, sign-in pacer and authenticator. A busy tenant (another tool on the same app) is waited
@@ -31,14 +31,15 @@ from .errors import (
     ConfigError,
     FilterRefused,
     GraphErrorHandler,
+    GraphUnavailable,
     TokenError,
     refuses_filter,
 )
 from .graph.throttle import (
     GraphApiBudget,
     RetryAfterBackoff,
-    WaitBudget,
-    WaitBudgetSpent,
+    WaitLimit,
+    WaitLimitReached,
     is_sign_in_request,
 )
 from .runtime import MACHINE, Runtime
@@ -107,7 +108,7 @@ class CheckErrorHandler(ErrorHandler):
 
 
 class GraphProbe:
-    """Sends check's GETs through one `HttpClient`; the wait budget is shared by all of them. The sign-in pacer
+    """Sends check's GETs through one `HttpClient`; the wait limit is shared by all of them. The sign-in pacer
     comes from the runtime, as a sync's does."""
 
     def __init__(
@@ -121,7 +122,7 @@ class GraphProbe:
             error_handler=CheckErrorHandler(config, logger),
             api_budget=GraphApiBudget(pacer, is_sign_in_request),  # type: ignore[arg-type]
             authenticator=authenticator,
-            backoff_strategy=WaitBudget(RetryAfterBackoff(), CHECK_WAIT_SECONDS, logger),
+            backoff_strategy=WaitLimit(RetryAfterBackoff(), CHECK_WAIT_SECONDS, logger),
         )
 
     def get(self, path: str, params: dict[str, Any], api_version: str = "v1.0") -> None:
@@ -134,13 +135,12 @@ class GraphProbe:
                 request_kwargs={"timeout": PROBE_TIMEOUT_SECONDS},
                 params=params,
             )
-        except WaitBudgetSpent as spent:
-            raise TokenError(
+        except WaitLimitReached as spent:
+            raise GraphUnavailable(
                 f"Microsoft Graph is busy or unavailable (HTTP {spent.status}) and stayed so through "
-                f"{spent.waited:.0f} s of waiting; try again in a few minutes.",
-                transient=True,
+                f"{spent.waited:.0f} s of waiting; try again in a few minutes."
             ) from None
-        except (ConfigError, TokenError):
+        except (ConfigError, TokenError, GraphUnavailable):
             raise
         except AirbyteTracedException as error:
             raise _plain(error) from None
@@ -154,7 +154,7 @@ def _plain(error: AirbyteTracedException) -> AirbyteTracedException:
     message = error.message or "The connection check failed."
     if error.failure_type == FailureType.config_error:
         return ConfigError(message)
-    return TokenError(message, transient=True)
+    return GraphUnavailable(message)
 
 
 def check_connection(

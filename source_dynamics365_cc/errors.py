@@ -3,6 +3,7 @@
     AirbyteTracedException (CDK)
      +-- ConfigError            the user must change the configuration or the app registration
      +-- TokenError             Entra refused to issue a token (AADSTS code -> admin-readable text)
+     +-- GraphUnavailable       Graph unreachable or busy past the waiting a command allows (check)
 
 `GraphErrorHandler` maps every Graph response to an `ErrorResolution` (retry, refresh the token,
 fail as config error, ...); the CDK's `HttpClient` acts on it. Messages never carry secrets.
@@ -55,6 +56,13 @@ class TokenError(AirbyteTracedException):
     def __init__(self, message: str, transient: bool = False) -> None:
         failure = FailureType.transient_error if transient else FailureType.config_error
         super().__init__(message=message, internal_message=message, failure_type=failure)
+
+
+class GraphUnavailable(AirbyteTracedException):
+    """Microsoft Graph could not be reached or stayed busy through all the waiting a command allows; try later."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message=message, internal_message=message, failure_type=FailureType.transient_error)
 
 
 class SignInActivityRefused(Exception):

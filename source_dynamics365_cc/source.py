@@ -6,10 +6,17 @@ the finished windows into the state `{"createdDateTime": ...}`.
 """
 
 import logging
+from dataclasses import replace
 from queue import Queue
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
-from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
+from airbyte_cdk.models import (
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    ConfiguredAirbyteStream,
+    SyncMode,
+)
 from airbyte_cdk.sources.abstract_source import AbstractSource
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
 from airbyte_cdk.sources.concurrent_source.concurrent_source_adapter import ConcurrentSourceAdapter
@@ -24,7 +31,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .auth.tokens import GraphAuthenticator, GraphTokenProvider
 from .check import check_connection
 from .config import ConnectorConfig, parse_config
-from .errors import ConfigError, TokenError
+from .errors import ConfigError, GraphUnavailable, TokenError
 from .graph.dropped import DroppedRecords
 from .graph.throttle import GraphApiBudget, is_sign_in_request
 from .runtime import MACHINE, Runtime
@@ -76,7 +83,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         try:
             provider = GraphTokenProvider(parsed, logger, sleep=self._runtime.sleep)
             check_connection(parsed, provider, logger, self._runtime)
-        except TokenError as error:
+        except (TokenError, GraphUnavailable) as error:
             raise ConfigError(error.message or "The connection check failed.") from None
         return True, None
 
@@ -107,9 +114,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
     ) -> Iterator[AirbyteMessage]:
         concurrent_streams = self._select_abstract_streams(config, catalog)
         names = {stream.name for stream in concurrent_streams}
-        regular = _in_full(
-            ConfiguredAirbyteCatalog(streams=[s for s in catalog.streams if s.stream.name not in names]), logger
-        )
+        regular = _full_refresh_copy([s for s in catalog.streams if s.stream.name not in names], logger)
         failure: Optional[AirbyteTracedException] = None
         if regular.streams:
             try:
@@ -151,15 +156,17 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         return self.convert_to_concurrent_stream(logger, stream, state_manager, cursor)
 
 
-def _in_full(catalog: ConfiguredAirbyteCatalog, logger: logging.Logger) -> ConfiguredAirbyteCatalog:
-    """The streams read one page after another have no cursor (every incremental stream here is concurrent): one
+def _full_refresh_copy(streams: List[ConfiguredAirbyteStream], logger: logging.Logger) -> ConfiguredAirbyteCatalog:
+    """A catalog of copies of `streams`, each configured as full refresh; the caller's catalog is left as it is.
+    The streams read one page after another have no cursor (every incremental stream here is concurrent): one
     configured incremental is read in full, as the CDK reads any such stream. PyAirbyte, for one, configures every
     stream as incremental."""
-    for configured in catalog.streams:
+    for configured in streams:
         if configured.sync_mode == SyncMode.incremental:
             logger.info(f"The stream {configured.stream.name} supports only full refresh; reading it in full.")
-            configured.sync_mode = SyncMode.full_refresh
-    return catalog
+    return ConfiguredAirbyteCatalog(
+        streams=[replace(configured, sync_mode=SyncMode.full_refresh) for configured in streams]
+    )
 
 
 def _workers(config: Optional[Mapping[str, Any]]) -> int:

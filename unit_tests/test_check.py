@@ -13,7 +13,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_dynamics365_cc.auth.tokens import GraphTokenProvider
 from source_dynamics365_cc.check import CHECK_WAIT_SECONDS, check_connection
 from source_dynamics365_cc.config import parse_config
-from source_dynamics365_cc.errors import TokenError
+from source_dynamics365_cc.errors import GraphUnavailable
 from source_dynamics365_cc.graph.throttle import SlidingWindowPacer
 from source_dynamics365_cc.runtime import Runtime
 from testing.clock import FakeClock
@@ -76,7 +76,7 @@ def test_check_waits_out_a_busy_sign_in_log_as_graph_asks_and_logs_it(cdk_sleeps
 
 
 def test_check_gives_up_after_about_a_minute_of_waiting_and_says_how_long(cdk_sleeps):
-    with pytest.raises(TokenError) as refused:
+    with pytest.raises(GraphUnavailable) as refused:
         run_check(subscribedSkus=[busy(429, "10")])
     assert cdk_sleeps == [11] * 5 and sum(cdk_sleeps) <= CHECK_WAIT_SECONDS
     assert "busy or unavailable (HTTP 429) and stayed so through 55 s of waiting" in refused.value.message
@@ -84,14 +84,14 @@ def test_check_gives_up_after_about_a_minute_of_waiting_and_says_how_long(cdk_sl
 
 
 def test_check_backs_off_a_503_without_retry_after_within_the_same_minute(cdk_sleeps):
-    with pytest.raises(TokenError) as refused:
+    with pytest.raises(GraphUnavailable) as refused:
         run_check(users=[busy(503)])
     assert cdk_sleeps == [3, 5, 9, 17]
     assert "(HTTP 503) and stayed so through 34 s of waiting" in refused.value.message
 
 
 def test_one_minute_is_shared_by_all_of_checks_requests(cdk_sleeps):
-    with pytest.raises(TokenError):
+    with pytest.raises(GraphUnavailable):
         run_check(
             subscribedSkus=[busy(429, "20"), {"json": page([])}],
             users=[busy(503, "20"), {"json": page([])}],
@@ -102,7 +102,7 @@ def test_one_minute_is_shared_by_all_of_checks_requests(cdk_sleeps):
 
 @pytest.mark.parametrize("retry_after", ["inf", "1e9", "61"])
 def test_a_wait_longer_than_check_allows_fails_at_once(cdk_sleeps, retry_after):
-    with pytest.raises(TokenError) as refused:
+    with pytest.raises(GraphUnavailable) as refused:
         run_check(signIns=[busy(429, retry_after)])
     assert cdk_sleeps == []
     assert "stayed so through 0 s of waiting" in refused.value.message

@@ -1,5 +1,6 @@
 """A whole read through the real entrypoint, against requests-mock: records, paging, state."""
 
+import logging
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,7 +12,7 @@ from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.signins.instants import format_instant
-from testing.graph_fakes import GRAPH, config, page, register_login, sign_ins_in_window
+from testing.graph_fakes import GRAPH, config, fake_runtime, page, register_login, sign_ins_in_window
 
 SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"
 
@@ -73,3 +74,14 @@ def test_a_next_link_that_repeats_the_current_page_stops_the_stream():
         mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page([{"skuId": "k"}], f"{GRAPH}/v1.0/subscribedSkus"))
         output = run_read(config(), catalog(("subscribed_skus", SyncMode.full_refresh)))
     assert "same page link twice" in output.errors[0].trace.error.message
+
+
+def test_reading_an_incremental_users_stream_in_full_leaves_the_callers_catalog_as_configured():
+    configured = catalog(("users", SyncMode.incremental))
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(f"{GRAPH}/v1.0/users", json=page([{"id": "u1"}]))
+        source = SourceDynamics365Cc(configured, config(), None, fake_runtime())
+        messages = list(source.read(logging.getLogger("test"), config(), configured))
+    assert [message.record.data["id"] for message in messages if message.record] == ["u1"]
+    assert configured.streams[0].sync_mode == SyncMode.incremental

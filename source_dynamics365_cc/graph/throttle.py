@@ -161,8 +161,8 @@ class RetryAfterBackoff(BackoffStrategy):
 CDK_EXTRA_SECONDS = 1.0
 
 
-class WaitBudgetSpent(Exception):
-    """The waits a `WaitBudget` allows are used up; `waited` says how many seconds went by in them."""
+class WaitLimitReached(Exception):
+    """The waits a `WaitLimit` allows are used up; `waited` says how many seconds went by in them."""
 
     def __init__(self, waited: float, status: Optional[int]) -> None:
         super().__init__(f"waited {waited:.0f} s")
@@ -170,9 +170,9 @@ class WaitBudgetSpent(Exception):
         self.status = status
 
 
-class WaitBudget(BackoffStrategy):
+class WaitLimit(BackoffStrategy):
     """Another strategy's waits, each logged, until they add up to `seconds`: for `check`, which a person sits
-    through. The next wait that would pass the budget raises `WaitBudgetSpent` instead of starting."""
+    through. The next wait that would pass the limit raises `WaitLimitReached` instead of starting."""
 
     def __init__(self, strategy: BackoffStrategy, seconds: float, logger: logging.Logger) -> None:
         self._strategy = strategy
@@ -187,14 +187,14 @@ class WaitBudget(BackoffStrategy):
     ) -> Optional[float]:
         try:
             wait = self._strategy.backoff_time(response_or_exception, attempt_count)
-        except AirbyteTracedException:  # longer than a sync would wait, so longer than this budget too
+        except AirbyteTracedException:  # longer than a sync would wait, so longer than this limit too
             wait = math.inf
         status = response_or_exception.status_code if isinstance(response_or_exception, requests.Response) else None
         cause = f"HTTP {status}" if status else type(response_or_exception).__name__
         if wait is None:
             return None
         if self.waited + wait + CDK_EXTRA_SECONDS > self._seconds:
-            raise WaitBudgetSpent(self.waited, status)
+            raise WaitLimitReached(self.waited, status)
         self.waited += wait + CDK_EXTRA_SECONDS
         self._logger.info(
             f"Microsoft Graph is busy ({cause}); waiting {wait + CDK_EXTRA_SECONDS:.1f} s before asking again "

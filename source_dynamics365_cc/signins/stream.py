@@ -45,8 +45,8 @@ class WindowProgress:
         self.oldest: Optional[int] = None
         self.ids_at_oldest: set[str] = set()
 
-    def is_new(self, record: Mapping[str, Any]) -> bool:
-        """Record it and say whether it is new; only ids at the oldest tick can repeat after a restart."""
+    def admit_if_new(self, record: Mapping[str, Any]) -> bool:
+        """Note the record as seen and say whether it is new; only ids at the oldest tick can repeat after a restart."""
         ticks = parse_ticks(record[CURSOR_FIELD])
         if self.oldest is None or ticks < self.oldest:
             self.oldest, self.ids_at_oldest = ticks, set()
@@ -184,7 +184,7 @@ class SignIns(GraphStream):
         while not query.window.is_empty():
             try:
                 for record in super().read_records(sync_mode, stream_slice={QUERY: query}):
-                    if self._asked_for(query, record) and progress.is_new(record):
+                    if self._asked_for(query, record) and progress.admit_if_new(record):
                         yield record
                 return
             except PaginationResetRequiredException:
