@@ -22,28 +22,20 @@ from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .auth.permissions import missing_permissions_message
+from .auth.permissions import PERMISSIONS_HINT, missing_permissions_message
 from .auth.tokens import GraphAuthenticator, GraphTokenProvider, token_roles
 from .config import ConnectorConfig
-from .errors import (
-    FILTER_REFUSED,
-    PERMISSIONS_HINT,
-    ConfigError,
-    FilterRefused,
-    GraphErrorHandler,
-    GraphUnavailable,
-    TokenError,
-    refuses_filter,
-)
+from .errors import ConfigError, FilterRefused, GraphUnavailable, TokenError
+from .graph.answers import GraphErrorHandler
 from .graph.throttle import (
     GraphApiBudget,
     RetryAfterBackoff,
     WaitLimit,
     WaitLimitReached,
-    is_sign_in_request,
 )
 from .runtime import MACHINE, Runtime
-from .signins.query import SignInQuery, Window, application_matches
+from .signins.query import SignInQuery, Window, application_matches, is_sign_in_request
+from .signins.refusal import FILTER_REFUSED, filter_refusal
 from .signins.stream import sign_in_kinds
 
 PROBE_TIMEOUT_SECONDS = 60
@@ -67,7 +59,7 @@ class CheckErrorHandler(ErrorHandler):
     retried like a 503, without the CDK's rate-limit status message, which belongs to a sync."""
 
     def __init__(self, config: ConnectorConfig, logger: logging.Logger) -> None:
-        self._graph = GraphErrorHandler(logger, max_retries=CHECK_MAX_RETRIES)
+        self._graph = GraphErrorHandler(logger, max_retries=CHECK_MAX_RETRIES, refusal=filter_refusal)
         self._graph_url = config.graph_url
 
     @property
@@ -129,7 +121,7 @@ class GraphProbe:
         """One GET; anything but success (or a refused sign-in filter, raised as `FilterRefused`) becomes a clear
         failure."""
         try:
-            _, response = self._client.send_request(
+            self._client.send_request(
                 "GET",
                 f"{self._config.graph_url}/{api_version}/{path}",
                 request_kwargs={"timeout": PROBE_TIMEOUT_SECONDS},
@@ -144,8 +136,6 @@ class GraphProbe:
             raise
         except AirbyteTracedException as error:
             raise _plain(error) from None
-        if refuses_filter(response):
-            raise FilterRefused.from_response(response)
 
 
 def _plain(error: AirbyteTracedException) -> AirbyteTracedException:

@@ -33,9 +33,10 @@ from .check import check_connection
 from .config import ConnectorConfig, parse_config
 from .errors import ConfigError, GraphUnavailable, TokenError
 from .graph.dropped import DroppedRecords
-from .graph.throttle import GraphApiBudget, is_sign_in_request
+from .graph.throttle import GraphApiBudget
 from .runtime import MACHINE, Runtime
 from .signins.cursor import sign_in_cursor
+from .signins.query import is_sign_in_request
 from .signins.stream import SignIns, sign_in_kinds
 from .streams import SubscribedSkus, Users
 

@@ -7,11 +7,14 @@ rename a private. Each test names the connector module that uses it, so a failur
   ._concurrent_source.read, and hands ._slice_logger to ConcurrentSource.create.
 - graph.stream.GraphStream.first_page (the density probe) sends through HttpStream._http_client.send_request, the
   stream's own retries and budget.
+- graph.answers.GraphErrorHandler raises a stream's refusal from interpret_response: HttpClient lets an exception
+  that is not one of its backoff exceptions leave send_request at once, unretried.
 """
 
 import inspect
 from datetime import timedelta
 
+import pytest
 import requests_mock
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
 from airbyte_cdk.sources.concurrent_source.concurrent_source_adapter import ConcurrentSourceAdapter
@@ -21,8 +24,9 @@ from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.auth.tokens import GraphAuthenticator, GraphTokenProvider
 from source_dynamics365_cc.config import parse_config
+from source_dynamics365_cc.errors import FilterRefused
 from source_dynamics365_cc.signins.stream import SignIns
-from testing.graph_fakes import config, fake_runtime
+from testing.graph_fakes import GRAPH, config, fake_runtime, graph_error, register_login
 
 
 def sign_in_cursor() -> ConcurrentCursor:
@@ -56,3 +60,18 @@ def test_http_streams_still_send_through_an_http_client_that_graph_stream_first_
     client = getattr(stream, "_http_client", None)
     assert isinstance(client, HttpClient), "HttpStream._http_client changed: see GraphStream.first_page"
     assert {"http_method", "url", "request_kwargs", "params"} <= set(inspect.signature(client.send_request).parameters)
+
+
+def test_a_refusal_raised_by_the_error_handler_leaves_send_request_at_once_unretried():
+    parsed = parse_config(config())
+    stream = SignIns(parsed, GraphAuthenticator(GraphTokenProvider(parsed)))
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        refused = mocker.get(
+            f"{GRAPH}/v1.0/auditLogs/signIns", status_code=400, json=graph_error("BadRequest", "Invalid filter clause")
+        )
+        with pytest.raises(FilterRefused):
+            stream.first_page({"$filter": "appId eq 'a' or resourceId eq 'a'", "$top": 1})
+    assert refused.call_count == 1, (
+        "HttpClient now catches or retries what interpret_response raises: see graph.answers"
+    )

@@ -1,7 +1,7 @@
 """docs/dynamics365-cc.md keeps up with the code: every setting, stream, field and Entra code is documented.
 
 The tests read the truth from the connector itself (spec.yaml, discover, the schemas folder and
-errors.AADSTS_MESSAGES), so a new setting, stream, field or code fails here until the page says
+auth/entra.AADSTS_MESSAGES), so a new setting, stream, field or code fails here until the page says
 what it is.
 """
 
@@ -16,9 +16,9 @@ import pytest
 import yaml
 from airbyte_cdk.models import SyncMode
 
-from source_dynamics365_cc import errors
 from source_dynamics365_cc.auth import permissions
-from source_dynamics365_cc.errors import AADSTS_MESSAGES
+from source_dynamics365_cc.auth.entra import AADSTS_MESSAGES
+from source_dynamics365_cc.graph import answers
 from source_dynamics365_cc.source import SourceDynamics365Cc
 from testing.graph_fakes import config
 
@@ -208,7 +208,7 @@ def test_the_docs_quote_the_permission_messages_from_their_constants():
     section_text = section("## Troubleshooting")
     assert permissions.NO_ROLES_MESSAGE in section_text
     assert permissions.UNCOVERED_MESSAGE in section_text
-    assert errors.RESUME_NOTE in section_text
+    assert answers.RESUME_NOTE in section_text
 
 
 def test_no_message_claims_that_every_stream_resumes():

@@ -7,7 +7,10 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 
-from source_dynamics365_cc.errors import FILTER_REFUSED, GraphErrorHandler, token_error_message
+from source_dynamics365_cc.auth.entra import token_error_message
+from source_dynamics365_cc.errors import FilterRefused, SignInActivityRefused
+from source_dynamics365_cc.graph.answers import GraphErrorHandler
+from source_dynamics365_cc.signins.refusal import filter_refusal
 
 
 def answer(status: int, body=None, path="/v1.0/auditLogs/signIns", text=None) -> requests.Response:
@@ -67,9 +70,19 @@ def test_a_missing_permission_is_named_by_the_resource_it_guards():
     assert "Grant admin consent" in on_skus.error_message
 
 
-def test_a_refused_sign_in_activity_is_left_to_the_users_stream():
+def test_an_answer_the_streams_refusal_hook_claims_is_raised_as_the_hooks_exception():
     refused = answer(403, graph("Authorization_RequestDenied"), path="/v1.0/users?$select=id,signInActivity")
-    assert HANDLER.interpret_response(refused).response_action == ResponseAction.IGNORE
+    handler = GraphErrorHandler(logger=None, refusal=lambda response: SignInActivityRefused())
+    with pytest.raises(SignInActivityRefused):
+        handler.interpret_response(refused)
+
+
+def test_without_a_streams_hook_the_classification_knows_no_stream_path():
+    """A 403 on signInActivity and a refused sign-in filter are the streams' business: the handler alone fails them."""
+    activity = answer(403, graph("Authorization_RequestDenied"), path="/v1.0/users?$select=id,signInActivity")
+    sign_ins = answer(400, graph("BadRequest", "Invalid filter clause"), "/v1.0/auditLogs/signIns?$filter=appId eq 'a'")
+    assert HANDLER.interpret_response(activity).response_action == ResponseAction.FAIL
+    assert HANDLER.interpret_response(sign_ins).response_action == ResponseAction.FAIL
 
 
 @pytest.mark.parametrize(
@@ -103,13 +116,14 @@ def test_an_entra_outage_is_transient():
 def test_a_refused_filter_on_a_sign_in_querys_first_request_goes_to_the_stream_to_judge():
     first_request = "/v1.0/auditLogs/signIns?$filter=(appId eq 'a' or resourceId eq 'a')"
 
-    refused = HANDLER.interpret_response(answer(400, graph("BadRequest", "Invalid filter clause"), first_request))
-    unsupported = HANDLER.interpret_response(
-        answer(400, graph("Request_UnsupportedQuery", "Unsupported"), first_request)
-    )
+    refused = filter_refusal(answer(400, graph("BadRequest", "Invalid filter clause"), first_request))
+    unsupported = filter_refusal(answer(400, graph("Request_UnsupportedQuery", "Unsupported"), first_request))
 
-    assert refused.response_action == ResponseAction.IGNORE and refused.error_message == FILTER_REFUSED
-    assert unsupported.response_action == ResponseAction.IGNORE
+    assert isinstance(refused, FilterRefused) and (refused.code, refused.message) == (
+        "BadRequest",
+        "Invalid filter clause",
+    )
+    assert isinstance(unsupported, FilterRefused) and unsupported.code == "Request_UnsupportedQuery"
 
 
 @pytest.mark.parametrize(
@@ -122,7 +136,8 @@ def test_a_refused_filter_on_a_sign_in_querys_first_request_goes_to_the_stream_t
     ids=["on-a-next-link", "not-about-the-filter", "not-a-sign-in-query"],
 )
 def test_any_other_400_fails_with_graphs_message(url, body):
-    resolution = HANDLER.interpret_response(answer(400, body, url))
+    """Even with the sign-in streams' refusal hook, which claims only a refused filter on a query's first request."""
+    resolution = GraphErrorHandler(logger=None, refusal=filter_refusal).interpret_response(answer(400, body, url))
 
     assert resolution.response_action == ResponseAction.FAIL
     assert body["error"]["message"] in resolution.error_message

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from source_dynamics365_cc import errors
+
 PACKAGE = Path(__file__).resolve().parent.parent / "source_dynamics365_cc"
 SUBPACKAGES = sorted(path.parent.name for path in PACKAGE.glob("*/__init__.py"))
 MAY_IMPORT = re.compile(r"^It may import: (.+)\.$", re.M)
@@ -106,3 +108,11 @@ def test_nothing_in_the_package_is_there_only_for_tests():
         if sum(len(re.findall(rf"\b{name}\b", source)) for source in sources) < 2
     ]
     assert unused == []
+
+
+def test_errors_holds_only_exception_types_and_imports_nothing_of_the_connector():
+    source = (PACKAGE / "errors.py").read_text()
+    body = [node for node in ast.parse(source).body if not isinstance(node, (ast.Import, ast.ImportFrom, ast.Expr))]
+    assert all(isinstance(node, ast.ClassDef) for node in body), "errors.py defines more than exception types"
+    assert all(issubclass(getattr(errors, node.name), Exception) for node in body)
+    assert connector_imports(source, []) == set()

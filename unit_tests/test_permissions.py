@@ -5,11 +5,12 @@ import pytest
 
 from source_dynamics365_cc.auth.permissions import (
     STREAM_PERMISSIONS,
+    forbidden_message,
     missing_permissions_message,
     uncovered_streams,
 )
 from source_dynamics365_cc.check import check_roles
-from source_dynamics365_cc.errors import ConfigError, forbidden_message
+from source_dynamics365_cc.errors import ConfigError
 from testing.graph_fakes import access_token
 
 LEAST_PRIVILEGED_ROLES = tuple(stream.least_privileged for stream in STREAM_PERMISSIONS)

@@ -14,16 +14,16 @@ from airbyte_cdk.test.state_builder import StateBuilder
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_dynamics365_cc import SourceDynamics365Cc
-from source_dynamics365_cc.errors import RESUME_NOTE
+from source_dynamics365_cc.graph.answers import RESUME_NOTE
 from source_dynamics365_cc.graph.throttle import (
     MAX_RETRY_AFTER_SECONDS,
     GraphApiBudget,
     RetryAfterBackoff,
     SlidingWindowPacer,
-    is_sign_in_request,
     retry_after_seconds,
 )
 from source_dynamics365_cc.signins.instants import format_instant
+from source_dynamics365_cc.signins.query import is_sign_in_request
 from testing.clock import FakeClock
 from testing.graph_fakes import GRAPH, config, register_login
 

@@ -15,6 +15,11 @@ From Microsoft's permission tables (December 2026, cited in docs/dynamics365-cc.
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
+PERMISSIONS_HINT = (
+    "Azure portal: Microsoft Entra ID > App registrations > your app > API permissions > Add a permission > "
+    "Microsoft Graph > Application permissions, then 'Grant admin consent'."
+)
+
 
 @dataclass(frozen=True)
 class StreamPermissions:
@@ -84,3 +89,13 @@ def permission_for(path: str) -> Optional[StreamPermissions]:
         if f"/{stream.resource.lower()}" in path.lower():
             return stream
     return None
+
+
+def forbidden_message(path: str, message: str) -> str:
+    """Name the least-privileged application permission for the resource a 403 came from."""
+    stream = permission_for(path)
+    needs = f"the application permission {stream.requirement()}" if stream else "its application permissions"
+    return (
+        f"Microsoft Graph denied access ({message or 'Authorization_RequestDenied'}): the app needs {needs} "
+        f"with admin consent. {PERMISSIONS_HINT}"
+    )

@@ -25,7 +25,8 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..config import ClientCertificate, ClientSecret, ConnectorConfig
-from ..errors import ConfigError, TokenError, token_error_message
+from ..errors import ConfigError, TokenError
+from .entra import token_error_message
 
 TOKEN_ATTEMPTS = 5
 TOKEN_TIMEOUT_SECONDS = 30

@@ -15,7 +15,7 @@ from requests.auth import AuthBase
 from requests.utils import requote_uri
 
 from ..config import ConnectorConfig
-from ..errors import GraphErrorHandler
+from .answers import GraphErrorHandler
 from .concealed import ConcealedUserFilter
 from .dropped import DroppedRecords
 from .pages import graph_page
@@ -61,7 +61,12 @@ class GraphStream(HttpStream, ABC):
         return f"{self._config.graph_url}/{self.api_version}/"
 
     def get_error_handler(self) -> Optional[ErrorHandler]:
-        return GraphErrorHandler(self._log)
+        return GraphErrorHandler(self._log, refusal=self.refusal)
+
+    def refusal(self, response: requests.Response) -> Optional[Exception]:
+        """The exception for an answer this stream handles itself, which its read catches; None leaves the answer
+        to graph/answers.py. The one way a stream refuses an answer: the error handler asks here first."""
+        return None
 
     def get_backoff_strategy(self) -> Optional[BackoffStrategy]:
         return RetryAfterBackoff()

@@ -21,7 +21,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..clock import utc_now
-from ..errors import RESUME_NOTE
+from .answers import RESUME_NOTE
 
 WINDOW_SECONDS = 10.0
 # Graph counts a request when it arrives, we when we send it: a quarter second covers the jitter.
@@ -134,11 +134,6 @@ class GraphApiBudget(AbstractAPIBudget):
             seconds = retry_after_seconds(response)
             if seconds and seconds <= MAX_RETRY_AFTER_SECONDS:  # a longer wait ends the sync instead
                 self._pacer.pause(seconds)
-
-
-def is_sign_in_request(request: Any) -> bool:
-    url = getattr(request, "url", "") or ""
-    return "/auditLogs/signIns" in url
 
 
 class RetryAfterBackoff(BackoffStrategy):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from ..errors import graph_error
+from ..errors import FilterRefused
 from ..graph.pages import graph_page
 from ..graph.stream import NEXT_LINK
 from .instants import format_instant, parse_instant
@@ -46,10 +46,10 @@ class RangeProbe:
 
     def __call__(self, start: datetime, end: datetime) -> NewestPage:
         window = {"start": format_instant(start), "end": format_instant(end)}
-        response = self._stream.first_page(self._stream.first_page_params(window))
-        if response.status_code != 200:  # an answer the error handler let through (a refused filter) says nothing
-            code, message = graph_error(response)
-            raise ValueError(f"Microsoft Graph answered HTTP {response.status_code} {code}: {message}")
+        try:
+            response = self._stream.first_page(self._stream.first_page_params(window))
+        except FilterRefused as refused:  # says nothing of the density; the read sends the same query and handles it
+            raise ValueError(f"Microsoft Graph answered HTTP 400 {refused.code}: {refused.message}") from None
         body = graph_page(response)
         instants = [parse_instant(record["createdDateTime"]) for record in body.get("value") or []]
         return NewestPage(len(instants), min(instants, default=None), bool(body.get(NEXT_LINK)))

@@ -21,6 +21,7 @@ from .instants import format_ticks, parse_ticks, ticks_of
 
 APPLICATION_FIELDS = ("appId", "resourceId")
 CURSOR_FIELD = "createdDateTime"
+SIGN_IN_PATH = "/auditLogs/signIns"  # v1.0 and beta alike
 
 
 class Match(NamedTuple):
@@ -110,3 +111,9 @@ class SignInQuery:
         if self.matches and not any(match.holds_for(record) for match in self.matches):
             return OTHER_APPLICATION
         return None
+
+
+def is_sign_in_request(request: Any) -> bool:
+    """Whether a request reads sign-ins: Graph counts those, v1.0 and beta alike, against one budget."""
+    url = getattr(request, "url", "") or ""
+    return SIGN_IN_PATH in url

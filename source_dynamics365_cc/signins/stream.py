@@ -27,10 +27,11 @@ from airbyte_cdk.sources.streams.http.pagination_reset_exception import Paginati
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..config import ConnectorConfig
-from ..errors import FilterRefused, refuses_filter
+from ..errors import FilterRefused
 from ..graph.stream import GraphStream
 from .instants import format_ticks, parse_instant, parse_ticks
 from .query import CURSOR_FIELD, SignInQuery, Window, application_matches
+from .refusal import filter_refusal
 from .retention import reaches_past_retention, start_inside_retention
 
 PAGE_SIZE = 999
@@ -171,10 +172,9 @@ class SignIns(GraphStream):
             except FilterRefused as refusal:
                 raise refusal.explained() from None
 
-    def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        if refuses_filter(response):  # let through by the error handler, which fails every other 400
-            raise FilterRefused.from_response(response)
-        yield from super().parse_response(response, **kwargs)
+    def refusal(self, response: requests.Response) -> Optional[Exception]:
+        """A refused filter on a query's first request: the read splits the applications or starts inside retention."""
+        return filter_refusal(response)
 
     def _read_query(self, sync_mode: SyncMode, query: SignInQuery) -> Iterator[Mapping[str, Any]]:
         """One query, newest first: restarted behind the oldest record seen when a page token expires, and started

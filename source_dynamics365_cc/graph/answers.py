@@ -1,0 +1,165 @@
+"""What each Graph answer means: `GraphErrorHandler` maps every response to an `ErrorResolution` (retry, refresh
+the token, fail as config error, ...), and the CDK's `HttpClient` acts on it.
+
+A stream that handles some answers itself (users without signInActivity, a refused sign-in filter) says so with
+its `refusal` hook (graph/stream.py): the handler asks it first and raises what it returns, so the classification
+here knows no stream's path. Messages never carry secrets.
+"""
+
+import email.utils
+import logging
+from datetime import datetime, timezone
+from typing import Callable, Optional, Union
+
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+
+from ..auth.permissions import forbidden_message
+from ..errors import TokenError
+from .pages import graph_page
+
+PREMIUM_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+EXPIRED_PAGE_CODE = "Directory_ExpiredPageToken"
+# Only the sign-in streams keep a cursor; a full-refresh stream cannot resume (Graph's page tokens expire).
+RESUME_NOTE = (
+    "sign_ins and non_interactive_sign_ins resume from their last saved state; users and subscribed_skus are "
+    "read again in full."
+)
+
+
+def graph_error(response: requests.Response) -> tuple[str, str]:
+    """The `(code, message)` of a Graph error body; HTML gateway pages and empty bodies give empty strings."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", ""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return "", ""
+    return str(error.get("code") or ""), str(error.get("message") or "")
+
+
+def _fail(message: str, failure_type: FailureType = FailureType.config_error) -> ErrorResolution:
+    return ErrorResolution(ResponseAction.FAIL, failure_type, message)
+
+
+def _retry(cause: str) -> ErrorResolution:
+    """Retried quietly; the text is what the user reads once the retries run out, so it says what to do then."""
+    return ErrorResolution(
+        ResponseAction.RETRY,
+        FailureType.transient_error,
+        f"Microsoft Graph was unavailable ({cause}). Run the sync again later: {RESUME_NOTE}",
+    )
+
+
+RATE_LIMITED = ErrorResolution(
+    ResponseAction.RATE_LIMITED, FailureType.transient_error, "Microsoft Graph is throttling; waiting."
+)
+SUCCESS = ErrorResolution(ResponseAction.SUCCESS)
+# A stream's hook: the exception for an answer the stream handles itself, or None to let the handler decide.
+Refusal = Callable[[requests.Response], Optional[Exception]]
+
+
+def no_refusal(response: requests.Response) -> Optional[Exception]:
+    return None
+
+
+class GraphErrorHandler(ErrorHandler):
+    """Decides what each Graph answer means; the CDK's HttpClient then retries, refreshes or fails. An answer the
+    stream's `refusal` hook claims is raised as the hook's exception instead, for the stream's read to catch (an
+    exception raised here leaves the HttpClient as it is: pinned by unit_tests/test_cdk_contract.py)."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        max_retries: int = 8,
+        max_time_seconds: int = 900,
+        refusal: Refusal = no_refusal,
+    ) -> None:
+        self._logger = logger
+        self._refusal = refusal
+        self._max_retries = max_retries
+        self._max_time = max_time_seconds
+
+    @property
+    def max_retries(self) -> Optional[int]:
+        return self._max_retries
+
+    @property
+    def max_time(self) -> Optional[int]:
+        return self._max_time
+
+    def interpret_response(
+        self, response_or_exception: Optional[Union[requests.Response, Exception]] = None
+    ) -> ErrorResolution:
+        if isinstance(response_or_exception, requests.Response):
+            refused = self._refusal(response_or_exception)
+            if refused is not None:
+                raise refused
+            return self._interpret_status(response_or_exception)
+        if isinstance(
+            response_or_exception,
+            (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError),
+        ):
+            return _retry(type(response_or_exception).__name__)
+        if isinstance(response_or_exception, TokenError):
+            return _fail(response_or_exception.message or "", response_or_exception.failure_type)
+        return _fail(
+            f"Unexpected error talking to Microsoft Graph: {type(response_or_exception).__name__}",
+            FailureType.system_error,
+        )
+
+    def _interpret_status(self, response: requests.Response) -> ErrorResolution:
+        status = response.status_code
+        if status < 400:
+            return self._interpret_page(response)
+        if status == 429:
+            return RATE_LIMITED
+        if status == 408 or status >= 500:
+            return _retry(f"HTTP {status}")
+        code, message = graph_error(response)
+        if status == 401:
+            return ErrorResolution(
+                ResponseAction.REFRESH_TOKEN_THEN_RETRY,
+                FailureType.transient_error,
+                "The access token was rejected; fetching a new one.",
+            )
+        if status == 403:
+            return self._interpret_forbidden(response, code, message)
+        if code == EXPIRED_PAGE_CODE:
+            return ErrorResolution(
+                ResponseAction.RESET_PAGINATION,
+                FailureType.transient_error,
+                "The page token expired; restarting the window.",
+            )
+        return _fail(f"Microsoft Graph rejected the request ({status} {code}): {message}", FailureType.system_error)
+
+    def _interpret_page(self, response: requests.Response) -> ErrorResolution:
+        """A 200 whose body is cut short or not JSON is a transport fault: fetch the page again."""
+        try:
+            graph_page(response)
+        except ValueError:
+            return ErrorResolution(
+                ResponseAction.RETRY, FailureType.transient_error, "Microsoft Graph sent a malformed page; retrying."
+            )
+        return SUCCESS
+
+    def _interpret_forbidden(self, response: requests.Response, code: str, message: str) -> ErrorResolution:
+        path = response.request.path_url if response.request is not None else ""
+        if code == PREMIUM_CODE:
+            return _fail(
+                "Sign-in logs need Microsoft Entra ID P1 or P2 in this tenant (Graph: 'tenant doesn't have premium license'). "
+                "Add a P1/P2 license (Microsoft 365 admin center > Billing > Licenses), or deselect the sign_ins stream."
+            )
+        return _fail(forbidden_message(path, message))
+
+
+def graph_clock(response: requests.Response) -> Optional[datetime]:
+    """Graph's own time from the `Date` header: this machine's clock may be minutes off."""
+    try:
+        moment = email.utils.parsedate_to_datetime(response.headers.get("Date", ""))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
