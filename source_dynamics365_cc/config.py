@@ -37,6 +37,33 @@ APP_REGISTRATION_HINT = "Azure portal: Microsoft Entra ID > App registrations > 
 
 
 @dataclass(frozen=True)
+class Setting:
+    """A setting with a default: the value taken when it is left out and, for a whole number, its bounds."""
+
+    name: str
+    default: Any
+    low: Optional[int] = None
+    high: Optional[int] = None
+
+
+# The one table of defaults and bounds: parse_config, the worker count and the spec test read it (the spec test
+# holds spec.yaml to it).
+SETTINGS = {
+    setting.name: setting
+    for setting in (
+        Setting("sign_in_app_ids", list(DYNAMICS_365_APP_IDS)),
+        Setting("include_sign_in_activity", True),
+        Setting("include_non_interactive_sign_ins", False),
+        Setting("exclude_concealed_users", True),
+        Setting("lookback_window_minutes", 60, low=0, high=1440),
+        Setting("cloud", "global"),
+        Setting("sign_in_requests_per_10_seconds", 5, low=1, high=5),
+        Setting("max_concurrency", 3, low=1, high=8),
+    )
+}
+
+
+@dataclass(frozen=True)
 class ClientSecret:
     """A client secret value (never its Secret ID); left out of the repr, so no log of a config shows it."""
 
@@ -95,7 +122,7 @@ def parse_config(
     if not isinstance(raw, Mapping):
         raise ConfigError("The configuration must be a JSON object.")
     now = now or utc_now()
-    cloud_name = raw.get("cloud", "global")
+    cloud_name = raw.get("cloud", SETTINGS["cloud"].default)
     cloud = _cloud(cloud_name)
     allow_custom = custom_endpoints_allowed() if allow_custom_endpoints is None else allow_custom_endpoints
     login_url = _endpoint(_optional(raw, "login_endpoint", "the cloud's login host"), "login_endpoint")
@@ -110,20 +137,23 @@ def parse_config(
         login_url=login_url or cloud.login_url,
         graph_url=graph_url or cloud.graph_url,
         start=_start(_optional(raw, "start_date", "the start of the 30-day retention"), now, logger),
-        sign_in_app_ids=_app_ids(raw.get("sign_in_app_ids", list(DYNAMICS_365_APP_IDS))),
-        lookback=timedelta(
-            minutes=_integer(raw.get("lookback_window_minutes", 60), "lookback_window_minutes", 0, 1440)
-        ),
-        include_sign_in_activity=_boolean(raw.get("include_sign_in_activity", True), "include_sign_in_activity"),
-        include_non_interactive_sign_ins=_boolean(
-            raw.get("include_non_interactive_sign_ins", False), "include_non_interactive_sign_ins"
-        ),
-        exclude_concealed_users=_boolean(raw.get("exclude_concealed_users", True), "exclude_concealed_users"),
-        sign_in_requests_per_10_seconds=_integer(
-            raw.get("sign_in_requests_per_10_seconds", 5), "sign_in_requests_per_10_seconds", 1, 5
-        ),
-        max_concurrency=_integer(raw.get("max_concurrency", 3), "max_concurrency", 1, 8),
+        sign_in_app_ids=_app_ids(raw.get("sign_in_app_ids", SETTINGS["sign_in_app_ids"].default)),
+        lookback=timedelta(minutes=_integer(raw, "lookback_window_minutes")),
+        include_sign_in_activity=_boolean(raw, "include_sign_in_activity"),
+        include_non_interactive_sign_ins=_boolean(raw, "include_non_interactive_sign_ins"),
+        exclude_concealed_users=_boolean(raw, "exclude_concealed_users"),
+        sign_in_requests_per_10_seconds=_integer(raw, "sign_in_requests_per_10_seconds"),
+        max_concurrency=_integer(raw, "max_concurrency"),
     )
+
+
+def integer_or_default(raw: Optional[Mapping[str, Any]], name: str) -> int:
+    """A whole-number setting when it is valid, its default otherwise: for what must be known before parse_config
+    reports a problem (the worker count, when the source is built)."""
+    try:
+        return _integer(raw or {}, name)
+    except ConfigError:
+        return int(SETTINGS[name].default)
 
 
 def _optional(raw: Mapping[str, Any], name: str, default: str) -> Any:
@@ -301,13 +331,16 @@ def _app_ids(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
 
 
-def _integer(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+def _integer(raw: Mapping[str, Any], name: str) -> int:
+    setting = SETTINGS[name]
+    value, low, high = raw.get(name, setting.default), setting.low, setting.high
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:  # type: ignore[operator]
         raise ConfigError(f"'{name}' must be a whole number from {low} to {high}.")
     return value
 
 
-def _boolean(value: Any, name: str) -> bool:
+def _boolean(raw: Mapping[str, Any], name: str) -> bool:
+    value = raw.get(name, SETTINGS[name].default)
     if not isinstance(value, bool):
         raise ConfigError(f"'{name}' must be true or false.")
     return value

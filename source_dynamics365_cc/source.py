@@ -30,7 +30,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .auth.tokens import GraphAuthenticator, GraphTokenProvider
 from .check import check_connection
-from .config import ConnectorConfig, parse_config
+from .config import ConnectorConfig, integer_or_default, parse_config
 from .errors import ConfigError, GraphUnavailable, TokenError
 from .graph.dropped import DroppedRecords
 from .graph.throttle import GraphApiBudget
@@ -172,7 +172,4 @@ def _full_refresh_copy(streams: List[ConfiguredAirbyteStream], logger: logging.L
 
 def _workers(config: Optional[Mapping[str, Any]]) -> int:
     """Concurrency from the config when it is valid; any problem is reported later by parse_config."""
-    value = (config or {}).get("max_concurrency", 3)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 8:
-        return 3
-    return value
+    return integer_or_default(config, "max_concurrency")

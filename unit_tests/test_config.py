@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 
-from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS, ClientSecret, parse_config
+from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS, SETTINGS, ClientSecret, parse_config
+from source_dynamics365_cc.source import _workers
 from testing.graph_fakes import config
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
@@ -71,6 +72,31 @@ def test_the_spec_marks_every_secret_and_documents_every_property():
     assert [option["properties"]["auth_type"]["const"] for option in options] == ["client_secret", "client_certificate"]
     for name, prop in spec["properties"].items():
         assert prop.get("title") and prop.get("description") and "order" in prop, name
+
+
+def test_the_spec_gives_each_setting_the_default_and_bounds_of_the_settings_table():
+    properties = yaml.safe_load(open("source_dynamics365_cc/spec.yaml"))["connectionSpecification"]["properties"]
+    in_spec = {name: prop for name, prop in properties.items() if {"default", "minimum", "maximum"} & set(prop)}
+    assert set(in_spec) == set(SETTINGS), "a setting with a default or bounds is missing from one side"
+    for name, setting in SETTINGS.items():
+        prop = in_spec[name]
+        assert (prop.get("default"), prop.get("minimum"), prop.get("maximum")) == (
+            setting.default,
+            setting.low,
+            setting.high,
+        ), name
+
+
+def test_the_worker_count_is_the_configured_one_when_valid_and_the_default_otherwise():
+    assert [
+        _workers(cfg) for cfg in (None, {}, {"max_concurrency": 8}, {"max_concurrency": 9}, {"max_concurrency": True})
+    ] == [
+        SETTINGS["max_concurrency"].default,
+        SETTINGS["max_concurrency"].default,
+        8,
+        SETTINGS["max_concurrency"].default,
+        SETTINGS["max_concurrency"].default,
+    ]
 
 
 def test_no_secret_appears_in_the_repr_of_a_parsed_config():
