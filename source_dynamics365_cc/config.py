@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 
-from .auth.certificates import checked_certificate
+from .auth.certificates import check_certificate
 from .clock import utc_now
 from .errors import ConfigError
 from .graph.clouds import ALLOW_CUSTOM_ENDPOINTS, CLOUDS, Cloud, custom_endpoints_allowed
@@ -245,7 +245,7 @@ def _certificate(value: Mapping[str, Any], now: datetime) -> ClientCertificate:
     register_secret(key)
     if password:
         register_secret(password)
-    checked_certificate(certificate.strip(), key.strip(), password or None, now)
+    check_certificate(certificate.strip(), key.strip(), password or None, now)
     return ClientCertificate(certificate.strip(), key.strip(), password or None)
 
 

@@ -23,7 +23,7 @@ CERTIFICATES_PAGE = "Azure portal: App registrations > your app > Certificates &
 PEM_KEY_HINT = "a PEM key that begins with -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----"
 
 
-def checked_certificate(certificate_pem: str, key_pem: str, password: Optional[str], now: datetime) -> None:
+def check_certificate(certificate_pem: str, key_pem: str, password: Optional[str], now: datetime) -> None:
     """Raise `ConfigError` unless the key is RSA, opens with `password`, belongs to the certificate, and the
     certificate is valid at `now`."""
     certificate = _certificate(certificate_pem)
