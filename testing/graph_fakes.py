@@ -74,22 +74,25 @@ def graph_error(code: str, message: str) -> dict:
 
 
 def sign_ins_in_window(records: list):
-    """A requests-mock callback that answers each window's `$filter` like Graph: only the documented `ge`/`le` on
-    createdDateTime (anything else is "Invalid filter clause"), compared at 100-ns ticks, newest first."""
-    import re
+    """A requests-mock callback that answers each sign-in `$filter` as the emulator does (graph_emulator/odata.py:
+    only what Graph documents, such as `ge`/`le` on createdDateTime compared at 100-ns ticks; anything else is
+    "Invalid filter clause"), newest first."""
     from urllib.parse import parse_qs, urlsplit
 
-    from source_dynamics365_cc.signins.instants import parse_ticks
+    from graph_emulator import odata
+    from graph_emulator.gen import parse_ticks
+
+    rows = [(record, {**record, "createdDateTime": parse_ticks(record["createdDateTime"])}) for record in records]
+    rows.sort(key=lambda pair: pair[1]["createdDateTime"], reverse=True)
 
     def respond(request, context):
         text = parse_qs(urlsplit(request.url).query)["$filter"][0]
-        if re.search(r"createdDateTime (lt|gt) ", text):
+        try:
+            matches = odata.compile_predicate(odata.parse(text, lambdas="/beta/" in request.url))
+        except odata.FilterError:
             context.status_code = 400
             return graph_error("BadRequest", "Invalid filter clause")
-        low = parse_ticks(re.search(r"createdDateTime ge (\S+)", text).group(1))
-        high = parse_ticks(re.search(r"createdDateTime le (\S+)", text).group(1))
-        inside = [r for r in records if low <= parse_ticks(r["createdDateTime"]) <= high]
-        return page(sorted(inside, key=lambda r: parse_ticks(r["createdDateTime"]), reverse=True))
+        return page([record for record, row in rows if matches(row)])
 
     return respond
 
