@@ -37,6 +37,7 @@ from .runtime import MACHINE, Runtime
 from .signins.query import SignInQuery, Window, application_matches, is_sign_in_request
 from .signins.refusal import FILTER_REFUSED, filter_refusal
 from .signins.stream import sign_in_kinds
+from .streams import SubscribedSkus, Users
 
 PROBE_TIMEOUT_SECONDS = 60
 # Long enough for Graph's usual Retry-After (seconds) several times over, short enough for a person at *Test*.
@@ -158,8 +159,8 @@ def check_connection(
     access_token = provider.token()
     check_roles(access_token)
     probe = GraphProbe(config, GraphAuthenticator(provider), logger or logging.getLogger("airbyte"), runtime)
-    probe.get("subscribedSkus", {})
-    probe.get("users", {"$select": "id,userPrincipalName", "$top": 1})
+    probe.get(SubscribedSkus.collection, {})
+    probe.get(Users.collection, {"$select": "id,userPrincipalName", "$top": 1})
     probe_sign_ins(config, probe, runtime)
 
 
@@ -173,7 +174,7 @@ def probe_sign_ins(config: ConnectorConfig, probe: GraphProbe, runtime: Runtime)
         for terms in (matches, matches[:1]):
             query = SignInQuery(window, terms, kind.event_type)
             try:
-                probe.get("auditLogs/signIns", {"$filter": query.filter(), "$top": 1}, kind.api_version)
+                probe.get(kind.collection, {"$filter": query.filter(), "$top": 1}, kind.api_version)
                 break
             except FilterRefused as refusal:
                 if not query.combines_applications():

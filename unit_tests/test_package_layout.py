@@ -116,3 +116,26 @@ def test_errors_holds_only_exception_types_and_imports_nothing_of_the_connector(
     assert all(isinstance(node, ast.ClassDef) for node in body), "errors.py defines more than exception types"
     assert all(issubclass(getattr(errors, node.name), Exception) for node in body)
     assert connector_imports(source, []) == set()
+
+
+def string_literals(source: str) -> list[str]:
+    """The module's string constants, docstrings left out."""
+    tree = ast.parse(source)
+    docstrings = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+def test_no_module_outside_the_streams_knows_a_streams_path():
+    """Only signins/ and streams/ name what they read; auth/permissions.py names each stream's resource by design
+    (the permission that covers it)."""
+    paths = ("auditLogs/signIns", "subscribedSkus", "signInActivity")
+    knowing = {
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if any(stream_path in literal for literal in string_literals(path.read_text()) for stream_path in paths)
+    }
+    assert {name for name in knowing if not name.startswith(("signins/", "streams/"))} == {"auth/permissions.py"}

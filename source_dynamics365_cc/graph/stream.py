@@ -32,6 +32,8 @@ class GraphStream(HttpStream, ABC):
     primary_key = "id"
     raise_on_http_errors = True
     api_version = "v1.0"
+    # The collection's path under the API version, such as "users": each stream names its own, and check probes it.
+    collection = ""
 
     def __init__(
         self,
@@ -77,10 +79,7 @@ class GraphStream(HttpStream, ABC):
     def path(self, *, next_page_token: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> str:
         if next_page_token:
             return str(next_page_token["next_link"])
-        return self.collection_path()
-
-    def collection_path(self) -> str:
-        raise NotImplementedError
+        return self.collection
 
     def request_params(
         self,
@@ -102,7 +101,7 @@ class GraphStream(HttpStream, ABC):
         (the density probe). The CDK keeps that client in HttpStream._http_client, used here and nowhere else
         (pinned by unit_tests/test_cdk_contract.py)."""
         _, response = self._http_client.send_request(
-            "GET", f"{self.url_base}{self.collection_path()}", request_kwargs=self.request_kwargs(), params=params
+            "GET", f"{self.url_base}{self.collection}", request_kwargs=self.request_kwargs(), params=params
         )
         return response
 

@@ -93,6 +93,7 @@ class SignIns(GraphStream):
     """GET /v1.0/auditLogs/signIns, filtered in Graph by window and application, 999 per page."""
 
     name = "sign_ins"
+    collection = "auditLogs/signIns"
     cursor_field = CURSOR_FIELD
     state_checkpoint_interval = None
     event_type: Optional[str] = None  # v1.0 has interactive sign-ins only, and no signInEventTypes to filter on
@@ -109,9 +110,6 @@ class SignIns(GraphStream):
     @property
     def source_defined_cursor(self) -> bool:
         return True
-
-    def collection_path(self) -> str:
-        return "auditLogs/signIns"
 
     def stream_slices(self, **kwargs: Any) -> Iterable[Optional[Mapping[str, Any]]]:
         """The windows come from the ConcurrentCursor the source attaches (start, lookback, frozen end)."""

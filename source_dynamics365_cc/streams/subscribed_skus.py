@@ -8,6 +8,4 @@ class SubscribedSkus(GraphStream):
 
     name = "subscribed_skus"
     primary_key = "skuId"
-
-    def collection_path(self) -> str:
-        return "subscribedSkus"
+    collection = "subscribedSkus"

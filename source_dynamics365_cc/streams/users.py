@@ -43,14 +43,12 @@ class Users(GraphStream):
     """GET /v1.0/users with an explicit `$select`; falls back to no `signInActivity` rather than failing."""
 
     name = "users"
+    collection = "users"
 
     def __init__(self, *args: Any, sleep: Callable[[float], None] = time.sleep, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._with_activity = self._config.include_sign_in_activity
         self._sleep = sleep
-
-    def collection_path(self) -> str:
-        return "users"
 
     def first_page_params(self, stream_slice: Mapping[str, Any]) -> MutableMapping[str, Any]:
         fields = ROSTER_FIELDS + (("signInActivity",) if self._with_activity else ())
