@@ -117,6 +117,10 @@ class Directory:
         """About one user in ten has no sign-in at all (signInActivity fields null)."""
         return self._h(index, 5) % 10 == 0
 
+    def avoids_dynamics(self, index: int) -> bool:
+        """About one user in four never opens Dynamics 365 (whatever licence they hold): Outlook and Teams only."""
+        return self._h(index, 17) % 4 == 0
+
     def licences(self, index: int) -> tuple[catalog.Sku, ...]:
         """The SKUs assigned to a user; about a quarter hold a Dynamics 365 licence."""
         if self.identity(index).kind != "member":

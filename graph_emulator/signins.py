@@ -151,7 +151,8 @@ class Row:
         self.h2 = mix(h1 ^ 0x5851F42D4C957F2D)
         self.app_index = seg.apps[h1 % len(seg.apps)]
         self.app = catalog.SIGN_IN_APPS[self.app_index]
-        self.user = log.active_users[(h1 >> 8) % len(log.active_users)]
+        users = log.dynamics_users if self.app.is_dynamics else log.active_users
+        self.user = users[(h1 >> 8) % len(users)]
         self.directory = log.directory
 
     @property
@@ -325,6 +326,8 @@ class SignInLog:
         self._ordinals: dict[str, int] = {}
         active = [u for u in range(directory.count) if not directory.never_signed_in(u)]
         self.active_users = active or list(range(max(1, directory.count)))
+        # Who signs in to Dynamics 365: not those who avoid it, so a licence can sit unused while its holder works.
+        self.dynamics_users = [u for u in self.active_users if not directory.avoids_dynamics(u)] or self.active_users
 
     def add_segment(self, count: int, start: int, end: int, event_type: str = INTERACTIVE) -> Segment:
         """Append `count` records of one event type spread over [start, end); they are visible from now on."""
