@@ -214,8 +214,8 @@ SELECT
         coalesce(since.licensed_since, evidence.evidence_start),
         evidence.evidence_start
     ))) / 86400) AS INTEGER) AS days_idle,
-    last_used.last_sign_in IS NULL AND coalesce(since.licensed_since < evidence.evidence_start, TRUE)
-        AS idle_longer_than_evidence
+    coalesce(last_used.last_sign_in < evidence.evidence_start, TRUE)
+        AND coalesce(since.licensed_since < evidence.evidence_start, TRUE) AS idle_longer_than_evidence
 FROM dynamics_holders AS holder
 JOIN dynamics_skus AS sku ON sku.sku_id = holder.sku_id
 CROSS JOIN evidence
@@ -271,8 +271,8 @@ ORDER BY sku.sku_part_number;
 
 -- The worklist: every idle seat, one row per user and SKU, idlest first. last_sign_in_any_app is Entra's
 -- signInActivity (interactive or not, any application), which lags real sign-ins by up to 24 hours: it can be older
--- than a Dynamics 365 sign-in of the last day. idle_longer_than_evidence: no Dynamics 365 sign-in in all the records,
--- so the holder may have been idle longer than days_idle says.
+-- than a Dynamics 365 sign-in of the last day. idle_longer_than_evidence: neither a Dynamics 365 sign-in nor the seat's
+-- assignment falls inside the evidence, so the holder may have been idle longer than days_idle says.
 CREATE OR REPLACE TEMP VIEW reclaim AS
 SELECT
     u.userPrincipalName AS user_principal_name,
