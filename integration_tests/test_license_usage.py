@@ -2,8 +2,8 @@
 truth: every number of the per-SKU table, every reclaim row and every money figure.
 
 The tenant's sign-ins span 25 days, so a sync from 26 days back reads all of them while the connector, whose clock
-runs ahead of the tenant's, stays inside Entra's 30-day retention. That makes the evidence span shorter than the 30-
-and 90-day thresholds, as after a first sync; a 10-day threshold for Sales is covered by it.
+runs ahead of the tenant's, stays inside Entra's 30-day retention. That makes the evidence span shorter than a
+90-day threshold (Team Members), as after a first sync; the 10-, 14- and 20-day thresholds of the others it covers.
 """
 
 import csv
@@ -32,7 +32,12 @@ STREAMS = {
     "non_interactive_sign_ins": "incremental",
 }
 DYNAMICS_PREFIXES = ("DYN365_", "DYNAMICS_365_", "D365_", "CRM")
-THRESHOLDS = {"DYN365_ENTERPRISE_SALES": 10, "DYN365_TEAM_MEMBERS": 90}
+THRESHOLDS = {
+    "DYN365_ENTERPRISE_SALES": 10,
+    "DYN365_ENTERPRISE_CUSTOMER_SERVICE": 14,
+    "DYN365_BUSCENTRAL_ESSENTIAL": 20,
+    "DYN365_TEAM_MEMBERS": 90,
+}
 PRICES = {
     "DYN365_ENTERPRISE_SALES": Decimal("100.00"),
     "DYN365_ENTERPRISE_CUSTOMER_SERVICE": Decimal("100.00"),
@@ -218,6 +223,10 @@ def test_every_reclaim_row_matches_the_tenant(synced, usage):
     assert not wrong, [(actual[key], reclaim[key]) for key in wrong[:2]]
     assert any(row["assigned"].startswith("group: ") for row in usage.reclaim), "a holder through a group"
     assert any(row["assigned"] == "direct" for row in usage.reclaim)
+    stopped = [row for row in usage.reclaim if row["last_dynamics_interactive"] or row["last_dynamics_non_interactive"]]
+    assert stopped and all(row["threshold_days"] < usage.evidence["evidence_days"] for row in stopped), (
+        "someone who stopped using Dynamics 365 longer ago than a threshold shorter than the evidence"
+    )
 
 
 def test_every_money_figure_matches_the_example_prices(synced, usage):
@@ -253,7 +262,7 @@ def test_the_short_evidence_span_caps_days_idle_and_is_said(synced, usage):
     days = math.floor((tenant.now - start) / DAY)
     assert usage.evidence["evidence_days"] == days < 30
     assert max(row["days_idle"] for row in usage.reclaim) == days
-    assert f"SHORTER than the 30, 90-day threshold(s): a holder is called idle for at most {days} days" in (
+    assert f"SHORTER than the 90-day threshold(s): a holder is called idle for at most {days} days" in (
         evidence_line(usage)
     )
 
