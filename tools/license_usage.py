@@ -177,8 +177,10 @@ RECLAIM_COLUMNS = (
 RECLAIM_SHOWN = 15
 
 
-def print_answer(usage: LicenseUsage, reclaim_csv: Path | None = None, out: TextIO = sys.stdout) -> None:
-    """The evidence, the per-SKU table (with money when priced), the add-ons, the money and the head of the worklist."""
+def print_answer(usage: LicenseUsage, reclaim_csv: Path | None = None, out: TextIO | None = None) -> None:
+    """The evidence, the per-SKU table (with money when priced), the add-ons, the money and the head of the worklist
+    (to stdout unless told otherwise)."""
+    out = out or sys.stdout
     out.write(f"\nDynamics 365 license usage as of {_cell(usage.as_of)} (examples/license_usage.sql)\n")
     out.write(f"{evidence_line(usage)}\n\n")
     priced = bool(usage.money)

@@ -10,7 +10,17 @@ from typing import Any
 import duckdb
 import pytest
 
-from tools.license_usage import SQL, answer, evidence_line, load, load_lists, money_lines, write_reclaim
+from tools.license_usage import (
+    EXAMPLE_PRICES,
+    SQL,
+    answer,
+    evidence_line,
+    load,
+    load_lists,
+    money_lines,
+    report,
+    write_reclaim,
+)
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "source_dynamics365_cc" / "schemas"
 AS_OF = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
@@ -339,3 +349,16 @@ def test_the_docs_quote_the_sql_file_as_it_is():
     quoted = [block.split("```", 1)[0] for block in section.split("```sql\n")[1:]]
     sql = SQL.read_text()
     assert quoted and all(block in sql for block in quoted)
+
+
+def test_the_report_prints_names_money_and_where_the_prices_come_from(records, tmp_path_factory, capsys):
+    out = tmp_path_factory.mktemp("report")
+    streams = catalog("users", "subscribed_skus", "sign_ins")
+    report(records, streams, AS_OF, out / "chart.png", out / "reclaim.csv", prices=EXAMPLE_PRICES)
+    printed = capsys.readouterr().out
+    assert "Dynamics 365 for Sales Enterprise Edition" in printed and "unassigned/month" in printed
+    assert "Prices: EXAMPLE PRICES, NOT MICROSOFT'S" in printed
+    assert "Add-ons, not seats" in printed and "Idle seats: 7" in printed
+    assert (out / "chart.png").stat().st_size > 0 and len((out / "reclaim.csv").read_text().splitlines()) == 8
+    report(records, streams, AS_OF, out / "chart.png", out / "reclaim.csv")
+    assert "No money shown: no price list was given." in capsys.readouterr().out
