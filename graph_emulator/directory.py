@@ -290,10 +290,11 @@ class Directory:
 
     def _plans(self, index: int) -> list[dict[str, Any]]:
         """assignedPlans: each held SKU's service plans, assigned when the SKU's first active assignment was."""
-        first: dict[str, str] = {}
-        for state in self.licence_assignments(index):
-            if state["state"] == "Active":
-                first[state["skuId"]] = min(state["lastUpdatedDateTime"], first.get(state["skuId"], "9999"))
+        active = [state for state in self.licence_assignments(index) if state["state"] == "Active"]
+        first = {
+            sku.sku_id: min(state["lastUpdatedDateTime"] for state in active if state["skuId"] == sku.sku_id)
+            for sku in self.licences(index)
+        }
         return [
             {
                 "assignedDateTime": first[sku.sku_id],
