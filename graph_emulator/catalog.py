@@ -200,6 +200,7 @@ class Sku:
     prepaid: int
     plans: tuple[tuple[str, str], ...]  # (servicePlanId, servicePlanName)
     dynamics: bool
+    applies_to: str = "User"  # "Company": a tenant-wide add-on (storage, capacity), nobody's seat
 
 
 SKUS: tuple[Sku, ...] = (
@@ -254,9 +255,18 @@ SKUS: tuple[Sku, ...] = (
         10,
         (("77866113-0f3e-4e6e-9666-b1e25c6f99b0", "CRMSTORAGE"),),
         True,
+        "Company",
+    ),
+    # A seat the connector's product-name table does not list; its service plan ID is illustrative.
+    Sku(
+        "7ac9fe77-66b7-4e5e-9e46-10eed1cff547",
+        "DYN365_TEAM_MEMBERS",
+        30,
+        (("4092fdb5-8d81-41d3-be76-aaba4074530b", "DYNAMICS_365_FOR_TEAM_MEMBERS"),),
+        True,
     ),
 )
-USER_LICENSABLE = tuple(s for s in SKUS if s.part_number != "CRMSTORAGE")
+USER_LICENSABLE = tuple(s for s in SKUS if s.applies_to == "User")
 
 
 # Security groups that hand out licences (group-based licensing): skuPartNumber -> group id.
@@ -267,4 +277,5 @@ LICENCE_GROUPS = {
     "DYN365_ENTERPRISE_CUSTOMER_SERVICE": "3c9e7b21-5f08-4d6a-8e43-b1f2a7c95d36",
     "DYN365_ENTERPRISE_SALES": "7e21c4a8-9b3d-4f55-a0c6-2d8f1e6b4c73",
     "DYN365_BUSCENTRAL_ESSENTIAL": "b4f08d19-6a2e-4c7b-95d1-e3a7c2f6b085",
+    "DYN365_TEAM_MEMBERS": "5d2c8a47-e1f3-4b96-8c0a-9f7e3b2d1c64",
 }

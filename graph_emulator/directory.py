@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from . import catalog
 from .gen import TICKS, format_ticks, guid, mix
@@ -79,6 +79,8 @@ class Directory:
         self._created = created_ticks
         self._now = now_ticks
         self.identity = functools.lru_cache(maxsize=200_000)(self._identity)
+        # signInActivity comes from the sign-in log (graph_emulator.activity); the tenant wires it in.
+        self.activity: Callable[[int], dict[str, Any]] = lambda index: {}
 
     def _h(self, index: int, lane: int) -> int:
         return mix(self._salt ^ (index * 0x100000001B3 + lane))
@@ -114,6 +116,18 @@ class Directory:
     def never_signed_in(self, index: int) -> bool:
         """About one user in ten has no sign-in at all (signInActivity fields null)."""
         return self._h(index, 5) % 10 == 0
+
+    def avoids_dynamics(self, index: int) -> bool:
+        """About one user in four never opens Dynamics 365 (whatever licence they hold): Outlook and Teams only."""
+        return self._h(index, 17) % 4 == 0
+
+    def stops_using_dynamics(self, index: int) -> int | None:
+        """About one user in five who opens Dynamics 365 stopped doing so 5 to 45 days before the tenant was made (a
+        project ended, a role changed): the instant, in ticks, after which they sign in to it no more; else None."""
+        h = self._h(index, 18)
+        if h % 5:
+            return None
+        return self._now - (5 * 86400 + (h >> 8) % (40 * 86400)) * TICKS
 
     def licences(self, index: int) -> tuple[catalog.Sku, ...]:
         """The SKUs assigned to a user; about a quarter hold a Dynamics 365 licence."""
@@ -172,7 +186,7 @@ class Directory:
             elif prop == "assignedLicenses":
                 values[prop] = [{"disabledPlans": [], "skuId": s.sku_id} for s in self.licences(index)]
             elif prop == "assignedPlans":
-                values[prop] = self._plans(index, created)
+                values[prop] = self._plans(index)
             elif prop == "licenseAssignmentStates":
                 values[prop] = self.licence_assignments(index)
             elif prop == "usageLocation":
@@ -182,7 +196,7 @@ class Directory:
             elif prop in ("companyName", "employeeType", "onPremisesSyncEnabled"):
                 values[prop] = self._employment(index)[prop]
             elif prop == "signInActivity":
-                values[prop] = self._activity(index)
+                values[prop] = self.activity(index)
         return values
 
     def _created_ticks(self, index: int) -> int:
@@ -225,10 +239,10 @@ class Directory:
         assignment (state Error) grants nothing: it is absent from assignedLicenses and from consumedUnits.
         """
         h = self._h(index, 13)
-        licensed_at = self._created_ticks(index) + 3600 * TICKS
         direct_allowed = self._place(index)[0] is not None
         states = []
         for n, sku in enumerate(self.licences(index)):
+            licensed_at = self._licensed_at(index, n, sku)
             roll = (h >> (5 * n)) % 20
             by_group = roll >= 9 if sku.dynamics else roll < 15
             both = sku.dynamics and roll >= 17
@@ -244,6 +258,14 @@ class Directory:
             when = self._now - (h >> 40) % (20 * 86400) * TICKS
             states.append(_assignment(sku, catalog.LICENCE_GROUPS[sku.part_number], "Error", error, when))
         return states
+
+    def _licensed_at(self, index: int, n: int, sku: catalog.Sku) -> int:
+        """When the user's n-th SKU was first assigned: an hour after the account was created, except for about one
+        Dynamics 365 seat in six, assigned in the last ten days (a new hire, a new project)."""
+        h = self._h(index, 16)
+        if sku.dynamics and (h >> (4 * n)) % 6 == 0:
+            return self._now - (h >> 32) % (10 * 86400) * TICKS
+        return self._created_ticks(index) + 3600 * TICKS
 
     def _failed_licence(self, index: int) -> tuple[catalog.Sku, str] | None:
         """A Dynamics 365 SKU that a group tried and failed to give this member, with Graph's error code."""
@@ -266,11 +288,16 @@ class Directory:
             return f"{name}@{domain}"
         return ident.upn
 
-    def _plans(self, index: int, created: int) -> list[dict[str, Any]]:
-        when = format_ticks(created + 3600 * TICKS)
+    def _plans(self, index: int) -> list[dict[str, Any]]:
+        """assignedPlans: each held SKU's service plans, assigned when the SKU's first active assignment was."""
+        active = [state for state in self.licence_assignments(index) if state["state"] == "Active"]
+        first = {
+            sku.sku_id: min(state["lastUpdatedDateTime"] for state in active if state["skuId"] == sku.sku_id)
+            for sku in self.licences(index)
+        }
         return [
             {
-                "assignedDateTime": when,
+                "assignedDateTime": first[sku.sku_id],
                 "capabilityStatus": "Enabled",
                 "service": _service(name),
                 "servicePlanId": plan_id,
@@ -278,30 +305,6 @@ class Directory:
             for sku in self.licences(index)
             for plan_id, name in sku.plans
         ]
-
-    def _activity(self, index: int) -> dict[str, Any]:
-        if self.never_signed_in(index):
-            return {
-                "lastSignInDateTime": None,
-                "lastSignInRequestId": None,
-                "lastNonInteractiveSignInDateTime": None,
-                "lastNonInteractiveSignInRequestId": None,
-                "lastSuccessfulSignInDateTime": None,
-                "lastSuccessfulSignInRequestId": None,
-            }
-        h = self._h(index, 8)
-        span = 30 * 86400 * TICKS
-        last = self._now - h % span
-        non_interactive = self._now - (h >> 16) % (span // 10)
-        success = last - ((h >> 32) % 3) * 3600 * TICKS
-        return {
-            "lastSignInDateTime": format_ticks(last - last % TICKS),
-            "lastSignInRequestId": guid(h, self._h(index, 9)),
-            "lastNonInteractiveSignInDateTime": format_ticks(non_interactive - non_interactive % TICKS),
-            "lastNonInteractiveSignInRequestId": guid(self._h(index, 10), h),
-            "lastSuccessfulSignInDateTime": format_ticks(success - success % TICKS),
-            "lastSuccessfulSignInRequestId": guid(self._h(index, 11), h),
-        }
 
     def users(self, select: tuple[str, ...] = tuple(sorted(USER_PROPERTIES))) -> Iterator[dict[str, Any]]:
         """All users in directory order (the order /users pages them)."""
@@ -323,9 +326,9 @@ class Directory:
                 {
                     "accountId": tenant_id,
                     "accountName": "Contoso",
-                    "appliesTo": "User",
+                    "appliesTo": sku.applies_to,
                     "capabilityStatus": "Enabled",
-                    "consumedUnits": consumed.get(sku.sku_id, 0) if sku.part_number != "CRMSTORAGE" else 0,
+                    "consumedUnits": consumed.get(sku.sku_id, 0),
                     "id": f"{tenant_id}_{sku.sku_id}",
                     "prepaidUnits": {"enabled": prepaid, "suspended": 0, "warning": 0, "lockedOut": 0},
                     "servicePlans": [
@@ -333,7 +336,7 @@ class Directory:
                             "servicePlanId": pid,
                             "servicePlanName": name,
                             "provisioningStatus": "Success",
-                            "appliesTo": "User",
+                            "appliesTo": sku.applies_to,
                         }
                         for pid, name in sku.plans
                     ],

@@ -151,7 +151,11 @@ class Row:
         self.h2 = mix(h1 ^ 0x5851F42D4C957F2D)
         self.app_index = seg.apps[h1 % len(seg.apps)]
         self.app = catalog.SIGN_IN_APPS[self.app_index]
-        self.user = log.active_users[(h1 >> 8) % len(log.active_users)]
+        users = log.dynamics_users if self.app.is_dynamics else log.active_users
+        user = users[(h1 >> 8) % len(users)]
+        if self.app.is_dynamics and ticks > log.stopped.get(user, ticks):
+            user = log.steady_dynamics_users[(h1 >> 8) % len(log.steady_dynamics_users)]
+        self.user = user
         self.directory = log.directory
 
     @property
@@ -325,6 +329,11 @@ class SignInLog:
         self._ordinals: dict[str, int] = {}
         active = [u for u in range(directory.count) if not directory.never_signed_in(u)]
         self.active_users = active or list(range(max(1, directory.count)))
+        # Who signs in to Dynamics 365: not those who avoid it, so a licence can sit unused while its holder works.
+        self.dynamics_users = [u for u in self.active_users if not directory.avoids_dynamics(u)] or self.active_users
+        # ... and who stopped: their Dynamics 365 sign-ins after that instant go to someone who never stops.
+        self.stopped = {u: t for u in self.dynamics_users if (t := directory.stops_using_dynamics(u)) is not None}
+        self.steady_dynamics_users = [u for u in self.dynamics_users if u not in self.stopped] or self.dynamics_users
 
     def add_segment(self, count: int, start: int, end: int, event_type: str = INTERACTIVE) -> Segment:
         """Append `count` records of one event type spread over [start, end); they are visible from now on."""

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
+from .activity import SignInActivity
 from .directory import Directory
 from .gen import TICKS, datetime_to_ticks, mix, parse_ticks
 from .signins import INTERACTIVE, NON_INTERACTIVE, Row, SignInLog
@@ -63,6 +64,7 @@ class Tenant:
         start = self.now_ticks - spec.days * DAY
         self.directory = Directory(spec.seed, spec.users, start - 400 * DAY, self.now_ticks)
         self.log = SignInLog(spec.seed, self.directory)
+        self.directory.activity = SignInActivity(self.log, lambda: self.now_ticks).of
         self.log.add_segment(spec.sign_ins, start, self.now_ticks)
         self.log.add_segment(spec.sign_ins * spec.non_interactive_ratio, start, self.now_ticks, NON_INTERACTIVE)
         self._burst = self.log.add_burst(spec.burst_size, self._burst_microsecond()) if spec.burst_size else None

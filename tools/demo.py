@@ -6,7 +6,8 @@ read from the saved state. Everything lands in demo-output/: config.json, catalo
 <stream>.jsonl per stream (the second read is appended, as an append-mode destination would),
 state.json (the final state), read-1.stderr / read-2.stderr, and each run's input files in <step>/.
 Last, the records are loaded into DuckDB and examples/license_usage.sql answers who holds Dynamics 365 without
-using it (tools/license_usage.py): printed, and drawn in license-usage.png.
+using it (tools/license_usage.py), with product names, unassigned seats and money from example prices: printed,
+drawn in license-usage.png, and every idle seat written to reclaim.csv.
 The runs get DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS=1 from the harness: the emulator is no Microsoft host.
 """
 
@@ -31,10 +32,11 @@ from testing.harness import (
     start_connector,
     write_inputs,
 )
-from tools.license_usage import report
+from tools.license_usage import EXAMPLE_PRICES, EXAMPLE_THRESHOLDS, report
 
 OUT = Path("demo-output")
 CHART = OUT / "license-usage.png"
+RECLAIM = OUT / "reclaim.csv"
 STREAMS = {
     "users": "full_refresh",
     "sign_ins": "incremental",
@@ -197,7 +199,17 @@ def run_demo() -> None:
         (OUT / "state.json").write_text(json.dumps(final_states(second), indent=2))
         as_of = emu.tenant.now
     summary(first, second)
-    report(OUT, catalog, as_of, CHART)
+    evidence_start = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
+    report(
+        OUT,
+        catalog,
+        as_of,
+        CHART,
+        RECLAIM,
+        evidence_start=evidence_start,
+        prices=EXAMPLE_PRICES,
+        thresholds=EXAMPLE_THRESHOLDS,
+    )
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """examples/license_usage.sql on hand-made records: the windows' edges, what counts as use, groups, failed assignments,
 non-interactive sign-ins, repeated records and PyAirbyte's lowercased columns."""
 
+import csv
 import datetime as dt
 import json
 from pathlib import Path
@@ -9,15 +10,33 @@ from typing import Any
 import duckdb
 import pytest
 
-from tools.license_usage import SQL, answer, load
+from tools.license_usage import (
+    EXAMPLE_PRICES,
+    SQL,
+    answer,
+    evidence_line,
+    load,
+    load_lists,
+    money_lines,
+    report,
+    write_reclaim,
+)
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "source_dynamics365_cc" / "schemas"
 AS_OF = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
-SALES, SERVICE, OFFICE, STORAGE = "sku-sales", "sku-service", "sku-office", "sku-storage"
+# Real SKU IDs, so examples/product_names.csv names them; TEAM is one it does not list.
+SALES = "1e1a282c-9c54-43a2-9310-98ef728faace"
+SERVICE = "749742bf-0d37-4158-a120-33567104deeb"
+STORAGE = "328dc228-00bc-48c6-8b09-1fbc8bc3435d"
+TEAM = "sku-team"
+OFFICE = "sku-office"
+PLAN = {SALES: "plan-sales", SERVICE: "plan-service", STORAGE: "plan-storage", TEAM: "plan-team", OFFICE: "plan-o"}
 DATAVERSE = "00000007-0000-0000-c000-000000000000"
 OUTLOOK_ADD_IN = "5b1c3a7e-2f44-4d1b-9a61-0c7e3d9f8a21"
 OFFICE_APP = "d3590ed6-52b3-4102-aeff-aad2292ab01c"
 GROUP = "group-1"
+DAY = dt.timedelta(days=1)
+SECOND = dt.timedelta(seconds=1)
 
 
 def at(delta: dt.timedelta) -> str:
@@ -25,19 +44,36 @@ def at(delta: dt.timedelta) -> str:
     return (AS_OF - delta).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
-def user(name: str, *licenses: str, groups: tuple[str, ...] = (), failed: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A user holding `licenses` directly, `groups` (SKUs) through GROUP, and `failed` group assignments in error."""
+def user(
+    name: str,
+    *licenses: str,
+    groups: tuple[str, ...] = (),
+    failed: tuple[str, ...] = (),
+    licensed: dt.timedelta = 60 * DAY,
+) -> dict[str, Any]:
+    """A user holding `licenses` directly, `groups` (SKUs) through GROUP, and `failed` group assignments in error,
+    all assigned `licensed` before AS_OF."""
     states = [_state(sku, None) for sku in licenses]
     states += [_state(sku, GROUP) for sku in groups]
     states += [{**_state(sku, GROUP), "state": "Error", "error": "CountViolation"} for sku in failed]
+    held = list(dict.fromkeys(licenses + groups))
     return {
         "id": name,
         "userPrincipalName": f"{name}@contoso.com",
         "displayName": name.title(),
-        "accountEnabled": True,
-        "assignedLicenses": [{"skuId": sku, "disabledPlans": []} for sku in dict.fromkeys(licenses + groups)],
+        "accountEnabled": name != "ed",
+        "assignedLicenses": [{"skuId": sku, "disabledPlans": []} for sku in held],
+        "assignedPlans": [
+            {
+                "assignedDateTime": at(licensed),
+                "capabilityStatus": "Enabled",
+                "service": "CRM",
+                "servicePlanId": PLAN[s],
+            }
+            for s in held
+        ],
         "licenseAssignmentStates": states,
-        "signInActivity": {"lastSignInDateTime": at(dt.timedelta(hours=1))},
+        "signInActivity": {"lastSignInDateTime": at(dt.timedelta(hours=1)), "lastNonInteractiveSignInDateTime": None},
     }
 
 
@@ -57,23 +93,29 @@ def sign_in(number: int, user_id: str, ago: dt.timedelta, app: str = DATAVERSE, 
     }
 
 
-def sku(sku_id: str, part: str, bought: int, assigned: int) -> dict[str, Any]:
-    return {"skuId": sku_id, "skuPartNumber": part, "prepaidUnits": {"enabled": bought}, "consumedUnits": assigned}
+def sku(sku_id: str, part: str, bought: int, assigned: int, applies_to: str = "User") -> dict[str, Any]:
+    return {
+        "skuId": sku_id,
+        "skuPartNumber": part,
+        "appliesTo": applies_to,
+        "prepaidUnits": {"enabled": bought},
+        "consumedUnits": assigned,
+        "servicePlans": [{"servicePlanId": PLAN[sku_id], "appliesTo": applies_to}],
+    }
 
 
-DAY = dt.timedelta(days=1)
-SECOND = dt.timedelta(seconds=1)
 USERS = [
     user("ada", SALES),  # signed in exactly 7 days ago: inside the 7-day window
     user("bo", SALES, groups=(SALES,)),  # 7 days and a second ago: inside 30 days only; held both ways
-    user("cy", groups=(SALES,)),  # only a failed sign-in: unused, through a group
+    user("cy", groups=(SALES,)),  # only a failed sign-in: idle, through a group
     user("di", SALES),  # the Outlook add-in reaching Dataverse (resourceId only): used
-    user("ed", SALES, SERVICE),  # only Office: unused, counted for both SKUs
+    user("ed", SALES, SERVICE),  # only Office: idle, for both SKUs; account disabled
     user("fay", OFFICE, failed=(SALES,)),  # a failed group assignment grants nothing
     user("gus", SALES),  # only a non-interactive sign-in
     user("hal", SALES),  # a sign-in after as_of does not count
-    user("ivy", SALES),  # 30 days and a second ago: unused
+    user("ivy", SALES),  # 30 days and a second ago: idle
     user("jo", SALES, failed=(SALES,)),  # direct; the group's assignment failed, so not through a group
+    user("kai", SALES, licensed=2 * DAY),  # licensed two days ago: in the grace period, not idle
 ]
 SIGN_INS = [
     sign_in(1, "ada", 7 * DAY),
@@ -86,9 +128,10 @@ SIGN_INS = [
     sign_in(8, "fay", DAY),
 ]
 SKUS = [
-    sku(SALES, "DYN365_ENTERPRISE_SALES", 10, 9),
+    sku(SALES, "DYN365_ENTERPRISE_SALES", 12, 10),
     sku(SERVICE, "DYN365_ENTERPRISE_CUSTOMER_SERVICE", 5, 1),
-    sku(STORAGE, "CRMSTORAGE", 3, 0),
+    sku(STORAGE, "CRMSTORAGE", 3, 0, "Company"),
+    sku(TEAM, "DYN365_TEAM_MEMBERS", 4, 0),
     sku(OFFICE, "ENTERPRISEPACK", 20, 1),
 ]
 
@@ -115,13 +158,17 @@ def run(
     streams: tuple[str, ...] = ("users", "subscribed_skus", "sign_ins"),
     rename=lambda field: field,
     reshape: tuple[str, ...] = (),
+    prices: Path | None = None,
+    thresholds: Path | None = None,
+    evidence_start: dt.datetime | None = None,
 ):
     """Load and answer; `reshape` statements run in between (to give the tables another client's shape)."""
     with duckdb.connect() as con:
         load(con, catalog(*streams, rename=rename), directory)
+        load_lists(con, prices, thresholds)
         for statement in reshape:
             con.execute(statement)
-        return answer(con, AS_OF)
+        return answer(con, AS_OF, evidence_start)
 
 
 @pytest.fixture
@@ -136,39 +183,141 @@ def by_sku(usage) -> dict[str, dict[str, Any]]:
     return {row["sku_part_number"]: row for row in usage.skus}
 
 
-def test_one_row_per_dynamics_sku_with_use_in_7_and_30_days(records):
+def listed(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_one_row_per_dynamics_seat_sku_with_use_grace_and_idle_seats(records):
     rows = by_sku(run(records))
-    assert set(rows) == {"CRMSTORAGE", "DYN365_ENTERPRISE_CUSTOMER_SERVICE", "DYN365_ENTERPRISE_SALES"}
+    assert set(rows) == {"DYN365_ENTERPRISE_CUSTOMER_SERVICE", "DYN365_ENTERPRISE_SALES", "DYN365_TEAM_MEMBERS"}
     assert rows["DYN365_ENTERPRISE_SALES"] == {
         "sku_part_number": "DYN365_ENTERPRISE_SALES",
-        "units_bought": 10,
-        "units_assigned": 9,
-        "holders": 9,  # everyone but fay, whose group assignment failed
+        "product_name": "Dynamics 365 for Sales Enterprise Edition",
+        "units_bought": 12,
+        "units_assigned": 10,
+        "units_unassigned": 2,
+        "holders": 10,  # everyone but fay, whose group assignment failed
+        "threshold_days": 30,
         "used_last_7_days": 2,  # ada (exactly 7 days), di (through the Outlook add-in)
-        "used_last_30_days": 3,  # and bo
-        "unused_30_days": 6,  # cy (failed sign-in), ed (Office only), gus, hal (after as_of), ivy (31st day), jo
-        "unused_through_group": 1,  # cy; bo holds it through a group too, but uses it
+        "used_in_threshold": 3,  # and bo
+        "in_grace": 1,  # kai, licensed two days ago
+        "idle": 6,  # cy (failed sign-in), ed (Office only), gus, hal (after as_of), ivy (31st day), jo
+        "idle_through_group": 1,  # cy; bo holds it through a group too, but uses it
+        "monthly_price": None,
+        "currency": None,
+        "idle_monthly_cost": None,
+        "unassigned_monthly_cost": None,
     }
-    assert rows["DYN365_ENTERPRISE_CUSTOMER_SERVICE"]["unused_30_days"] == 1
-    assert rows["CRMSTORAGE"]["holders"] == 0 and rows["CRMSTORAGE"]["units_bought"] == 3
+    assert rows["DYN365_ENTERPRISE_CUSTOMER_SERVICE"]["idle"] == 1
+
+
+def test_a_sku_the_name_table_does_not_know_shows_its_part_number(records):
+    team = by_sku(run(records))["DYN365_TEAM_MEMBERS"]
+    assert team["product_name"] == "DYN365_TEAM_MEMBERS" and team["units_unassigned"] == 4
+
+
+def test_company_add_ons_are_listed_apart_not_as_seats(records):
+    usage = run(records)
+    assert usage.add_ons == [
+        {
+            "sku_part_number": "CRMSTORAGE",
+            "product_name": "Dynamics 365 - Additional Database Storage (Qualified Offer)",
+            "units_bought": 3,
+        }
+    ]
+    assert "CRMSTORAGE" not in by_sku(usage)
 
 
 def test_non_interactive_sign_ins_count_as_use_when_read(records):
     write(records, "non_interactive_sign_ins", [sign_in(9, "gus", 2 * DAY)])
-    with_them = by_sku(run(records, ("users", "subscribed_skus", "sign_ins", "non_interactive_sign_ins")))
-    without = by_sku(run(records))
-    assert with_them["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 3
-    assert without["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 2
+    usage = run(records, ("users", "subscribed_skus", "sign_ins", "non_interactive_sign_ins"))
+    assert by_sku(usage)["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 3
+    assert by_sku(run(records))["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 2
+    assert "gus@contoso.com" not in {row["user_principal_name"] for row in usage.reclaim}
 
 
-def test_idle_holders_come_without_any_dynamics_sign_in_first_then_oldest_sign_in_first(records):
-    idle = run(records).idle_holders
-    assert [row["user_principal_name"] for row in idle] == [
-        f"{name}@contoso.com" for name in ("cy", "ed", "gus", "hal", "jo", "ivy", "bo", "ada", "di")
-    ]
-    assert idle[1]["skus"] == "DYN365_ENTERPRISE_CUSTOMER_SERVICE, DYN365_ENTERPRISE_SALES"
-    assert idle[0]["through_group"] and not idle[1]["through_group"]
-    assert [row["days_idle"] for row in idle[4:7]] == [None, 30, 7]
+def test_the_reclaim_list_has_every_idle_seat_with_its_evidence(records):
+    usage = run(records, reshape=("INSERT INTO groups VALUES ('group-1', 'Sales licences')",))
+    rows = {(row["user_principal_name"].split("@")[0], row["sku_part_number"]): row for row in usage.reclaim}
+    assert sorted(rows) == sorted(
+        [(name, "DYN365_ENTERPRISE_SALES") for name in ("cy", "ed", "gus", "hal", "ivy", "jo")]
+        + [("ed", "DYN365_ENTERPRISE_CUSTOMER_SERVICE")]
+    )
+    cy = rows[("cy", "DYN365_ENTERPRISE_SALES")]
+    assert (
+        cy["assigned"] == "group: Sales licences" and cy["product_name"] == "Dynamics 365 for Sales Enterprise Edition"
+    )
+    assert cy["days_idle"] == 30 and cy["idle_longer_than_evidence"]
+    assert cy["last_dynamics_interactive"] is None and cy["last_dynamics_non_interactive"] is None
+    assert cy["licensed_since"] == AS_OF - 60 * DAY
+    assert cy["last_sign_in_any_app"] == AS_OF - dt.timedelta(hours=1)
+    ivy = rows[("ivy", "DYN365_ENTERPRISE_SALES")]
+    assert ivy["last_dynamics_interactive"] == AS_OF - 30 * DAY - SECOND and not ivy["idle_longer_than_evidence"]
+    assert rows[("jo", "DYN365_ENTERPRISE_SALES")]["assigned"] == "direct"
+    assert rows[("ed", "DYN365_ENTERPRISE_SALES")]["account_enabled"] is False
+    assert [row["days_idle"] for row in usage.reclaim] == sorted(
+        (row["days_idle"] for row in usage.reclaim), reverse=True
+    )
+
+
+def test_a_holder_licensed_two_days_ago_is_in_grace_not_idle(records):
+    usage = run(records)
+    assert "kai@contoso.com" not in {row["user_principal_name"] for row in usage.reclaim}
+
+
+def test_a_short_evidence_span_caps_days_idle_and_says_so(records):
+    usage = run(records, evidence_start=AS_OF - 10 * DAY)
+    assert usage.evidence["evidence_days"] == 10
+    assert max(row["days_idle"] for row in usage.reclaim) == 10
+    assert by_sku(usage)["DYN365_ENTERPRISE_SALES"]["used_in_threshold"] == 3  # bo's 7-day-old sign-in still counts
+    assert {row["user_principal_name"] for row in usage.reclaim if row["idle_longer_than_evidence"]} >= {
+        "ivy@contoso.com"
+    }
+    assert "SHORTER than the 30-day threshold" in evidence_line(usage)
+    assert "SHORTER" not in evidence_line(run(records))
+
+
+def test_no_sign_in_records_call_nobody_idle(tmp_path):
+    write(tmp_path, "users", USERS)
+    write(tmp_path, "subscribed_skus", SKUS)
+    usage = run(tmp_path)
+    assert usage.evidence["evidence_days"] == 0 and usage.reclaim == []
+
+
+def test_a_threshold_per_sku(records, tmp_path_factory):
+    lists = tmp_path_factory.mktemp("lists")
+    thresholds = listed(lists, "t.csv", "# days\nsku_part_number,threshold_days\nDYN365_ENTERPRISE_SALES,5\n")
+    sales = by_sku(run(records, thresholds=thresholds))["DYN365_ENTERPRISE_SALES"]
+    assert sales["threshold_days"] == 5
+    assert sales["used_in_threshold"] == 1  # di; ada's sign-in is 7 days old
+    assert sales["in_grace"] == 1  # kai, licensed two days ago
+    assert sales["idle"] == 8  # ada and bo now too
+
+
+def test_money_from_a_price_list_and_none_without_one(records, tmp_path_factory):
+    lists = tmp_path_factory.mktemp("lists")
+    prices = listed(
+        lists, "p.csv", "# example\nsku_part_number,monthly_price,currency\nDYN365_ENTERPRISE_SALES,95.50,EUR\n"
+    )
+    usage = run(records, prices=prices)
+    sales = by_sku(usage)["DYN365_ENTERPRISE_SALES"]
+    assert (sales["idle_monthly_cost"], sales["unassigned_monthly_cost"]) == (6 * 95.5, 2 * 95.5)
+    assert by_sku(usage)["DYN365_ENTERPRISE_CUSTOMER_SERVICE"]["idle_monthly_cost"] is None
+    assert usage.money == [{"currency": "EUR", "idle_monthly_cost": 6 * 95.5, "unassigned_monthly_cost": 2 * 95.5}]
+    assert "Not priced" in money_lines(usage) and "DYN365_ENTERPRISE_CUSTOMER_SERVICE" in money_lines(usage)
+    unpriced = run(records)
+    assert unpriced.money == [] and money_lines(unpriced).startswith("No money shown: no price list was given.")
+
+
+def test_reclaim_csv_holds_one_row_per_idle_seat(records, tmp_path_factory):
+    usage = run(records)
+    path = tmp_path_factory.mktemp("out") / "reclaim.csv"
+    write_reclaim(usage, path)
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == len(usage.reclaim) == 7
+    assert rows[0]["licensed_since"].endswith("Z") and set(rows[0]) == set(usage.reclaim[0])
 
 
 def test_a_record_read_twice_counts_once_and_the_last_read_wins(records):
@@ -176,7 +325,7 @@ def test_a_record_read_twice_counts_once_and_the_last_read_wins(records):
     write(records, "users", [{**USERS[0], "assignedLicenses": [], "licenseAssignmentStates": []}])
     write(records, "subscribed_skus", SKUS)
     rows = by_sku(run(records))
-    assert rows["DYN365_ENTERPRISE_SALES"]["holders"] == 8
+    assert rows["DYN365_ENTERPRISE_SALES"]["holders"] == 9
     assert rows["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 1
 
 
@@ -200,3 +349,16 @@ def test_the_docs_quote_the_sql_file_as_it_is():
     quoted = [block.split("```", 1)[0] for block in section.split("```sql\n")[1:]]
     sql = SQL.read_text()
     assert quoted and all(block in sql for block in quoted)
+
+
+def test_the_report_prints_names_money_and_where_the_prices_come_from(records, tmp_path_factory, capsys):
+    out = tmp_path_factory.mktemp("report")
+    streams = catalog("users", "subscribed_skus", "sign_ins")
+    report(records, streams, AS_OF, out / "chart.png", out / "reclaim.csv", prices=EXAMPLE_PRICES)
+    printed = capsys.readouterr().out
+    assert "Dynamics 365 for Sales Enterprise Edition" in printed and "unassigned/month" in printed
+    assert "Prices: EXAMPLE PRICES, NOT MICROSOFT'S" in printed
+    assert "Add-ons, not seats" in printed and "Idle seats: 7" in printed
+    assert (out / "chart.png").stat().st_size > 0 and len((out / "reclaim.csv").read_text().splitlines()) == 8
+    report(records, streams, AS_OF, out / "chart.png", out / "reclaim.csv")
+    assert "No money shown: no price list was given." in capsys.readouterr().out
