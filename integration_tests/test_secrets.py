@@ -242,3 +242,24 @@ def test_a_token_endpoint_the_login_host_names_elsewhere_gets_no_credential(tmp_
     assert "names its token endpoint on another host or without https" in check.connection_status["message"]
     assert [entry["route"] for entry in log] == ["openid"], "only the OpenID document may be fetched"
     assert_no_secret_leaked(check, config)
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_token_endpoint_that_redirects_gets_the_credential_sent_nowhere_else(tmp_path: Path, status: int):
+    """A 307/308 asks the client to post the same form, secret included, to the Location: the second listener
+    stands there and records any connection at all."""
+    with running_emulator(seed=18, users=3, sign_ins=20, days=30) as emu, TrapProxy() as elsewhere:
+        target = elsewhere.url
+        emu.add_fault({"route": "token", "kind": "redirect", "status": status, "location": f"{target}/collect"})
+        config = connector_config(emu)
+        check = run_connector("check", tmp_path, config, emulator=emu)
+        log = emu.request_log()
+    assert check.connection_status["status"] == "FAILED"
+    assert (
+        f"The login endpoint {emu.base_url} answered with a redirect (HTTP {status}) to {target}; "
+        in check.connection_status["message"]
+    )
+    assert elsewhere.seen == [], "the token request was repeated at the redirect's target"
+    assert [entry["fault"] for entry in log if entry["route"] == "token"] == ["redirect"]
+    assert "Traceback" not in check.stderr
+    assert_no_secret_leaked(check, config)
