@@ -22,6 +22,8 @@ GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 START_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", re.ASCII)
 PRIVATE_KEY_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+# A key leaks just as badly line by line (a message may quote a piece of it): its base64 lines are masked too.
+KEY_LINE = re.compile(r"[A-Za-z0-9+/=]{32,}")
 
 DYNAMICS_365_APP_IDS: tuple[str, ...] = (
     "00000007-0000-0000-c000-000000000000",  # Dataverse / Dynamics CRM Online
@@ -237,6 +239,9 @@ def _certificate(value: Mapping[str, Any], now: datetime) -> ClientCertificate:
     if password is not None and not isinstance(password, str):
         raise ConfigError("'credentials.private_key_password' must be text.")
     register_secret(_sendable(key, "credentials.private_key"))
+    for line in key.splitlines():
+        if KEY_LINE.fullmatch(line.strip()):
+            register_secret(line)
     if password:
         register_secret(_sendable(password, "credentials.private_key_password"))
     checked_certificate(_sendable(certificate, "credentials.certificate").strip(), key.strip(), password or None, now)

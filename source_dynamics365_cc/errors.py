@@ -15,9 +15,10 @@ from typing import Any, Mapping, Optional, Union
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from airbyte_cdk.models import FailureType
+from airbyte_cdk.models import AirbyteMessage, FailureType, Type
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .pages import graph_page
@@ -123,6 +124,20 @@ def token_error_message(result: Mapping[str, Any]) -> TokenError:
     description = str(result.get("error_description") or "").split("\r\n")[0].split(" Trace ID:")[0]
     transient = error in TRANSIENT_TOKEN_ERRORS
     return TokenError(f"Microsoft Entra refused the token request ({error}): {description}", transient=transient)
+
+
+def masked(message: AirbyteMessage) -> AirbyteMessage:
+    """An error TRACE with every registered secret masked in its message, internal message and stack trace.
+
+    The CDK sends a concurrent stream's failure as raised (`as_airbyte_message`, not the sanitized form it uses for
+    the other streams), and Graph's or Entra's words quoted in it may echo what they were sent: the bearer token, the
+    secret, a line of the key."""
+    error = message.trace.error if message.type == Type.TRACE and message.trace is not None else None
+    if error is not None:
+        error.message = filter_secrets(error.message) if error.message else error.message
+        error.internal_message = filter_secrets(error.internal_message) if error.internal_message else None
+        error.stack_trace = filter_secrets(error.stack_trace) if error.stack_trace else None
+    return message
 
 
 def graph_error(response: requests.Response) -> tuple[str, str]:

@@ -25,7 +25,7 @@ from .auth import GraphAuthenticator, GraphTokenProvider
 from .check import check_connection
 from .config import ConnectorConfig, parse_config
 from .cursor import sign_in_cursor
-from .errors import ConfigError, TokenError
+from .errors import ConfigError, TokenError, masked
 from .guards import DroppedRecords
 from .runtime import MACHINE, Runtime
 from .streams import SignIns, SubscribedSkus, Users
@@ -117,7 +117,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
             except AirbyteTracedException as error:
                 failure = error
         if concurrent_streams:
-            yield from self._concurrent_source.read(concurrent_streams)
+            yield from map(masked, self._concurrent_source.read(concurrent_streams))
         if failure is not None:
             raise failure
 
