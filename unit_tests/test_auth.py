@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 import jwt
 import pytest
 import requests_mock
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -16,7 +17,16 @@ from source_dynamics365_cc.auth import GraphAuthenticator, GraphTokenProvider, t
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import ConfigError, TokenError
 from testing.certificates import self_signed
-from testing.graph_fakes import ALL_ROLES, LOGIN, TENANT, access_token, config, register_login, token_error
+from testing.graph_fakes import (
+    ALL_ROLES,
+    LOGIN,
+    TENANT,
+    access_token,
+    config,
+    read_streams,
+    register_login,
+    token_error,
+)
 
 
 def test_the_token_is_cached_and_refreshed_only_when_asked():
@@ -195,3 +205,17 @@ def test_msal_logs_nothing_of_a_token_request_or_answer(caplog):
         register_login(mocker)
         GraphTokenProvider(parse_config(config())).token()
     assert [record for record in caplog.records if record.name.startswith("msal")] == []
+
+
+def test_a_sync_retries_a_token_answer_that_is_not_json_then_fails_as_transient_with_the_same_sentence():
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        endpoint = mocker.post(
+            f"{LOGIN}/{TENANT}/oauth2/v2.0/token", text="<html>blocked</html>", headers={"Content-Type": "text/html"}
+        )
+        output = read_streams(config(), ("users", SyncMode.full_refresh))
+    failure = output.errors[0].trace.error
+    assert failure.message.startswith("Something between this machine and Microsoft Entra answered instead of Entra")
+    assert "HTTP 200 with content type text/html" in failure.message
+    assert failure.failure_type == FailureType.transient_error
+    assert endpoint.call_count == 5 and output.records == []
