@@ -163,8 +163,8 @@ class LoginSession(requests.Session):
             raise ConfigError(
                 f"The login endpoint {self._login_url} answered with a redirect (HTTP {response.status_code}) to "
                 f"{redirect_target(response)}; Microsoft Entra does not redirect sign-in requests, so nothing was "
-                "sent there and the credential stayed on this machine: check 'login_endpoint' and 'cloud', and any proxy "
-                "between this machine and Entra."
+                "sent there and the credential stayed on this machine: check 'login_endpoint' and 'cloud', and any "
+                "proxy between this machine and Entra."
             )
         if response.status_code < 500 and not is_json(response):  # msal reports a 5xx itself, as an outage
             raise NotFromEntra(response.status_code, content_type(response))
