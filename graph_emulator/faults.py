@@ -3,11 +3,12 @@
 Rule format (the same dict over HTTP and in Python):
     {"route": "signIns"|"users"|"subscribedSkus"|"token"|"*",
      "kind": "status"|"reset"|"delay"|"malformed"|"expired_skiptoken"|"invalid_skiptoken"
-             |"revoke_tokens"|"ignore_filter",
+             |"revoke_tokens"|"ignore_filter"|"redirect"|"block_page",
      "nth": 1,            # fire from the nth request on this route on (1-based, every request counts)
      "times": 1,          # how many requests it fires on; null = forever
      "for_seconds": null, # alternatively: keep firing this long after first firing
-     "status": 503, "body": "json"|"html", "retry_after": null|2|"1.5",   # kind=status
+     "status": 503, "body": "json"|"html", "retry_after": null|2|"1.5",   # kind=status (and block_page, redirect)
+     "location": "https://elsewhere.example/collect",   # kind=redirect
      "seconds": 30,       # kind=delay
      "clause": "application"|"window"|"event_type",   # kind=ignore_filter
      "api_version": null|"v1.0"|"beta"}   # signIns: only requests to that version count and fire
@@ -24,6 +25,10 @@ Kinds:
     ignore_filter      signIns only: answer as if the application terms (appId/resourceId), the
                        createdDateTime terms or beta's signInEventTypes lambda were absent; the query's
                        nextLinks keep ignoring them
+    redirect           answer `status` (a 3xx: 301, 302, 303, 307 or 308) with `Location: location`, as a hostile
+                       or misconfigured middlebox would; a 307/308 asks the client to re-send the same body there
+    block_page         answer `status` (e.g. 200 or 403) with an HTML page of a TLS-inspecting proxy or captive
+                       portal instead of the service's JSON, as a network device in between does
 
 Route "signIns" covers /v1.0/auditLogs/signIns and /beta/auditLogs/signIns (one request count, as
 Graph's one throttle budget); `api_version` aims a rule at one of them.
@@ -47,12 +52,15 @@ KINDS = frozenset(
         "invalid_skiptoken",
         "revoke_tokens",
         "ignore_filter",
+        "redirect",
+        "block_page",
     }
 )
 SKIPTOKEN_KINDS = frozenset({"expired_skiptoken", "invalid_skiptoken"})
 CLAUSES = frozenset({"application", "window", "event_type"})
 API_VERSIONS = frozenset({"v1.0", "beta"})
 ROUTES = frozenset({"signIns", "users", "subscribedSkus", "token", "*"})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _ids = itertools.count(1)
 
 
@@ -71,6 +79,7 @@ class FaultRule:
     seconds: float = 0.0
     clause: str | None = None
     api_version: str | None = None
+    location: str | None = None
     id: int = field(default_factory=lambda: next(_ids))
     matched: int = 0
     fired: int = 0
@@ -87,6 +96,8 @@ class FaultRule:
             raise ValueError(f"ignore_filter needs route 'signIns' and a clause, one of {sorted(CLAUSES)}")
         if self.api_version is not None and (self.route != "signIns" or self.api_version not in API_VERSIONS):
             raise ValueError(f"api_version needs route 'signIns' and one of {sorted(API_VERSIONS)}")
+        if self.kind == "redirect" and (self.status not in REDIRECT_STATUSES or not self.location):
+            raise ValueError(f"redirect needs a location and a status, one of {sorted(REDIRECT_STATUSES)}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultRule:
@@ -102,6 +113,7 @@ class FaultRule:
             "seconds",
             "clause",
             "api_version",
+            "location",
         }
         unknown = set(data) - allowed
         if unknown:

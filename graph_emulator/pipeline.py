@@ -29,6 +29,13 @@ GATEWAY_HTML = (
     "request.</p><hr><center>Microsoft-Azure-Application-Gateway/v2</center></body></html>"
 )
 
+# What a TLS-inspecting proxy or captive portal answers in the service's place.
+BLOCK_PAGE = (
+    "<!DOCTYPE html><html><head><title>Access Denied</title></head><body><h1>Web page blocked</h1>"
+    "<p>Access to the requested site has been denied by your organization's web filter policy.</p>"
+    "<p>Category: Uncategorized. Contact your network administrator.</p></body></html>"
+)
+
 
 class Reset(Exception):
     """Abort the connection without an answer."""
@@ -87,6 +94,11 @@ def inject_fault(x: Exchange) -> Optional[Answer]:
         x.malformed = True
     elif rule.kind == "ignore_filter":
         x.req.ignore = rule.clause
+    elif rule.kind == "redirect":
+        assert rule.location is not None
+        return rule.status, b"", {"Location": rule.location}
+    elif rule.kind == "block_page":
+        return rule.status, BLOCK_PAGE.encode(), {"Content-Type": "text/html; charset=utf-8"}
     return None
 
 

@@ -182,3 +182,21 @@ def test_check_waits_out_a_tenant_busy_with_another_tool_and_succeeds(tmp_path):
     assert sign_in_statuses == [429, 429, 200]
     waits = [line for line in result.logs() if "Microsoft Graph is busy (HTTP 429); waiting 2.0 s" in line]
     assert len(waits) == 2, "each wait is logged"
+
+
+@pytest.mark.parametrize("status", [200, 403])
+def test_check_blames_a_proxy_or_firewall_that_answers_in_entras_place(tmp_path, status):
+    """A web filter's block page or a captive portal instead of Entra's JSON: msal alone ends in a JSONDecodeError
+    traceback and logs the page. Each attempt meets the page, so check gives up after the token retries."""
+    with running_emulator(seed=16, users=3, sign_ins=20, days=2) as emu:
+        emu.add_fault({"route": "token", "kind": "block_page", "status": status, "times": None})
+        result = run_check(emu, tmp_path, connector_config(emu, "full"))
+        token_faults = [entry["fault"] for entry in emu.request_log() if entry["route"] == "token"]
+
+    assert_failed(
+        result,
+        "Something between this machine and Microsoft Entra answered instead of Entra (a proxy or firewall)",
+        f"answered HTTP {status} with content type text/html",
+    )
+    assert token_faults == ["block_page"] * 5
+    assert "Web page blocked" not in result.stdout + result.stderr, "the page's body was printed"

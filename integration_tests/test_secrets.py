@@ -7,22 +7,35 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import re
 import socket
 import threading
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import quote, quote_plus
 
 import certifi
 import pytest
 import requests_mock
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import AirbyteMessageSerializer, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read
 from cryptography.hazmat.primitives import serialization
 
 from source_dynamics365_cc import SourceDynamics365Cc
-from testing.graph_fakes import GRAPH, page, register_login
+from testing.certificates import self_signed
+from testing.graph_fakes import (
+    ALL_ROLES,
+    GRAPH,
+    LOGIN,
+    TENANT,
+    access_token,
+    graph_error,
+    page,
+    read_streams,
+    register_login,
+)
 from testing.graph_fakes import config as fake_config
 from testing.harness import (
     Result,
@@ -242,3 +255,69 @@ def test_a_token_endpoint_the_login_host_names_elsewhere_gets_no_credential(tmp_
     assert "names its token endpoint on another host or without https" in check.connection_status["message"]
     assert [entry["route"] for entry in log] == ["openid"], "only the OpenID document may be fetched"
     assert_no_secret_leaked(check, config)
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_token_endpoint_that_redirects_gets_the_credential_sent_nowhere_else(tmp_path: Path, status: int):
+    """A 307/308 asks the client to post the same form, secret included, to the Location: the second listener
+    stands there and records any connection at all."""
+    with running_emulator(seed=18, users=3, sign_ins=20, days=30) as emu, TrapProxy() as elsewhere:
+        target = elsewhere.url
+        emu.add_fault({"route": "token", "kind": "redirect", "status": status, "location": f"{target}/collect"})
+        config = connector_config(emu)
+        check = run_connector("check", tmp_path, config, emulator=emu)
+        log = emu.request_log()
+    assert check.connection_status["status"] == "FAILED"
+    assert (
+        f"The login endpoint {emu.base_url} answered with a redirect (HTTP {status}) to {target}; "
+        in check.connection_status["message"]
+    )
+    assert elsewhere.seen == [], "the token request was repeated at the redirect's target"
+    assert [entry["fault"] for entry in log if entry["route"] == "token"] == ["redirect"]
+    assert "Traceback" not in check.stderr
+    assert_no_secret_leaked(check, config)
+
+
+def every_message(output: Any) -> str:
+    """All an in-process run emitted, as the platform reads it: one JSON line per message."""
+    return "\n".join(json.dumps(AirbyteMessageSerializer.dump(message)) for message in output._messages)
+
+
+SPILLING_SECRET = "sp1ll s3cr3t+value/9q"  # a space, a plus and a slash: its URL-encoded forms differ from it
+
+
+@pytest.mark.parametrize("failing", ["graph", "token"])
+@pytest.mark.parametrize("auth", ["client_secret", "client_certificate"])
+def test_a_concurrent_stream_failure_carries_no_secret_token_or_key_line(failing: str, auth: str):
+    """The CDK reports a failure of a concurrent stream (the sign-in windows) as a TRACE message without its secret
+    filter: message, internal message and stack trace as raised. Here Graph, or Entra, echoes what it was sent (the
+    bearer token, the secret typed and URL-encoded, a line of the key) in its error, and every message of the run
+    is checked."""
+    certificate, key = self_signed()
+    credentials = (
+        {"auth_type": "client_secret", "client_secret": SPILLING_SECRET}
+        if auth == "client_secret"
+        else {"auth_type": "client_certificate", "certificate": certificate, "private_key": key}
+    )
+    config = fake_config(credentials=credentials)
+    key_line = key.splitlines()[1]
+    spilled = f"{SPILLING_SECRET} {quote_plus(SPILLING_SECRET)} {quote(SPILLING_SECRET, safe='')} {key_line}"
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        token = access_token(ALL_ROLES)
+        if failing == "token":
+            mocker.post(
+                f"{LOGIN}/{TENANT}/oauth2/v2.0/token",
+                status_code=400,
+                json={"error": "invalid_request", "error_description": f"AADSTS9999999: got {spilled}"},
+            )
+        mocker.get(
+            f"{GRAPH}/v1.0/auditLogs/signIns",
+            status_code=400,
+            json=graph_error("BadRequest", f"Echo of the request: Authorization: Bearer {token}; {spilled}"),
+        )
+        output = read_streams(config, ("sign_ins", SyncMode.incremental))
+    failures = [message.trace.error for message in output.errors]
+    assert failures and any(error.stream_descriptor for error in failures), "no concurrent stream failed"
+    assert any(error.stack_trace for error in failures), "the failure carries no stack trace to check"
+    assert_no_secret_leaked(every_message(output), config)

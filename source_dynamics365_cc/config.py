@@ -9,11 +9,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Union
-from urllib.parse import urlsplit
+from urllib.parse import quote, quote_plus, urlsplit
 
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 
-from .auth.certificates import check_certificate
+from .auth.certificates import CERTIFICATES_PAGE, check_certificate
 from .clock import utc_now
 from .errors import ConfigError
 from .graph.clouds import ALLOW_CUSTOM_ENDPOINTS, CLOUDS, Cloud, custom_endpoints_allowed
@@ -21,6 +21,9 @@ from .graph.clouds import ALLOW_CUSTOM_ENDPOINTS, CLOUDS, Cloud, custom_endpoint
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 START_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", re.ASCII)
+PRIVATE_KEY_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+# A key leaks just as badly line by line (a message may quote a piece of it): its base64 lines are masked too.
+KEY_LINE = re.compile(r"[A-Za-z0-9+/=]{32,}")
 
 DYNAMICS_365_APP_IDS: tuple[str, ...] = (
     "00000007-0000-0000-c000-000000000000",  # Dataverse / Dynamics CRM Online
@@ -203,10 +206,25 @@ def _tenant_id(value: Any) -> str:
 
 
 def register_secret(value: str) -> None:
-    """From now on the CDK's log formatter masks `value`, both as typed and stripped: a message may quote either."""
-    for form in dict.fromkeys((value, value.strip())):
-        if form:
-            add_to_secrets(form)
+    """From now on the CDK's log formatter masks `value`, as typed and stripped, and each URL-encoded (a form body
+    or a query string carries a secret that way): a message may quote any of them."""
+    for typed in dict.fromkeys((value, value.strip())):
+        for form in dict.fromkeys((typed, quote_plus(typed, safe=""), quote(typed, safe=""))):
+            if form:
+                add_to_secrets(form)
+
+
+def _sendable(value: str, name: str) -> str:
+    """A credential travels as UTF-8; a lone surrogate (half an emoji, or a JSON escape such as \\ud83d) cannot,
+    and would stop the sign-in with a traceback."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"'{name}' holds a character that is not valid text (a lone surrogate, such as half of an emoji): paste "
+            "the value again, copied from where it was created."
+        ) from None
+    return value
 
 
 def _credential(value: Any, now: datetime) -> Credential:
@@ -220,7 +238,7 @@ def _credential(value: Any, now: datetime) -> Credential:
                 "'credentials.client_secret' is empty: paste the secret's Value. "
                 "Azure portal: App registrations > your app > Certificates & secrets > Client secrets."
             )
-        register_secret(secret)
+        register_secret(_sendable(secret, "credentials.client_secret"))
         return ClientSecret(secret.strip())
     if auth_type == "client_certificate":
         return _certificate(value, now)
@@ -229,6 +247,14 @@ def _credential(value: Any, now: datetime) -> Credential:
 
 def _certificate(value: Mapping[str, Any], now: datetime) -> ClientCertificate:
     certificate = value.get("certificate")
+    if isinstance(certificate, str) and PRIVATE_KEY_PEM.search(certificate):
+        register_secret(_sendable(certificate, "credentials.certificate"))
+        raise ConfigError(
+            "'credentials.certificate' holds a private key: paste only the certificate here (from -----BEGIN "
+            "CERTIFICATE----- to -----END CERTIFICATE-----) and the key in 'credentials.private_key', which is kept "
+            "as a secret. This field is not, so the key pasted into it is now stored in the clear: replace it with a "
+            f"new certificate and key (upload the new certificate, delete the old one). {CERTIFICATES_PAGE}."
+        )
     if not isinstance(certificate, str) or "-----BEGIN CERTIFICATE-----" not in certificate:
         raise ConfigError(
             "'credentials.certificate' must be the PEM certificate (-----BEGIN CERTIFICATE----- ...) that is "
@@ -242,10 +268,13 @@ def _certificate(value: Mapping[str, Any], now: datetime) -> ClientCertificate:
     password = value.get("private_key_password")
     if password is not None and not isinstance(password, str):
         raise ConfigError("'credentials.private_key_password' must be text.")
-    register_secret(key)
+    register_secret(_sendable(key, "credentials.private_key"))
+    for line in key.splitlines():
+        if KEY_LINE.fullmatch(line.strip()):
+            register_secret(line)
     if password:
-        register_secret(password)
-    check_certificate(certificate.strip(), key.strip(), password or None, now)
+        register_secret(_sendable(password, "credentials.private_key_password"))
+    check_certificate(_sendable(certificate, "credentials.certificate").strip(), key.strip(), password or None, now)
     return ClientCertificate(certificate.strip(), key.strip(), password or None)
 
 

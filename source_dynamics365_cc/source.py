@@ -16,6 +16,7 @@ from airbyte_cdk.models import (
     ConfiguredAirbyteCatalog,
     ConfiguredAirbyteStream,
     SyncMode,
+    Type,
 )
 from airbyte_cdk.sources.abstract_source import AbstractSource
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
@@ -26,6 +27,7 @@ from airbyte_cdk.sources.message.concurrent_repository import ConcurrentMessageR
 from airbyte_cdk.sources.message.repository import InMemoryMessageRepository
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.concurrent.partitions.types import QueueItem
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .auth.tokens import GraphAuthenticator, GraphTokenProvider
@@ -123,7 +125,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
             except AirbyteTracedException as error:
                 failure = error
         if concurrent_streams:
-            yield from self._concurrent_source.read(concurrent_streams)
+            yield from map(_masked, self._concurrent_source.read(concurrent_streams))
         if failure is not None:
             raise failure
 
@@ -173,3 +175,17 @@ def _full_refresh_copy(streams: List[ConfiguredAirbyteStream], logger: logging.L
 def _workers(config: Optional[Mapping[str, Any]]) -> int:
     """Concurrency from the config when it is valid; any problem is reported later by parse_config."""
     return integer_or_default(config, "max_concurrency")
+
+
+def _masked(message: AirbyteMessage) -> AirbyteMessage:
+    """An error TRACE with every registered secret masked in its message, internal message and stack trace.
+
+    The CDK sends a concurrent stream's failure as raised (`as_airbyte_message`, not the sanitized form it uses for
+    the other streams), and Graph's or Entra's words quoted in it may echo what they were sent: the bearer token, the
+    secret, a line of the key."""
+    error = message.trace.error if message.type == Type.TRACE and message.trace is not None else None
+    if error is not None:
+        error.message = filter_secrets(error.message) if error.message else error.message
+        error.internal_message = filter_secrets(error.internal_message) if error.internal_message else None
+        error.stack_trace = filter_secrets(error.stack_trace) if error.stack_trace else None
+    return message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Mapping
+from urllib.parse import quote, quote_plus
 
 from testing.harness import Result
 
@@ -15,11 +16,13 @@ KEY_LINE = re.compile(r"^[A-Za-z0-9+/=]{32,}$")
 
 
 def secret_fragments(config: Mapping[str, Any]) -> list[str]:
-    """Every value of the config that must never be printed, and each base64 line of a private key."""
+    """Every value of the config that must never be printed, as typed and URL-encoded (a form body or a query string
+    carries it so), and each base64 line of a private key."""
     credentials = config.get("credentials") or {}
     values = [str(credentials[key]) for key in SECRET_KEYS if credentials.get(key)]
+    encoded = [form for value in values for form in (quote_plus(value, safe=""), quote(value, safe=""))]
     lines = [line.strip() for value in values for line in value.splitlines() if KEY_LINE.match(line.strip())]
-    return [value for value in values if len(value) >= 4] + lines
+    return list(dict.fromkeys(value for value in values + encoded if len(value) >= 4)) + lines
 
 
 def assert_no_secret_leaked(output: str | Result, config: Mapping[str, Any]) -> None:

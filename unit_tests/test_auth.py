@@ -2,11 +2,13 @@
 
 import base64
 import hashlib
+import logging
 from urllib.parse import parse_qs
 
 import jwt
 import pytest
 import requests_mock
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -15,7 +17,16 @@ from source_dynamics365_cc.auth.tokens import GraphAuthenticator, GraphTokenProv
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import ConfigError, TokenError
 from testing.certificates import self_signed
-from testing.graph_fakes import ALL_ROLES, LOGIN, TENANT, access_token, config, register_login, token_error
+from testing.graph_fakes import (
+    ALL_ROLES,
+    LOGIN,
+    TENANT,
+    access_token,
+    config,
+    read_streams,
+    register_login,
+    token_error,
+)
 
 
 def test_the_token_is_cached_and_refreshed_only_when_asked():
@@ -128,3 +139,83 @@ def test_a_discovered_token_endpoint_off_the_login_host_gets_no_credential(token
     assert stolen.call_count == 0, "the credential was posted somewhere"
     assert "names its token endpoint on another host or without https" in refused.value.message
     assert "'login_endpoint'" in refused.value.message
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_from_the_token_endpoint_is_not_followed_and_names_where_it_pointed(status):
+    """requests would re-post the form (the client secret with it) of a 307/308 to wherever Location points."""
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.post(
+            f"{LOGIN}/{TENANT}/oauth2/v2.0/token",
+            status_code=status,
+            headers={"Location": "http://collector.example.net:8080/steal?x=1"},
+        )
+        stolen = mocker.register_uri(requests_mock.ANY, "http://collector.example.net:8080/steal")
+        with pytest.raises(ConfigError) as refused:
+            GraphTokenProvider(parse_config(config())).token()
+    assert stolen.call_count == 0, "the redirect was followed"
+    assert f"answered with a redirect (HTTP {status}) to http://collector.example.net:8080;" in refused.value.message
+    assert "the credential stayed on this machine" in refused.value.message and "steal" not in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "answer, shown",
+    [
+        (
+            {"status_code": 200, "text": "<html>Web page blocked</html>", "headers": {"Content-Type": "text/html"}},
+            "HTTP 200 with content type text/html",
+        ),
+        ({"status_code": 403, "text": "Access denied"}, "HTTP 403 with no content type"),
+    ],
+)
+def test_a_token_answer_that_is_not_json_is_retried_then_blamed_on_what_stands_in_between(answer, shown, caplog):
+    sleeps = []
+    caplog.set_level(logging.DEBUG)
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        endpoint = mocker.post(f"{LOGIN}/{TENANT}/oauth2/v2.0/token", **answer)
+        with pytest.raises(TokenError) as raised:
+            GraphTokenProvider(parse_config(config()), sleep=sleeps.append).token()
+    message = raised.value.message
+    assert message.startswith("Something between this machine and Microsoft Entra answered instead of Entra (a proxy")
+    assert shown in message
+    assert raised.value.failure_type.value == "transient_error"
+    assert sleeps == [1, 2, 4, 8] and endpoint.call_count == 5
+    assert answer["text"] not in caplog.text, "a token answer's body was logged"
+
+
+def test_a_tenant_document_that_is_not_json_is_blamed_on_what_stands_in_between():
+    with requests_mock.Mocker() as mocker:
+        mocker.get(
+            f"{LOGIN}/{TENANT}/v2.0/.well-known/openid-configuration",
+            text="<html>Sign in to the guest network</html>",
+            headers={"Content-Type": "text/html; charset=utf-8"},
+        )
+        with pytest.raises(TokenError) as raised:
+            GraphTokenProvider(parse_config(config()), sleep=lambda _: None).token()
+    assert "a proxy or firewall" in raised.value.message and "content type text/html" in raised.value.message
+
+
+def test_msal_logs_nothing_of_a_token_request_or_answer(caplog):
+    """msal logs a cleaned copy of every token request and answer at DEBUG, and an unreadable answer in full at
+    ERROR; with `--debug` the CDK prints every record it gets."""
+    caplog.set_level(logging.DEBUG)
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        GraphTokenProvider(parse_config(config())).token()
+    assert [record for record in caplog.records if record.name.startswith("msal")] == []
+
+
+def test_a_sync_retries_a_token_answer_that_is_not_json_then_fails_as_transient_with_the_same_sentence():
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        endpoint = mocker.post(
+            f"{LOGIN}/{TENANT}/oauth2/v2.0/token", text="<html>blocked</html>", headers={"Content-Type": "text/html"}
+        )
+        output = read_streams(config(), ("users", SyncMode.full_refresh))
+    failure = output.errors[0].trace.error
+    assert failure.message.startswith("Something between this machine and Microsoft Entra answered instead of Entra")
+    assert "HTTP 200 with content type text/html" in failure.message
+    assert failure.failure_type == FailureType.transient_error
+    assert endpoint.call_count == 5 and output.records == []

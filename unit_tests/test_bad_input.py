@@ -22,7 +22,7 @@ from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import ConfigError
 from source_dynamics365_cc.run import _precheck
-from testing.certificates import unusable_certificate_credentials
+from testing.certificates import self_signed, unusable_certificate_credentials
 from testing.graph_fakes import SECRET, config
 from testing.secrets import assert_no_secret_leaked
 
@@ -326,3 +326,59 @@ def test_microsofts_own_hosts_need_no_permission(monkeypatch, overrides):
     monkeypatch.setenv("DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS", "0")
     raw = {key: value for key, value in config().items() if key not in ("login_endpoint", "graph_endpoint")}
     assert refusal(raw | overrides) is None
+
+
+def pkcs12_nodes_bundle(certificate: str, key: str) -> str:
+    """What `openssl pkcs12 -nodes` writes: the private key and the certificate in one file, with bag attributes."""
+    return (
+        f"Bag Attributes\n    localKeyID: 01 00 00 00\nKey Attributes: <No Attributes>\n{key}"
+        f"Bag Attributes\n    localKeyID: 01 00 00 00\nsubject=CN = connector\nissuer=CN = connector\n{certificate}"
+    )
+
+
+@pytest.mark.parametrize("pasted", ["bundle", "key_alone", "traditional_rsa_key"])
+def test_a_private_key_pasted_into_the_certificate_field_is_refused_and_asked_to_be_replaced(pasted):
+    """The certificate field is not a secret: a key in it is stored unmasked, so it must be refused, never echoed,
+    and the user told to rotate it."""
+    from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+    from cryptography.hazmat.primitives import serialization
+
+    certificate, key = self_signed()
+    traditional = (
+        serialization.load_pem_private_key(key.encode(), None)
+        .private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+        .decode()
+    )
+    value = {
+        "bundle": pkcs12_nodes_bundle(certificate, key),
+        "key_alone": key,
+        "traditional_rsa_key": traditional,
+    }[pasted]
+    credentials = {"auth_type": "client_certificate", "certificate": value, "private_key": key}
+    error = refusal_now(config(credentials=credentials))
+    assert error is not None, "a private key was accepted as the certificate"
+    assert error.message.startswith("'credentials.certificate' holds a private key")
+    assert "the key in 'credentials.private_key'" in error.message
+    assert "now stored in the clear: replace it with a new certificate and key" in error.message
+    assert_no_secret_leaked(error.message, {"credentials": {"private_key": value}})
+    assert filter_secrets(f"config: {value}") == "config: ****", "the pasted value is masked from now on"
+
+
+@pytest.mark.parametrize(
+    "credentials, setting",
+    [
+        ({"auth_type": "client_secret", "client_secret": "abc\ud83ddef"}, "credentials.client_secret"),
+        ({"private_key_password": "pass\udc00word"}, "credentials.private_key_password"),
+    ],
+)
+def test_a_credential_holding_a_lone_surrogate_is_refused_in_plain_words(credentials, setting):
+    """A JSON escape such as \\ud83d gives Python half a character, which no form or key can carry: without this
+    refusal the sign-in ends in a UnicodeEncodeError traceback."""
+    if "auth_type" not in credentials:
+        certificate, key = self_signed(password=b"pass-word")
+        credentials = {"auth_type": "client_certificate", "certificate": certificate, "private_key": key, **credentials}
+    error = refusal_now(config(credentials=credentials))
+    assert error is not None
+    assert error.message.startswith(f"'{setting}' holds a character that is not valid text (a lone surrogate")

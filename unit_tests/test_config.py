@@ -123,3 +123,15 @@ def test_a_secret_is_masked_in_logs_both_as_typed_and_stripped():
     parse_config(config(credentials={"auth_type": "client_secret", "client_secret": typed}))
     assert filter_secrets(f"sent {typed.strip()}!") == "sent ****!"
     assert filter_secrets(f"sent {typed}!") == "sent ****!"
+
+
+def test_a_secret_is_masked_in_logs_url_encoded_too():
+    """A form body or a query string carries a secret URL-encoded (`+` or `%20` for a space, `%2B` for a plus)."""
+    from urllib.parse import quote, quote_plus
+
+    from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+
+    typed = "f0rm s3cr+t/7e~q="
+    parse_config(config(credentials={"auth_type": "client_secret", "client_secret": typed}))
+    assert filter_secrets(f"client_secret={quote_plus(typed)}&scope=x") == "client_secret=****&scope=x"
+    assert filter_secrets(f"?secret={quote(typed, safe='')}") == "?secret=****"

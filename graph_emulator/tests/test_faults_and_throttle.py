@@ -126,6 +126,35 @@ def test_token_endpoint_fails_for_a_while(fresh: Emulator) -> None:
     Client(fresh)
 
 
+def test_redirect_fault_answers_the_status_and_location_without_a_body(fresh: Emulator) -> None:
+    fresh.add_fault({"route": "token", "kind": "redirect", "status": 307, "location": "http://collector.test/t"})
+    r = requests.post(
+        f"{fresh.base_url}/{fresh.tenant_id}/oauth2/v2.0/token",
+        data={"grant_type": "client_credentials"},
+        verify=fresh.ca_path,
+        allow_redirects=False,
+    )
+    assert (r.status_code, r.headers["Location"], r.content) == (307, "http://collector.test/t", b"")
+    assert fresh.request_log()[-1]["fault"] == "redirect"
+    Client(fresh)
+
+
+@pytest.mark.parametrize("rule", [{"status": 503}, {"status": 307, "location": ""}])
+def test_redirect_fault_needs_a_3xx_status_and_a_location(fresh: Emulator, rule: dict) -> None:
+    with pytest.raises(ValueError, match="redirect needs"):
+        fresh.add_fault({"route": "token", "kind": "redirect", **rule})
+
+
+@pytest.mark.parametrize("status", [200, 403])
+def test_block_page_fault_answers_html_in_the_token_endpoints_place(fresh: Emulator, status: int) -> None:
+    fresh.add_fault({"route": "token", "kind": "block_page", "status": status})
+    r = requests.post(f"{fresh.base_url}/{fresh.tenant_id}/oauth2/v2.0/token", data={}, verify=fresh.ca_path)
+    assert r.status_code == status and r.headers["Content-Type"].startswith("text/html")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(r.text)
+    Client(fresh)
+
+
 def test_revoke_tokens_after_n_requests(fresh: Emulator) -> None:
     c = Client(fresh)
     fresh.add_fault({"route": "signIns", "kind": "revoke_tokens", "nth": 3})

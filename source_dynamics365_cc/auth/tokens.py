@@ -4,6 +4,10 @@
 and the token cache; `GraphAuthenticator` is the requests auth object the CDK applies to every
 request and asks to refresh when Graph answers 401. Token-endpoint outages are retried here, so
 no stream ever sees them.
+
+msal logs the raw body of a token answer it cannot read (at ERROR) and a cleaned copy of each token request
+and answer (at DEBUG); its loggers are held above every level it uses, and each failure is told in the
+connector's own words instead.
 """
 
 import base64
@@ -13,7 +17,7 @@ import logging
 import threading
 import time
 from typing import Any, Callable, Optional
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import msal
 import msal.exceptions
@@ -30,6 +34,17 @@ from .entra import token_error_message
 
 TOKEN_ATTEMPTS = 5
 TOKEN_TIMEOUT_SECONDS = 30
+# msal logs at CRITICAL nowhere; its loggers (all children of "msal") inherit this level.
+MSAL_LOG_LEVEL = logging.CRITICAL
+
+
+class NotFromEntra(Exception):
+    """The login host's answer is not Entra's JSON: a proxy, firewall or captive portal answered in its place."""
+
+    def __init__(self, status: int, content_type: str) -> None:
+        super().__init__(f"HTTP {status}, {content_type}")
+        self.status = status
+        self.content_type = content_type
 
 
 def msal_credential(config: ConnectorConfig) -> Any:
@@ -60,6 +75,14 @@ def token_roles(access_token: str) -> list[str]:
 
 def login_failure(failure: Exception, login_url: str) -> AirbyteTracedException:
     """An untrusted certificate is the user's to fix (and is never retried or bypassed); anything else may pass."""
+    if isinstance(failure, NotFromEntra):
+        return TokenError(
+            f"Something between this machine and Microsoft Entra answered instead of Entra (a proxy or firewall): "
+            f"the login endpoint {login_url} answered HTTP {failure.status} with {failure.content_type}, not Entra's "
+            "JSON. Ask the network administrator to let this machine reach the login endpoint directly (no web "
+            "filter, sign-in page or TLS inspection in between), or check 'login_endpoint' and 'cloud'.",
+            transient=True,
+        )
     if isinstance(failure, requests.exceptions.SSLError):
         return ConfigError(
             f"The TLS certificate of the login endpoint {login_url} is not trusted: check 'login_endpoint', or add "
@@ -78,10 +101,49 @@ def on_login_host(url: str, login_url: str) -> bool:
     return parts.scheme == "https" and f"https://{parts.netloc.lower()}".removesuffix(":443") == login_url
 
 
+def content_type(response: requests.Response) -> str:
+    """The answer's content type as the message shows it: short, and saying so when there is none."""
+    value = response.headers.get("Content-Type", "").split(";")[0].strip()[:80]
+    return f"content type {value}" if value else "no content type"
+
+
+def redirect_target(response: requests.Response) -> str:
+    """Where a 3xx answer pointed (a relative location on the host that answered): scheme, host and port only, as
+    a path or query could carry anything."""
+    location = response.headers.get("Location")
+    if not location:
+        return "no location"
+    try:
+        parts = urlsplit(urljoin(response.url, location))
+        host, port = parts.hostname, parts.port
+    except ValueError:  # an unbalanced IPv6 bracket, a port that is not a number
+        return "an unreadable location"
+    if not host:
+        return "an unreadable location"
+    return f"{parts.scheme or 'https'}://{host}{f':{port}' if port else ''}"
+
+
+def is_json(response: requests.Response) -> bool:
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
+
+
+def quiet_msal() -> None:
+    """msal's own logs can quote a token request or answer in full: only the connector's words are printed."""
+    logging.getLogger("msal").setLevel(MSAL_LOG_LEVEL)
+
+
 class LoginSession(requests.Session):
     """msal's HTTP client: it sends only to the configured login host, over https, and refuses an OpenID
     document whose token endpoint lies elsewhere before msal can post the credential there (msal itself takes
-    that endpoint on trust, so a document served by someone else could collect the secret)."""
+    that endpoint on trust, so a document served by someone else could collect the secret).
+
+    It follows no redirect: requests would re-post the form of a 307/308, secret or assertion included, to
+    wherever the `Location` points, past the host check above. And below 500 it hands msal only JSON: msal
+    would fail on anything else with a bare JSONDecodeError, after logging the body."""
 
     def __init__(self, login_url: str) -> None:
         super().__init__()
@@ -96,16 +158,23 @@ class LoginSession(requests.Session):
                 f"endpoint {self._login_url}; nothing was sent: check 'login_endpoint' and 'cloud'."
             )
         kwargs.setdefault("timeout", TOKEN_TIMEOUT_SECONDS)
+        kwargs["allow_redirects"] = False
         response = super().request(method, url, *args, **kwargs)
+        if 300 <= response.status_code < 400:
+            raise ConfigError(
+                f"The login endpoint {self._login_url} answered with a redirect (HTTP {response.status_code}) to "
+                f"{redirect_target(response)}; Microsoft Entra does not redirect sign-in requests, so nothing was "
+                "sent there and the credential stayed on this machine: check 'login_endpoint' and 'cloud', and any "
+                "proxy between this machine and Entra."
+            )
+        if response.status_code < 500 and not is_json(response):  # msal reports a 5xx itself, as an outage
+            raise NotFromEntra(response.status_code, content_type(response))
         if str(url).endswith("/.well-known/openid-configuration"):
             self._refuse_foreign_token_endpoint(response)
         return response
 
     def _refuse_foreign_token_endpoint(self, response: requests.Response) -> None:
-        try:
-            document = response.json()
-        except ValueError:
-            return  # msal reports an unreadable document as a tenant it cannot find
+        document = response.json()
         endpoint = document.get("token_endpoint") if isinstance(document, dict) else None
         if isinstance(endpoint, str) and not on_login_host(endpoint, self._login_url):
             parts = urlsplit(endpoint)
@@ -146,7 +215,7 @@ class GraphTokenProvider:
         for attempt in range(1, TOKEN_ATTEMPTS + 1):
             try:
                 result = self._application().acquire_token_for_client(scopes=[self._config.scope])
-            except (requests.RequestException, msal.exceptions.MsalServiceError) as failure:
+            except (requests.RequestException, msal.exceptions.MsalServiceError, NotFromEntra) as failure:
                 error: AirbyteTracedException = login_failure(failure, self._config.login_url)
             else:
                 if "access_token" in result:
@@ -174,6 +243,7 @@ class GraphTokenProvider:
         return self._app
 
     def _build_application(self) -> msal.ConfidentialClientApplication:
+        quiet_msal()
         try:
             return msal.ConfidentialClientApplication(
                 self._config.client_id,
