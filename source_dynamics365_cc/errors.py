@@ -217,7 +217,10 @@ class GraphErrorHandler(ErrorHandler):
         return _fail(f"Microsoft Graph rejected the request ({status} {code}): {message}", FailureType.system_error)
 
     def _interpret_page(self, response: requests.Response) -> ErrorResolution:
-        """A 200 whose body is cut short or not JSON is a transport fault: fetch the page again."""
+        """A 200 whose body is cut short or not JSON is a transport fault: fetch the page again. A `$count` answer is
+        no page: Graph sends the bare number as text/plain."""
+        if _is_count(response):
+            return SUCCESS
         try:
             graph_page(response)
         except ValueError:
@@ -272,3 +275,9 @@ def forbidden_message(path: str, message: str) -> str:
         f"Microsoft Graph denied access ({message or 'Authorization_RequestDenied'}): the app needs {needs} "
         f"with admin consent. {PERMISSIONS_HINT}"
     )
+
+
+def _is_count(response: requests.Response) -> bool:
+    """The answer to `<collection>/$count`: a bare number (progress.py's estimate)."""
+    path = response.request.path_url if response.request is not None else ""
+    return urlsplit(path).path.endswith("/$count") and response.text.strip().isdigit()

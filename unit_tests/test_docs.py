@@ -356,8 +356,8 @@ def bench_numbers() -> list[float]:
 
 
 def bench_paragraphs(text: str) -> list[str]:
-    """The paragraphs of a page that cite bench/RESULTS.md: every figure in them is a quote from it."""
-    return [paragraph for paragraph in text.split("\n\n") if "bench/RESULTS.md" in paragraph]
+    """The paragraphs of a page that link bench/RESULTS.md: every figure in them is a quote from it."""
+    return [paragraph for paragraph in text.split("\n\n") if re.search(r"\]\((?:\.\./)?bench/RESULTS\.md\)", paragraph)]
 
 
 def unquoted_figures(paragraph: str, numbers: list[float]) -> list[str]:

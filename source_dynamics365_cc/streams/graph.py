@@ -101,6 +101,17 @@ class GraphStream(HttpStream, ABC):
         )
         return response
 
+    def count(self) -> requests.Response:
+        """`<collection>/$count`, sent like `first_page`. Graph counts directory objects only in an advanced query,
+        so the request says `ConsistencyLevel: eventual` (https://learn.microsoft.com/graph/aad-advanced-queries)."""
+        _, response = self._http_client.send_request(
+            "GET",
+            f"{self.url_base}{self.collection_path()}/$count",
+            request_kwargs=self.request_kwargs(),
+            headers={"ConsistencyLevel": "eventual"},
+        )
+        return response
+
     def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
         link = graph_page(response).get(NEXT_LINK)
         if not link:
