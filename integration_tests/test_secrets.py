@@ -12,6 +12,7 @@ import socket
 import threading
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 import certifi
 import pytest
@@ -22,7 +23,7 @@ from airbyte_cdk.test.entrypoint_wrapper import read
 from cryptography.hazmat.primitives import serialization
 
 from source_dynamics365_cc import SourceDynamics365Cc
-from testing.graph_fakes import GRAPH, page, register_login
+from testing.graph_fakes import GRAPH, page, register_login, register_user_count
 from testing.graph_fakes import config as fake_config
 from testing.harness import (
     Result,
@@ -98,7 +99,7 @@ def test_a_sync_talks_only_to_the_configured_hosts_and_prints_no_secret(tmp_path
     assert check.connection_status == {"status": "SUCCEEDED"}
     assert result.returncode == 0 and result.records("users") and result.records("subscribed_skus")
     assert proxy.seen == [], "the connector sent traffic to a host other than the configured endpoints"
-    assert {entry["route"] for entry in log} <= {"openid", "token", "users", "signIns", "subscribedSkus"}
+    assert {entry["route"] for entry in log} <= {"openid", "token", "users", "usersCount", "signIns", "subscribedSkus"}
     assert all(entry["status"] != 404 for entry in log), "a request went to a path the connector should not call"
     for output in (check, result):
         assert_no_secret_leaked(output, config)
@@ -162,10 +163,11 @@ def test_a_next_link_to_another_host_is_refused_and_the_token_stays_home(next_li
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
         mocker.get(f"{GRAPH}/v1.0/users", json=page([{"id": "u1"}], next_link))
+        register_user_count(mocker)
         config = fake_config()
         catalog = CatalogBuilder().with_stream("users", SyncMode.full_refresh).build()
         output = read(SourceDynamics365Cc(catalog, config, None), config, catalog)
-    followed = [request.url for request in mocker.request_history if "/v1.0/users" in request.url]
+    followed = [request.url for request in mocker.request_history if urlsplit(request.url).path == "/v1.0/users"]
     assert followed == [f"{GRAPH}/v1.0/users?" + followed[0].split("?", 1)[1]]
     assert "refusing to send the access token there" in output.errors[0].trace.error.message
     assert_no_secret_leaked("\n".join(str(message) for message in output._messages), config)

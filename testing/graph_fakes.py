@@ -62,6 +62,12 @@ def token_error(mocker: requests_mock.Mocker, code: int, error: str = "invalid_c
     )
 
 
+def register_user_count(mocker: requests_mock.Mocker, count: int = 1) -> None:
+    """`/users/$count` answered as Graph does (text/plain). requests_mock takes `/v1.0/users/$count` for a
+    `/v1.0/users` request too, so a test that scripts the users pages registers this after them."""
+    mocker.get(f"{GRAPH}/v1.0/users/$count", text=str(count), headers={"Content-Type": "text/plain"})
+
+
 def page(records: Iterable[dict], next_link: Optional[str] = None) -> dict:
     body: dict = {"value": list(records)}
     if next_link:
