@@ -8,11 +8,14 @@ ARG BASE_IMAGE=docker.io/airbyte/python-connector-base:4.0.2@sha256:9fdb1888c426
 
 FROM ${BASE_IMAGE} AS builder
 WORKDIR /airbyte/integration_code
-# setup.py reads the version from metadata.yaml.
+# The dependencies exactly as locked (versions and hashes: `make lock`), the same tree `make test` tests.
+COPY requirements-image.lock ./
+RUN pip install --no-cache-dir --root-user-action=ignore --require-hashes --no-deps -r requirements-image.lock
+# The connector itself, built by the locked setuptools (no build isolation: nothing unlocked is fetched).
+# setup.py reads the version from metadata.yaml. Installs under /usr/local; the sources stay in this stage.
 COPY setup.py main.py metadata.yaml ./
 COPY source_dynamics365_cc/ ./source_dynamics365_cc/
-# Installs the connector and its dependencies under /usr/local; the sources stay in this stage.
-RUN pip install --no-cache-dir --root-user-action=ignore .
+RUN pip install --no-cache-dir --root-user-action=ignore --no-deps --no-build-isolation .
 
 FROM ${BASE_IMAGE}
 # The version in metadata.yaml (dockerImageTag); `make image` passes it.

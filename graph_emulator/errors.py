@@ -84,6 +84,11 @@ def invalid_page_token() -> GraphError:
     return GraphError(400, "BadRequest", "Invalid Skip Token, skip token is null")
 
 
+def count_needs_consistency_level() -> GraphError:
+    """`/users/$count` without `ConsistencyLevel: eventual` (https://learn.microsoft.com/graph/aad-advanced-queries)."""
+    return GraphError(400, "Request_BadRequest", "$count is not currently supported.")
+
+
 def denied() -> GraphError:
     return GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 

@@ -67,7 +67,7 @@ def route(x: Exchange) -> Optional[Answer]:
         )
     x.route, x.handler, x.needs_token, params = match
     x.entry["route"] = x.route
-    x.req = Request(x.method, x.path, params, x.query)
+    x.req = Request(x.method, x.path, params, x.query, headers=x.headers)
     return None
 
 
@@ -163,7 +163,7 @@ def serve(x: Exchange) -> Answer:
     payload = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
     if x.malformed:
         payload = payload[: max(1, len(payload) // 2)]
-    return status, payload, {**headers, "Content-Type": JSON_TYPE}
+    return status, payload, {"Content-Type": JSON_TYPE, **headers}  # a handler may answer in another type
 
 
 _FAULT_ERRORS = {  # status -> (Graph error code, message) for a `status` fault's JSON body

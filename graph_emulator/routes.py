@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
 from . import errors, odata
@@ -45,6 +45,7 @@ class Request:
     form: dict[str, str] = field(default_factory=dict)
     claims: dict[str, Any] = field(default_factory=dict)
     ignore: str | None = None  # signIns: the filter clause Graph ignores for this query (see faults.py)
+    headers: Mapping[str, str] = field(default_factory=dict)  # case-insensitive (the server's HTTP headers)
 
 
 Result = tuple[int, "dict[str, Any] | bytes", dict[str, str]]  # bytes: already JSON
@@ -199,6 +200,15 @@ class GraphRoutes:
         body["value"] = [directory.user(i, select) for i in range(start, end)]
         return 200, body, {}
 
+    def users_count(self, req: Request) -> Result:
+        """`/users/$count`: the number of users as text/plain, only with `ConsistencyLevel: eventual` (an advanced
+        query); without it Graph answers 400, as Microsoft's advanced-query page shows."""
+        _require_role(req.claims, DIRECTORY, "Directory.ReadWrite.All", "User.Read.All", "User.ReadWrite.All")
+        _only(req.query, set(), "Request_UnsupportedQuery")
+        if (req.headers.get("ConsistencyLevel") or "").lower() != "eventual":
+            raise errors.count_needs_consistency_level()
+        return 200, str(self.tenant.directory.count).encode(), {"Content-Type": "text/plain"}
+
     def subscribed_skus(self, req: Request) -> Result:
         _require_role(
             req.claims,
@@ -246,6 +256,7 @@ def route_table(graph: GraphRoutes, login: LoginRoutes) -> list[tuple[str, re.Pa
         ("GET", re.compile(rf"^/{t}/discovery/v2\.0/keys$"), "keys", login.keys, False),
         ("POST", re.compile(rf"^/{t}/oauth2/v2\.0/token$"), "token", login.token, False),
         ("GET", re.compile(r"^/v1\.0/users/?$"), "users", graph.users, True),
+        ("GET", re.compile(r"^/v1\.0/users/\$count$"), "usersCount", graph.users_count, True),
         ("GET", re.compile(r"^/v1\.0/subscribedSkus/?$"), "subscribedSkus", graph.subscribed_skus, True),
         ("GET", re.compile(r"^/(?P<version>v1\.0|beta)/auditLogs/signIns/?$", re.I), "signIns", graph.sign_ins, True),
     ]

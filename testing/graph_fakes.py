@@ -34,8 +34,15 @@ def access_token(roles: Optional[list] = None, serial: int = 1) -> str:
     return f"eyJhbGciOiJub25lIn0.{payload}.signature"
 
 
+def register_user_count(mocker: requests_mock.Mocker, count: int = 1) -> None:
+    """`/users/$count` answered as Graph does (text/plain)."""
+    mocker.get(f"{GRAPH}/v1.0/users/$count", text=str(count), headers={"Content-Type": "text/plain"})
+
+
 def register_login(mocker: requests_mock.Mocker, roles: Optional[list] = ALL_ROLES, tokens: int = 1) -> Any:
-    """The OpenID document msal reads first, and a token endpoint handing out `tokens` distinct tokens."""
+    """The OpenID document msal reads first, a token endpoint handing out `tokens` distinct tokens, and the
+    `/users/$count` every users read asks first for its estimate (a test of the count registers its own after)."""
+    register_user_count(mocker)
     authority = f"{LOGIN}/{TENANT}"
     mocker.get(
         f"{authority}/v2.0/.well-known/openid-configuration",

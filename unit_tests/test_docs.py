@@ -6,6 +6,7 @@ what it is.
 """
 
 import ast
+import datetime as dt
 import json
 import logging
 import re
@@ -18,8 +19,13 @@ from airbyte_cdk.models import SyncMode
 
 from source_dynamics365_cc.auth import permissions
 from source_dynamics365_cc.auth.entra import AADSTS_MESSAGES
+from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.graph import answers
+from source_dynamics365_cc.signins import query as odata
+from source_dynamics365_cc.signins.stream import sign_in_kinds
 from source_dynamics365_cc.source import SourceDynamics365Cc
+from source_dynamics365_cc.streams.subscribed_skus import SubscribedSkus
+from source_dynamics365_cc.streams.users import Users
 from testing.graph_fakes import config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -231,10 +237,21 @@ def test_every_image_the_pages_name_is_the_one_make_image_builds(page):
     assert "airbyte/source-dynamics365-cc" not in text
 
 
+# The form's labels in Airbyte's own guide, "Uploading Docker-based custom connectors" (operator-guides).
+AIRBYTE_CUSTOM_CONNECTOR_FIELDS = (
+    "Connector display name",
+    "Docker full image name",
+    "Docker image tag",
+    "Connector documentation URL",
+)
+
+
 @pytest.mark.parametrize("page", ["README.md", "docs/dynamics365-cc.md"])
 def test_the_pages_give_the_custom_connector_path_with_the_documentation_url(page):
     text = (REPO_ROOT / page).read_text()
-    assert "Settings > Sources > + New connector > Add a new Docker connector" in text
+    assert "Settings > Sources > Add a new Docker connector" in text
+    for label in AIRBYTE_CUSTOM_CONNECTOR_FIELDS:
+        assert f"**{label}**" in text, f"{page} does not name Airbyte's field {label!r}"
     assert METADATA["documentationUrl"] in text
     assert "kind load docker-image" in text and "airbyte-abctl" in text
 
@@ -246,6 +263,18 @@ def test_the_pyairbyte_example_is_five_lines_with_lowercased_columns():
     assert len(lines) == 5
     assert "createddatetime" in example.group(1) and "createdDateTime" not in example.group(1)
     assert f'ab.get_source("{METADATA["dockerRepository"]}", pip_url=' in example.group(1)
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/dynamics365-cc.md"])
+def test_the_pages_show_pyairbytes_docker_image_next_to_pip_url_and_the_cdks_image_build(page):
+    text = (REPO_ROOT / page).read_text()
+    image = f"{METADATA['dockerRepository']}:{METADATA['dockerImageTag']}"
+    assert f'ab.get_source("{METADATA["dockerRepository"]}", docker_image="{image}"' in text
+    assert f"airbyte-cdk image build . --dockerfile Dockerfile --tag {METADATA['dockerImageTag']}" in text
+
+
+def test_prerequisites_say_airbyte_cloud_takes_no_custom_docker_connector():
+    assert "Airbyte Cloud (Standard, Plus, Pro) does not take custom Docker connectors" in section("## Prerequisites")
 
 
 def test_the_shipped_catalog_is_discover_with_sign_ins_incremental(discovered):
@@ -262,3 +291,109 @@ def test_the_page_has_airbytes_sections():
     assert section("## Data type map").count("\n|") >= 7
     assert section("## Limitations").strip()
     assert "| Version | Date | Reference | Subject |" in section("## Changelog")
+
+
+# --- statements that go stale: streams, filter operators, bench figures, release facts -------------------
+
+
+@pytest.fixture(scope="module")
+def graph_streams(discovered) -> dict:
+    """The stream classes a config with every opt-in stream on reads through, by name (they know their Graph path)."""
+    parsed = parse_config(config(include_non_interactive_sign_ins=True), logger=logging.getLogger("airbyte"))
+    classes = {cls.name: cls for cls in (Users, *sign_in_kinds(parsed), SubscribedSkus)}
+    assert set(classes) == set(discovered)
+    return classes
+
+
+def endpoint(stream_class) -> str:
+    """`GET /<version>/<collection>`, from the class: no stream needs building."""
+    return f"GET /{stream_class.api_version}/{stream_class.collection}"
+
+
+def test_the_overview_lists_exactly_the_streams_discover_reports(discovered):
+    listed = re.findall(r"^- `(\w+)`", section("## Overview"), re.MULTILINE)
+    assert sorted(listed) == sorted(discovered)
+
+
+def test_the_readme_stream_table_lists_exactly_the_streams_discover_reports(discovered):
+    rows = re.findall(r"^\| `(\w+)`[^|]*\| `GET ", README, re.MULTILINE)
+    assert sorted(rows) == sorted(discovered)
+
+
+@pytest.mark.parametrize("page", ["docs/dynamics365-cc.md", "README.md"])
+def test_the_pages_give_each_stream_the_graph_endpoint_and_version_it_reads(page, graph_streams):
+    text = section("## Overview") if page.startswith("docs") else README
+    for name, stream in graph_streams.items():
+        assert f"`{endpoint(stream)}`" in text, f"{page} does not say that {name} reads {endpoint(stream)}"
+    versions = {stream.api_version for stream in graph_streams.values()}
+    named = set(re.findall(r"`GET /([\w.]+)/", text))
+    assert named == versions, f"{page} names the Graph versions {named}, the streams read {versions}"
+
+
+def test_no_page_says_the_beta_endpoint_is_unused_while_a_stream_reads_it(graph_streams):
+    assert any(stream.api_version == "beta" for stream in graph_streams.values())
+    for text in (DOC, README):
+        flat = " ".join(text.split())
+        assert not re.search(r"beta[^.]*\b(?:does not|doesn't|never) use", flat), "a page says beta is not used"
+
+
+def test_every_filter_operator_the_pages_give_on_the_cursor_is_one_the_query_code_sends():
+    window = odata.Window.half_open(
+        dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)
+    )
+    sent = set(re.findall(rf"{odata.CURSOR_FIELD} (\w+) ", window.clause()))
+    assert sent == {"ge", "le"}
+    for text in (DOC, README):
+        quoted = set(re.findall(rf"{odata.CURSOR_FIELD} (eq|ne|gt|ge|lt|le) ", text))
+        assert quoted <= sent, f"the pages give operators the code does not send: {quoted - sent}"
+
+
+BENCH = (REPO_ROOT / "bench" / "RESULTS.md").read_text()
+FIGURE = re.compile(r"(?P<about>(?:about|near|~)\s*)?(?P<number>\d[\d,]*(?:\.\d+)?)")
+ROUNDING = 0.015  # "about 8,400" for 8,410 is a quote; "about 18,000" for it is not
+
+
+def bench_numbers() -> list[float]:
+    return [float(match.group("number").replace(",", "")) for match in FIGURE.finditer(BENCH)]
+
+
+def bench_paragraphs(text: str) -> list[str]:
+    """The paragraphs of a page that link bench/RESULTS.md: every figure in them is a quote from it."""
+    return [paragraph for paragraph in text.split("\n\n") if re.search(r"\]\((?:\.\./)?bench/RESULTS\.md\)", paragraph)]
+
+
+def unquoted_figures(paragraph: str, numbers: list[float]) -> list[str]:
+    """Figures in `paragraph` that RESULTS.md does not hold: exactly, or within ROUNDING when said to be about."""
+    prose = re.sub(r"`[^`]*`|\[[^\]]*\]\([^)]*\)", " ", paragraph)
+    wrong = []
+    for match in FIGURE.finditer(prose):
+        value = float(match.group("number").replace(",", ""))
+        slack = ROUNDING if match.group("about") else 0.0
+        if not any(abs(value - number) <= slack * number for number in numbers):
+            wrong.append(match.group(0).strip())
+    return wrong
+
+
+def test_the_speed_section_quotes_the_bench():
+    assert bench_paragraphs(section("### Speed and memory"))
+
+
+@pytest.mark.parametrize("page", ["docs/dynamics365-cc.md", "README.md"])
+def test_every_figure_quoted_from_the_bench_is_in_its_results(page):
+    numbers = bench_numbers()
+    for paragraph in bench_paragraphs((REPO_ROOT / page).read_text()):
+        assert unquoted_figures(paragraph, numbers) == [], paragraph
+
+
+def test_a_figure_the_bench_never_measured_is_caught():
+    numbers = bench_numbers()
+    assert unquoted_figures("without any throttle, about 18,000 sign-ins per second", numbers) == ["about 18,000"]
+    assert unquoted_figures("about 8,400 records per second, 91.5% of the ceiling", numbers) == []
+
+
+def test_the_changelog_has_one_row_per_version_the_newest_being_metadatas():
+    versions = re.findall(r"^\| (\d+\.\d+\.\d+) \| (\S+) \|", section("## Changelog"), re.MULTILINE)
+    assert versions, "no changelog rows"
+    assert len({version for version, _ in versions}) == len(versions), "a version has more than one row"
+    assert versions[0][0] == METADATA["dockerImageTag"]
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", date) for _, date in versions), "every row is a released version"

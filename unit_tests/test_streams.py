@@ -26,7 +26,8 @@ def run(cfg, *streams):
 
 
 def selects(mocker) -> list[str]:
-    return [parse_qs(urlsplit(r.url).query)["$select"][0] for r in mocker.request_history if "/v1.0/users" in r.url]
+    pages = [r for r in mocker.request_history if urlsplit(r.url).path == "/v1.0/users"]  # not /users/$count
+    return [parse_qs(urlsplit(r.url).query)["$select"][0] for r in pages]
 
 
 def test_users_fall_back_to_no_sign_in_activity_after_repeated_refusals():

@@ -177,3 +177,28 @@ def test_cli_prints_one_json_line_and_stops_on_sigterm(tmp_path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_users_count_is_plain_text_and_needs_consistency_level_eventual(emu: Emulator, client: Client) -> None:
+    url = f"{emu.base_url}/v1.0/users/$count"
+    headers = {"Authorization": f"Bearer {client.token}"}
+    counted = client.http.get(url, headers={**headers, "ConsistencyLevel": "eventual"}, verify=emu.ca_path)
+    assert (counted.status_code, counted.text) == (200, str(len(list(emu.tenant.users()))))
+    assert counted.headers["Content-Type"].startswith("text/plain")
+    refused = client.http.get(url, headers=headers, verify=emu.ca_path)
+    assert refused.status_code == 400
+    assert refused.json()["error"] | {"innerError": None} == {
+        "code": "Request_BadRequest",
+        "message": "$count is not currently supported.",
+        "innerError": None,
+    }
+
+
+def test_users_count_needs_the_permissions_users_needs(emu: Emulator) -> None:
+    no_consent = Client(emu, "no_consent")
+    answer = no_consent.http.get(
+        f"{emu.base_url}/v1.0/users/$count",
+        headers={"Authorization": f"Bearer {no_consent.token}", "ConsistencyLevel": "eventual"},
+        verify=emu.ca_path,
+    )
+    assert answer.status_code == 403

@@ -10,6 +10,7 @@ import email.utils
 import logging
 from datetime import datetime, timezone
 from typing import Callable, Optional, Union
+from urllib.parse import urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -137,7 +138,10 @@ class GraphErrorHandler(ErrorHandler):
         return _fail(f"Microsoft Graph rejected the request ({status} {code}): {message}", FailureType.system_error)
 
     def _interpret_page(self, response: requests.Response) -> ErrorResolution:
-        """A 200 whose body is cut short or not JSON is a transport fault: fetch the page again."""
+        """A 200 whose body is cut short or not JSON is a transport fault: fetch the page again. A `$count` answer is
+        no page: Graph sends the bare number as text/plain."""
+        if _is_count(response):
+            return SUCCESS
         try:
             graph_page(response)
         except ValueError:
@@ -163,3 +167,9 @@ def graph_clock(response: requests.Response) -> Optional[datetime]:
     except (TypeError, ValueError, IndexError):
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _is_count(response: requests.Response) -> bool:
+    """The answer to `<collection>/$count`: a bare number (progress.py's estimate)."""
+    path = response.request.path_url if response.request is not None else ""
+    return urlsplit(path).path.endswith("/$count") and response.text.strip().isdigit()

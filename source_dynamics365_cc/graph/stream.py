@@ -98,10 +98,21 @@ class GraphStream(HttpStream, ABC):
     def first_page(self, params: Mapping[str, Any]) -> requests.Response:
         """The collection's first page with `params`, sent as the stream sends its pages: through the stream's
         HttpClient, with its error handler, Retry-After backoff, budget and token. For a request outside a read
-        (the density probe). The CDK keeps that client in HttpStream._http_client, used here and nowhere else
+        (the density probe). The CDK keeps that client in HttpStream._http_client, used here and in `count` only
         (pinned by unit_tests/test_cdk_contract.py)."""
         _, response = self._http_client.send_request(
             "GET", f"{self.url_base}{self.collection}", request_kwargs=self.request_kwargs(), params=params
+        )
+        return response
+
+    def count(self) -> requests.Response:
+        """`<collection>/$count`, sent like `first_page`. Graph counts directory objects only in an advanced query,
+        so the request says `ConsistencyLevel: eventual` (https://learn.microsoft.com/graph/aad-advanced-queries)."""
+        _, response = self._http_client.send_request(
+            "GET",
+            f"{self.url_base}{self.collection}/$count",
+            request_kwargs=self.request_kwargs(),
+            headers={"ConsistencyLevel": "eventual"},
         )
         return response
 

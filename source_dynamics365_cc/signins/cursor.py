@@ -13,9 +13,11 @@ from typing import Any, Iterable, Mapping
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, CursorField
-from airbyte_cdk.sources.types import StreamSlice
+from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
+from airbyte_cdk.sources.types import Record, StreamSlice
 
 from ..config import ConnectorConfig
+from ..graph.progress import WindowProgress
 from .density import RangeProbe
 from .instants import GraphInstantStateConverter, format_instant, parse_instant
 from .query import CURSOR_FIELD
@@ -36,16 +38,29 @@ class SignInWindowCursor(ConcurrentCursor):
     lookback window, however the sync ends.
     """
 
-    def __init__(self, sizer: WindowSizer, earliest: datetime, lookback: timedelta, **kwargs: Any) -> None:
+    def __init__(
+        self, sizer: WindowSizer, progress: WindowProgress, earliest: datetime, lookback: timedelta, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._sizer = sizer
+        self._progress = progress
         self.first = max(earliest, self.start - lookback)
         saved = self._concurrent_state.get("slices") or []
         self._concurrent_state["slices"] = finished_before(saved, earliest, self.first)
 
     def stream_slices(self) -> Iterable[StreamSlice]:
         self._slice_range = self._sizer(self.first)
-        yield from super().stream_slices()
+        windows = list(super().stream_slices())
+        self._progress.start(len(windows))
+        yield from windows
+
+    def observe(self, record: Record) -> None:
+        super().observe(record)
+        self._progress.record()
+
+    def close_partition(self, partition: Partition) -> None:
+        super().close_partition(partition)
+        self._progress.window_done()
 
 
 def finished_before(slices: list[dict[str, Any]], earliest: datetime, first: datetime) -> list[dict[str, Any]]:
@@ -66,8 +81,10 @@ def sign_in_cursor(
 ) -> ConcurrentCursor:
     state = checked_state(state_manager.get_stream_state(stream.name, stream.namespace), sync_end, stream.name)
     _warn_if_behind_retention(stream.name, state, config, logger)
+    progress = WindowProgress(stream.name, stream.namespace, message_repository, logger)
     return SignInWindowCursor(
-        sizer=WindowSizer(sync_end, config, RangeProbe(stream), logger),
+        sizer=WindowSizer(sync_end, config, RangeProbe(stream), logger, on_estimate=progress.estimate),
+        progress=progress,
         earliest=config.start,
         lookback=config.lookback,
         stream_name=stream.name,

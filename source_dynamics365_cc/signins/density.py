@@ -37,6 +37,10 @@ class NewestPage:
             raise ValueError("the probe page has a next link but no sign-in inside the range")
         return (end - start) / (end - self.oldest)
 
+    def estimated_records(self, start: datetime, end: datetime) -> int:
+        """Sign-ins in [start, end): this page's count for each page the range holds (progress.py's estimate)."""
+        return round(self.records * self.estimated_pages(start, end))
+
 
 class RangeProbe:
     """Sends the first page request a window covering the whole range would send, and reads its density."""

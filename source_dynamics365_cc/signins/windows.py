@@ -79,8 +79,17 @@ class WindowSizer:
     """Chooses the window length for [first, end) when the read starts: by volume for a long range, by time
     for a short one or when the probe fails."""
 
-    def __init__(self, end: datetime, config: ConnectorConfig, probe: Probe, logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        end: datetime,
+        config: ConnectorConfig,
+        probe: Probe,
+        logger: logging.Logger,
+        on_estimate: Callable[[int], None] = lambda rows: None,
+    ) -> None:
+        """`on_estimate` hears how many sign-ins the probe says the range holds (progress.py)."""
         self._end = end
+        self._on_estimate = on_estimate
         self._workers = config.max_concurrency
         self._requests_per_10_seconds = config.sign_in_requests_per_10_seconds
         self._probe = probe
@@ -92,12 +101,14 @@ class WindowSizer:
             return time_step(span, self._workers)
         described = f"{format_instant(first)} .. {format_instant(self._end)}"
         try:
-            pages = self._probe(first, self._end).estimated_pages(first, self._end)
+            newest = self._probe(first, self._end)
+            pages = newest.estimated_pages(first, self._end)
         except Exception as error:  # noqa: BLE001 - any failure: the read sends the same request and reports it
             self._log.warning(
                 f"Could not size the sign-in windows by volume ({_reason(error)}); cutting {described} by time instead."
             )
             return time_step(span, self._workers)
+        self._on_estimate(newest.estimated_records(first, self._end))
         step = max(MIN_VOLUME_WINDOW, even_step(span, volume_windows(pages, self._workers)))
         self._log.info(
             f"The sign-ins of {described} fill about {pages:.1f} pages: "

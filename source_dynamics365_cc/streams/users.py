@@ -8,6 +8,7 @@ from airbyte_cdk.models import SyncMode
 
 from ..errors import SignInActivityRefused
 from ..graph.dropped import NO_ID
+from ..graph.progress import counted_estimate
 from ..graph.stream import GraphStream
 
 ROSTER_FIELDS = (
@@ -72,6 +73,7 @@ class Users(GraphStream):
         A refusal can come on any page, and a retry starts the roster again (a skiptoken cannot be reused with
         another `$select`), so the ids already emitted are remembered and not emitted twice.
         """
+        yield from counted_estimate(self, self._log)  # type: ignore[misc]  # a TRACE message, passed through as is
         emitted: set[str] = set()
         for attempt in range(1, ACTIVITY_ATTEMPTS + 1):
             try:

@@ -1,0 +1,140 @@
+"""progress.py: row estimates for the platform and progress lines at most every 30 s (fake clock, no process)."""
+
+import logging
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+import requests
+from airbyte_cdk.sources.message import InMemoryMessageRepository
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_dynamics365_cc.config import parse_config
+from source_dynamics365_cc.graph.answers import GraphErrorHandler
+from source_dynamics365_cc.graph.progress import WindowProgress, counted_estimate, remaining
+from source_dynamics365_cc.signins.density import NewestPage
+from source_dynamics365_cc.signins.windows import WindowSizer
+from testing.graph_fakes import config
+
+END = datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def repository() -> InMemoryMessageRepository:
+    return InMemoryMessageRepository()
+
+
+def progress_for(clock: FakeClock, repository: InMemoryMessageRepository) -> WindowProgress:
+    return WindowProgress("sign_ins", None, repository, logging.getLogger("airbyte"), clock=clock)
+
+
+def finish_window(progress: WindowProgress, clock: FakeClock, at: float, records: int) -> None:
+    clock.now = 1000.0 + at
+    for _ in range(records):
+        progress.record()
+    progress.window_done()
+
+
+def test_progress_lines_come_at_most_every_30_seconds_and_stop_with_the_last_window(clock, repository, caplog):
+    progress = progress_for(clock, repository)
+    progress.start(5)
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        for at in (10, 31, 45, 62, 70):
+            finish_window(progress, clock, at, 999)
+        clock.now += 600
+    assert [record.getMessage() for record in caplog.records] == [
+        "sign_ins: window 2 of 5 done, 1,998 records so far, about 46 s left at the current rate.",
+        "sign_ins: window 4 of 5 done, 3,996 records so far, about 16 s left at the current rate.",
+    ]
+
+
+def test_a_read_shorter_than_30_seconds_logs_no_progress(clock, repository, caplog):
+    progress = progress_for(clock, repository)
+    progress.start(3)
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        for at in (5, 12, 29):
+            finish_window(progress, clock, at, 10)
+    assert caplog.records == []
+
+
+def test_the_estimate_is_an_airbyte_estimate_trace_of_type_stream(clock, repository):
+    progress_for(clock, repository).estimate(12_345)
+    [message] = list(repository.consume_queue())
+    assert message.trace.type.value == "ESTIMATE"
+    assert (message.trace.estimate.name, message.trace.estimate.type.value) == ("sign_ins", "STREAM")
+    assert message.trace.estimate.row_estimate == 12_345
+
+
+def counting_stream(answer):
+    """A stream whose `count()` answers `answer` (a status and body), or raises it."""
+
+    def count():
+        if isinstance(answer, Exception):
+            raise answer
+        response = requests.Response()
+        response.status_code, response._content = answer
+        return response
+
+    return SimpleNamespace(name="users", namespace=None, count=count)
+
+
+def test_a_count_graph_answers_becomes_the_users_estimate():
+    [message] = list(counted_estimate(counting_stream((200, b"1234")), logging.getLogger("airbyte")))
+    assert (message.trace.estimate.name, message.trace.estimate.row_estimate) == ("users", 1234)
+
+
+@pytest.mark.parametrize("answer", [(400, b'{"error": {}}'), AirbyteTracedException("denied")])
+def test_a_count_graph_refuses_leaves_the_estimate_out_with_a_note(answer, caplog):
+    with caplog.at_level(logging.INFO, logger="airbyte"):
+        assert list(counted_estimate(counting_stream(answer), logging.getLogger("airbyte"))) == []
+    assert "users: no row estimate, Microsoft Graph did not count" in caplog.text
+
+
+def test_the_probe_estimate_is_the_newest_pages_count_for_each_page_the_range_holds():
+    newest = NewestPage(records=999, oldest=END - timedelta(days=1), more=True)
+    assert newest.estimated_records(END - timedelta(days=10), END) == 9_990
+    assert NewestPage(records=42, oldest=END - timedelta(days=1), more=False).estimated_records(END, END) == 42
+
+
+def test_the_window_sizer_reports_the_probes_estimate():
+    heard = []
+    newest = NewestPage(records=999, oldest=END - timedelta(days=3), more=True)
+    sizer = WindowSizer(
+        END, parse_config(config()), lambda start, end: newest, logging.getLogger("airbyte"), on_estimate=heard.append
+    )
+    sizer(END - timedelta(days=30))
+    assert heard == [9_990]
+
+
+def graph_answer(path: str, body: bytes, content_type: str) -> requests.Response:
+    response = requests.Response()
+    response.status_code, response._content = 200, body
+    response.headers["Content-Type"] = content_type
+    response.request = requests.Request("GET", f"https://graph.microsoft.com{path}").prepare()
+    return response
+
+
+def test_a_count_answer_is_no_malformed_page_but_a_cut_count_is_retried():
+    handler = GraphErrorHandler(logging.getLogger("airbyte"))
+    counted = handler.interpret_response(graph_answer("/v1.0/users/$count", b"240", "text/plain"))
+    cut = handler.interpret_response(graph_answer("/v1.0/users/$count", b"<html>", "text/html"))
+    assert counted.response_action.value == "SUCCESS"
+    assert cut.response_action.value == "RETRY"
+
+
+@pytest.mark.parametrize("seconds,text", [(0.4, "0 s"), (40, "40 s"), (200, "3 min 20 s"), (3900, "1 h 5 min")])
+def test_time_left_reads_like_a_person_says_it(seconds, text):
+    assert remaining(seconds) == text
