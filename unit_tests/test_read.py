@@ -73,3 +73,20 @@ def test_a_next_link_that_repeats_the_current_page_stops_the_stream():
         mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page([{"skuId": "k"}], f"{GRAPH}/v1.0/subscribedSkus"))
         output = run_read(config(), catalog(("subscribed_skus", SyncMode.full_refresh)))
     assert "same page link twice" in output.errors[0].trace.error.message
+
+
+def test_a_next_link_cycle_longer_than_one_page_fails_the_query_naming_the_stream():
+    """First page, A, B, A...: each link differs from the page it came on, so only the links seen so far reveal the
+    cycle. The fake stops cycling after a few rounds, so a connector that misses it ends without an error."""
+    link_a, link_b = f"{GRAPH}/v1.0/users?$skiptoken=a", f"{GRAPH}/v1.0/users?$skiptoken=b"
+    cycle = [page([{"id": "u1"}], link_b), page([{"id": "u2"}], link_a)]
+    answers = [page([{"id": "u0"}], link_a), *cycle * 3, page([{"id": "u3"}])]
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(f"{GRAPH}/v1.0/users", [{"json": answer} for answer in answers])
+        output = run_read(config(), catalog(("users", SyncMode.full_refresh)))
+    assert [r.record.data["id"] for r in output.records] == ["u0", "u1", "u2"]
+    pages = [request.url for request in mocker.request_history if "/v1.0/users" in request.url]
+    assert len(pages) == 3  # the first page, A and B; A is never asked for again
+    message = output.errors[0].trace.error.message
+    assert "repeated a page link" in message and "users stream" in message
