@@ -33,6 +33,11 @@ DYNAMICS_365_APP_IDS: tuple[str, ...] = (
 # margin keep a boundary computed now valid when the request reaches Graph.
 RETENTION = timedelta(days=30)
 RETENTION_MARGIN = timedelta(minutes=10)
+# Each application adds two `eq` terms (appId, resourceId), about 115 characters, to the sign-in `$filter`. Twelve
+# make a first-page URL of about 1,650 characters on the longest form (beta, China cloud host): under the 2,048
+# characters Graph documents for a filtered request URL, with room left for the skiptoken its next links add.
+# spec.yaml's maxItems says the same (unit_tests/test_config.py holds them together).
+MAX_SIGN_IN_APPS = 12
 APP_REGISTRATION_HINT = "Azure portal: Microsoft Entra ID > App registrations > your app > Overview"
 
 
@@ -290,6 +295,12 @@ def _start(value: Any, now: datetime, logger: Any) -> datetime:
 def _app_ids(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise ConfigError("'sign_in_app_ids' must be a list of application IDs (GUIDs).")
+    if len(value) > MAX_SIGN_IN_APPS:
+        raise ConfigError(
+            f"'sign_in_app_ids' lists {len(value)} applications; at most {MAX_SIGN_IN_APPS} fit in one Microsoft Graph "
+            "sign-in filter (Graph refuses longer request URLs). Keep the applications you need, or use an empty "
+            "list to read the sign-ins of every application."
+        )
     ids = []
     for index, item in enumerate(value):
         if not isinstance(item, str) or not GUID.match(item.strip()):
