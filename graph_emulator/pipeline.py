@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from . import errors
 from .errors import AadError, ApiError, GraphError
+from .faults import PAGE_KINDS, FaultRule
 from .ports import Gateway
 from .routes import Request
 
@@ -50,6 +51,7 @@ class Exchange:
     needs_token: bool = False
     req: Optional[Request] = None
     malformed: bool = False
+    page_fault: Optional[FaultRule] = None  # a page kind (faults.PAGE_KINDS) rewriting the served page
 
 
 def route(x: Exchange) -> Optional[Answer]:
@@ -87,6 +89,8 @@ def inject_fault(x: Exchange) -> Optional[Answer]:
         x.malformed = True
     elif rule.kind == "ignore_filter":
         x.req.ignore = rule.clause
+    elif rule.kind in PAGE_KINDS:
+        x.page_fault = rule
     return None
 
 
@@ -148,6 +152,10 @@ def serve(x: Exchange) -> Answer:
     status, body, headers = x.handler(x.req)
     if x.req.ignore:
         x.entry["ignored_clause"] = x.req.ignore
+    if x.page_fault is not None and status == 200:
+        body = json.loads(body) if isinstance(body, bytes) else body  # sign-in pages come pre-rendered
+        query = json.dumps([x.path, sorted((k, str(v)) for k, v in x.query.items() if k != "$skiptoken")])
+        x.emu.faults.rewrite_page(x.page_fault, body, query)
     payload = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
     if x.malformed:
         payload = payload[: max(1, len(payload) // 2)]
