@@ -3,7 +3,7 @@
 Rule format (the same dict over HTTP and in Python):
     {"route": "signIns"|"users"|"subscribedSkus"|"token"|"*",
      "kind": "status"|"reset"|"delay"|"malformed"|"expired_skiptoken"|"invalid_skiptoken"
-             |"revoke_tokens"|"ignore_filter"|"redirect"|"block_page",
+             |"revoke_tokens"|"ignore_filter"|"redirect"|"block_page"|"value_missing"|"value_null"|"link_cycle",
      "nth": 1,            # fire from the nth request on this route on (1-based, every request counts)
      "times": 1,          # how many requests it fires on; null = forever
      "for_seconds": null, # alternatively: keep firing this long after first firing
@@ -11,6 +11,7 @@ Rule format (the same dict over HTTP and in Python):
      "location": "https://elsewhere.example/collect",   # kind=redirect
      "seconds": 30,       # kind=delay
      "clause": "application"|"window"|"event_type",   # kind=ignore_filter
+     "length": 2,         # kind=link_cycle: how many links go round
      "api_version": null|"v1.0"|"beta"}   # signIns: only requests to that version count and fire
 
 Kinds:
@@ -29,6 +30,12 @@ Kinds:
                        or misconfigured middlebox would; a 307/308 asks the client to re-send the same body there
     block_page         answer `status` (e.g. 200 or 403) with an HTML page of a TLS-inspecting proxy or captive
                        portal instead of the service's JSON, as a network device in between does
+    value_missing      a 200 page without its `value` list (`{}` when it is the last page)
+    value_null         a 200 page whose `value` is null
+    link_cycle         the nextLinks of a query's pages after the first go round a ring: the first `length` of them,
+                       then the same strings again (A, B, A, B...), each serving its page again; only on a request
+                       carrying $skiptoken (a first page, or a density probe, starts no ring); a query needs
+                       `length` + 2 pages to cycle; use times=null
 
 Route "signIns" covers /v1.0/auditLogs/signIns and /beta/auditLogs/signIns (one request count, as
 Graph's one throttle budget); `api_version` aims a rule at one of them.
@@ -54,9 +61,13 @@ KINDS = frozenset(
         "ignore_filter",
         "redirect",
         "block_page",
+        "value_missing",
+        "value_null",
+        "link_cycle",
     }
 )
-SKIPTOKEN_KINDS = frozenset({"expired_skiptoken", "invalid_skiptoken"})
+PAGE_KINDS = frozenset({"value_missing", "value_null", "link_cycle"})  # rewrite a 200 page once it is served
+SKIPTOKEN_KINDS = frozenset({"expired_skiptoken", "invalid_skiptoken", "link_cycle"})  # only on pages after the first
 CLAUSES = frozenset({"application", "window", "event_type"})
 API_VERSIONS = frozenset({"v1.0", "beta"})
 ROUTES = frozenset({"signIns", "users", "subscribedSkus", "token", "*"})
@@ -80,10 +91,13 @@ class FaultRule:
     clause: str | None = None
     api_version: str | None = None
     location: str | None = None
+    length: int = 2
     id: int = field(default_factory=lambda: next(_ids))
     matched: int = 0
     fired: int = 0
     first_fired_at: float | None = None
+    rings: dict[str, list[str]] = field(default_factory=dict)  # link_cycle: per query, its first `length` nextLinks
+    turns: dict[str, int] = field(default_factory=dict)  # link_cycle: per query, pages sent round its ring
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -94,6 +108,8 @@ class FaultRule:
             raise ValueError("nth is 1-based")
         if self.kind == "ignore_filter" and (self.route != "signIns" or self.clause not in CLAUSES):
             raise ValueError(f"ignore_filter needs route 'signIns' and a clause, one of {sorted(CLAUSES)}")
+        if self.kind == "link_cycle" and self.length < 2:
+            raise ValueError("link_cycle needs a length of 2 or more (a link repeating itself is a length of 1)")
         if self.api_version is not None and (self.route != "signIns" or self.api_version not in API_VERSIONS):
             raise ValueError(f"api_version needs route 'signIns' and one of {sorted(API_VERSIONS)}")
         if self.kind == "redirect" and (self.status not in REDIRECT_STATUSES or not self.location):
@@ -114,6 +130,7 @@ class FaultRule:
             "clause",
             "api_version",
             "location",
+            "length",
         }
         unknown = set(data) - allowed
         if unknown:
@@ -149,6 +166,23 @@ class Faults:
     def list(self) -> list[dict[str, Any]]:
         with self._lock:
             return [r.to_dict() for r in self._rules]
+
+    def rewrite_page(self, rule: FaultRule, body: dict[str, Any], query: str) -> None:
+        """Apply a page kind to a served 200 page (a JSON object with `value`, maybe `@odata.nextLink`); `query`
+        names the query the page belongs to (path and options but the skiptoken): a cycle never leaves its query."""
+        if rule.kind == "value_missing":
+            body.pop("value", None)
+        elif rule.kind == "value_null":
+            body["value"] = None
+        elif rule.kind == "link_cycle" and "@odata.nextLink" in body:
+            with self._lock:
+                ring = rule.rings.setdefault(query, [])
+                if len(ring) < rule.length:
+                    ring.append(body["@odata.nextLink"])
+                    return
+                turn = rule.turns.get(query, 0)
+                body["@odata.nextLink"] = ring[turn % rule.length]
+                rule.turns[query] = turn + 1
 
     def match(self, route: str, has_skiptoken: bool, api_version: str | None = None) -> FaultRule | None:
         """Count this request against matching rules; return the rule that fires, if any."""

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from . import errors
 from .errors import AadError, ApiError, GraphError
+from .faults import PAGE_KINDS, FaultRule
 from .ports import Gateway
 from .routes import Request
 
@@ -57,6 +58,7 @@ class Exchange:
     needs_token: bool = False
     req: Optional[Request] = None
     malformed: bool = False
+    page_fault: Optional[FaultRule] = None  # a page kind (faults.PAGE_KINDS) rewriting the served page
 
 
 def route(x: Exchange) -> Optional[Answer]:
@@ -99,6 +101,8 @@ def inject_fault(x: Exchange) -> Optional[Answer]:
         return rule.status, b"", {"Location": rule.location}
     elif rule.kind == "block_page":
         return rule.status, BLOCK_PAGE.encode(), {"Content-Type": "text/html; charset=utf-8"}
+    elif rule.kind in PAGE_KINDS:
+        x.page_fault = rule
     return None
 
 
@@ -160,6 +164,10 @@ def serve(x: Exchange) -> Answer:
     status, body, headers = x.handler(x.req)
     if x.req.ignore:
         x.entry["ignored_clause"] = x.req.ignore
+    if x.page_fault is not None and status == 200:
+        body = json.loads(body) if isinstance(body, bytes) else body  # sign-in pages come pre-rendered
+        query = json.dumps([x.path, sorted((k, str(v)) for k, v in x.query.items() if k != "$skiptoken")])
+        x.emu.faults.rewrite_page(x.page_fault, body, query)
     payload = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
     if x.malformed:
         payload = payload[: max(1, len(payload) // 2)]

@@ -200,3 +200,17 @@ def test_check_blames_a_proxy_or_firewall_that_answers_in_entras_place(tmp_path,
     )
     assert token_faults == ["block_page"] * 5
     assert "Web page blocked" not in result.stdout + result.stderr, "the page's body was printed"
+
+
+@pytest.mark.slow
+def test_check_keeps_its_minute_when_graph_keeps_answering_retry_after_zero(tmp_path):
+    """`Retry-After: 0` on every answer: check asks again about once a second and gives up after its minute,
+    instead of falling back to the CDK's default backoff (up to 61 tries over 15 minutes)."""
+    with running_emulator(seed=14, users=5, sign_ins=50, days=2) as emu:
+        fault = {"route": "subscribedSkus", "kind": "status", "status": 429, "times": None, "retry_after": 0}
+        emu.add_fault(fault)
+        result = run_check(emu, tmp_path, connector_config(emu, "full"))
+        asked = len(emu.request_log("subscribedSkus"))
+
+    assert_failed(result, "busy or unavailable (HTTP 429)", "try again")
+    assert 50 <= asked <= 61

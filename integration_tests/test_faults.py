@@ -289,3 +289,29 @@ def test_a_429_is_shown_to_the_platform_as_a_rate_limit_on_the_stream_that_waits
         assert fired(emu) == [1, 1]
 
     assert rate_limited_streams(result) == {"users", "sign_ins"}
+
+
+def test_pages_without_a_value_list_are_fetched_again_and_lose_nothing(tmp_path: Path):
+    """`{...}` without `value`, then `"value": null`: read as empty pages, they would close windows whose sign-ins
+    Graph never sent and move the state past them."""
+    with running_emulator(**SMALL) as emu:
+        emu.add_fault({"route": "signIns", "kind": "value_missing", "nth": 1, "times": 1})
+        emu.add_fault({"route": "signIns", "kind": "value_null", "nth": 1, "times": 1})
+        emu.add_fault({"route": "users", "kind": "value_missing", "nth": 1, "times": 1})
+        result = sync(tmp_path, emu)
+        assert_complete(result, emu)
+        assert len(result.records("users")) == visible_users(emu)
+        assert fired(emu) == [1, 1, 1]
+
+
+def test_a_next_link_cycle_longer_than_one_page_fails_the_sync_clearly_and_emits_nothing_twice(tmp_path: Path):
+    """Graph's nextLinks go round two links (A, B, A...): the query stops when A comes back, naming the stream."""
+    with running_emulator(**{**DENSE, "sign_ins": 100000}) as emu:
+        emu.add_fault({"route": "signIns", "kind": "link_cycle", "length": 2, "times": None})
+        result = sync(tmp_path, emu, {"sign_ins": "incremental"}, max_concurrency=1)
+        truth = truth_rows(emu, emu.tenant.now - dt.timedelta(hours=HOURS), emu.tenant.now)
+
+    assert result.returncode != 0
+    assert any("repeated a page link while reading the sign_ins stream" in error for error in result.errors)
+    assert_no_duplicates(result)
+    assert_every_state_is_safe(result.messages, truth)

@@ -239,3 +239,19 @@ def test_a_tenant_refusing_or_is_read_one_application_query_at_a_time_without_du
     assert set(emitted) == expected
     assert sum("refused 'or'" in line for line in result.logs("WARN")) == 1
     assert result.logs("ERROR") == [], "a refused 'or' is handled, not an error"
+
+
+@pytest.mark.parametrize("saved", ["an hour ago", "in the future"])
+def test_sign_ins_configured_as_full_refresh_read_from_the_start_date_whatever_state_is_passed(tmp_path, saved):
+    """Full refresh | Overwrite replaces the destination's table: started from the saved cursor, it would keep
+    only the lookback window. An unusable state (a cursor in the future) is ignored too, not refused."""
+    with lagging_tenant() as emu:
+        config = sync_config(emu, hours_back=3)
+        moment = emu.tenant.now + (dt.timedelta(days=2) if saved == "in the future" else -dt.timedelta(hours=1))
+        state = [stream_state_message("sign_ins", {"createdDateTime": moment.strftime("%Y-%m-%dT%H:%M:%SZ")})]
+        result = read_successfully(emu, tmp_path, config, {"sign_ins": "full_refresh"}, state)
+        expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, DYNAMICS_365_APP_IDS)
+        first_bound = filter_bounds(emu)[0][0]
+
+    assert sorted(ids(result.records("sign_ins"))) == sorted(expected)
+    assert first_bound == ticks_of(instant(config["start_date"].replace("Z", "+00:00")))

@@ -41,7 +41,8 @@ APP_REGISTRATION_HINT = "Azure portal: Microsoft Entra ID > App registrations > 
 
 @dataclass(frozen=True)
 class Setting:
-    """A setting with a default: the value taken when it is left out and, for a whole number, its bounds."""
+    """A setting with a default: the value taken when it is left out and, for a whole number, its bounds (for a
+    list, `high` is the most items it may hold)."""
 
     name: str
     default: Any
@@ -54,7 +55,11 @@ class Setting:
 SETTINGS = {
     setting.name: setting
     for setting in (
-        Setting("sign_in_app_ids", list(DYNAMICS_365_APP_IDS)),
+        # Each application adds two `eq` terms (appId, resourceId), about 115 characters, to the sign-in `$filter`.
+        # Twelve make a first-page URL of about 1,650 characters on the longest form (beta, China cloud host): under
+        # the 2,048 characters Graph documents for a filtered request URL, with room left for the skiptoken its next
+        # links add.
+        Setting("sign_in_app_ids", list(DYNAMICS_365_APP_IDS), high=12),
         Setting("include_sign_in_activity", True),
         Setting("include_non_interactive_sign_ins", False),
         Setting("exclude_concealed_users", True),
@@ -349,6 +354,13 @@ def _start(value: Any, now: datetime, logger: Any) -> datetime:
 def _app_ids(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise ConfigError("'sign_in_app_ids' must be a list of application IDs (GUIDs).")
+    most = SETTINGS["sign_in_app_ids"].high
+    if len(value) > most:  # type: ignore[operator]
+        raise ConfigError(
+            f"'sign_in_app_ids' lists {len(value)} applications; at most {most} fit in one Microsoft Graph "
+            "sign-in filter (Graph refuses longer request URLs). Keep the applications you need, or use an empty "
+            "list to read the sign-ins of every application."
+        )
     ids = []
     for index, item in enumerate(value):
         if not isinstance(item, str) or not GUID.match(item.strip()):

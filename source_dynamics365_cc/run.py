@@ -17,6 +17,7 @@ from airbyte_cdk.models import (
     AirbyteLogMessage,
     AirbyteMessage,
     AirbyteMessageSerializer,
+    ConfiguredAirbyteCatalog,
     Level,
     Status,
     Type,
@@ -29,9 +30,9 @@ from .clock import utc_now
 from .config import parse_config
 from .errors import ConfigError
 from .runtime import MACHINE, Runtime
-from .signins.state import fresh_start_notice
+from .signins.state import fresh_start_notice, legacy_state_notices
 from .signins.stream import NonInteractiveSignIns, SignIns
-from .source import SourceDynamics365Cc
+from .source import SourceDynamics365Cc, read_in_full
 
 T = TypeVar("T")
 FILE_HINTS = {
@@ -63,8 +64,8 @@ def _precheck(args: List[str], now: Optional[datetime] = None) -> Optional[int]:
         config = _read_file(SourceDynamics365Cc.read_config, config_path, "config")
         parse_config(config, now=now)
         if command == "read":
-            _check_catalog(AirbyteEntrypoint.extract_catalog(args), config)
-            _check_state(AirbyteEntrypoint.extract_state(args), now)
+            catalog = _check_catalog(AirbyteEntrypoint.extract_catalog(args), config)
+            _check_state(AirbyteEntrypoint.extract_state(args), now, catalog)
     except ConfigError as error:
         if command == "check":
             status = AirbyteConnectionStatus(status=Status.FAILED, message=error.message)
@@ -82,11 +83,11 @@ def _read_file(reader: Callable[[str], T], path: str, what: str) -> T:
         raise ConfigError(f"Cannot read the {what} file {path} ({type(error).__name__}): {FILE_HINTS[what]}") from None
 
 
-def _check_catalog(catalog_path: Optional[str], config: Mapping[str, Any]) -> None:
+def _check_catalog(catalog_path: Optional[str], config: Mapping[str, Any]) -> Optional[ConfiguredAirbyteCatalog]:
     """Every configured stream must exist here; the CDK would silently skip it. Any sync mode can be read: a stream
     without incremental is read in full (see source.py), as the CDK does."""
     if not catalog_path:
-        return
+        return None
     catalog = _read_file(SourceDynamics365Cc.read_catalog, catalog_path, "catalog")
     offered = {
         stream.name
@@ -99,23 +100,27 @@ def _check_catalog(catalog_path: Optional[str], config: Mapping[str, Any]) -> No
                 f"The catalog names the stream '{name[:80]}', which this connector does not have (it has "
                 f"{', '.join(sorted(offered))}). Refresh the source schema in the connection settings."
             )
+    return catalog
 
 
-def _check_state(state_path: Optional[str], now: datetime) -> None:
-    """Each saved sign-in cursor must be a real instant in the past (another connector's state, garbage or a
-    wrong clock would otherwise surface mid-sync); a state with nothing to continue from is said so."""
+def _check_state(state_path: Optional[str], now: datetime, catalog: Optional[ConfiguredAirbyteCatalog]) -> None:
+    """Each saved sign-in cursor a sync will continue from must be a real instant in the past (another connector's
+    state, garbage or a wrong clock would otherwise surface mid-sync); a state with nothing to continue from, or in
+    a form the CDK ignores, is said so. A stream the catalog reads in full ignores its state, so it is not checked."""
     if not state_path:
         return
     messages = _read_file(SourceDynamics365Cc.read_state, state_path, "state")
+    streams = [name for name in (SignIns.name, NonInteractiveSignIns.name) if not read_in_full(catalog, name)]
     try:
         manager = ConnectorStateManager(state=messages)
-        saved = {
-            stream: manager.get_stream_state(stream, None) for stream in (SignIns.name, NonInteractiveSignIns.name)
-        }
+        saved = {stream: manager.get_stream_state(stream, None) for stream in streams}
     except ValueError as error:
         raise ConfigError(f"The state file {state_path} cannot be used ({error}). {FILE_HINTS['state']}") from None
-    for stream, stream_state in saved.items():
-        notice = fresh_start_notice(stream_state, now, stream)
+    notices = [
+        *legacy_state_notices(messages),
+        *(fresh_start_notice(state, now, name) for name, state in saved.items()),
+    ]
+    for notice in notices:
         if notice:
             _emit(AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.WARN, message=notice)))
 

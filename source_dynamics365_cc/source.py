@@ -154,9 +154,24 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         stream = kind(config, authenticator, api_budget=budget, logger=logger, dropped=self._dropped)
         state_manager = ConnectorStateManager(state=self._state)
         cursor = sign_in_cursor(
-            stream, config, state_manager, self.message_repository, sync_end=self._sync_end, logger=logger
+            stream,
+            config,
+            state_manager,
+            self.message_repository,
+            sync_end=self._sync_end,
+            logger=logger,
+            in_full=read_in_full(self._catalog, stream.name),
         )
         return self.convert_to_concurrent_stream(logger, stream, state_manager, cursor)
+
+
+def read_in_full(catalog: Optional[ConfiguredAirbyteCatalog], name: str) -> bool:
+    """Whether the catalog configures the stream as full refresh. The sign-in streams always carry their window
+    cursor, so the CDK would read them from the saved state in either mode; a full refresh must not."""
+    return any(
+        configured.stream.name == name and configured.sync_mode == SyncMode.full_refresh
+        for configured in (catalog.streams if catalog else [])
+    )
 
 
 def _full_refresh_copy(streams: List[ConfiguredAirbyteStream], logger: logging.Logger) -> ConfiguredAirbyteCatalog:

@@ -208,6 +208,7 @@ BAD_SETTINGS = [
     ("sign_in_app_ids", ["Dynamics 365"], "item 1 is not an application ID"),
     ("sign_in_app_ids", ["00000007-0000-0000-c000-000000000000", "{00000007-0000-0000-c000-000000000000}"], "item 2"),
     ("sign_in_app_ids", [7], "item 1 is not an application ID"),
+    ("sign_in_app_ids", [f"{n:08x}-0000-4000-8000-000000000000" for n in range(13)], "at most 12 fit"),
     ("lookback_window_minutes", -1, "from 0 to 1440"),
     ("lookback_window_minutes", 1441, "from 0 to 1440"),
     ("lookback_window_minutes", "60", "from 0 to 1440"),

@@ -4,6 +4,7 @@ and waits out a busy tenant for about a minute, as Graph asks, before it fails."
 import logging
 from types import SimpleNamespace
 
+import backoff._sync
 import pytest
 import requests
 import requests_mock
@@ -106,3 +107,14 @@ def test_a_wait_longer_than_check_allows_fails_at_once(cdk_sleeps, retry_after):
         run_check(signIns=[busy(429, retry_after)])
     assert cdk_sleeps == []
     assert "stayed so through 0 s of waiting" in refused.value.message
+
+
+def test_check_keeps_its_minute_when_graph_keeps_answering_retry_after_zero(cdk_sleeps, monkeypatch):
+    """The CDK's own default backoff (up to 61 tries over 15 minutes) sleeps in the backoff library: recorded
+    too, so a check that fell back to it would show here instead of taking a quarter of an hour."""
+    monkeypatch.setattr(backoff._sync, "time", SimpleNamespace(sleep=cdk_sleeps.append))
+    with pytest.raises(GraphUnavailable) as refused:
+        run_check(signIns=[busy(429, "0")])
+    waits = [sleep for sleep in cdk_sleeps if sleep]  # the backoff library also sleeps 0 s around the CDK's own
+    assert 50 <= len(waits) <= CHECK_WAIT_SECONDS and sum(waits) <= CHECK_WAIT_SECONDS
+    assert "busy or unavailable (HTTP 429) and stayed so through" in refused.value.message

@@ -7,9 +7,12 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 import yaml
 
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS, SETTINGS, ClientSecret, parse_config
+from source_dynamics365_cc.errors import ConfigError
+from source_dynamics365_cc.signins.query import SignInQuery, Window, application_matches
 from source_dynamics365_cc.source import _workers
 from testing.graph_fakes import config
 
@@ -76,11 +79,13 @@ def test_the_spec_marks_every_secret_and_documents_every_property():
 
 def test_the_spec_gives_each_setting_the_default_and_bounds_of_the_settings_table():
     properties = yaml.safe_load(open("source_dynamics365_cc/spec.yaml"))["connectionSpecification"]["properties"]
-    in_spec = {name: prop for name, prop in properties.items() if {"default", "minimum", "maximum"} & set(prop)}
+    in_spec = {
+        name: prop for name, prop in properties.items() if {"default", "minimum", "maximum", "maxItems"} & set(prop)
+    }
     assert set(in_spec) == set(SETTINGS), "a setting with a default or bounds is missing from one side"
     for name, setting in SETTINGS.items():
         prop = in_spec[name]
-        assert (prop.get("default"), prop.get("minimum"), prop.get("maximum")) == (
+        assert (prop.get("default"), prop.get("minimum"), prop.get("maximum", prop.get("maxItems"))) == (
             setting.default,
             setting.low,
             setting.high,
@@ -135,3 +140,30 @@ def test_a_secret_is_masked_in_logs_url_encoded_too():
     parse_config(config(credentials={"auth_type": "client_secret", "client_secret": typed}))
     assert filter_secrets(f"client_secret={quote_plus(typed)}&scope=x") == "client_secret=****&scope=x"
     assert filter_secrets(f"?secret={quote(typed, safe='')}") == "?secret=****"
+
+
+def test_the_longest_application_list_keeps_the_sign_in_url_under_graphs_2048_characters():
+    """Beta's non-interactive query on the longest cloud host, with a window bound of 7 fractional digits: the
+    longest first-page URL the connector builds."""
+    apps = [f"{n:08x}-0000-4000-8000-000000000000" for n in range(SETTINGS["sign_in_app_ids"].high)]
+    parsed = parse_config({**BASE, "sign_in_app_ids": apps, "cloud": "china"}, now=NOW)
+    moment = NOW.replace(microsecond=123456)
+    query = SignInQuery(
+        Window.half_open(moment - timedelta(hours=1), moment), tuple(application_matches(apps)), "nonInteractiveUser"
+    )
+    params = {"$filter": query.filter(), "$top": 999}
+    url = requests.Request("GET", f"{parsed.graph_url}/beta/auditLogs/signIns", params=params).prepare().url
+    assert len(url) <= 2048 - 300  # room for the skiptoken Graph adds to its next links
+
+
+def test_the_spec_and_parse_config_bound_the_application_list_alike():
+    spec = yaml.safe_load(open("source_dynamics365_cc/spec.yaml"))["connectionSpecification"]
+    assert spec["properties"]["sign_in_app_ids"]["maxItems"] == SETTINGS["sign_in_app_ids"].high
+    apps = [f"{n:08x}-0000-4000-8000-000000000000" for n in range(SETTINGS["sign_in_app_ids"].high + 1)]
+    with pytest.raises(ConfigError) as refused:
+        parse_config({**BASE, "sign_in_app_ids": apps}, now=NOW)
+    assert refused.value.message == (
+        "'sign_in_app_ids' lists 13 applications; at most 12 fit in one Microsoft Graph sign-in filter (Graph "
+        "refuses longer request URLs). Keep the applications you need, or use an empty list to read the sign-ins "
+        "of every application."
+    )

@@ -2,10 +2,13 @@
 
 import email.utils
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests_mock
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.streams.http import rate_limiting
 
 from source_dynamics365_cc.signins.instants import format_instant, parse_ticks
 from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
@@ -200,3 +203,50 @@ def test_a_sync_of_every_stream_builds_them_once_and_asks_entra_for_one_token():
 
     assert sorted(r.record.data["id"] for r in output.records) == ["dyn", "s1", "u1"] and not output.errors
     assert token_endpoint.call_count == 1
+
+
+def test_a_sign_in_without_an_id_is_dropped_counted_and_not_emitted_again_after_a_page_token_restart():
+    """The id-less sign-in lies behind the oldest one emitted, so the restarted query returns it again."""
+    nameless = {"createdDateTime": format_instant(NOW - timedelta(minutes=20)), "appId": DYNAMICS}
+    first = page([sign_in("a", 10), nameless], f"{SIGN_INS}?$skiptoken=2")
+    expired = {"status_code": 400, "json": graph_error("Directory_ExpiredPageToken", "expired")}
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(SIGN_INS, [{"json": first}, expired, {"json": page([nameless, {**nameless, "id": ""}])}])
+        output = read_streams(recent_config(), ("sign_ins", SyncMode.incremental))
+
+    assert [r.record.data.get("id") for r in output.records] == ["a"] and not output.errors
+    assert any("sign_ins: dropped 3 records without an id" in w for w in warnings(output))
+
+
+@pytest.fixture
+def cdk_sleeps(monkeypatch) -> list:
+    """The CDK's HttpClient sleeps between retries in its rate_limiting module: record instead of waiting."""
+    sleeps: list = []
+    monkeypatch.setattr(rate_limiting, "time", SimpleNamespace(sleep=sleeps.append))
+    return sleeps
+
+
+@pytest.mark.parametrize("body", [{}, {"value": None}, {"@odata.nextLink": f"{SIGN_INS}?$skiptoken=2"}])
+def test_a_page_without_a_value_list_is_fetched_again_like_a_malformed_page(cdk_sleeps, body):
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(SIGN_INS, [{"json": body}, {"json": page([sign_in("a", 10)])}])
+        output = read_streams(recent_config(), ("sign_ins", SyncMode.incremental))
+
+    assert [r.record.data["id"] for r in output.records] == ["a"] and not output.errors
+    assert len(filters(mocker)) == 2 and len(cdk_sleeps) == 1
+
+
+def test_a_page_that_stays_without_a_value_list_fails_clearly_and_never_moves_the_cursor(cdk_sleeps):
+    start = recent_config()["start_date"]
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(SIGN_INS, json={"value": None})
+        output = read_streams(recent_config(), ("sign_ins", SyncMode.incremental))
+
+    assert not output.records and len(filters(mocker)) == 9  # the first try and 8 retries
+    message = output.errors[0].trace.error.message
+    assert "malformed page" in message and "without its 'value' list" in message
+    cursors = [state.state.stream.stream_state.__dict__.get("createdDateTime") for state in output.state_messages]
+    assert all(parse_ticks(cursor) <= parse_ticks(start) for cursor in cursors if cursor)

@@ -85,3 +85,20 @@ def test_reading_an_incremental_users_stream_in_full_leaves_the_callers_catalog_
         messages = list(source.read(logging.getLogger("test"), config(), configured))
     assert [message.record.data["id"] for message in messages if message.record] == ["u1"]
     assert configured.streams[0].sync_mode == SyncMode.incremental
+
+
+def test_a_next_link_cycle_longer_than_one_page_fails_the_query_naming_the_stream():
+    """First page, A, B, A...: each link differs from the page it came on, so only the links seen so far reveal the
+    cycle. The fake stops cycling after a few rounds, so a connector that misses it ends without an error."""
+    link_a, link_b = f"{GRAPH}/v1.0/users?$skiptoken=a", f"{GRAPH}/v1.0/users?$skiptoken=b"
+    cycle = [page([{"id": "u1"}], link_b), page([{"id": "u2"}], link_a)]
+    answers = [page([{"id": "u0"}], link_a), *cycle * 3, page([{"id": "u3"}])]
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(f"{GRAPH}/v1.0/users", [{"json": answer} for answer in answers])
+        output = run_read(config(), catalog(("users", SyncMode.full_refresh)))
+    assert [r.record.data["id"] for r in output.records] == ["u0", "u1", "u2"]
+    pages = [r.url for r in mocker.request_history if urlsplit(r.url).path == "/v1.0/users"]  # not /users/$count
+    assert len(pages) == 3  # the first page, A and B; A is never asked for again
+    message = output.errors[0].trace.error.message
+    assert "repeated a page link" in message and "users stream" in message

@@ -163,10 +163,10 @@ def test_a_cursor_older_than_the_retention_reads_from_the_retention_start(cursor
     assert checked_state({"createdDateTime": cursor}, NOW) == {"createdDateTime": "2026-10-27T12:00:00Z"}
 
 
-def precheck_read(tmp_path: Path, state: Any, capsys) -> tuple[int | None, str]:
+def precheck_read(tmp_path: Path, state: Any, capsys, streams: dict[str, str] | None = None) -> tuple[int | None, str]:
     files = {
         "config": json.dumps(config()),
-        "catalog": json.dumps(configured_catalog({"sign_ins": "incremental"})),
+        "catalog": json.dumps(configured_catalog(streams or {"sign_ins": "incremental"})),
         "state": state if isinstance(state, str) else json.dumps(state),
     }
     args = ["read"]
@@ -251,3 +251,22 @@ def test_a_date_range_state_without_slices_is_a_fresh_start_with_a_warning(tmp_p
     )
     log = json.loads(out)["log"]
     assert code is None and log["level"] == "WARN" and "reading sign-ins from the start date" in log["message"]
+
+
+def test_a_legacy_state_is_ignored_with_a_warning_that_names_the_stream(tmp_path: Path, capsys):
+    legacy = [{"type": "LEGACY", "data": {"sign_ins": {"createdDateTime": "2026-11-26T10:00:00Z"}}}]
+    code, out = precheck_read(tmp_path, legacy, capsys)
+    log = json.loads(out)["log"]
+    assert code is None and log["level"] == "WARN"
+    assert (
+        log["message"].startswith("The saved state for sign_ins is in Airbyte's LEGACY form")
+        and "ignored" in (log["message"])
+    )
+
+
+@pytest.mark.parametrize("cursor", [FUTURE, "garbage"], ids=["future", "garbage"])
+def test_a_full_refresh_ignores_the_saved_sign_in_state_so_an_unusable_one_is_not_refused(
+    tmp_path: Path, capsys, cursor
+):
+    state = [stream_state_message("sign_ins", {"createdDateTime": cursor})]
+    assert precheck_read(tmp_path, state, capsys, {"sign_ins": "full_refresh"}) == (None, "")

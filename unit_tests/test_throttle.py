@@ -3,11 +3,13 @@
 import math
 import time
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 import requests
 import requests_mock
 from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.sources.streams.http import rate_limiting
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read
 from airbyte_cdk.test.state_builder import StateBuilder
@@ -17,6 +19,7 @@ from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.graph.answers import RESUME_NOTE
 from source_dynamics365_cc.graph.throttle import (
     MAX_RETRY_AFTER_SECONDS,
+    MIN_BACKOFF_SECONDS,
     GraphApiBudget,
     RetryAfterBackoff,
     SlidingWindowPacer,
@@ -25,7 +28,7 @@ from source_dynamics365_cc.graph.throttle import (
 from source_dynamics365_cc.signins.instants import format_instant
 from source_dynamics365_cc.signins.query import is_sign_in_request
 from testing.clock import FakeClock
-from testing.graph_fakes import GRAPH, config, register_login
+from testing.graph_fakes import GRAPH, config, read_streams, register_login
 
 
 def response(status: int, retry_after: str | None = None) -> requests.Response:
@@ -163,3 +166,25 @@ def test_a_sync_told_to_wait_forever_ends_quickly_and_keeps_its_state(header):
     assert told and all(error.failure_type == FailureType.transient_error for error in told)
     states = [message.state.stream.stream_state.__dict__ for message in output.state_messages]
     assert states and all(state == {"createdDateTime": saved} for state in states)
+
+
+@pytest.mark.parametrize("header", ["0", "0.0", "-5", "Thu, 01 Jan 1970 00:00:00 -0000"])
+def test_a_retry_after_of_zero_is_a_wait_the_cdk_obeys_not_no_opinion(header):
+    """The CDK takes a backoff of 0 for "none given" and waits its own exponential default (up to 15 minutes)
+    instead; Graph's "ask again now" must stay a short wait, the CDK's extra second included."""
+    wait = RetryAfterBackoff().backoff_time(response(429, header), 7)
+    assert wait and wait <= MIN_BACKOFF_SECONDS
+
+
+def test_a_sync_told_retry_after_zero_asks_again_after_a_second(monkeypatch):
+    sleeps: list = []
+    monkeypatch.setattr(rate_limiting, "time", SimpleNamespace(sleep=sleeps.append))
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    cfg = config(start_date=format_instant(now - timedelta(minutes=50)), max_concurrency=1)
+    busy = {"status_code": 429, "headers": {"Retry-After": "0"}, "json": {"error": {"code": "TooManyRequests"}}}
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(f"{GRAPH}/v1.0/auditLogs/signIns", [busy, busy, {"json": {"value": []}}])
+        output = read_streams(cfg, ("sign_ins", SyncMode.incremental))
+    assert not output.errors
+    assert len(sleeps) == 2 and all(1 < sleep <= 1 + MIN_BACKOFF_SECONDS for sleep in sleeps)

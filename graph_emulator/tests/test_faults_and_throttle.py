@@ -281,3 +281,39 @@ def test_new_fault_kinds_over_the_control_api(fresh: Emulator) -> None:
     assert requests.post(ctl, json={"route": "signIns", "kind": "invalid_skiptoken"}, verify=v).status_code == 201
     rows = Client(fresh).get(SIGNINS, {"$filter": DATAVERSE_ONLY}).json()["value"]
     assert not all(is_dataverse(r) for r in rows)
+
+
+@pytest.mark.parametrize("kind, body", [("value_missing", {}), ("value_null", {"value": None})])
+def test_page_faults_answer_a_200_without_a_value_list(fresh: Emulator, kind: str, body: dict) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "signIns", "kind": kind})
+    r = c.get(SIGNINS, {"$top": "3"})
+    assert r.status_code == 200
+    page = r.json()
+    assert {key: page[key] for key in page if key == "value"} == body and "@odata.nextLink" in page
+
+
+def test_link_cycle_fault_sends_the_next_links_round_a_ring_longer_than_one(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "signIns", "kind": "link_cycle", "length": 2, "times": None})
+    links = [c.get(SIGNINS, {"$top": "2"}).json()["@odata.nextLink"]]  # a first page starts no ring
+    pages = []
+    for _ in range(6):
+        answer = c.get(links[-1]).json()
+        pages.append([record["id"] for record in answer["value"]])
+        links.append(answer["@odata.nextLink"])
+    a, b = links[1], links[2]
+    assert len({links[0], a, b}) == 3 and links[1:] == [a, b] * 3
+    assert pages[1] == pages[3] == pages[5] and pages[2] == pages[4] and pages[1] != pages[2] != pages[0]
+
+
+def test_a_link_cycle_of_length_one_is_refused(fresh: Emulator) -> None:
+    with pytest.raises(ValueError, match="length of 2 or more"):
+        fresh.add_fault({"route": "signIns", "kind": "link_cycle", "length": 1})
+
+
+def test_a_status_fault_can_send_retry_after_zero(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "signIns", "kind": "status", "status": 429, "retry_after": 0})
+    r = c.get(SIGNINS, {"$top": "1"})
+    assert r.status_code == 429 and r.headers["Retry-After"] == "0"

@@ -28,6 +28,11 @@ RESUME_NOTE = (
     "sign_ins and non_interactive_sign_ins resume from their last saved state; users and subscribed_skus are "
     "read again in full."
 )
+# Logged at each retry, and the failure's message once the retries run out.
+MALFORMED_PAGE = (
+    "Microsoft Graph sent a malformed page (cut short, not JSON, or without its 'value' list of records); fetching "
+    f"it again. Should it stay malformed, run the sync again later: {RESUME_NOTE}"
+)
 
 
 def graph_error(response: requests.Response) -> tuple[str, str]:
@@ -138,16 +143,15 @@ class GraphErrorHandler(ErrorHandler):
         return _fail(f"Microsoft Graph rejected the request ({status} {code}): {message}", FailureType.system_error)
 
     def _interpret_page(self, response: requests.Response) -> ErrorResolution:
-        """A 200 whose body is cut short or not JSON is a transport fault: fetch the page again. A `$count` answer is
-        no page: Graph sends the bare number as text/plain."""
+        """A 200 whose body is cut short, not JSON or without its `value` list is a transport fault: fetch the page
+        again (graph/pages.py says why a page without records is one). A `$count` answer is no page: Graph sends the
+        bare number as text/plain."""
         if _is_count(response):
             return SUCCESS
         try:
             graph_page(response)
         except ValueError:
-            return ErrorResolution(
-                ResponseAction.RETRY, FailureType.transient_error, "Microsoft Graph sent a malformed page; retrying."
-            )
+            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, MALFORMED_PAGE)
         return SUCCESS
 
     def _interpret_forbidden(self, response: requests.Response, code: str, message: str) -> ErrorResolution:

@@ -10,6 +10,7 @@ the sync ends, naming the clause Graph ignored.
 import logging
 import threading
 from collections import Counter
+from typing import Any, Mapping
 
 # Why a record is dropped, as named in the sync's warning: the sign-in query's check (signins/query.py) returns
 # the first four, the users stream the last.
@@ -51,6 +52,15 @@ class DroppedRecords:
     def drop(self, stream: str, reason: str) -> None:
         with self._lock:
             self._counts[(stream, reason)] += 1
+
+    def has_id(self, stream: str, record: Mapping[str, Any]) -> bool:
+        """Whether the record carries an id; one without cannot be told apart from another (nor recognised again
+        after a restart), so it is counted here and must not be emitted."""
+        record_id = record.get("id")
+        if isinstance(record_id, str) and record_id:
+            return True
+        self.drop(stream, NO_ID)
+        return False
 
     def warnings(self) -> list[str]:
         """One sentence per stream and reason, in a stable order."""

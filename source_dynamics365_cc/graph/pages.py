@@ -2,6 +2,10 @@
 
 Decoded with orjson (already a CDK dependency): a 999-record page is about 1.6 MB, and the standard
 library's decoder was the largest single cost per record.
+
+A page without a `value` list (`{}`, `"value": null`) is as malformed as one cut in half: read as an empty
+page it would end the query and let the cursor pass records Graph never sent. It is refused here, so the
+error handler fetches it again like any malformed page.
 """
 
 from typing import Any, Mapping
@@ -11,11 +15,13 @@ import requests
 
 
 def graph_page(response: requests.Response) -> Mapping[str, Any]:
-    """The JSON object of a Graph page; raises ValueError on a malformed or truncated page."""
+    """The JSON object of a Graph page; raises ValueError on a malformed or truncated page, or one without records."""
     cached = response.__dict__.get("_graph_page")
     if cached is None:
         cached = orjson.loads(response.content)
         if not isinstance(cached, dict):
             raise ValueError("a Graph page must be a JSON object")
+        if not isinstance(cached.get("value"), list):
+            raise ValueError("a Graph page must carry a 'value' list")
         response.__dict__["_graph_page"] = cached
     return cached

@@ -1,12 +1,13 @@
 """`GraphStream`: what every Graph collection shares (base URL, `@odata.nextLink` paging, errors, retries)."""
 
 import logging
+import threading
 from abc import ABC
-from typing import Any, Iterable, Mapping, MutableMapping, Optional
+from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
 from urllib.parse import urlsplit
 
 import requests
-from airbyte_cdk.models import FailureType
+from airbyte_cdk.models import FailureType, SyncMode
 from airbyte_cdk.sources.streams.call_rate import AbstractAPIBudget
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
@@ -49,6 +50,7 @@ class GraphStream(HttpStream, ABC):
         self._log = logger or logging.getLogger("airbyte")
         self._graph_netloc = urlsplit(config.graph_url).netloc
         self._concealed = ConcealedUserFilter(config.exclude_concealed_users)
+        self._query_links = threading.local()  # `.seen`: the page URLs of the query this thread is reading
         super().__init__(authenticator=authenticator, api_budget=api_budget)  # type: ignore[arg-type]
         # No resumable full refresh: a saved skiptoken expires, so a retried sync must start the collection
         # again. The sign-in stream gets its window cursor from the source instead.
@@ -121,12 +123,22 @@ class GraphStream(HttpStream, ABC):
         if not link:
             return None
         self._refuse_foreign_link(str(link))
-        if requote_uri(str(link)) == response.request.url:
+        self._refuse_repeated_link(response.request.url, requote_uri(str(link)))
+        return {"next_link": link}
+
+    def _refuse_repeated_link(self, page_url: Optional[str], link: str) -> None:
+        """A query whose next link names a page it already read would go round forever, emitting the same records
+        each time: a cycle of any length (A, B, A) ends the query."""
+        seen = self._query_links.seen
+        seen.add(str(page_url))
+        if link in seen:
             raise AirbyteTracedException(
-                message="Microsoft Graph returned the same page link twice; stopping to avoid an endless loop.",
+                message=(
+                    f"Microsoft Graph repeated a page link while reading the {self.name} stream (the same page link "
+                    "twice in one query); stopping to avoid an endless loop. Run the sync again later."
+                ),
                 failure_type=FailureType.system_error,
             )
-        return {"next_link": link}
 
     def _refuse_foreign_link(self, link: str) -> None:
         """Never follow a link to another host: the request would carry our token there."""
@@ -140,6 +152,18 @@ class GraphStream(HttpStream, ABC):
                 failure_type=FailureType.system_error,
             )
 
+    def read_records(
+        self,
+        sync_mode: SyncMode,
+        cursor_field: Optional[List[str]] = None,
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        stream_state: Optional[Mapping[str, Any]] = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        """One query, first page to last. The links it has read are kept per thread: the sign-in windows of one
+        stream are read by several workers at once, each its own query."""
+        self._query_links.seen = set()
+        yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
-        records = graph_page(response).get("value") or []
+        records = graph_page(response)["value"]
         yield from self._concealed.keep(records)

@@ -31,6 +31,10 @@ MAX_BACKOFF_SECONDS = 60.0
 # header of hours, `inf` or a date years ahead would hang a sync, so a longer wait ends it as a transient
 # error instead: the state stays at the last finished window and the next sync resumes there.
 MAX_RETRY_AFTER_SECONDS = 300.0
+# The CDK reads a backoff of 0 as "no opinion" and falls back to its own exponential default (up to 61 tries and
+# 15 minutes). Graph's `Retry-After: 0` means "ask again now", so a wait is never shorter than this: the CDK then
+# retries after its extra second, as Graph asks, and every wait still counts against check's budget.
+MIN_BACKOFF_SECONDS = 0.001
 
 
 def retry_after_seconds(response: requests.Response) -> Optional[float]:
@@ -137,8 +141,9 @@ class GraphApiBudget(AbstractAPIBudget):
 
 
 class RetryAfterBackoff(BackoffStrategy):
-    """Retry-After when Graph sends one (429, 503), up to `MAX_RETRY_AFTER_SECONDS`; otherwise exponential,
-    capped. Raising from here is how the CDK's own capped strategies end a request whose wait is too long."""
+    """Retry-After when Graph sends one (429, 503), up to `MAX_RETRY_AFTER_SECONDS` and never 0 (see
+    `MIN_BACKOFF_SECONDS`); otherwise exponential, capped. Raising from here is how the CDK's own capped
+    strategies end a request whose wait is too long."""
 
     def backoff_time(
         self,
@@ -148,7 +153,7 @@ class RetryAfterBackoff(BackoffStrategy):
         if isinstance(response_or_exception, requests.Response):
             seconds = obeyed_retry_after(response_or_exception)
             if seconds is not None:
-                return seconds
+                return max(seconds, MIN_BACKOFF_SECONDS)
         return min(float(2**attempt_count), MAX_BACKOFF_SECONDS)
 
 
@@ -186,8 +191,7 @@ class WaitLimit(BackoffStrategy):
             wait = math.inf
         status = response_or_exception.status_code if isinstance(response_or_exception, requests.Response) else None
         cause = f"HTTP {status}" if status else type(response_or_exception).__name__
-        if wait is None:
-            return None
+        wait = max(wait or 0.0, MIN_BACKOFF_SECONDS)  # never "no opinion": that is the CDK's 15-minute default
         if self.waited + wait + CDK_EXTRA_SECONDS > self._seconds:
             raise WaitLimitReached(self.waited, status)
         self.waited += wait + CDK_EXTRA_SECONDS

@@ -78,8 +78,12 @@ def sign_in_cursor(
     message_repository: MessageRepository,
     sync_end: datetime,
     logger: logging.Logger,
+    in_full: bool,
 ) -> ConcurrentCursor:
-    state = checked_state(state_manager.get_stream_state(stream.name, stream.namespace), sync_end, stream.name)
+    """The stream's window cursor from its saved state; `in_full` (the catalog asks for full refresh) ignores that
+    state: a full refresh replaces the destination's table, so it must read everything from the start date."""
+    saved = {} if in_full else state_manager.get_stream_state(stream.name, stream.namespace)
+    state = checked_state(saved, sync_end, stream.name)
     _warn_if_behind_retention(stream.name, state, config, logger)
     progress = WindowProgress(stream.name, stream.namespace, message_repository, logger)
     return SignInWindowCursor(

@@ -8,7 +8,9 @@ that says to reset the stream; never into a traceback in the middle of a sync.
 """
 
 from datetime import datetime
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
+
+from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateType
 
 from ..config import RETENTION
 from ..errors import ConfigError
@@ -55,6 +57,19 @@ def fresh_start_notice(
     if state and not checked_state(state, sync_end, stream):
         return f"The saved {stream} state holds no finished time range; reading sign-ins from the start date."
     return None
+
+
+def legacy_state_notices(messages: Sequence[AirbyteStateMessage]) -> list[str]:
+    """A warning per stream named in a LEGACY state message (Airbyte's old whole-connector form), five at most: the
+    CDK ignores such a message without a word, which would read like the platform losing the state."""
+    names = [
+        str(name)[:80] for message in messages if message.type == AirbyteStateType.LEGACY for name in message.data or {}
+    ]
+    return [
+        f"The saved state for {name} is in Airbyte's LEGACY form, which this connector does not read: it is ignored and "
+        f"{name} is read as if it had no state. Reset the connection's state so that the next sync saves it per stream."
+        for name in names[:5]
+    ]
 
 
 def date_range_cursor(state: Mapping[str, Any], stream: str = "sign_ins") -> Optional[Any]:

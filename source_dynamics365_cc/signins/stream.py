@@ -7,7 +7,7 @@ already emitted at that very tick. Nothing is read twice and nothing is skipped,
 sign-ins that share one microsecond.
 
 Every record is checked against the query that fetched it; what Graph returned although the query did
-not ask for it is dropped and counted (graph/dropped.py), never emitted.
+not ask for it, or without an id, is dropped and counted (graph/dropped.py), never emitted.
 
 The applications are matched in Graph's `$filter` with `or`. Should Graph refuse `or` on signIns
 (unconfirmed either way), every window is read as one query per (field, application) term instead,
@@ -182,7 +182,11 @@ class SignIns(GraphStream):
         while not query.window.is_empty():
             try:
                 for record in super().read_records(sync_mode, stream_slice={QUERY: query}):
-                    if self._asked_for(query, record) and progress.admit_if_new(record):
+                    if (
+                        self._asked_for(query, record)
+                        and self._dropped.has_id(self.name, record)
+                        and progress.admit_if_new(record)
+                    ):
                         yield record
                 return
             except PaginationResetRequiredException:
