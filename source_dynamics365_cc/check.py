@@ -5,7 +5,7 @@ permissions, then one cheap call to each Graph resource the streams read, the si
 the very filter a sync sends. Each failure raises `ConfigError`/`TokenError` with its message.
 
 The calls go through the CDK's `HttpClient` as the streams' do: the same error handler, Retry-After
-backoff, sign-in pacer and authenticator. A busy tenant (another tool on the same app) is waited
+backoff, request budget and authenticator. A busy tenant (another tool on the same app) is waited
 out for up to `CHECK_WAIT_SECONDS` in total, each wait logged, since *Set up source* in the Airbyte
 UI must not fail at random; a host that cannot be reached or trusted, or a fresh token refused,
 fails at once.
@@ -37,13 +37,7 @@ from .odata import SignInQuery, Window, application_matches
 from .permissions import missing_permissions_message
 from .runtime import MACHINE, Runtime
 from .streams.sign_ins import sign_in_kinds
-from .throttle import (
-    GraphApiBudget,
-    RetryAfterBackoff,
-    WaitBudget,
-    WaitBudgetSpent,
-    is_sign_in_request,
-)
+from .throttle import RetryAfterBackoff, WaitBudget, WaitBudgetSpent
 
 PROBE_TIMEOUT_SECONDS = 60
 # Long enough for Graph's usual Retry-After (seconds) several times over, short enough for a person at *Test*.
@@ -107,19 +101,18 @@ class CheckErrorHandler(ErrorHandler):
 
 
 class GraphProbe:
-    """Sends check's GETs through one `HttpClient`; the wait budget is shared by all of them. The sign-in pacer
-    comes from the runtime, as a sync's does."""
+    """Sends check's GETs through one `HttpClient`; the wait budget is shared by all of them. The request budget
+    (every documented Graph limit) comes from the runtime, as a sync's does."""
 
     def __init__(
         self, config: ConnectorConfig, authenticator: GraphAuthenticator, logger: logging.Logger, runtime: Runtime
     ) -> None:
         self._config = config
-        pacer = runtime.pacer(config.sign_in_requests_per_10_seconds)
         self._client = HttpClient(
             name="check",
             logger=logger,
             error_handler=CheckErrorHandler(config, logger),
-            api_budget=GraphApiBudget(pacer, is_sign_in_request),  # type: ignore[arg-type]
+            api_budget=runtime.budget(config.sign_in_requests_per_10_seconds),  # type: ignore[arg-type]
             authenticator=authenticator,
             backoff_strategy=WaitBudget(RetryAfterBackoff(), CHECK_WAIT_SECONDS, logger),
         )

@@ -1,9 +1,14 @@
-"""The throttle policy for Graph's sign-in log: pace requests below Graph's limit, obey Retry-After.
+"""The throttle policy: pace every request Graph counts against a documented limit, obey Retry-After.
 
-Graph allows 5 sign-in requests per 10 seconds per app and tenant. `SlidingWindowPacer` keeps every
-worker under that limit together, and when Graph still answers 429 (another tool using the same
-app, say) its Retry-After pauses every worker, not only the one that was told. `GraphApiBudget`
-plugs the pacer into the CDK's request path; `RetryAfterBackoff` tells the CDK how long to wait.
+`DOCUMENTED_LIMITS` is the one place that says which limits Microsoft documents per app and tenant
+("Identity and access reports service limits") and which requests count against each: sign-in pages
+5 per 10 s, users pages that select signInActivity 10 per 60 s. Nothing documents whether such a users
+page also counts in the 5 per 10 s, so it is paced under both: either reading stays below Graph's limit.
+One `SlidingWindowPacer` per limit keeps every worker under it together; `GraphApiBudget` plugs the
+pacers into the CDK's request path (a sync's streams and `check` alike), counts a request in every limit
+it falls under at once, and when Graph still answers 429 (another tool using the same app, say) its
+Retry-After pauses every request under those limits, not only the one that was told.
+`RetryAfterBackoff` tells the CDK how long to wait.
 """
 
 import email.utils
@@ -11,8 +16,10 @@ import logging
 import math
 import threading
 import time
+from dataclasses import dataclass
 from datetime import timezone
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Sequence, Union
+from urllib.parse import unquote
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -102,6 +109,16 @@ class SlidingWindowPacer:
                     return
             self._sleep(wait)
 
+    def wait_time(self) -> float:
+        """Seconds until one more request may be sent (0 when it may go now); counts nothing."""
+        with self._lock:
+            return self._wait_time(self._clock())
+
+    def count(self) -> None:
+        """Count a request sent now (after `wait_time` said it may go)."""
+        with self._lock:
+            self._sent.append(self._clock())
+
     def pause(self, seconds: float) -> None:
         """Hold every worker for `seconds` (Graph's Retry-After)."""
         with self._lock:
@@ -113,32 +130,84 @@ class SlidingWindowPacer:
         return max(window_wait, self._paused_until - now)
 
 
-class GraphApiBudget(AbstractAPIBudget):
-    """Routes the requests that `matches` accepts through a pacer, and feeds it Graph's Retry-After."""
+def is_sign_in_request(url: str) -> bool:
+    return "/auditLogs/signIns" in url
 
-    def __init__(self, pacer: SlidingWindowPacer, matches: Callable[[Any], bool]) -> None:
-        self._pacer = pacer
-        self._matches = matches
+
+def selects_sign_in_activity(url: str) -> bool:
+    """A users page that asks for signInActivity: its first page or a nextLink, which carries the `$select`."""
+    return "/users" in url and "signinactivity" in unquote(url).lower()
+
+
+@dataclass(frozen=True)
+class GraphLimit:
+    """A throttling limit Microsoft documents per app and tenant, and which requests Graph counts against it."""
+
+    name: str
+    requests: int
+    seconds: float
+    counts: Callable[[str], bool]  # on the request's URL
+
+
+# https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-reports-service-limits
+SIGN_IN_LOG_LIMIT = GraphLimit(
+    "identity and access reports", 5, 10.0, lambda url: is_sign_in_request(url) or selects_sign_in_activity(url)
+)
+SIGN_IN_ACTIVITY_LIMIT = GraphLimit("GET signInActivity", 10, 60.0, selects_sign_in_activity)
+DOCUMENTED_LIMITS = (SIGN_IN_LOG_LIMIT, SIGN_IN_ACTIVITY_LIMIT)
+
+PacedLimit = tuple[GraphLimit, SlidingWindowPacer]
+
+
+class GraphApiBudget(AbstractAPIBudget):
+    """Paces each request through the pacer of every limit it counts against, and feeds them Graph's Retry-After.
+
+    A request under several limits waits until all have room and is counted in all of them at once, under one
+    lock, so no pacer counts it earlier than it is sent."""
+
+    def __init__(self, limits: Sequence[PacedLimit], sleep: Callable[[float], None] = time.sleep) -> None:
+        self._limits = tuple(limits)
+        self._sleep = sleep
+        self._lock = threading.Lock()
 
     def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
-        if self._matches(request):
-            self._pacer.acquire()
+        pacers = self._pacers_for(request)
+        while pacers:
+            with self._lock:
+                wait = max(pacer.wait_time() for pacer in pacers)
+                if wait <= 0:
+                    for pacer in pacers:
+                        pacer.count()
+                    return
+            self._sleep(wait)
 
     def get_matching_policy(self, request: Any) -> Optional[AbstractCallRatePolicy]:
         return None
 
     def update_from_response(self, request: Any, response: Any) -> None:
-        if not isinstance(response, requests.Response) or not self._matches(request):
+        if not isinstance(response, requests.Response) or response.status_code not in (429, 503):
             return
-        if response.status_code in (429, 503):
-            seconds = retry_after_seconds(response)
-            if seconds and seconds <= MAX_RETRY_AFTER_SECONDS:  # a longer wait ends the sync instead
-                self._pacer.pause(seconds)
+        seconds = retry_after_seconds(response)
+        if seconds and seconds <= MAX_RETRY_AFTER_SECONDS:  # a longer wait ends the sync instead
+            for pacer in self._pacers_for(request):
+                pacer.pause(seconds)
+
+    def _pacers_for(self, request: Any) -> list[SlidingWindowPacer]:
+        url = getattr(request, "url", "") or ""
+        return [pacer for limit, pacer in self._limits if limit.counts(url)]
 
 
-def is_sign_in_request(request: Any) -> bool:
-    url = getattr(request, "url", "") or ""
-    return "/auditLogs/signIns" in url
+def graph_budget(
+    sign_in_requests_per_10_seconds: int,
+    pacer: Callable[[int, float], SlidingWindowPacer],
+    sleep: Callable[[float], None] = time.sleep,
+) -> GraphApiBudget:
+    """One budget for a sync (or a `check`): a pacer per documented limit; the sign-in log's at the configured
+    rate, which may be lower than Graph's (another tool sharing the app)."""
+    rates = {SIGN_IN_LOG_LIMIT: sign_in_requests_per_10_seconds}
+    return GraphApiBudget(
+        [(limit, pacer(rates.get(limit, limit.requests), limit.seconds)) for limit in DOCUMENTED_LIMITS], sleep
+    )
 
 
 class RetryAfterBackoff(BackoffStrategy):
