@@ -33,6 +33,9 @@ DYNAMICS_365_APP_IDS: tuple[str, ...] = (
 # margin keep a boundary computed now valid when the request reaches Graph.
 RETENTION = timedelta(days=30)
 RETENTION_MARGIN = timedelta(minutes=10)
+# The roster's scope: the first is the default (the license answer needs the holders only).
+ROSTER_SCOPES = ("dynamics_365_license_holders", "all_users")
+MAX_ROSTER_SKU_IDS = 50
 APP_REGISTRATION_HINT = "Azure portal: Microsoft Entra ID > App registrations > your app > Overview"
 
 
@@ -68,6 +71,9 @@ class ConnectorConfig:
     sign_in_app_ids: tuple[str, ...]
     lookback: timedelta
     include_sign_in_activity: bool
+    include_sign_in_log: bool
+    roster_scope: str
+    roster_sku_ids: tuple[str, ...]
     include_non_interactive_sign_ins: bool
     exclude_concealed_users: bool
     sign_in_requests_per_10_seconds: int
@@ -115,6 +121,9 @@ def parse_config(
             minutes=_integer(raw.get("lookback_window_minutes", 60), "lookback_window_minutes", 0, 1440)
         ),
         include_sign_in_activity=_boolean(raw.get("include_sign_in_activity", True), "include_sign_in_activity"),
+        include_sign_in_log=_boolean(raw.get("include_sign_in_log", True), "include_sign_in_log"),
+        roster_scope=_choice(raw.get("roster_scope", ROSTER_SCOPES[0]), "roster_scope", ROSTER_SCOPES),
+        roster_sku_ids=_sku_ids(raw.get("roster_sku_ids", [])),
         include_non_interactive_sign_ins=_boolean(
             raw.get("include_non_interactive_sign_ins", False), "include_non_interactive_sign_ins"
         ),
@@ -299,6 +308,25 @@ def _app_ids(value: Any) -> tuple[str, ...]:
             )
         ids.append(item.strip().lower())
     return tuple(dict.fromkeys(ids))
+
+
+def _sku_ids(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > MAX_ROSTER_SKU_IDS:
+        raise ConfigError(f"'roster_sku_ids' must be a list of at most {MAX_ROSTER_SKU_IDS} SKU IDs (GUIDs).")
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not GUID.match(item.strip()):
+            raise ConfigError(
+                f"'roster_sku_ids' item {index + 1} is not a SKU ID: each must be a GUID like "
+                "6fd2c87f-b296-42f0-b197-1e91e994b900. Microsoft 365 admin center > Billing > Your products, or "
+                "the skuId column of the subscribed_skus stream."
+            )
+    return tuple(dict.fromkeys(item.strip().lower() for item in value))
+
+
+def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"'{name}' must be one of: {', '.join(choices)}.")
+    return str(value)
 
 
 def _integer(value: Any, name: str, low: int, high: int) -> int:

@@ -238,6 +238,8 @@ class NonInteractiveSignIns(SignIns):
 
 
 def sign_in_kinds(config: ConnectorConfig) -> list[type[SignIns]]:
-    """The sign-in streams a config offers: beta's non-interactive sign-ins only when opted in. A sync reads these
-    and `check` probes these."""
+    """The sign-in streams a config offers: none when the sign-in log is left out (no Entra ID P1/P2), beta's
+    non-interactive sign-ins only when opted in. A sync reads these and `check` probes these."""
+    if not config.include_sign_in_log:
+        return []
     return [SignIns, NonInteractiveSignIns] if config.include_non_interactive_sign_ins else [SignIns]
