@@ -16,6 +16,7 @@ from testing.harness import connector_config, read_successfully, run_connector, 
 from testing.secrets import assert_no_secret_leaked
 
 USERS = {"users": "full_refresh"}
+HOLDERS = "dynamics_365_license_holders"
 
 
 def holders_truth(emu: Emulator) -> dict[str, dict[str, Any]]:
@@ -49,7 +50,7 @@ def test_an_expired_roster_page_token_restarts_the_roster_and_emits_each_user_on
 
 def test_the_license_holders_are_read_one_query_per_sku_each_user_once(tmp_path: Path):
     with running_emulator(seed=43, users=300, sign_ins=10, days=30) as emu:
-        result = roster(emu, tmp_path)
+        result = roster(emu, tmp_path, roster_scope=HOLDERS)
         truth = holders_truth(emu)
         queries = [entry for entry in emu.request_log("users") if "$skiptoken" not in entry["query"]]
         skus = dynamics_skus(emu.tenant.subscribed_skus())
@@ -72,7 +73,7 @@ def test_the_license_holders_are_read_one_query_per_sku_each_user_once(tmp_path:
 
 def test_a_refused_license_filter_with_sign_in_activity_falls_back_with_one_warning(tmp_path: Path):
     with running_emulator(seed=43, users=300, sign_ins=10, days=30, license_filter_with_activity=False) as emu:
-        result = roster(emu, tmp_path)
+        result = roster(emu, tmp_path, roster_scope=HOLDERS)
         truth = holders_truth(emu)
     assert sorted(user["id"] for user in result.records("users")) == sorted(truth)
     warnings = [line for line in result.logs("WARN") if "refused the license filter" in line]
@@ -95,7 +96,7 @@ def test_pacing_alone_keeps_the_roster_under_both_limits_without_a_429(tmp_path:
 
 def test_a_tenant_without_p1_passes_check_and_syncs_the_roster_and_skus_without_the_sign_in_log(tmp_path: Path):
     with running_emulator(seed=53, users=200, sign_ins=10, days=30, premium=False) as emu:
-        config = {**connector_config(emu), "include_sign_in_log": False}
+        config = {**connector_config(emu), "include_sign_in_log": False, "roster_scope": HOLDERS}
         check = run_connector("check", tmp_path, config, emulator=emu)
         discover = run_connector("discover", tmp_path, config, emulator=emu)
         result = read_successfully(emu, tmp_path, config, {"users": "full_refresh", "subscribed_skus": "full_refresh"})

@@ -65,8 +65,9 @@ def config_from_info(info: Mapping[str, Any], app: str = "full") -> dict[str, An
 
 def connector_config(emulator: Emulator, app: str = "full", auth: str = "client_secret") -> dict[str, Any]:
     """config_from_info for a running emulator, signing in with the app's client secret or its certificate (which
-    the info does not carry)."""
+    the info does not carry), reading every user (tests of the license holders' scope ask for it)."""
     config = config_from_info(emulator.info(), app)
+    config["roster_scope"] = "all_users"  # the tests compare the roster with the tenant's whole directory
     if auth == "client_certificate":
         registration = emulator.apps[app]
         config["credentials"] = {

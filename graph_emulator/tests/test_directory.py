@@ -133,7 +133,9 @@ def test_the_license_filter_serves_exactly_the_holders_direct_or_through_a_group
         got = [user["id"] for page in client.pages("/v1.0/users", params) for user in page]
         held = [u["id"] for u in users if any(lic["skuId"] == sku_id for lic in u["assignedLicenses"])]
         assert got == held
-    grouped = [s for u in users for s in u["licenseAssignmentStates"] if s["assignedByGroup"] and s["state"] == "Active"]
+    grouped = [
+        s for u in users for s in u["licenseAssignmentStates"] if s["assignedByGroup"] and s["state"] == "Active"
+    ]
     assert grouped, "some licenses are held through a group"
 
 
