@@ -17,6 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence, Union
+from urllib.parse import unquote
 
 import requests
 from airbyte_cdk.models import FailureType, SyncMode
@@ -172,7 +173,7 @@ def refuses_combined_filter(response: requests.Response) -> bool:
     request = response.request
     if response.status_code != 400 or request is None:
         return False
-    url = requests.utils.unquote(request.url or "")
+    url = unquote(request.url or "")
     return "assignedLicenses/any" in url and "signInActivity" in url and "$skiptoken" not in url
 
 
