@@ -1,6 +1,7 @@
 """The roster's parts: the compact ids a restart needs, which query emits a holder, which SKUs are Dynamics 365, and
 the settings that choose them."""
 
+import logging
 import sys
 import uuid
 
@@ -8,10 +9,13 @@ import pytest
 import requests_mock
 from airbyte_cdk.models import SyncMode
 
+from source_dynamics365_cc.auth import GraphTokenProvider
+from source_dynamics365_cc.check import check_connection
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import ConfigError
+from source_dynamics365_cc.streams.sign_ins import sign_in_kinds
 from source_dynamics365_cc.streams.users import EmittedIds, RosterQuery, dynamics_skus, user_key
-from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
+from testing.graph_fakes import GRAPH, config, fake_runtime, graph_error, page, read_streams, register_login
 
 USERS = f"{GRAPH}/v1.0/users"
 SALES, SERVICE = "1e1a282c-9c54-43a2-9310-98ef728faace", "749742bf-0d37-4158-a120-33567104deeb"
@@ -105,3 +109,15 @@ def test_an_expired_users_page_token_restarts_the_query_without_duplicates():
         mocker.get(USERS, [{"json": first}, expired, {"json": again}])
         output = read_streams(config(exclude_concealed_users=False), ("users", SyncMode.full_refresh))
     assert [r.record.data["id"] for r in output.records] == ["u1", "u2", "u3"] and not output.errors
+
+
+def test_check_without_the_sign_in_log_needs_no_audit_permission_reads_no_sign_in_and_warns(caplog):
+    parsed = parse_config(config(include_sign_in_log=False))
+    with requests_mock.Mocker() as mocker, caplog.at_level(logging.WARNING, logger="check"):
+        register_login(mocker, roles=["User.Read.All", "LicenseAssignment.Read.All"])
+        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page([]))
+        mocker.get(USERS, json=page([]))
+        check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), fake_runtime())
+    assert not any("signIns" in request.url for request in mocker.request_history)
+    assert "Microsoft Entra ID P1 or P2 is missing" in caplog.text
+    assert sign_in_kinds(parsed) == []
