@@ -160,7 +160,7 @@ def _projection(run: RosterRun, users: int) -> str:
         return "n/a"
     requests = math.ceil(users / run.users_per_request)
     minutes = max(0, requests - run.burst) / run.requests_per_minute
-    return f"{requests:,} requests, {run.burst} at once then {run.requests_per_minute:.1f}/min: {minutes:.0f} min"
+    return f"{requests:,} requests, {run.burst} first, then {run.requests_per_minute:.1f}/min: {minutes:.0f} min"
 
 
 def markdown(results: RosterResults) -> str:
