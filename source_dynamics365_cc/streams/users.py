@@ -266,7 +266,7 @@ class Users(GraphStream):
                 "reading the Dynamics 365 license holders without signInActivity from now on. users.signInActivity "
                 "stays empty, so the answer's 'last sign-in to any app' is missing; who used Dynamics 365 still comes "
                 "from the sign-in log. To keep signInActivity, set the roster scope to 'All users': that reads every "
-                "user at 500 a request and 10 requests a minute (Graph's limit), about 100 minutes per 500,000 users."
+                "user at 500 a request and 10 requests a minute (Graph's limit), at least 100 minutes per 500,000 users."
             )
             yield from self._read_query(sync_mode, replace(query, activity=False))
 
