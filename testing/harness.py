@@ -52,7 +52,9 @@ def config_since(emulator: Emulator, start: dt.datetime, **settings: Any) -> dic
 def config_from_info(info: Mapping[str, Any], app: str = "full") -> dict[str, Any]:
     """The connector config for one of the emulated tenant's app registrations (by name: "full", "no_audit", ...),
     signing in with its client secret, made from the emulator's info (`Emulator.info()`, its info file, or
-    `GET /_emulator/info`): the one place the connector's settings are spelled for an emulator."""
+    `GET /_emulator/info`): the one place the connector's settings are spelled for an emulator. It reads every
+    user, so that a roster compares with the tenant's whole directory (tests of the license holders' scope ask for
+    that scope)."""
     registration = info["apps"][app]
     return {
         "tenant_id": info["tenant_id"],
@@ -60,14 +62,14 @@ def config_from_info(info: Mapping[str, Any], app: str = "full") -> dict[str, An
         "credentials": {"auth_type": "client_secret", "client_secret": registration["client_secret"]},
         "login_endpoint": info["base_url"],
         "graph_endpoint": info["base_url"],
+        "roster_scope": "all_users",
     }
 
 
 def connector_config(emulator: Emulator, app: str = "full", auth: str = "client_secret") -> dict[str, Any]:
     """config_from_info for a running emulator, signing in with the app's client secret or its certificate (which
-    the info does not carry), reading every user (tests of the license holders' scope ask for it)."""
+    the info does not carry)."""
     config = config_from_info(emulator.info(), app)
-    config["roster_scope"] = "all_users"  # the tests compare the roster with the tenant's whole directory
     if auth == "client_certificate":
         registration = emulator.apps[app]
         config["credentials"] = {
