@@ -4,6 +4,7 @@ Each endpoint maps to one method of `Controls` (ports.py; the Emulator's), so HT
 the same code:
     GET    /_emulator/info                              -> info()
     POST   /_emulator/throttle   {requests, per_seconds, integer_retry_after}
+    POST   /_emulator/activity-throttle   {requests, per_seconds}
     POST   /_emulator/latency    {route, seconds}
     GET    /_emulator/faults  | POST {rule} | DELETE
     POST   /_emulator/revoke
@@ -12,6 +13,7 @@ the same code:
     POST   /_emulator/skiptoken-ttl   {seconds}
     POST   /_emulator/premium    {enabled}
     POST   /_emulator/or-filter  {enabled}
+    POST   /_emulator/license-filter-with-activity  {enabled}
     POST   /_emulator/advance    {minutes, late}
     GET    /_emulator/log[?route=signIns] | DELETE /_emulator/log
     GET    /_emulator/sign-in-filters[?first_pages_only=true][&api_version=beta]
@@ -39,6 +41,9 @@ ENDPOINTS: dict[tuple[str, str], Handler] = {
     ("POST", "throttle"): lambda emu, q, b: _done(
         lambda: emu.set_throttle(b.get("requests"), b.get("per_seconds", 10.0), b.get("integer_retry_after", False))
     ),
+    ("POST", "activity-throttle"): lambda emu, q, b: _done(
+        lambda: emu.set_activity_throttle(b.get("requests", 10), b.get("per_seconds", 60.0))
+    ),
     ("POST", "latency"): lambda emu, q, b: _done(lambda: emu.set_latency(b["route"], float(b["seconds"]))),
     ("GET", "faults"): lambda emu, q, b: (200, emu.faults.list()),
     ("POST", "faults"): lambda emu, q, b: (201, emu.add_fault(b)),
@@ -51,6 +56,9 @@ ENDPOINTS: dict[tuple[str, str], Handler] = {
     ("POST", "skiptoken-ttl"): lambda emu, q, b: _done(lambda: emu.set_skiptoken_ttl(float(b["seconds"]))),
     ("POST", "premium"): lambda emu, q, b: _done(lambda: emu.set_premium(bool(b["enabled"]))),
     ("POST", "or-filter"): lambda emu, q, b: _done(lambda: emu.set_or_filter(bool(b["enabled"]))),
+    ("POST", "license-filter-with-activity"): lambda emu, q, b: _done(
+        lambda: emu.set_license_filter_with_activity(bool(b["enabled"]))
+    ),
     ("POST", "advance"): lambda emu, q, b: (200, emu.advance(float(b.get("minutes", 0)), int(b.get("late", 0)))),
     ("GET", "log"): lambda emu, q, b: (200, emu.request_log(q.get("route"))),
     ("DELETE", "log"): lambda emu, q, b: _done(emu.reset_log),

@@ -130,7 +130,7 @@ class Directory:
         return self._now - (5 * 86400 + (h >> 8) % (40 * 86400)) * TICKS
 
     def licences(self, index: int) -> tuple[catalog.Sku, ...]:
-        """The SKUs assigned to a user; about a quarter hold a Dynamics 365 licence."""
+        """The SKUs assigned to a user; about a quarter hold a Dynamics 365 licence, one holder in eight two."""
         if self.identity(index).kind != "member":
             return ()
         h = self._h(index, 6)
@@ -139,8 +139,26 @@ class Directory:
             skus.append(catalog.SKUS[1])
         if (h >> 8) % 4 == 0:
             dyn = [s for s in catalog.USER_LICENSABLE if s.dynamics]
-            skus.append(dyn[(h >> 16) % len(dyn)])
+            first = (h >> 16) % len(dyn)
+            skus.append(dyn[first])
+            if (h >> 24) % 8 == 0:
+                skus.append(dyn[(first + 1) % len(dyn)])
         return tuple(skus)
+
+    def holds(self, index: int, sku_id: str) -> bool:
+        """Whether a user holds a SKU (in assignedLicenses: directly or through a group)."""
+        return any(sku.sku_id == sku_id for sku in self.licences(index))
+
+    def page(self, start: int, size: int, keep: Callable[[int], bool]) -> tuple[list[int], int | None]:
+        """Up to `size` user indexes from `start` on that `keep` accepts, and where the next page starts (None:
+        nothing left to serve, so no nextLink)."""
+        found: list[int] = []
+        for index in range(start, self.count):
+            if keep(index):
+                if len(found) == size:
+                    return found, index
+                found.append(index)
+        return found, None
 
     def user(self, index: int, select: tuple[str, ...] = DEFAULT_USER_SELECT) -> dict[str, Any]:
         """Build one user object with only the selected properties, in the selected order."""

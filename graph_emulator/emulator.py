@@ -49,6 +49,7 @@ class Emulator:
         self._routes = routes_mod.route_table(self.graph, routes_mod.LoginRoutes(self.login))
         self.faults = Faults()
         self.throttle = Throttle()
+        self.activity_throttle = Throttle(stats_window=60.0)
         self.log = RequestLog()
         self.latency: dict[str, float] = {}
         self.base_url = ""
@@ -120,6 +121,10 @@ class Emulator:
         """Per-app budget on signIns: `requests` per sliding `per_seconds`; None turns it off."""
         self.throttle.configure(requests, per_seconds, integer_retry_after)
 
+    def set_activity_throttle(self, requests: int | None = 10, per_seconds: float = 60.0) -> None:
+        """Per-app budget on users pages that select signInActivity (Graph: 10 per 60 s); None turns it off."""
+        self.activity_throttle.configure(requests, per_seconds)
+
     def set_latency(self, route: str, seconds: float) -> None:
         """Sleep this long before answering each request on route (users/signIns/subscribedSkus/token)."""
         self.latency[route] = seconds
@@ -148,6 +153,10 @@ class Emulator:
     def set_premium(self, enabled: bool) -> None:
         self.tenant.premium = enabled
 
+    def set_license_filter_with_activity(self, enabled: bool) -> None:
+        """Whether /users accepts `assignedLicenses/any(...)` together with `$select=signInActivity` (undocumented)."""
+        self.tenant.license_filter_with_activity = enabled
+
     def set_or_filter(self, enabled: bool) -> None:
         """Whether signIns accepts `or` in `$filter`; the connector must fall back to one query per application."""
         self.tenant.or_filter = enabled
@@ -172,6 +181,7 @@ class Emulator:
         """Forget logged requests and throttle statistics."""
         self.log.reset()
         self.throttle.reset_stats()
+        self.activity_throttle.reset_stats()
 
     def stats(self) -> dict[str, Any]:
         """Throttle statistics per app client_id, plus counts of requests and 429s."""
@@ -182,4 +192,5 @@ class Emulator:
             "throttled": sum(1 for e in entries if e["status"] == 429),
             "requests": len(entries),
             "max_requests_in_10s": max((v["max_requests_in_10s"] for v in self.throttle.stats().values()), default=0),
+            "activity": self.activity_throttle.stats(),
         }

@@ -123,13 +123,19 @@ def authenticate(x: Exchange) -> Optional[Answer]:
 
 
 def throttle(x: Exchange) -> Optional[Answer]:
-    """Graph's identity-reports budget, per app, counted when the request arrives (v1.0 and beta together)."""
+    """Graph's identity-reports budgets, per app, counted when the request arrives: sign-ins (v1.0 and beta
+    together), and users pages that select signInActivity."""
     if x.route == "signIns":
-        retry_after = x.emu.throttle.check(x.entry["client_id"] or "")
-        if retry_after is not None:
-            raise GraphError(
-                429, "TooManyRequests", "Too many requests, please try again later.", {"Retry-After": retry_after}
-            )
+        budget = x.emu.throttle
+    elif x.route == "users" and "signinactivity" in str(x.query.get("$select", "")).lower():
+        budget = x.emu.activity_throttle
+    else:
+        return None
+    retry_after = budget.check(x.entry["client_id"] or "")
+    if retry_after is not None:
+        raise GraphError(
+            429, "TooManyRequests", "Too many requests, please try again later.", {"Retry-After": retry_after}
+        )
     return None
 
 

@@ -24,7 +24,11 @@ from .tenant import DAY, Tenant
 SIGNINS_MAX_TOP = 999
 SIGNINS_DEFAULT_TOP = 1000  # Graph's default page for signIns (docs: up to 1000); unconfirmed
 USERS_DEFAULT_TOP = 100
-USERS_MAX_TOP_WITH_ACTIVITY = 500
+USERS_MAX_TOP = 999
+USERS_MAX_TOP_WITH_ACTIVITY = 500  # "List users": a larger $top with signInActivity is served as pages of 500
+LICENSE_FILTER = re.compile(
+    r"assignedLicenses/any\((\w+):\s*\1/skuId eq ([0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})\)"
+)
 _USER_PROP_BY_LOWER = {p.lower(): p for p in USER_PROPERTIES}
 IGNORABLE = {  # ignore_filter's clauses
     "application": odata.APPLICATION_PROPS,
@@ -89,6 +93,16 @@ def _next_link(base: str, path: str, query: dict[str, str], token: str) -> str:
 def _require_role(claims: dict[str, Any], *any_of: str) -> None:
     if not set(claims.get("roles", ())) & set(any_of):
         raise errors.denied()
+
+
+def _license_filter(q: dict[str, str]) -> str | None:
+    """The skuId of `assignedLicenses/any(x:x/skuId eq <guid>)`, the one users filter served; anything else is 400."""
+    if "$filter" not in q:
+        return None
+    found = LICENSE_FILTER.fullmatch(q["$filter"].strip())
+    if found is None:
+        raise errors.unsupported_filter(q["$filter"].split("/")[0].split(" ")[0], "User")
+    return found.group(2).lower()
 
 
 class GraphRoutes:
@@ -168,36 +182,32 @@ class GraphRoutes:
             raise errors.before_retention(format_ticks(oldest), self.tenant.retention_days)
 
     def users(self, req: Request) -> Result:
+        """The directory in its order, `$top` a page; `$filter` only `assignedLicenses/any(x:x/skuId eq <id>)`
+        (licenses in effect, direct or through a group), which a tenant may refuse together with signInActivity."""
         _require_role(req.claims, DIRECTORY, "Directory.ReadWrite.All", "User.Read.All", "User.ReadWrite.All")
         q = req.query
-        _only(q, {"$select", "$top", "$skiptoken"}, "Request_UnsupportedQuery")
-        select = DEFAULT_USER_SELECT
-        if "$select" in q:
-            chosen = []
-            for name in (p.strip() for p in q["$select"].split(",")):
-                prop = _USER_PROP_BY_LOWER.get(name.lower())
-                if prop is None:
-                    raise errors.bad_request(
-                        f"Could not find a property named '{name}' on type 'microsoft.graph.user'."
-                    )
-                if prop not in chosen:
-                    chosen.append(prop)
-            select = tuple(chosen)
+        _only(q, {"$select", "$top", "$skiptoken", "$filter"}, "Request_UnsupportedQuery")
+        select = self._user_select(q)
         with_activity = "signInActivity" in select
-        maximum = USERS_MAX_TOP_WITH_ACTIVITY if with_activity else 999
-        top = _top(q, USERS_DEFAULT_TOP, maximum, "Request_UnsupportedQuery")
+        top = _top(q, USERS_DEFAULT_TOP, USERS_MAX_TOP, "Request_UnsupportedQuery")
         if with_activity:
+            top = min(top, USERS_MAX_TOP_WITH_ACTIVITY)
             _require_role(req.claims, AUDIT)
             if not self.tenant.premium:
                 raise errors.not_premium()
-        start = int(self.tokens.read("users", q, q["$skiptoken"])) if "$skiptoken" in q else 0
+        sku_id = _license_filter(q)
+        if sku_id is not None and with_activity and not self.tenant.license_filter_with_activity:
+            raise errors.unsupported_filter("signInActivity", "User")
         directory = self.tenant.directory
-        end = min(directory.count, start + top)
+        holds = (lambda i: True) if sku_id is None else (lambda i: directory.holds(i, sku_id))
+        start = int(self.tokens.read("users", q, q["$skiptoken"])) if "$skiptoken" in q else 0
+        indexes, following = directory.page(start, top, holds)
         context = f"{self.base_url}/v1.0/$metadata#users" + (f"({','.join(select)})" if "$select" in q else "")
         body: dict[str, Any] = {"@odata.context": context}
-        if end < directory.count:
-            body["@odata.nextLink"] = _next_link(self.base_url, "/v1.0/users", q, self.tokens.issue("users", q, end))
-        body["value"] = [directory.user(i, select) for i in range(start, end)]
+        if following is not None:
+            token = self.tokens.issue("users", q, following)
+            body["@odata.nextLink"] = _next_link(self.base_url, "/v1.0/users", q, token)
+        body["value"] = [directory.user(i, select) for i in indexes]
         return 200, body, {}
 
     def users_count(self, req: Request) -> Result:
@@ -208,6 +218,19 @@ class GraphRoutes:
         if (req.headers.get("ConsistencyLevel") or "").lower() != "eventual":
             raise errors.count_needs_consistency_level()
         return 200, str(self.tenant.directory.count).encode(), {"Content-Type": "text/plain"}
+
+    @staticmethod
+    def _user_select(q: dict[str, str]) -> tuple[str, ...]:
+        if "$select" not in q:
+            return DEFAULT_USER_SELECT
+        chosen: list[str] = []
+        for name in (p.strip() for p in q["$select"].split(",")):
+            prop = _USER_PROP_BY_LOWER.get(name.lower())
+            if prop is None:
+                raise errors.bad_request(f"Could not find a property named '{name}' on type 'microsoft.graph.user'.")
+            if prop not in chosen:
+                chosen.append(prop)
+        return tuple(chosen)
 
     def subscribed_skus(self, req: Request) -> Result:
         _require_role(

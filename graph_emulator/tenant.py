@@ -31,6 +31,8 @@ class TenantSpec:
     days: int = 30
     premium: bool = True
     or_filter: bool = True  # False: signIns answers 400 to a `$filter` with `or` (unconfirmed on live Graph)
+    # False: /users answers 400 to `assignedLicenses/any(...)` together with `$select=signInActivity` (undocumented)
+    license_filter_with_activity: bool = True
     now: dt.datetime | None = None  # the tenant clock at start; default: wall clock, whole minute
     late_window_minutes: int = 20  # how far before the previous clock late arrivals may lie
     burst_size: int = 0  # Dynamics 365 sign-ins sharing one microsecond (spread over its 10 ticks)
@@ -58,6 +60,7 @@ class Tenant:
         self.domain = "contoso.onmicrosoft.com"
         self.premium = spec.premium
         self.or_filter = spec.or_filter
+        self.license_filter_with_activity = spec.license_filter_with_activity
         now = spec.now or dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
         self.now_ticks = _ticks(now)
         self._lock = threading.Lock()

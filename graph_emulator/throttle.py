@@ -1,4 +1,5 @@
-"""Per-app sliding-window throttling of /auditLogs/signIns, and the statistics tests assert on.
+"""Per-app sliding-window throttling (of /auditLogs/signIns; a second instance: users pages that select
+signInActivity), and the statistics tests assert on.
 
 A violation is a request that arrives while a Retry-After this app was given has not elapsed:
 that is what a well-behaved client never does, whatever its retry strategy.
@@ -26,8 +27,9 @@ class ThrottleSettings:
 class Throttle:
     """Decides 429s; thread-safe."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, stats_window: float = WINDOW_FOR_STATS) -> None:
         self.settings = ThrottleSettings()
+        self._stats_window = stats_window
         self._clock = clock
         self._lock = threading.Lock()
         self._accepted: dict[str, deque[float]] = defaultdict(deque)
@@ -49,7 +51,7 @@ class Throttle:
         with self._lock:
             seen = self._seen[app]
             seen.append(now)
-            while seen and seen[0] <= now - WINDOW_FOR_STATS:
+            while seen and seen[0] <= now - self._stats_window:
                 seen.popleft()
             self.max_in_window[app] = max(self.max_in_window[app], len(seen))
             if now < self._retry_until.get(app, 0.0):
@@ -77,7 +79,7 @@ class Throttle:
                 a: {
                     "violations": self.violations.get(a, 0),
                     "throttled": self.throttled.get(a, 0),
-                    "max_requests_in_10s": self.max_in_window.get(a, 0),
+                    f"max_requests_in_{self._stats_window:.0f}s": self.max_in_window.get(a, 0),
                 }
                 for a in sorted(apps)
             }

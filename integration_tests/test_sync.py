@@ -205,9 +205,10 @@ def test_a_lower_sign_in_rate_setting_is_kept_to(tmp_path):
     assert set(ids(result.records("sign_ins"))) == expected
 
 
-def test_users_and_skus_are_not_paced_by_the_sign_in_budget(tmp_path):
-    with lagging_tenant(users=2600) as emu:
-        config = sync_config(emu, hours_back=-0.5, sign_in_requests_per_10_seconds=1)
+def test_users_without_sign_in_activity_and_skus_are_not_paced_by_the_sign_in_budget(tmp_path):
+    """Users pages that select signInActivity are paced (integration_tests/test_roster.py); the others are not."""
+    with lagging_tenant(users=5100) as emu:  # six pages of 999
+        config = sync_config(emu, hours_back=-0.5, sign_in_requests_per_10_seconds=1, include_sign_in_activity=False)
         result = read_successfully(emu, tmp_path, config, ALL_STREAMS)
         times = sorted(e["time"] for e in emu.request_log() if e["route"] in ("users", "subscribedSkus"))
         sign_in_requests = len(emu.request_log("signIns"))

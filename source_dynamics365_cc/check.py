@@ -5,7 +5,7 @@ permissions, then one cheap call to each Graph resource the streams read, the si
 the very filter a sync sends. Each failure raises `ConfigError`/`TokenError`/`GraphUnavailable` with its message.
 
 The calls go through the CDK's `HttpClient` as the streams' do: the same error handler, Retry-After
-backoff, sign-in pacer and authenticator. A busy tenant (another tool on the same app) is waited
+backoff, request budget and authenticator. A busy tenant (another tool on the same app) is waited
 out for up to `CHECK_WAIT_SECONDS` in total, each wait logged, since *Set up source* in the Airbyte
 UI must not fail at random; a host that cannot be reached or trusted, or a fresh token refused,
 fails at once.
@@ -27,16 +27,11 @@ from .auth.tokens import GraphAuthenticator, GraphTokenProvider, token_roles
 from .config import ConnectorConfig
 from .errors import ConfigError, FilterRefused, GraphUnavailable, TokenError
 from .graph.answers import GraphErrorHandler
-from .graph.throttle import (
-    GraphApiBudget,
-    RetryAfterBackoff,
-    WaitLimit,
-    WaitLimitReached,
-)
+from .graph.throttle import RetryAfterBackoff, WaitLimit, WaitLimitReached
 from .runtime import MACHINE, Runtime
-from .signins.query import SignInQuery, Window, application_matches, is_sign_in_request
+from .signins.query import SignInQuery, Window, application_matches
 from .signins.refusal import FILTER_REFUSED, filter_refusal
-from .signins.stream import sign_in_kinds
+from .signins.stream import SIGN_IN_LOG_LEFT_OUT, sign_in_kinds
 from .streams import SubscribedSkus, Users
 
 PROBE_TIMEOUT_SECONDS = 60
@@ -47,9 +42,10 @@ CHECK_MAX_RETRIES = int(CHECK_WAIT_SECONDS)
 HOUR = timedelta(hours=1)
 
 
-def check_roles(access_token: str) -> None:
-    """Fail, naming per stream what is missing, unless the token's application permissions cover every stream."""
-    missing = missing_permissions_message(token_roles(access_token))
+def check_roles(access_token: str, left_out: tuple[str, ...] = ()) -> None:
+    """Fail, naming per stream what is missing, unless the token's application permissions cover every stream the
+    configuration reads (all but `left_out`)."""
+    missing = missing_permissions_message(token_roles(access_token), left_out)
     if missing:
         raise ConfigError(f"{missing} {PERMISSIONS_HINT}")
 
@@ -101,19 +97,18 @@ class CheckErrorHandler(ErrorHandler):
 
 
 class GraphProbe:
-    """Sends check's GETs through one `HttpClient`; the wait limit is shared by all of them. The sign-in pacer
-    comes from the runtime, as a sync's does."""
+    """Sends check's GETs through one `HttpClient`; the wait limit is shared by all of them. The request budget
+    (every documented Graph limit) comes from the runtime, as a sync's does."""
 
     def __init__(
         self, config: ConnectorConfig, authenticator: GraphAuthenticator, logger: logging.Logger, runtime: Runtime
     ) -> None:
         self._config = config
-        pacer = runtime.pacer(config.sign_in_requests_per_10_seconds)
         self._client = HttpClient(
             name="check",
             logger=logger,
             error_handler=CheckErrorHandler(config, logger),
-            api_budget=GraphApiBudget(pacer, is_sign_in_request),  # type: ignore[arg-type]
+            api_budget=runtime.budget(config.sign_in_requests_per_10_seconds),  # type: ignore[arg-type]
             authenticator=authenticator,
             backoff_strategy=WaitLimit(RetryAfterBackoff(), CHECK_WAIT_SECONDS, logger),
         )
@@ -155,13 +150,17 @@ def check_connection(
     runtime: Runtime = MACHINE,
 ) -> None:
     """Raise on the first problem found; return quietly when every stream can be read. `runtime` gives the
-    clock and the sign-in pacer (tests pass their own)."""
+    clock and the request pacers (tests pass their own)."""
+    logger = logger or logging.getLogger("airbyte")
     access_token = provider.token()
-    check_roles(access_token)
-    probe = GraphProbe(config, GraphAuthenticator(provider), logger or logging.getLogger("airbyte"), runtime)
+    check_roles(access_token, () if config.include_sign_in_log else ("sign_ins",))
+    probe = GraphProbe(config, GraphAuthenticator(provider), logger, runtime)
     probe.get(SubscribedSkus.collection, {})
     probe.get(Users.collection, {"$select": "id,userPrincipalName", "$top": 1})
-    probe_sign_ins(config, probe, runtime)
+    if config.include_sign_in_log:
+        probe_sign_ins(config, probe, runtime)
+    else:
+        logger.warning(SIGN_IN_LOG_LEFT_OUT)
 
 
 def probe_sign_ins(config: ConnectorConfig, probe: GraphProbe, runtime: Runtime) -> None:

@@ -36,6 +36,9 @@ DYNAMICS_365_APP_IDS: tuple[str, ...] = (
 # margin keep a boundary computed now valid when the request reaches Graph.
 RETENTION = timedelta(days=30)
 RETENTION_MARGIN = timedelta(minutes=10)
+# The roster's scope: the first is the default (the license answer needs the holders only).
+LICENSE_HOLDERS, ALL_USERS = "dynamics_365_license_holders", "all_users"
+ROSTER_SCOPES = (LICENSE_HOLDERS, ALL_USERS)
 APP_REGISTRATION_HINT = "Azure portal: Microsoft Entra ID > App registrations > your app > Overview"
 
 
@@ -61,6 +64,9 @@ SETTINGS = {
         # links add.
         Setting("sign_in_app_ids", list(DYNAMICS_365_APP_IDS), high=12),
         Setting("include_sign_in_activity", True),
+        Setting("include_sign_in_log", True),
+        Setting("roster_scope", ROSTER_SCOPES[0]),
+        Setting("roster_sku_ids", [], high=50),  # each SKU is a query of its own
         Setting("include_non_interactive_sign_ins", False),
         Setting("exclude_concealed_users", True),
         Setting("lookback_window_minutes", 60, low=0, high=1440),
@@ -103,6 +109,9 @@ class ConnectorConfig:
     sign_in_app_ids: tuple[str, ...]
     lookback: timedelta
     include_sign_in_activity: bool
+    include_sign_in_log: bool
+    roster_scope: str
+    roster_sku_ids: tuple[str, ...]
     include_non_interactive_sign_ins: bool
     exclude_concealed_users: bool
     sign_in_requests_per_10_seconds: int
@@ -148,6 +157,9 @@ def parse_config(
         sign_in_app_ids=_app_ids(raw.get("sign_in_app_ids", SETTINGS["sign_in_app_ids"].default)),
         lookback=timedelta(minutes=_integer(raw, "lookback_window_minutes")),
         include_sign_in_activity=_boolean(raw, "include_sign_in_activity"),
+        include_sign_in_log=_boolean(raw, "include_sign_in_log"),
+        roster_scope=_choice(raw.get("roster_scope", SETTINGS["roster_scope"].default), "roster_scope", ROSTER_SCOPES),
+        roster_sku_ids=_sku_ids(raw.get("roster_sku_ids", SETTINGS["roster_sku_ids"].default)),
         include_non_interactive_sign_ins=_boolean(raw, "include_non_interactive_sign_ins"),
         exclude_concealed_users=_boolean(raw, "exclude_concealed_users"),
         sign_in_requests_per_10_seconds=_integer(raw, "sign_in_requests_per_10_seconds"),
@@ -370,6 +382,26 @@ def _app_ids(value: Any) -> tuple[str, ...]:
             )
         ids.append(item.strip().lower())
     return tuple(dict.fromkeys(ids))
+
+
+def _sku_ids(value: Any) -> tuple[str, ...]:
+    most = SETTINGS["roster_sku_ids"].high
+    if not isinstance(value, list) or len(value) > most:
+        raise ConfigError(f"'roster_sku_ids' must be a list of at most {most} SKU IDs (GUIDs).")
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not GUID.match(item.strip()):
+            raise ConfigError(
+                f"'roster_sku_ids' item {index + 1} is not a SKU ID: each must be a GUID like "
+                "6fd2c87f-b296-42f0-b197-1e91e994b900. Microsoft 365 admin center > Billing > Your products, or "
+                "the skuId column of the subscribed_skus stream."
+            )
+    return tuple(dict.fromkeys(item.strip().lower() for item in value))
+
+
+def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"'{name}' must be one of: {', '.join(choices)}.")
+    return str(value)
 
 
 def _integer(raw: Mapping[str, Any], name: str) -> int:

@@ -1,4 +1,4 @@
-"""What the connector takes from the machine it runs on: the time, a way to wait, and the sign-in pacer.
+"""What the connector takes from the machine it runs on: the time, a way to wait, and the request pacers.
 
 The source receives one `Runtime` and hands its parts to what needs them, so tests and the benchmark
 pass their own (a pacer opened wide, a sleep that returns at once) instead of patching modules.
@@ -11,16 +11,21 @@ from datetime import datetime
 from typing import Callable
 
 from .clock import utc_now
-from .graph.throttle import SlidingWindowPacer
+from .graph.throttle import GraphApiBudget, SlidingWindowPacer
+from .limits import graph_budget
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """`pacer` builds the shared sign-in pacer from the configured requests per 10 seconds."""
+    """`pacer` builds the pacer of one documented limit (limits.DOCUMENTED_LIMITS) from its requests and seconds."""
 
     now: Callable[[], datetime] = utc_now
     sleep: Callable[[float], None] = time.sleep
-    pacer: Callable[[int], SlidingWindowPacer] = SlidingWindowPacer
+    pacer: Callable[[int, float], SlidingWindowPacer] = SlidingWindowPacer
+
+    def budget(self, sign_in_requests_per_10_seconds: int) -> GraphApiBudget:
+        """The request budget of one sync or one `check`: every documented limit, paced on this runtime."""
+        return graph_budget(sign_in_requests_per_10_seconds, self.pacer, self.sleep)
 
 
 MACHINE = Runtime()  # the real clock, sleep and pacer: every command's default

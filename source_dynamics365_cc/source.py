@@ -38,7 +38,6 @@ from .graph.dropped import DroppedRecords
 from .graph.throttle import GraphApiBudget
 from .runtime import MACHINE, Runtime
 from .signins.cursor import sign_in_cursor
-from .signins.query import is_sign_in_request
 from .signins.stream import SignIns, sign_in_kinds
 from .streams import SubscribedSkus, Users
 
@@ -131,7 +130,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
 
     def streams(self, config: Mapping[str, Any]) -> List[Stream]:
         """Built once per config: `read` asks twice (the CDK's adapter for the concurrent streams, then for the
-        others), and one set of streams means one token provider and one sign-in pacer per sync."""
+        others), and one set of streams means one token provider and one request budget per sync."""
         if self._built is None or self._built[0] != config:
             self._built = (config, self._build_streams(config))
         return self._built[1]
@@ -139,11 +138,19 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
     def _build_streams(self, config: Mapping[str, Any]) -> List[Stream]:
         parsed = parse_config(config, now=self._sync_end, logger=logger)
         authenticator = GraphAuthenticator(GraphTokenProvider(parsed, logger, sleep=self._runtime.sleep))
-        # Graph counts every sign-in request, v1.0 and beta alike, against one budget: one pacer for both streams,
-        # so their sum stays under the limit and a Retry-After pauses both.
-        budget = GraphApiBudget(self._runtime.pacer(parsed.sign_in_requests_per_10_seconds), is_sign_in_request)
+        # Graph counts every sign-in request, v1.0 and beta alike, against one limit, and users pages that select
+        # signInActivity against another: one budget for the sync, so each sum stays under its limit and a
+        # Retry-After pauses every request under it.
+        budget = self._runtime.budget(parsed.sign_in_requests_per_10_seconds)
         return [
-            Users(parsed, authenticator, logger=logger, dropped=self._dropped, sleep=self._runtime.sleep),
+            Users(
+                parsed,
+                authenticator,
+                api_budget=budget,
+                logger=logger,
+                dropped=self._dropped,
+                sleep=self._runtime.sleep,
+            ),
             *(self._sign_ins(kind, parsed, authenticator, budget) for kind in sign_in_kinds(parsed)),
             SubscribedSkus(parsed, authenticator, logger=logger, dropped=self._dropped),
         ]

@@ -21,6 +21,7 @@ def config(**overrides: Any) -> dict:
         "credentials": {"auth_type": "client_secret", "client_secret": SECRET},
         "login_endpoint": LOGIN,
         "graph_endpoint": GRAPH,
+        "roster_scope": "all_users",  # these fakes serve /users unfiltered, as the whole roster
     }
     base.update(overrides)
     return base

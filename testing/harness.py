@@ -52,7 +52,9 @@ def config_since(emulator: Emulator, start: dt.datetime, **settings: Any) -> dic
 def config_from_info(info: Mapping[str, Any], app: str = "full") -> dict[str, Any]:
     """The connector config for one of the emulated tenant's app registrations (by name: "full", "no_audit", ...),
     signing in with its client secret, made from the emulator's info (`Emulator.info()`, its info file, or
-    `GET /_emulator/info`): the one place the connector's settings are spelled for an emulator."""
+    `GET /_emulator/info`): the one place the connector's settings are spelled for an emulator. It reads every
+    user, so that a roster compares with the tenant's whole directory (tests of the license holders' scope ask for
+    that scope)."""
     registration = info["apps"][app]
     return {
         "tenant_id": info["tenant_id"],
@@ -60,6 +62,7 @@ def config_from_info(info: Mapping[str, Any], app: str = "full") -> dict[str, An
         "credentials": {"auth_type": "client_secret", "client_secret": registration["client_secret"]},
         "login_endpoint": info["base_url"],
         "graph_endpoint": info["base_url"],
+        "roster_scope": "all_users",
     }
 
 

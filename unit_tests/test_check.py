@@ -49,7 +49,10 @@ def cdk_sleeps(monkeypatch) -> list:
 
 def paced_by(clock: FakeClock) -> Runtime:
     """The machine's runtime with the sign-in pacer on the fake clock."""
-    return Runtime(sleep=clock.sleep, pacer=lambda limit: SlidingWindowPacer(limit, clock=clock, sleep=clock.sleep))
+    return Runtime(
+        sleep=clock.sleep,
+        pacer=lambda limit, seconds: SlidingWindowPacer(limit, seconds, clock=clock, sleep=clock.sleep),
+    )
 
 
 def run_check(**answers) -> None:

@@ -25,8 +25,8 @@ from source_dynamics365_cc.graph.throttle import (
     SlidingWindowPacer,
     retry_after_seconds,
 )
+from source_dynamics365_cc.limits import DOCUMENTED_LIMITS, SIGN_IN_ACTIVITY_LIMIT, SIGN_IN_LOG_LIMIT, graph_budget
 from source_dynamics365_cc.signins.instants import format_instant
-from source_dynamics365_cc.signins.query import is_sign_in_request
 from testing.clock import FakeClock
 from testing.graph_fakes import GRAPH, config, read_streams, register_login
 
@@ -78,10 +78,14 @@ def test_retry_after_accepts_integer_fractional_and_missing_values():
     assert retry_after_seconds(response(429, "soon")) is None
 
 
+def sign_in_budget(clock: FakeClock, limit: int = 5, margin: float = 0.25) -> GraphApiBudget:
+    pacer = SlidingWindowPacer(limit, window=10, margin=margin, clock=clock, sleep=clock.sleep)
+    return GraphApiBudget([(SIGN_IN_LOG_LIMIT, pacer)], sleep=clock.sleep)
+
+
 def test_budget_paces_only_sign_in_requests_and_pauses_on_429():
     clock = FakeClock()
-    pacer = SlidingWindowPacer(1, window=10, margin=0, clock=clock, sleep=clock.sleep)
-    budget = GraphApiBudget(pacer, is_sign_in_request)
+    budget = sign_in_budget(clock, limit=1, margin=0)
     users = request("https://graph.example.test/v1.0/users")
     sign_ins = request("https://graph.example.test/v1.0/auditLogs/signIns?$top=999")
     for _ in range(3):
@@ -90,6 +94,62 @@ def test_budget_paces_only_sign_in_requests_and_pauses_on_429():
     budget.update_from_response(sign_ins, response(429, "4.5"))
     budget.acquire_call(sign_ins)
     assert clock.now == 4.5
+
+
+def paced_budget(clock: FakeClock) -> GraphApiBudget:
+    return graph_budget(
+        5, lambda limit, seconds: SlidingWindowPacer(limit, seconds, clock=clock, sleep=clock.sleep), clock.sleep
+    )
+
+
+ACTIVITY_PAGE = "https://graph.example.test/v1.0/users?%24select=id%2CsignInActivity&%24top=500"
+
+
+def test_the_documented_limits_are_graphs_and_say_which_requests_count():
+    assert [(limit.requests, limit.seconds) for limit in DOCUMENTED_LIMITS] == [(5, 10.0), (10, 60.0)]
+    sign_ins = "https://graph.example.test/beta/auditLogs/signIns?$filter=x"
+    next_activity_page = "https://graph.example.test/v1.0/users?$select=id,signInActivity&$top=500&$skiptoken=abc"
+    plain_users = "https://graph.example.test/v1.0/users?%24select=id%2CuserPrincipalName&%24top=999"
+    assert SIGN_IN_LOG_LIMIT.counts(sign_ins) and not SIGN_IN_ACTIVITY_LIMIT.counts(sign_ins)
+    for activity in (ACTIVITY_PAGE, next_activity_page):  # counted under both readings of Microsoft's table
+        assert SIGN_IN_ACTIVITY_LIMIT.counts(activity) and SIGN_IN_LOG_LIMIT.counts(activity)
+    assert not any(limit.counts(plain_users) for limit in DOCUMENTED_LIMITS)
+
+
+def test_users_pages_with_sign_in_activity_go_at_ten_per_minute():
+    clock = FakeClock()
+    budget = paced_budget(clock)
+    sent = []
+    for _ in range(25):
+        budget.acquire_call(request(ACTIVITY_PAGE))
+        sent.append(clock.now)
+    assert all(sent[index + 10] - sent[index] >= 60 for index in range(len(sent) - 10))
+    assert sent[:5] == [0] * 5 and sent[-1] <= 2 * 60.25 + 10.25 + 1e-6
+
+
+def test_a_request_under_two_limits_is_counted_in_both_when_it_is_sent():
+    clock = FakeClock()
+    budget = paced_budget(clock)
+    sign_ins = request("https://graph.example.test/v1.0/auditLogs/signIns?$top=999")
+    for _ in range(5):
+        budget.acquire_call(sign_ins)
+    budget.acquire_call(request(ACTIVITY_PAGE))  # the sign-in log's window is full: it waits for it
+    assert clock.now == 10.25
+    for _ in range(4):
+        budget.acquire_call(sign_ins)
+    assert clock.now == 10.25
+    budget.acquire_call(sign_ins)
+    assert clock.now == 10.25 + 10.25, "the activity page took one of the sign-in log's five slots when it was sent"
+
+
+def test_a_retry_after_on_an_activity_page_pauses_every_request_under_its_limits_only():
+    clock = FakeClock()
+    budget = paced_budget(clock)
+    budget.update_from_response(request(ACTIVITY_PAGE), response(429, "30"))
+    budget.acquire_call(request("https://graph.example.test/v1.0/subscribedSkus"))
+    assert clock.now == 0
+    budget.acquire_call(request("https://graph.example.test/v1.0/auditLogs/signIns"))
+    assert clock.now == 30
 
 
 def test_backoff_prefers_retry_after_then_grows_exponentially_with_a_cap():
@@ -140,7 +200,7 @@ def test_a_retry_after_up_to_the_cap_is_obeyed():
 @pytest.mark.parametrize("header, paused", [("300", 300.0), ("301", 0.0), ("inf", 0.0)])
 def test_other_workers_pause_for_a_retry_after_up_to_the_cap_and_not_for_one_that_ends_the_sync(header, paused):
     clock = FakeClock()
-    budget = GraphApiBudget(SlidingWindowPacer(5, clock=clock, sleep=clock.sleep), is_sign_in_request)
+    budget = sign_in_budget(clock)
     sign_ins = request("https://graph.example.test/v1.0/auditLogs/signIns")
     budget.update_from_response(sign_ins, response(429, header))
     budget.acquire_call(sign_ins)

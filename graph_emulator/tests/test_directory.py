@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from graph_emulator import Emulator
+from graph_emulator import Emulator, TenantSpec
 
-from .conftest import Client
+from .conftest import NOW, Client
 
 DEFAULT = {
     "businessPhones",
@@ -110,11 +110,61 @@ def test_unknown_select_property_is_400(client: Client) -> None:
         ("1000", "id", 400),
         ("0", "id", 400),
         ("500", "id,signInActivity", 200),
-        ("501", "id,signInActivity", 400),
+        ("501", "id,signInActivity", 200),
+        ("1000", "id,signInActivity", 400),
     ],
 )
 def test_users_top_bounds(client: Client, top: str, select: str, status: int) -> None:
     assert client.get("/v1.0/users", {"$top": top, "$select": select}).status_code == status
+
+
+def test_a_top_above_500_with_sign_in_activity_is_served_as_pages_of_500() -> None:
+    with Emulator(TenantSpec(seed=3, users=620, sign_ins=10, days=30, now=NOW)) as big:
+        pages = Client(big).pages("/v1.0/users", {"$top": "999", "$select": "id,signInActivity"})
+        assert [len(page) for page in pages] == [500, 120]
+        assert [len(page) for page in Client(big).pages("/v1.0/users", {"$top": "999", "$select": "id"})] == [620]
+
+
+def test_the_license_filter_serves_exactly_the_holders_direct_or_through_a_group(emu: Emulator, client: Client) -> None:
+    users = list(emu.tenant.users())
+    for sku in emu.tenant.subscribed_skus():
+        sku_id = sku["skuId"]
+        params = {"$filter": f"assignedLicenses/any(x:x/skuId eq {sku_id})", "$select": "id", "$top": "7"}
+        got = [user["id"] for page in client.pages("/v1.0/users", params) for user in page]
+        held = [u["id"] for u in users if any(lic["skuId"] == sku_id for lic in u["assignedLicenses"])]
+        assert got == held
+    grouped = [
+        s for u in users for s in u["licenseAssignmentStates"] if s["assignedByGroup"] and s["state"] == "Active"
+    ]
+    assert grouped, "some licenses are held through a group"
+
+
+@pytest.mark.parametrize(
+    "clause",
+    ["assignedLicenses/any(x:x/skuId ne 6fd2c87f-b296-42f0-b197-1e91e994b900)", "userType eq 'Member'", "id eq 'x'"],
+)
+def test_any_other_users_filter_is_refused(client: Client, clause: str) -> None:
+    r = client.get("/v1.0/users", {"$filter": clause})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "Request_UnsupportedQuery"
+
+
+def test_a_tenant_may_refuse_the_license_filter_with_sign_in_activity(fresh: Emulator) -> None:
+    params = {"$filter": "assignedLicenses/any(x:x/skuId eq 6fd2c87f-b296-42f0-b197-1e91e994b900)"}
+    assert Client(fresh).get("/v1.0/users", {**params, "$select": "id,signInActivity"}).status_code == 200
+    fresh.set_license_filter_with_activity(False)
+    refused = Client(fresh).get("/v1.0/users", {**params, "$select": "id,signInActivity"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "Request_UnsupportedQuery"
+    assert Client(fresh).get("/v1.0/users", {**params, "$select": "id"}).status_code == 200
+
+
+def test_users_pages_with_sign_in_activity_get_ten_a_minute(fresh: Emulator) -> None:
+    fresh.set_activity_throttle()
+    client = Client(fresh)
+    answers = [client.get("/v1.0/users", {"$select": "id,signInActivity", "$top": "1"}) for _ in range(11)]
+    assert [a.status_code for a in answers] == [200] * 10 + [429]
+    assert 50 < float(answers[-1].headers["Retry-After"]) <= 60
+    assert client.get("/v1.0/users", {"$select": "id", "$top": "1"}).status_code == 200
+    assert list(fresh.stats()["activity"].values())[0]["throttled"] == 1
 
 
 def test_sign_in_activity_needs_audit_role_and_premium(fresh: Emulator) -> None:

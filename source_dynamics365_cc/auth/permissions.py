@@ -65,18 +65,19 @@ NO_ROLES_MESSAGE = "The app's token carries no application permissions: admin co
 UNCOVERED_MESSAGE = "The app's application permissions do not cover every stream"
 
 
-def uncovered_streams(roles: Iterable[str]) -> list[StreamPermissions]:
-    """The streams none of whose permissions the roles include, in stream order."""
-    granted = set(roles)
-    return [stream for stream in STREAM_PERMISSIONS if not stream.covered_by(granted)]
+def uncovered_streams(roles: Iterable[str], left_out: Iterable[str] = ()) -> list[StreamPermissions]:
+    """The streams (but those `left_out`) none of whose permissions the roles include, in stream order."""
+    granted, skipped = set(roles), set(left_out)
+    return [s for s in STREAM_PERMISSIONS if s.stream not in skipped and not s.covered_by(granted)]
 
 
-def missing_permissions_message(roles: Iterable[str]) -> Optional[str]:
-    """What an admin must grant, per stream, or None when the roles cover every stream (without the portal hint)."""
+def missing_permissions_message(roles: Iterable[str], left_out: Iterable[str] = ()) -> Optional[str]:
+    """What an admin must grant, per stream, or None when the roles cover every stream the configuration reads
+    (all but `left_out`); without the portal hint."""
     granted = sorted(set(roles))
     if not granted:
         return NO_ROLES_MESSAGE
-    missing = uncovered_streams(granted)
+    missing = uncovered_streams(granted, left_out)
     if not missing:
         return None
     needs = "; ".join(f"{stream.stream} needs {stream.requirement()}" for stream in missing)

@@ -3,7 +3,7 @@
 `stream.GraphStream` is the base stream: Graph's base URL, `@odata.nextLink` paging followed exactly as
 given and never to another host, the error handler and the Retry-After backoff, and the `refusal` hook through
 which a stream claims an answer it handles itself. Next to it: `answers` (what each Graph answer means), `pages`
-(a Graph page decoded once), `throttle` (the sign-in pacer, Graph's 5 requests per 10 s, and Retry-After),
+(a Graph page decoded once), `throttle` (the pacers of Graph's documented limits, and Retry-After),
 `clouds` (Microsoft's hosts per national cloud), `concealed` (anonymized user names) and `dropped` (records
 Graph should not have sent, counted and reported once per sync). Nothing here knows a particular stream.
 

@@ -97,13 +97,16 @@ class GraphStream(HttpStream, ABC):
     def first_page_params(self, stream_slice: Mapping[str, Any]) -> MutableMapping[str, Any]:
         return {}
 
-    def first_page(self, params: Mapping[str, Any]) -> requests.Response:
-        """The collection's first page with `params`, sent as the stream sends its pages: through the stream's
-        HttpClient, with its error handler, Retry-After backoff, budget and token. For a request outside a read
-        (the density probe). The CDK keeps that client in HttpStream._http_client, used here and in `count` only
-        (pinned by unit_tests/test_cdk_contract.py)."""
+    def first_page(self, params: Mapping[str, Any], collection: Optional[str] = None) -> requests.Response:
+        """The first page of the collection (this stream's, or `collection`) with `params`, sent as the stream sends
+        its pages: through the stream's HttpClient, with its error handler, Retry-After backoff, budget and token.
+        For a request outside a read (the density probe, the roster's SKU list). The CDK keeps that client in
+        HttpStream._http_client, used here and in `count` only (pinned by unit_tests/test_cdk_contract.py)."""
         _, response = self._http_client.send_request(
-            "GET", f"{self.url_base}{self.collection}", request_kwargs=self.request_kwargs(), params=params
+            "GET",
+            f"{self.url_base}{collection or self.collection}",
+            request_kwargs=self.request_kwargs(),
+            params=params,
         )
         return response
 

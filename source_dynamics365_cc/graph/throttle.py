@@ -1,9 +1,12 @@
-"""The throttle policy for Graph's sign-in log: pace requests below Graph's limit, obey Retry-After.
+"""The throttle policy: pace every request Graph counts against a documented limit, obey Retry-After.
 
-Graph allows 5 sign-in requests per 10 seconds per app and tenant. `SlidingWindowPacer` keeps every
-worker under that limit together, and when Graph still answers 429 (another tool using the same
-app, say) its Retry-After pauses every worker, not only the one that was told. `GraphApiBudget`
-plugs the pacer into the CDK's request path; `RetryAfterBackoff` tells the CDK how long to wait.
+A `GraphLimit` is one limit Microsoft documents per app and tenant and the requests counted against it; the
+table of them, `limits.DOCUMENTED_LIMITS`, lives above the packages, since only the streams know their paths.
+One `SlidingWindowPacer` per limit keeps every worker under it together; `GraphApiBudget` plugs the
+pacers into the CDK's request path (a sync's streams and `check` alike), counts a request in every limit
+it falls under at once, and when Graph still answers 429 (another tool using the same app, say) its
+Retry-After pauses every request under those limits, not only the one that was told.
+`RetryAfterBackoff` tells the CDK how long to wait.
 """
 
 import email.utils
@@ -11,8 +14,9 @@ import logging
 import math
 import threading
 import time
+from dataclasses import dataclass
 from datetime import timezone
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -106,6 +110,16 @@ class SlidingWindowPacer:
                     return
             self._sleep(wait)
 
+    def wait_time(self) -> float:
+        """Seconds until one more request may be sent (0 when it may go now); counts nothing."""
+        with self._lock:
+            return self._wait_time(self._clock())
+
+    def count(self) -> None:
+        """Count a request sent now (after `wait_time` said it may go)."""
+        with self._lock:
+            self._sent.append(self._clock())
+
     def pause(self, seconds: float) -> None:
         """Hold every worker for `seconds` (Graph's Retry-After)."""
         with self._lock:
@@ -117,27 +131,55 @@ class SlidingWindowPacer:
         return max(window_wait, self._paused_until - now)
 
 
-class GraphApiBudget(AbstractAPIBudget):
-    """Routes the requests that `matches` accepts through a pacer, and feeds it Graph's Retry-After."""
+@dataclass(frozen=True)
+class GraphLimit:
+    """A throttling limit Microsoft documents per app and tenant, and which requests Graph counts against it."""
 
-    def __init__(self, pacer: SlidingWindowPacer, matches: Callable[[Any], bool]) -> None:
-        self._pacer = pacer
-        self._matches = matches
+    name: str
+    requests: int
+    seconds: float
+    counts: Callable[[str], bool]  # on the request's URL
+
+
+PacedLimit = tuple[GraphLimit, SlidingWindowPacer]
+
+
+class GraphApiBudget(AbstractAPIBudget):
+    """Paces each request through the pacer of every limit it counts against, and feeds them Graph's Retry-After.
+
+    A request under several limits waits until all have room and is counted in all of them at once, under one
+    lock, so no pacer counts it earlier than it is sent."""
+
+    def __init__(self, limits: Sequence[PacedLimit], sleep: Callable[[float], None] = time.sleep) -> None:
+        self._limits = tuple(limits)
+        self._sleep = sleep
+        self._lock = threading.Lock()
 
     def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
-        if self._matches(request):
-            self._pacer.acquire()
+        pacers = self._pacers_for(request)
+        while pacers:
+            with self._lock:
+                wait = max(pacer.wait_time() for pacer in pacers)
+                if wait <= 0:
+                    for pacer in pacers:
+                        pacer.count()
+                    return
+            self._sleep(wait)
 
     def get_matching_policy(self, request: Any) -> Optional[AbstractCallRatePolicy]:
         return None
 
     def update_from_response(self, request: Any, response: Any) -> None:
-        if not isinstance(response, requests.Response) or not self._matches(request):
+        if not isinstance(response, requests.Response) or response.status_code not in (429, 503):
             return
-        if response.status_code in (429, 503):
-            seconds = retry_after_seconds(response)
-            if seconds and seconds <= MAX_RETRY_AFTER_SECONDS:  # a longer wait ends the sync instead
-                self._pacer.pause(seconds)
+        seconds = retry_after_seconds(response)
+        if seconds and seconds <= MAX_RETRY_AFTER_SECONDS:  # a longer wait ends the sync instead
+            for pacer in self._pacers_for(request):
+                pacer.pause(seconds)
+
+    def _pacers_for(self, request: Any) -> list[SlidingWindowPacer]:
+        url = getattr(request, "url", "") or ""
+        return [pacer for limit, pacer in self._limits if limit.counts(url)]
 
 
 class RetryAfterBackoff(BackoffStrategy):

@@ -113,7 +113,6 @@ class SignInQuery:
         return None
 
 
-def is_sign_in_request(request: Any) -> bool:
-    """Whether a request reads sign-ins: Graph counts those, v1.0 and beta alike, against one budget."""
-    url = getattr(request, "url", "") or ""
+def is_sign_in_request(url: str) -> bool:
+    """Whether a request's URL reads sign-ins: Graph counts those, v1.0 and beta alike, against one limit."""
     return SIGN_IN_PATH in url

@@ -239,7 +239,18 @@ class NonInteractiveSignIns(SignIns):
     event_type = "nonInteractiveUser"
 
 
+# check's warning when a config leaves the sign-in log out (the tenant has no Entra ID P1/P2).
+SIGN_IN_LOG_LEFT_OUT = (
+    "The sign-in log is left out (include_sign_in_log is off): the sign_ins and non_interactive_sign_ins streams are "
+    "not offered and users are read without signInActivity, so the answer shows who holds which Dynamics 365 "
+    "license but not who used it. Microsoft Entra ID P1 or P2 is missing for that; turn the setting on once the "
+    "tenant has it."
+)
+
+
 def sign_in_kinds(config: ConnectorConfig) -> list[type[SignIns]]:
-    """The sign-in streams a config offers: beta's non-interactive sign-ins only when opted in. A sync reads these
-    and `check` probes these."""
+    """The sign-in streams a config offers: none when the sign-in log is left out (no Entra ID P1/P2), beta's
+    non-interactive sign-ins only when opted in. A sync reads these and `check` probes these."""
+    if not config.include_sign_in_log:
+        return []
     return [SignIns, NonInteractiveSignIns] if config.include_non_interactive_sign_ins else [SignIns]

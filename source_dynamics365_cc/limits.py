@@ -1,0 +1,36 @@
+"""Graph's documented throttling limits, and which requests count against each: the one table a sync's and
+`check`'s request budget paces by.
+
+Microsoft documents per app and tenant ("Identity and access reports service limits"): sign-in pages 5 per
+10 s, users pages that select signInActivity 10 per 60 s. Nothing documents whether such a users page also
+counts in the 5 per 10 s, so it is paced under both: either reading stays below Graph's limit. The table sits
+above the packages because it needs both streams' paths (`signins/query.py`, `streams/users.py`) and the
+pacing of `graph/throttle.py`.
+"""
+
+import time
+from typing import Callable
+
+from .graph.throttle import GraphApiBudget, GraphLimit, SlidingWindowPacer
+from .signins.query import is_sign_in_request
+from .streams.users import selects_sign_in_activity
+
+# https://learn.microsoft.com/en-us/graph/throttling-limits#identity-and-access-reports-service-limits
+SIGN_IN_LOG_LIMIT = GraphLimit(
+    "identity and access reports", 5, 10.0, lambda url: is_sign_in_request(url) or selects_sign_in_activity(url)
+)
+SIGN_IN_ACTIVITY_LIMIT = GraphLimit("users with sign-in activity", 10, 60.0, selects_sign_in_activity)
+DOCUMENTED_LIMITS = (SIGN_IN_LOG_LIMIT, SIGN_IN_ACTIVITY_LIMIT)
+
+
+def graph_budget(
+    sign_in_requests_per_10_seconds: int,
+    pacer: Callable[[int, float], SlidingWindowPacer],
+    sleep: Callable[[float], None] = time.sleep,
+) -> GraphApiBudget:
+    """One budget for a sync (or a `check`): a pacer per documented limit; the sign-in log's at the configured
+    rate, which may be lower than Graph's (another tool sharing the app)."""
+    rates = {SIGN_IN_LOG_LIMIT: sign_in_requests_per_10_seconds}
+    return GraphApiBudget(
+        [(limit, pacer(rates.get(limit, limit.requests), limit.seconds)) for limit in DOCUMENTED_LIMITS], sleep
+    )
