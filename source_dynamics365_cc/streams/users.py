@@ -27,7 +27,6 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from ..config import ALL_USERS
 from ..errors import SignInActivityRefused
 from ..graph.answers import graph_error
-from ..graph.dropped import NO_ID
 from ..graph.pages import graph_page
 from ..graph.progress import counted_estimate
 from ..graph.stream import GraphStream
@@ -288,13 +287,9 @@ class Users(GraphStream):
     def _emit_new(
         self, records: Iterable[Mapping[str, Any]], query: RosterQuery, emitted: EmittedIds
     ) -> Iterator[Mapping[str, Any]]:
-        """The records this query emits and has not emitted yet; a record without an id cannot be told apart from
-        the others, so it is dropped and counted."""
+        """The records this query emits and has not emitted yet; one without an id is dropped and counted."""
         for record in records:
-            user_id = record.get("id")
-            if not isinstance(user_id, str) or not user_id:
-                self._dropped.drop(self.name, NO_ID)
-            elif query.emits(record) and emitted.add(user_key(user_id)):
+            if self._dropped.has_id(self.name, record) and query.emits(record) and emitted.add(user_key(record["id"])):
                 yield record
 
     def _report_concealed(self) -> None:
