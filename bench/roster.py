@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from graph_emulator import Emulator, TenantSpec
-from source_dynamics365_cc.streams.users import dynamics_skus
+from source_dynamics365_cc.streams.licenses import dynamics_skus
 from testing.harness import connector_config
 
 from .procs import Measurement, measure, python_module

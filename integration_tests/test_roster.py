@@ -11,7 +11,7 @@ import pytest
 
 from graph_emulator import Emulator
 from source_dynamics365_cc.graph.concealed import is_concealed
-from source_dynamics365_cc.streams.users import dynamics_skus
+from source_dynamics365_cc.streams.licenses import dynamics_skus
 from testing.harness import connector_config, read_successfully, run_connector, running_emulator
 from testing.secrets import assert_no_secret_leaked
 

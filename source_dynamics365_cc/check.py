@@ -1,8 +1,9 @@
 """`check`: prove that a sync will work, or say in an admin's words why it will not.
 
 In order: the configuration, a token (secret, tenant, app, consent), the token's application
-permissions, then one cheap call to each Graph resource the streams read, the sign-in call with
-the very filter a sync sends. Each failure raises `ConfigError`/`TokenError`/`GraphUnavailable` with its message.
+permissions, then one cheap call to each Graph resource the streams read, the sign-in and groups calls
+with the very query a sync sends. The optional `groups` stream's permission is not required: without it
+check passes and says what a sync that selects it would lack. Each failure raises `ConfigError`/`TokenError`/`GraphUnavailable` with its message.
 
 The calls go through the CDK's `HttpClient` as the streams' do: the same error handler, Retry-After
 backoff, request budget and authenticator. A busy tenant (another tool on the same app) is waited
@@ -13,7 +14,7 @@ fails at once.
 
 import logging
 from datetime import timedelta
-from typing import Any, Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -22,17 +23,20 @@ from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .auth.permissions import PERMISSIONS_HINT, missing_permissions_message
+from .auth.permissions import PERMISSIONS_HINT, missing_permissions_message, optional_stream_warning, optional_streams
 from .auth.tokens import GraphAuthenticator, GraphTokenProvider, token_roles
 from .config import ConnectorConfig
 from .errors import ConfigError, FilterRefused, GraphUnavailable, TokenError
 from .graph.answers import GraphErrorHandler
+from .graph.pages import graph_page
 from .graph.throttle import RetryAfterBackoff, WaitLimit, WaitLimitReached
 from .runtime import MACHINE, Runtime
 from .signins.query import SignInQuery, Window, application_matches
 from .signins.refusal import FILTER_REFUSED, filter_refusal
 from .signins.stream import SIGN_IN_LOG_LEFT_OUT, sign_in_kinds
-from .streams import SubscribedSkus, Users
+from .streams import Groups, SubscribedSkus, Users
+from .streams.groups import ADVANCED_QUERY, group_query_params
+from .streams.licenses import dynamics_skus
 
 PROBE_TIMEOUT_SECONDS = 60
 # Long enough for Graph's usual Retry-After (seconds) several times over, short enough for a person at *Test*.
@@ -113,16 +117,24 @@ class GraphProbe:
             backoff_strategy=WaitLimit(RetryAfterBackoff(), CHECK_WAIT_SECONDS, logger),
         )
 
-    def get(self, path: str, params: dict[str, Any], api_version: str = "v1.0") -> None:
+    def get(
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        api_version: str = "v1.0",
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> requests.Response:
         """One GET; anything but success (or a refused sign-in filter, raised as `FilterRefused`) becomes a clear
         failure."""
         try:
-            self._client.send_request(
+            _, response = self._client.send_request(
                 "GET",
                 f"{self._config.graph_url}/{api_version}/{path}",
                 request_kwargs={"timeout": PROBE_TIMEOUT_SECONDS},
-                params=params,
+                params=dict(params),
+                headers=dict(headers or {}),
             )
+            return response
         except WaitLimitReached as spent:
             raise GraphUnavailable(
                 f"Microsoft Graph is busy or unavailable (HTTP {spent.status}) and stayed so through "
@@ -155,12 +167,24 @@ def check_connection(
     access_token = provider.token()
     check_roles(access_token, () if config.include_sign_in_log else ("sign_ins",))
     probe = GraphProbe(config, GraphAuthenticator(provider), logger, runtime)
-    probe.get(SubscribedSkus.collection, {})
+    skus = graph_page(probe.get(SubscribedSkus.collection, {})).get("value") or []
     probe.get(Users.collection, {"$select": "id,userPrincipalName", "$top": 1})
     if config.include_sign_in_log:
         probe_sign_ins(config, probe, runtime)
     else:
         logger.warning(SIGN_IN_LOG_LEFT_OUT)
+    readable, unreadable = optional_streams(token_roles(access_token))
+    for stream in unreadable:
+        logger.warning(optional_stream_warning(stream))
+    if any(stream.stream == Groups.name for stream in readable):
+        probe_groups(probe, [*dynamics_skus(skus), *config.roster_sku_ids])
+
+
+def probe_groups(probe: GraphProbe, sku_ids: list[str]) -> None:
+    """One group assigning the first Dynamics 365 SKU, asked as a sync asks (an advanced query); a tenant without such
+    a SKU has no group to name, and is asked for any one group."""
+    params = group_query_params(sku_ids[0]) if sku_ids else {"$select": "id,displayName"}
+    probe.get(Groups.collection, {**params, "$top": 1}, headers=ADVANCED_QUERY)
 
 
 def probe_sign_ins(config: ConnectorConfig, probe: GraphProbe, runtime: Runtime) -> None:

@@ -1,6 +1,6 @@
-"""The Airbyte source: spec, check, discover and read for users, sign_ins and subscribed_skus.
+"""The Airbyte source: spec, check, discover and read for users, the sign-in streams, subscribed_skus and groups.
 
-`users` and `subscribed_skus` are read one page after another; `sign_ins` is read as time windows
+`users`, `subscribed_skus` and `groups` are read one page after another; `sign_ins` is read as time windows
 in the CDK's concurrent framework, paced by one shared throttle, with the ConcurrentCursor merging
 the finished windows into the state `{"createdDateTime": ...}`.
 """
@@ -39,7 +39,7 @@ from .graph.throttle import GraphApiBudget
 from .runtime import MACHINE, Runtime
 from .signins.cursor import sign_in_cursor
 from .signins.stream import SignIns, sign_in_kinds
-from .streams import SubscribedSkus, Users
+from .streams import Groups, SubscribedSkus, Users
 
 logger = logging.getLogger("airbyte")
 # About two pages of sign-ins. Workers block on a full queue, so memory stays flat however large the tenant;
@@ -153,6 +153,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
             ),
             *(self._sign_ins(kind, parsed, authenticator, budget) for kind in sign_in_kinds(parsed)),
             SubscribedSkus(parsed, authenticator, logger=logger, dropped=self._dropped),
+            Groups(parsed, authenticator, logger=logger, dropped=self._dropped),
         ]
 
     def _sign_ins(

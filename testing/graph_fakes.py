@@ -40,10 +40,17 @@ def register_user_count(mocker: requests_mock.Mocker, count: int = 1) -> None:
     mocker.get(f"{GRAPH}/v1.0/users/$count", text=str(count), headers={"Content-Type": "text/plain"})
 
 
+def register_groups(mocker: requests_mock.Mocker, groups: Iterable[dict] = ()) -> Any:
+    """`/groups`, one page: what check's groups probe and a groups read ask for."""
+    return mocker.get(f"{GRAPH}/v1.0/groups", json=page(groups))
+
+
 def register_login(mocker: requests_mock.Mocker, roles: Optional[list] = ALL_ROLES, tokens: int = 1) -> Any:
-    """The OpenID document msal reads first, a token endpoint handing out `tokens` distinct tokens, and the
-    `/users/$count` every users read asks first for its estimate (a test of the count registers its own after)."""
+    """The OpenID document msal reads first, a token endpoint handing out `tokens` distinct tokens, the
+    `/users/$count` every users read asks first for its estimate and the `/groups` check asks for (a test of either
+    registers its own after)."""
     register_user_count(mocker)
+    register_groups(mocker)
     authority = f"{LOGIN}/{TENANT}"
     mocker.get(
         f"{authority}/v2.0/.well-known/openid-configuration",

@@ -7,6 +7,8 @@ from source_dynamics365_cc.auth.permissions import (
     STREAM_PERMISSIONS,
     forbidden_message,
     missing_permissions_message,
+    optional_stream_warning,
+    optional_streams,
     uncovered_streams,
 )
 from source_dynamics365_cc.check import check_roles
@@ -26,8 +28,35 @@ COVERING_SETS = {
 
 
 def test_the_least_privileged_set_is_one_permission_per_stream_as_microsoft_lists_it():
-    assert LEAST_PRIVILEGED_ROLES == ("User.Read.All", "AuditLog.Read.All", "LicenseAssignment.Read.All")
-    assert [stream.stream for stream in STREAM_PERMISSIONS] == ["users", "sign_ins", "subscribed_skus"]
+    assert LEAST_PRIVILEGED_ROLES == (
+        "User.Read.All",
+        "AuditLog.Read.All",
+        "LicenseAssignment.Read.All",
+        "GroupMember.Read.All",
+    )
+    assert [stream.stream for stream in STREAM_PERMISSIONS] == ["users", "sign_ins", "subscribed_skus", "groups"]
+
+
+def test_only_the_groups_stream_is_optional_and_a_set_without_its_permission_still_passes():
+    assert [stream.stream for stream in STREAM_PERMISSIONS if stream.optional] == ["groups"]
+    without_groups = ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"]
+    check_roles(access_token(without_groups))
+    assert optional_streams(without_groups) == ([], [STREAM_PERMISSIONS[3]])
+    assert optional_streams(SIMPLE_ROLES) == ([STREAM_PERMISSIONS[3]], []), "Directory.Read.All reads groups"
+
+
+def test_the_warning_for_an_unreadable_groups_stream_names_its_permission_and_what_is_lost():
+    warning = optional_stream_warning(STREAM_PERMISSIONS[3])
+    assert (
+        "needs the application permission GroupMember.Read.All (or one of Group.Read.All, Directory.Read.All" in warning
+    )
+    assert "by id only" in warning and "Every other stream works without it" in warning
+    assert "API permissions" in warning, "the portal page"
+
+
+def test_a_403_to_groups_names_the_groups_permission():
+    message = forbidden_message("/v1.0/groups?$filter=assignedLicenses/any(x:x/skuId eq 1)", "Insufficient privileges")
+    assert "the application permission GroupMember.Read.All (or one of Group.Read.All" in message
 
 
 @pytest.mark.parametrize("roles", list(COVERING_SETS.values()), ids=list(COVERING_SETS))

@@ -1,9 +1,6 @@
-"""The roster's parts: the compact ids a restart needs, which query emits a holder, which SKUs are Dynamics 365, and
-the settings that choose them."""
+"""The roster's parts: its queries and the settings that choose them."""
 
 import logging
-import sys
-import uuid
 
 import pytest
 import requests_mock
@@ -14,49 +11,19 @@ from source_dynamics365_cc.check import check_connection
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import ConfigError
 from source_dynamics365_cc.signins.stream import sign_in_kinds
-from source_dynamics365_cc.streams.users import EmittedIds, RosterQuery, dynamics_skus, user_key
+from source_dynamics365_cc.streams.licenses import LicenseQuery
+from source_dynamics365_cc.streams.users import RosterQuery
 from testing.graph_fakes import GRAPH, config, fake_runtime, graph_error, page, read_streams, register_login
 
 USERS = f"{GRAPH}/v1.0/users"
 SALES, SERVICE = "1e1a282c-9c54-43a2-9310-98ef728faace", "749742bf-0d37-4158-a120-33567104deeb"
 
 
-def test_a_query_keeps_16_bytes_per_emitted_user_and_finds_them_after_a_restart():
-    ids = [str(uuid.uuid4()) for _ in range(20_000)]
-    emitted = EmittedIds()
-    assert all(emitted.add(user_key(user_id)) for user_id in ids)
-    emitted.restart()
-    assert sys.getsizeof(emitted._sorted) < 16 * len(ids) + 100
-    assert not any(emitted.add(user_key(user_id)) for user_id in ids)
-    later = str(uuid.uuid4())
-    assert emitted.add(user_key(later)) and len(emitted) == len(ids) + 1
-    emitted.restart()
-    assert not emitted.add(user_key(later))
-
-
-def test_an_id_that_is_no_guid_still_takes_16_bytes():
-    assert len(user_key("u1")) == 16 and user_key("u1") != user_key("u2")
-    assert user_key("6FD2C87F-B296-42F0-B197-1E91E994B900") == uuid.UUID("6fd2c87f-b296-42f0-b197-1e91e994b900").bytes
-
-
-def test_a_holder_of_two_skus_is_emitted_by_the_first_skus_query_only():
-    both = {"id": "u", "assignedLicenses": [{"skuId": SALES}, {"skuId": SERVICE.upper()}]}
-    first, second = RosterQuery(True, SALES), RosterQuery(True, SERVICE, frozenset({SALES}))
-    assert first.emits(both) and not second.emits(both)
-    assert not first.emits({"id": "x", "assignedLicenses": [{"skuId": SERVICE}]}), "Graph sent a non-holder"
+def test_a_roster_query_selects_sign_in_activity_at_500_a_page_and_filters_on_its_sku():
+    holders = RosterQuery(True, LicenseQuery(SALES))
     assert "$filter" not in RosterQuery(True).params() and RosterQuery(True).params()["$top"] == 500
-    assert first.params()["$filter"] == f"assignedLicenses/any(x:x/skuId eq {SALES})"
-
-
-def test_dynamics_skus_follow_the_license_answers_part_number_rule_and_skip_tenant_wide_add_ons():
-    skus = [
-        {"skuId": SALES, "skuPartNumber": "DYN365_ENTERPRISE_SALES", "appliesTo": "User"},
-        {"skuId": SERVICE, "skuPartNumber": "CRMSTANDARD", "appliesTo": "User"},
-        {"skuId": "a", "skuPartNumber": "CRMSTORAGE", "appliesTo": "Company"},
-        {"skuId": "b", "skuPartNumber": "ENTERPRISEPACK", "appliesTo": "User"},
-        {"skuId": "c", "skuPartNumber": "D365_FIELD_SERVICE"},
-    ]
-    assert dynamics_skus(skus) == [SALES, SERVICE, "c"]
+    assert holders.params()["$filter"] == f"assignedLicenses/any(x:x/skuId eq {SALES})"
+    assert RosterQuery(False, LicenseQuery(SALES)).params()["$top"] == 999
 
 
 def test_the_roster_defaults_to_the_license_holders_and_the_sign_in_log_to_on():

@@ -10,6 +10,10 @@ From Microsoft's permission tables (December 2026, cited in docs/dynamics365-cc.
   activity logs) ask for Directory.Read.All alongside it because of a license-check issue; the current
   table does not, so `check` asks for AuditLog.Read.All alone and the docs name Directory.Read.All as the
   fix if Graph still answers 403.
+- `GET /groups` (the `groups` stream, optional): GroupMember.Read.All, then Group.Read.All, Directory.Read.All,
+  Group.ReadWrite.All, Directory.ReadWrite.All ("List groups", least to most privileged). Optional: a connection
+  granted the least-privileged set for the other streams must keep passing `check`, so a missing permission for it is
+  a warning there, and a sync that selects the stream fails with the permission to grant.
 """
 
 from dataclasses import dataclass
@@ -23,11 +27,14 @@ PERMISSIONS_HINT = (
 
 @dataclass(frozen=True)
 class StreamPermissions:
-    """The application permissions, any one of which lets `stream` read Graph's `resource`; least privileged first."""
+    """The application permissions, any one of which lets `stream` read Graph's `resource`; least privileged first.
+    An optional stream's permission is not required by `check`; `without` says what is lost when it is missing."""
 
     stream: str
     resource: str
     any_of: tuple[str, ...]
+    optional: bool = False
+    without: str = ""
 
     @property
     def least_privileged(self) -> str:
@@ -59,6 +66,19 @@ STREAM_PERMISSIONS = (
             "Directory.ReadWrite.All",
         ),
     ),
+    StreamPermissions(
+        "groups",
+        "groups",
+        (
+            "GroupMember.Read.All",
+            "Group.Read.All",
+            "Directory.Read.All",
+            "Group.ReadWrite.All",
+            "Directory.ReadWrite.All",
+        ),
+        optional=True,
+        without="the license answer then names the groups that assign licenses by id only",
+    ),
 )
 
 NO_ROLES_MESSAGE = "The app's token carries no application permissions: admin consent has not been granted."
@@ -66,9 +86,25 @@ UNCOVERED_MESSAGE = "The app's application permissions do not cover every stream
 
 
 def uncovered_streams(roles: Iterable[str], left_out: Iterable[str] = ()) -> list[StreamPermissions]:
-    """The streams (but those `left_out`) none of whose permissions the roles include, in stream order."""
+    """The required streams (but those `left_out`) none of whose permissions the roles include, in stream order."""
     granted, skipped = set(roles), set(left_out)
-    return [s for s in STREAM_PERMISSIONS if s.stream not in skipped and not s.covered_by(granted)]
+    return [s for s in STREAM_PERMISSIONS if not s.optional and s.stream not in skipped and not s.covered_by(granted)]
+
+
+def optional_streams(roles: Iterable[str]) -> tuple[list[StreamPermissions], list[StreamPermissions]]:
+    """The optional streams the roles cover, and those they do not."""
+    granted = set(roles)
+    optional = [s for s in STREAM_PERMISSIONS if s.optional]
+    return [s for s in optional if s.covered_by(granted)], [s for s in optional if not s.covered_by(granted)]
+
+
+def optional_stream_warning(stream: StreamPermissions) -> str:
+    """What check says when an optional stream cannot be read: the other streams can."""
+    return (
+        f"The app cannot read the optional {stream.stream} stream: it needs the application permission "
+        f"{stream.requirement()}. Every other stream works without it, and {stream.without}; a sync that selects "
+        f"{stream.stream} fails until the permission is granted. {PERMISSIONS_HINT}"
+    )
 
 
 def missing_permissions_message(roles: Iterable[str], left_out: Iterable[str] = ()) -> Optional[str]:

@@ -1,36 +1,26 @@
 """`users`: the roster, with licenses and (when Graph allows it) last sign-in activity.
 
-The roster scope decides which users: every user, or the holders of the tenant's Dynamics 365 SKUs, read
-with Graph's `assignedLicenses/any(x:x/skuId eq <id>)` filter, one query per SKU. A holder of several of
-those SKUs is emitted by the query of the first SKU they hold only, which is checked on the record's own
-`assignedLicenses` (so nothing is remembered across queries, and a user Graph returns for a SKU they do not
-hold is dropped, not emitted).
-
-Within one query, what a restart needs is kept while a restart is possible: the ids already emitted, 16
-bytes each (`EmittedIds`), forgotten when the query ends. A query restarts from its first page when its
-page token expires or Graph refuses `signInActivity` on a later page, and skips the users already emitted.
+The roster scope decides which users: every user, or the holders of the tenant's Dynamics 365 SKUs, one license
+query per SKU (licenses.py). A query restarts from its first page when its page token expires (restarts.py) or
+Graph refuses `signInActivity` on a later page, and skips the users already emitted.
 """
 
-import bisect
-import hashlib
 import time
-import uuid
-from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, MutableMapping, Optional
 from urllib.parse import unquote
 
 import requests
-from airbyte_cdk.models import FailureType, SyncMode
-from airbyte_cdk.sources.streams.http.pagination_reset_exception import PaginationResetRequiredException
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from airbyte_cdk.models import SyncMode
 
 from ..config import ALL_USERS
 from ..errors import SignInActivityRefused
 from ..graph.answers import graph_error
-from ..graph.pages import graph_page
 from ..graph.progress import counted_estimate
 from ..graph.stream import GraphStream
-from .subscribed_skus import SubscribedSkus
+from .licenses import LicenseQuery, license_filter, license_queries, licensed_skus
+from .restarts import EmittedIds, object_key, restarting
 
 ROSTER_FIELDS = (
     "id",
@@ -59,65 +49,7 @@ PAGE_SIZE = 999
 # Microsoft documents a 500-user page when signInActivity is selected (a larger $top is served as 500).
 PAGE_SIZE_WITH_SIGN_IN_ACTIVITY = 500
 ACTIVITY_ATTEMPTS = 3
-MAX_QUERY_RESTARTS = 5
 QUERY = "roster_query"  # the slice key that carries a request's RosterQuery
-# The rule the license answer uses (examples/license_usage.sql): Dynamics 365 part numbers start with these.
-DYNAMICS_PART_NUMBER_PREFIXES = ("DYN365_", "DYNAMICS_365_", "D365_", "CRM")
-ID_BYTES = 16
-
-
-def user_key(user_id: str) -> bytes:
-    """16 bytes per user: the GUID Graph keys users on, or a 128-bit digest of an id that is not one."""
-    try:
-        return uuid.UUID(user_id).bytes
-    except ValueError:
-        return hashlib.blake2b(user_id.encode("utf-8", "surrogatepass"), digest_size=ID_BYTES).digest()
-
-
-class EmittedIds:
-    """The users one query has emitted, 16 bytes each, for as long as the query may restart.
-
-    Until a restart nothing is looked up, so ids are only appended. A restart sorts what was emitted into one
-    bytes object that is searched by bisection; new ids go on being appended, and a second restart merges them.
-    """
-
-    def __init__(self) -> None:
-        self._sorted = b""
-        self._new = bytearray()
-
-    def __len__(self) -> int:
-        return (len(self._sorted) + len(self._new)) // ID_BYTES
-
-    def add(self, key: bytes) -> bool:
-        """Record `key` and say whether it is new (emitted before the last restart, or not)."""
-        if self._sorted and self._holds(key):
-            return False
-        self._new += key
-        return True
-
-    def restart(self) -> None:
-        """The query starts again: from now on every id emitted so far is looked up."""
-        ids = self._sorted + self._new
-        self._new = bytearray()
-        self._sorted = b"".join(sorted(ids[start : start + ID_BYTES] for start in range(0, len(ids), ID_BYTES)))
-
-    def _holds(self, key: bytes) -> bool:
-        keys = _SortedKeys(self._sorted)
-        index = bisect.bisect_left(keys, key)
-        return index < len(keys) and keys[index] == key
-
-
-class _SortedKeys(Sequence[bytes]):
-    """A sorted run of 16-byte keys, seen as a sequence for `bisect`."""
-
-    def __init__(self, run: bytes) -> None:
-        self._run = run
-
-    def __len__(self) -> int:
-        return len(self._run) // ID_BYTES
-
-    def __getitem__(self, index: Any) -> Any:
-        return self._run[index * ID_BYTES : (index + 1) * ID_BYTES]
 
 
 @dataclass(frozen=True)
@@ -125,42 +57,15 @@ class RosterQuery:
     """One roster query: every user, or the holders of one SKU; with or without signInActivity."""
 
     activity: bool
-    sku_id: Optional[str] = None
-    earlier_skus: frozenset[str] = frozenset()  # a holder of one of these was emitted by an earlier query
+    licenses: LicenseQuery = field(default_factory=LicenseQuery)
 
     def params(self) -> MutableMapping[str, Any]:
         fields = ROSTER_FIELDS + (("signInActivity",) if self.activity else ())
         size = PAGE_SIZE_WITH_SIGN_IN_ACTIVITY if self.activity else PAGE_SIZE
         params: MutableMapping[str, Any] = {"$select": ",".join(fields), "$top": size}
-        if self.sku_id is not None:
-            params["$filter"] = f"assignedLicenses/any(x:x/skuId eq {self.sku_id})"
+        if self.licenses.sku_id is not None:
+            params["$filter"] = license_filter(self.licenses.sku_id)
         return params
-
-    def emits(self, record: Mapping[str, Any]) -> bool:
-        """Whether this query emits the record: any user for the whole roster; for a SKU, a holder of it who holds
-        none of the SKUs read before it."""
-        if self.sku_id is None:
-            return True
-        held = _held_skus(record)
-        return self.sku_id in held and held.isdisjoint(self.earlier_skus)
-
-
-def _held_skus(record: Mapping[str, Any]) -> set[str]:
-    licenses = record.get("assignedLicenses")
-    if not isinstance(licenses, list):
-        return set()
-    return {str(item.get("skuId", "")).lower() for item in licenses if isinstance(item, Mapping)}
-
-
-def dynamics_skus(skus: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The tenant's per-user Dynamics 365 SKU ids, by the license answer's part-number rule (tenant-wide add-ons,
-    appliesTo "Company", hold no seat)."""
-    found = []
-    for sku in skus:
-        part = str(sku.get("skuPartNumber") or "")
-        if part.startswith(DYNAMICS_PART_NUMBER_PREFIXES) and sku.get("appliesTo", "User") == "User":
-            found.append(str(sku.get("skuId", "")).lower())
-    return [sku_id for sku_id in found if sku_id]
 
 
 def selects_sign_in_activity(url: str) -> bool:
@@ -220,19 +125,11 @@ class Users(GraphStream):
             yield from counted_estimate(self, self._log)  # type: ignore[misc]  # a TRACE message, passed through as is
             yield from self._read_query(sync_mode, RosterQuery(self._with_activity))
         else:
-            skus = self._holder_skus()
-            for index, sku_id in enumerate(skus):
-                query = RosterQuery(self._with_activity, sku_id, frozenset(skus[:index]))
-                yield from self._read_holders(sync_mode, query)
+            skus = licensed_skus(self, self._config.roster_sku_ids)
+            self._log.info(f"users: reading the holders of {len(skus)} Dynamics 365 SKUs, one query each.")
+            for licenses in license_queries(skus):
+                yield from self._read_holders(sync_mode, RosterQuery(self._with_activity, licenses))
         self._report_concealed()
-
-    def _holder_skus(self) -> list[str]:
-        """The tenant's Dynamics 365 SKUs from subscribedSkus, then the SKU ids the configuration adds."""
-        response = self.first_page({}, collection=SubscribedSkus.collection)
-        found = dynamics_skus(graph_page(response).get("value") or [])
-        skus = list(dict.fromkeys([*found, *self._config.roster_sku_ids]))
-        self._log.info(f"users: reading the holders of {len(skus)} Dynamics 365 SKUs, one query each.")
-        return skus
 
     def _read_holders(self, sync_mode: SyncMode, query: RosterQuery) -> Iterator[Mapping[str, Any]]:
         """One SKU's holders; where Graph refuses its license filter with signInActivity, without signInActivity
@@ -254,23 +151,11 @@ class Users(GraphStream):
         """One query, started again from its first page when its page token expires or Graph refuses
         signInActivity (retried, then left out); each user is emitted at most once."""
         emitted = EmittedIds()
-        refusals = restarts = 0
+        refusals = 0
         while True:
             try:
-                yield from self._emit_new(super().read_records(sync_mode, stream_slice={QUERY: query}), query, emitted)
+                yield from restarting(partial(self._emit_new, sync_mode, query, emitted), emitted, self.name, self._log)
                 return
-            except PaginationResetRequiredException:
-                restarts += 1
-                if restarts > MAX_QUERY_RESTARTS:
-                    raise AirbyteTracedException(
-                        message="Microsoft Graph kept expiring the users page token; the roster will be read again "
-                        "on the next sync.",
-                        failure_type=FailureType.transient_error,
-                    ) from None
-                self._log.info(
-                    f"users: the page token expired; reading the query again from its first page, skipping the "
-                    f"{len(emitted)} users already emitted."
-                )
             except SignInActivityRefused:
                 refusals += 1
                 if refusals < ACTIVITY_ATTEMPTS:
@@ -284,12 +169,15 @@ class Users(GraphStream):
                     query = replace(query, activity=False)
             emitted.restart()
 
-    def _emit_new(
-        self, records: Iterable[Mapping[str, Any]], query: RosterQuery, emitted: EmittedIds
-    ) -> Iterator[Mapping[str, Any]]:
-        """The records this query emits and has not emitted yet; one without an id is dropped and counted."""
-        for record in records:
-            if self._dropped.has_id(self.name, record) and query.emits(record) and emitted.add(user_key(record["id"])):
+    def _emit_new(self, sync_mode: SyncMode, query: RosterQuery, emitted: EmittedIds) -> Iterator[Mapping[str, Any]]:
+        """The query's pages, first to last: the records it emits and has not emitted yet; one without an id is
+        dropped and counted."""
+        for record in super().read_records(sync_mode, stream_slice={QUERY: query}):
+            if (
+                self._dropped.has_id(self.name, record)
+                and query.licenses.emits(record)
+                and emitted.add(object_key(record["id"]))
+            ):
                 yield record
 
     def _report_concealed(self) -> None:

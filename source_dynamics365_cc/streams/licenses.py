@@ -1,0 +1,70 @@
+"""The license queries: one `assignedLicenses/any(x:x/skuId eq <id>)` query per Dynamics 365 SKU of the tenant.
+
+`users` reads the holders of those SKUs and `groups` the groups that assign them. An object that holds several of
+them comes back from several queries; the query of the first SKU it holds emits it, which is checked on the object's
+own `assignedLicenses`, so nothing is remembered across queries, and an object Graph returns for a SKU it does not
+hold is dropped, not emitted.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from ..graph.pages import graph_page
+from ..graph.stream import GraphStream
+from .subscribed_skus import SubscribedSkus
+
+# The rule the license answer uses (examples/license_usage.sql): Dynamics 365 part numbers start with these.
+DYNAMICS_PART_NUMBER_PREFIXES = ("DYN365_", "DYNAMICS_365_", "D365_", "CRM")
+
+
+def license_filter(sku_id: str) -> str:
+    """Graph's filter for the users or groups a SKU is assigned to (in effect: directly or through a group)."""
+    return f"assignedLicenses/any(x:x/skuId eq {sku_id})"
+
+
+def dynamics_skus(skus: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The tenant's per-user Dynamics 365 SKU ids, by the license answer's part-number rule (tenant-wide add-ons,
+    appliesTo "Company", hold no seat)."""
+    found = []
+    for sku in skus:
+        part = str(sku.get("skuPartNumber") or "")
+        if part.startswith(DYNAMICS_PART_NUMBER_PREFIXES) and sku.get("appliesTo", "User") == "User":
+            found.append(str(sku.get("skuId", "")).lower())
+    return [sku_id for sku_id in found if sku_id]
+
+
+def licensed_skus(stream: GraphStream, configured: Sequence[str]) -> list[str]:
+    """The SKUs to query, in order: the tenant's Dynamics 365 SKUs from subscribedSkus (read through `stream`'s
+    client, with its retries and budget), then those the configuration adds (`roster_sku_ids`)."""
+    response = stream.first_page({}, collection=SubscribedSkus.collection)
+    found = dynamics_skus(graph_page(response).get("value") or [])
+    return list(dict.fromkeys([*found, *configured]))
+
+
+@dataclass(frozen=True)
+class LicenseQuery:
+    """One query of a license read: the SKU it filters on (None: no filter) and the SKUs queried before it."""
+
+    sku_id: Optional[str] = None
+    earlier_skus: frozenset[str] = frozenset()
+
+    def emits(self, record: Mapping[str, Any]) -> bool:
+        """Whether this query emits the record: anything without a filter; for a SKU, a holder of it who holds none
+        of the SKUs read before it."""
+        if self.sku_id is None:
+            return True
+        held = held_skus(record)
+        return self.sku_id in held and held.isdisjoint(self.earlier_skus)
+
+
+def license_queries(skus: Sequence[str]) -> list[LicenseQuery]:
+    """One query per SKU, each knowing the SKUs before it."""
+    return [LicenseQuery(sku_id, frozenset(skus[:index])) for index, sku_id in enumerate(skus)]
+
+
+def held_skus(record: Mapping[str, Any]) -> set[str]:
+    """The SKU ids in a user's or group's `assignedLicenses`, lower case."""
+    licenses = record.get("assignedLicenses")
+    if not isinstance(licenses, list):
+        return set()
+    return {str(item.get("skuId", "")).lower() for item in licenses if isinstance(item, Mapping)}

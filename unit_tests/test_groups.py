@@ -1,0 +1,141 @@
+"""`groups`: the groups that assign Dynamics 365 licenses, one advanced query per SKU, each group once; optional in
+`check`, where a missing permission is a warning, not a failure."""
+
+import logging
+from urllib.parse import parse_qs, urlsplit
+
+import requests_mock
+from airbyte_cdk.models import SyncMode
+
+from source_dynamics365_cc.auth.tokens import GraphTokenProvider
+from source_dynamics365_cc.check import check_connection
+from source_dynamics365_cc.config import parse_config
+from testing.graph_fakes import (
+    GRAPH,
+    config,
+    fake_runtime,
+    graph_error,
+    page,
+    read_streams,
+    register_groups,
+    register_login,
+)
+
+GROUPS = f"{GRAPH}/v1.0/groups"
+SALES, TEAM = "1e1a282c-9c54-43a2-9310-98ef728faace", "7ac9fe77-66b7-4e5e-9e46-10eed1cff547"
+SKUS = [
+    {"skuId": SALES, "skuPartNumber": "DYN365_ENTERPRISE_SALES", "appliesTo": "User"},
+    {"skuId": TEAM, "skuPartNumber": "DYN365_TEAM_MEMBERS", "appliesTo": "User"},
+    {"skuId": "0c266dff-15dd-4b49-8397-2bb16070ed52", "skuPartNumber": "ENTERPRISEPACK", "appliesTo": "User"},
+]
+
+
+def group(group_id: str, *skus: str) -> dict:
+    return {"id": group_id, "displayName": f"{group_id} licences", "assignedLicenses": [{"skuId": s} for s in skus]}
+
+
+def sku_of(url: str) -> str:
+    """The SKU a groups request filters on."""
+    return parse_qs(urlsplit(url).query)["$filter"][0].split(" eq ")[1].rstrip(")")
+
+
+def read_groups(mocker: requests_mock.Mocker, answers: dict) -> list[str]:
+    """A groups read against `answers` (SKU -> response list); the ids emitted."""
+    register_login(mocker)
+    mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
+    mocker.get(GROUPS, json=lambda request, context: answers[sku_of(request.url)].pop(0))
+    output = read_streams(config(), ("groups", SyncMode.full_refresh))
+    assert not output.errors, output.errors
+    return [r.record.data["id"] for r in output.records]
+
+
+def test_groups_are_read_per_dynamics_sku_as_advanced_queries_and_each_group_is_emitted_once():
+    both = group("g-both", SALES, TEAM)
+    answers = {
+        SALES.upper(): [page([group("g-sales", SALES), both])],
+        TEAM.upper(): [page([both, group("g-team", TEAM), group("g-not", SALES)])],
+    }
+    answers = {sku.lower(): pages for sku, pages in answers.items()}
+    with requests_mock.Mocker() as mocker:
+        emitted = read_groups(mocker, answers)
+    assert emitted == ["g-sales", "g-both", "g-team"], "the two-SKU group once; a group Graph sent in error dropped"
+    requests = [r for r in mocker.request_history if r.url.startswith(GROUPS)]
+    assert [sku_of(r.url) for r in requests] == [SALES, TEAM], "one query per Dynamics 365 SKU, not ENTERPRISEPACK"
+    for request in requests:
+        query = parse_qs(urlsplit(request.url).query)
+        assert request.headers["ConsistencyLevel"] == "eventual" and query["$count"] == ["true"]
+        assert "assignedLicenses" in query["$select"][0].split(",") and query["$top"] == ["999"]
+
+
+def test_every_page_of_a_groups_query_carries_the_advanced_query_header():
+    second = f"{GROUPS}?$filter=x&$count=true&$skiptoken=p2"
+    answers = {SALES: [page([group("g1", SALES)], next_link=second)], TEAM: [page([])]}
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
+        mocker.get(GROUPS, json=lambda request, context: answers[sku_of(request.url)].pop(0))
+        mocker.get(second, json=page([group("g2", SALES)]))
+        output = read_streams(config(), ("groups", SyncMode.full_refresh))
+    assert [r.record.data["id"] for r in output.records] == ["g1", "g2"]
+    pages = [r for r in mocker.request_history if r.url.startswith(GROUPS)]
+    assert len(pages) == 3 and all(r.headers.get("ConsistencyLevel") == "eventual" for r in pages)
+
+
+def test_an_expired_groups_page_token_restarts_the_query_without_duplicates():
+    second = f"{GROUPS}?$count=true&$skiptoken=p2"
+    expired = {"status_code": 400, "json": graph_error("Directory_ExpiredPageToken", "expired")}
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS[:1]))
+        mocker.get(
+            GROUPS,
+            [
+                {"json": page([group("g1", SALES)], next_link=second)},
+                {"json": page([group(g, SALES) for g in ("g1", "g2")])},
+            ],
+        )
+        mocker.get(second, [expired])
+        output = read_streams(config(), ("groups", SyncMode.full_refresh))
+    assert [r.record.data["id"] for r in output.records] == ["g1", "g2"] and not output.errors
+
+
+def test_a_groups_read_without_the_permission_fails_naming_it_and_the_other_streams_are_still_read():
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker, roles=["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"])
+        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
+        mocker.get(GROUPS, status_code=403, json=graph_error("Authorization_RequestDenied", "Insufficient privileges"))
+        output = read_streams(config(), ("groups", SyncMode.full_refresh), ("subscribed_skus", SyncMode.full_refresh))
+    assert len(output.records) == len(SKUS), "subscribed_skus is read all the same"
+    message = output.errors[0].trace.error.message
+    assert "GroupMember.Read.All (or one of Group.Read.All" in message and "API permissions" in message
+
+
+def test_check_without_a_groups_permission_passes_warns_and_asks_graph_for_no_group(caplog):
+    parsed = parse_config(config())
+    with requests_mock.Mocker() as mocker, caplog.at_level(logging.WARNING, logger="check"):
+        register_login(mocker, roles=["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"])
+        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
+        mocker.get(f"{GRAPH}/v1.0/users", json=page([]))
+        mocker.get(f"{GRAPH}/v1.0/auditLogs/signIns", json=page([]))
+        check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), fake_runtime())
+    assert not any(r.url.startswith(GROUPS) for r in mocker.request_history)
+    assert "cannot read the optional groups stream: it needs the application permission GroupMember.Read.All" in (
+        caplog.text
+    )
+
+
+def test_check_with_a_groups_permission_asks_for_one_group_as_a_sync_does():
+    parsed = parse_config(config())
+    with requests_mock.Mocker() as mocker:
+        register_login(
+            mocker, roles=["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All", "Group.Read.All"]
+        )
+        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
+        mocker.get(f"{GRAPH}/v1.0/users", json=page([]))
+        mocker.get(f"{GRAPH}/v1.0/auditLogs/signIns", json=page([]))
+        probe = register_groups(mocker)
+        check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), fake_runtime())
+    (request,) = probe.request_history
+    query = parse_qs(urlsplit(request.url).query)
+    assert sku_of(request.url) == SALES and query["$top"] == ["1"] and query["$count"] == ["true"]
+    assert request.headers["ConsistencyLevel"] == "eventual"
