@@ -11,9 +11,11 @@
 --   sign_ins                  userId, createdDateTime, appId, resourceId, status
 --   non_interactive_sign_ins  the same columns; create it empty when that stream is not synced:
 --                             CREATE TABLE non_interactive_sign_ins AS SELECT * FROM sign_ins LIMIT 0;
--- and four small tables of your own (each may be empty, none may be missing):
---   groups                    id, displayName: names for the groups that assign licenses (a directory export);
---                             empty, the reclaim list shows the group's id
+--   groups                    id, displayName: the groups that assign Dynamics 365 licenses; create it empty when
+--                             that stream is not synced (the app lacks GroupMember.Read.All), and the reclaim list
+--                             shows a group's id instead of its name:
+--                             CREATE TABLE groups (id VARCHAR, displayName VARCHAR);
+-- and three small tables of your own (each may be empty, none may be missing):
 --   product_names             Product_Display_Name, String_Id, GUID: Microsoft's "Product names and service plan
 --                             identifiers for licensing" CSV (examples/product_names.csv holds its Dynamics 365 rows)
 --   sku_prices                sku_part_number, monthly_price, currency: your price per seat and month; empty, the

@@ -42,6 +42,7 @@ STREAMS = {
     "sign_ins": "incremental",
     "non_interactive_sign_ins": "incremental",
     "subscribed_skus": "full_refresh",
+    "groups": "full_refresh",
 }
 SIGN_IN_STREAMS = ("sign_ins", "non_interactive_sign_ins")
 # Two non-interactive sign-ins per interactive one (real tenants see about ten): both sign-in streams share Graph's

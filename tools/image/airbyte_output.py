@@ -17,7 +17,7 @@ import sys
 from collections import Counter
 from datetime import datetime, timezone
 
-EXPECTED_STREAMS = {"users", "sign_ins", "subscribed_skus"}
+EXPECTED_STREAMS = {"users", "sign_ins", "subscribed_skus", "groups"}
 INCREMENTAL_STREAMS = {"sign_ins": ["createdDateTime"]}
 
 
