@@ -65,6 +65,20 @@ def unsupported_filter(prop: str, resource: str) -> GraphError:
     )
 
 
+def needs_advanced_query(prop: str, resource: str) -> GraphError:
+    """A filter served only as an advanced query, sent without `ConsistencyLevel: eventual` and `$count=true`.
+
+    Graph's directory wording for an unsupported clause, then why, so a client can tell it from a wrong filter
+    (https://learn.microsoft.com/graph/aad-advanced-queries).
+    """
+    return GraphError(
+        400,
+        "Request_UnsupportedQuery",
+        f"Unsupported or invalid query filter clause specified for property '{prop}' of resource '{resource}': "
+        "this filter is an advanced query; send the header 'ConsistencyLevel: eventual' and '$count=true'.",
+    )
+
+
 def before_retention(oldest: str, days: int) -> GraphError:
     """A createdDateTime lower bound the tenant no longer keeps.
 
