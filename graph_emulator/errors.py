@@ -65,17 +65,15 @@ def unsupported_filter(prop: str, resource: str) -> GraphError:
     )
 
 
-def needs_advanced_query(prop: str, resource: str) -> GraphError:
-    """A filter served only as an advanced query, sent without `ConsistencyLevel: eventual` and `$count=true`.
-
-    Graph's directory wording for an unsupported clause, then why, so a client can tell it from a wrong filter
-    (https://learn.microsoft.com/graph/aad-advanced-queries).
-    """
+def needs_advanced_query(operator: str) -> GraphError:
+    """A filter served only as an advanced query, sent without `ConsistencyLevel: eventual` or `$count=true`: the
+    answer Microsoft's advanced-query page shows (https://learn.microsoft.com/graph/aad-advanced-queries)."""
     return GraphError(
         400,
         "Request_UnsupportedQuery",
-        f"Unsupported or invalid query filter clause specified for property '{prop}' of resource '{resource}': "
-        "this filter is an advanced query; send the header 'ConsistencyLevel: eventual' and '$count=true'.",
+        f"Operator '{operator}' is not supported because the required parameters might be missing. Try adding "
+        "$count=true query parameter and ConsistencyLevel:eventual header. Refer to "
+        "https://aka.ms/graph-docs/advanced-queries for more information",
     )
 
 

@@ -267,8 +267,9 @@ class GraphRoutes:
         default query or only as an advanced one, and its group resource page says specific `$filter` usage needs the
         advanced query parameters. The emulator takes the strict reading: the license filter needs both
         `ConsistencyLevel: eventual` and `$count=true`, on the first page and on every nextLink page (the link keeps
-        `$count=true`; the header must be sent again), else 400 `Request_UnsupportedQuery`. A client sending them is
-        right either way: Microsoft documents that a default query also works with the advanced parameters.
+        `$count=true`; the header must be sent again), else the 400 `Request_UnsupportedQuery` Microsoft shows for an
+        advanced query sent without them. A client sending them is right either way: Microsoft documents that a
+        default query also works with the advanced parameters.
 
         `$count=true` with the header adds `@odata.count`, the number of matching groups; without the header Graph
         ignores `$count` (documented), so no count.
@@ -281,7 +282,7 @@ class GraphRoutes:
         advanced = _count(q) and _eventual(req)
         sku_id = _license_filter(q, "Group")
         if sku_id is not None and not advanced:
-            raise errors.needs_advanced_query("assignedLicenses", "Group")
+            raise errors.needs_advanced_query("any")
         matching = [g for g in catalog.GROUPS if sku_id is None or sku_id in g.sku_ids]
         start = int(self.tokens.read("groups", q, q["$skiptoken"])) if "$skiptoken" in q else 0
         context = f"{self.base_url}/v1.0/$metadata#groups" + (f"({','.join(select)})" if "$select" in q else "")
