@@ -269,13 +269,115 @@ SKUS: tuple[Sku, ...] = (
 USER_LICENSABLE = tuple(s for s in SKUS if s.applies_to == "User")
 
 
-# Security groups that hand out licences (group-based licensing): skuPartNumber -> group id.
+@dataclass(frozen=True)
+class Group:
+    """A directory group as /groups serves it; `licences` are the skuPartNumbers it assigns to its members
+    (group-based licensing), empty for a group that assigns none."""
+
+    id: str
+    display_name: str
+    description: str | None
+    created: str  # createdDateTime
+    security_enabled: bool
+    mail_enabled: bool
+    mail_nickname: str
+    group_types: tuple[str, ...] = ()  # "Unified": a Microsoft 365 group; () a security or distribution group
+    licences: tuple[str, ...] = ()
+
+    @property
+    def sku_ids(self) -> tuple[str, ...]:
+        """The skuIds of the licences it assigns, in its assignedLicenses order."""
+        return tuple(SKU_BY_PART[part].sku_id for part in self.licences)
+
+
+SKU_BY_PART = {s.part_number: s for s in SKUS}
 ALL_STAFF_GROUP = "0a5d3f6e-2c41-4b8e-9f17-6d2e8c4b1a90"
+# The tenant's groups in /groups order. The licensing ones feed users' licenseAssignmentStates.assignedByGroup; the
+# Customer Service groups share a SKU (a licence filter on it pages with $top=1), the European one's name carries a
+# comma and an en dash (CSV quoting, UTF-8 downstream); the Sales group assigns two SKUs, so a reader asking per SKU
+# meets it twice; the last three assign nothing and no licence filter returns them.
+GROUPS: tuple[Group, ...] = (
+    Group(
+        ALL_STAFF_GROUP,
+        "All staff",
+        "Every employee: Microsoft 365 E3 and Entra ID P1.",
+        "2024-01-15T08:02:11Z",
+        True,
+        False,
+        "allstaff",
+        licences=("ENTERPRISEPACK", "AAD_PREMIUM"),
+    ),
+    Group(
+        "3c9e7b21-5f08-4d6a-8e43-b1f2a7c95d36",
+        "Customer Service, Europe – Dynamics 365",
+        "Agents in the European service centres.",
+        "2024-03-04T10:41:57Z",
+        True,
+        False,
+        "cs-europe-d365",
+        licences=("DYN365_ENTERPRISE_CUSTOMER_SERVICE",),
+    ),
+    Group(
+        "c61d0b5e-83a4-4f27-b9e2-0a7f5c3d18b4",
+        "Customer Service (Americas)",
+        "Agents in Seattle and São Paulo.",
+        "2024-09-12T14:27:06Z",
+        True,
+        False,
+        "cs-americas-d365",
+        licences=("DYN365_ENTERPRISE_CUSTOMER_SERVICE",),
+    ),
+    Group(
+        "7e21c4a8-9b3d-4f55-a0c6-2d8f1e6b4c73",
+        "Sales – Dynamics 365",
+        "Sellers (Sales Enterprise) and the colleagues who support them (Team Members).",
+        "2024-03-04T10:44:03Z",
+        True,
+        False,
+        "sales-d365",
+        licences=("DYN365_ENTERPRISE_SALES", "DYN365_TEAM_MEMBERS"),
+    ),
+    Group(
+        "b4f08d19-6a2e-4c7b-95d1-e3a7c2f6b085",
+        "Finance – Business Central",
+        None,
+        "2024-06-20T13:05:38Z",
+        True,
+        False,
+        "finance-bc",
+        licences=("DYN365_BUSCENTRAL_ESSENTIAL",),
+    ),
+    Group(
+        "e8a1d6c3-47b2-4f09-8d5e-1c6b9a3f2e70",
+        "Contoso Marketing",
+        "Campaigns, events and the marketing calendar.",
+        "2024-02-08T16:20:45Z",
+        False,
+        True,
+        "marketing",
+        ("Unified",),
+    ),
+    Group(
+        "2f7c9e14-b8d3-4a61-9e05-7d4a2c8b6f13",
+        "VPN users",
+        "Members may connect through the corporate VPN.",
+        "2024-01-22T09:13:30Z",
+        True,
+        False,
+        "vpn-users",
+    ),
+    Group(
+        "9b3e5a72-1d6f-4c88-a2b4-5e0f7d1c9a46",
+        "Managers",
+        "Everyone who leads a team.",
+        "2024-05-02T11:58:09Z",
+        False,
+        True,
+        "managers",
+    ),
+)
+GROUP_BY_ID = {g.id: g for g in GROUPS}
+# Group-based licensing as users see it: skuPartNumber -> the groups assigning it, in GROUPS order.
 LICENCE_GROUPS = {
-    "ENTERPRISEPACK": ALL_STAFF_GROUP,
-    "AAD_PREMIUM": ALL_STAFF_GROUP,
-    "DYN365_ENTERPRISE_CUSTOMER_SERVICE": "3c9e7b21-5f08-4d6a-8e43-b1f2a7c95d36",
-    "DYN365_ENTERPRISE_SALES": "7e21c4a8-9b3d-4f55-a0c6-2d8f1e6b4c73",
-    "DYN365_BUSCENTRAL_ESSENTIAL": "b4f08d19-6a2e-4c7b-95d1-e3a7c2f6b085",
-    "DYN365_TEAM_MEMBERS": "5d2c8a47-e1f3-4b96-8c0a-9f7e3b2d1c64",
+    sku.part_number: ids for sku in SKUS if (ids := tuple(g.id for g in GROUPS if sku.part_number in g.licences))
 }

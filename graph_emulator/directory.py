@@ -264,7 +264,7 @@ class Directory:
             roll = (h >> (5 * n)) % 20
             by_group = roll >= 9 if sku.dynamics else roll < 15
             both = sku.dynamics and roll >= 17
-            group = catalog.LICENCE_GROUPS[sku.part_number]
+            group = self._licence_group(index, sku)
             if by_group or not direct_allowed:
                 grouped = licensed_at + (h >> (5 * n + 20)) % (90 * 86400) * TICKS
                 states.append(_assignment(sku, group, "Active", None, min(grouped, self._now)))
@@ -274,8 +274,13 @@ class Directory:
         if failed is not None:
             sku, error = failed
             when = self._now - (h >> 40) % (20 * 86400) * TICKS
-            states.append(_assignment(sku, catalog.LICENCE_GROUPS[sku.part_number], "Error", error, when))
+            states.append(_assignment(sku, self._licence_group(index, sku), "Error", error, when))
         return states
+
+    def _licence_group(self, index: int, sku: catalog.Sku) -> str:
+        """The group through which this user gets a SKU: one of the groups assigning it, the same one every time."""
+        choices = catalog.LICENCE_GROUPS[sku.part_number]
+        return choices[self._h(index, 19) % len(choices)]
 
     def _licensed_at(self, index: int, n: int, sku: catalog.Sku) -> int:
         """When the user's n-th SKU was first assigned: an hour after the account was created, except for about one

@@ -126,7 +126,7 @@ class Emulator:
         self.activity_throttle.configure(requests, per_seconds)
 
     def set_latency(self, route: str, seconds: float) -> None:
-        """Sleep this long before answering each request on route (users/signIns/subscribedSkus/token)."""
+        """Sleep this long before answering each request on route (users/groups/signIns/subscribedSkus/token)."""
         self.latency[route] = seconds
 
     def add_fault(self, rule: FaultRule | dict[str, Any]) -> dict[str, Any]:

@@ -65,6 +65,18 @@ def unsupported_filter(prop: str, resource: str) -> GraphError:
     )
 
 
+def needs_advanced_query(operator: str) -> GraphError:
+    """A filter served only as an advanced query, sent without `ConsistencyLevel: eventual` or `$count=true`: the
+    answer Microsoft's advanced-query page shows (https://learn.microsoft.com/graph/aad-advanced-queries)."""
+    return GraphError(
+        400,
+        "Request_UnsupportedQuery",
+        f"Operator '{operator}' is not supported because the required parameters might be missing. Try adding "
+        "$count=true query parameter and ConsistencyLevel:eventual header. Refer to "
+        "https://aka.ms/graph-docs/advanced-queries for more information",
+    )
+
+
 def before_retention(oldest: str, days: int) -> GraphError:
     """A createdDateTime lower bound the tenant no longer keeps.
 

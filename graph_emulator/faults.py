@@ -1,7 +1,7 @@
 """WireMock-style fault injection: typed rules matched per route, consumed as they fire.
 
 Rule format (the same dict over HTTP and in Python):
-    {"route": "signIns"|"users"|"subscribedSkus"|"token"|"*",
+    {"route": "signIns"|"users"|"usersCount"|"groups"|"subscribedSkus"|"token"|"*",
      "kind": "status"|"reset"|"delay"|"malformed"|"expired_skiptoken"|"invalid_skiptoken"
              |"revoke_tokens"|"ignore_filter"|"redirect"|"block_page"|"value_missing"|"value_null"|"link_cycle",
      "nth": 1,            # fire from the nth request on this route on (1-based, every request counts)
@@ -70,7 +70,7 @@ PAGE_KINDS = frozenset({"value_missing", "value_null", "link_cycle"})  # rewrite
 SKIPTOKEN_KINDS = frozenset({"expired_skiptoken", "invalid_skiptoken", "link_cycle"})  # only on pages after the first
 CLAUSES = frozenset({"application", "window", "event_type"})
 API_VERSIONS = frozenset({"v1.0", "beta"})
-ROUTES = frozenset({"signIns", "users", "subscribedSkus", "token", "*"})
+ROUTES = frozenset({"signIns", "users", "usersCount", "groups", "subscribedSkus", "token", "*"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _ids = itertools.count(1)
 

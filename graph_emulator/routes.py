@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import quote
 
-from . import errors, odata
+from . import catalog, errors, odata
 from .apps import AUDIT, DIRECTORY
 from .auth import Login
 from .directory import DEFAULT_USER_SELECT, USER_PROPERTIES
 from .gen import format_ticks
+from .groups import DEFAULT_GROUP_SELECT, GROUP_PROPERTIES, group
 from .paging import PageTokens
 from .signins import INTERACTIVE
 from .tenant import DAY, Tenant
@@ -26,10 +27,19 @@ SIGNINS_DEFAULT_TOP = 1000  # Graph's default page for signIns (docs: up to 1000
 USERS_DEFAULT_TOP = 100
 USERS_MAX_TOP = 999
 USERS_MAX_TOP_WITH_ACTIVITY = 500  # "List users": a larger $top with signInActivity is served as pages of 500
+GROUPS_DEFAULT_TOP = 100  # "List groups": "The default and maximum page sizes are 100 and 999 group objects"
+GROUPS_MAX_TOP = 999
+# "List groups" application permissions, least privileged first
+GROUP_READ_ROLES = (
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    DIRECTORY,
+    "Group.ReadWrite.All",
+    "Directory.ReadWrite.All",
+)
 LICENSE_FILTER = re.compile(
     r"assignedLicenses/any\((\w+):\s*\1/skuId eq ([0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})\)"
 )
-_USER_PROP_BY_LOWER = {p.lower(): p for p in USER_PROPERTIES}
 IGNORABLE = {  # ignore_filter's clauses
     "application": odata.APPLICATION_PROPS,
     "window": odata.DATE_PROPS,
@@ -95,18 +105,48 @@ def _require_role(claims: dict[str, Any], *any_of: str) -> None:
         raise errors.denied()
 
 
-def _license_filter(q: dict[str, str]) -> str | None:
-    """The skuId of `assignedLicenses/any(x:x/skuId eq <guid>)`, the one users filter served; anything else is 400."""
+def _license_filter(q: dict[str, str], resource: str) -> str | None:
+    """The skuId of `assignedLicenses/any(x:x/skuId eq <guid>)`, the one filter users and groups serve; anything else
+    is 400 for `resource` (Graph's type name: User, Group)."""
     if "$filter" not in q:
         return None
     found = LICENSE_FILTER.fullmatch(q["$filter"].strip())
     if found is None:
-        raise errors.unsupported_filter(q["$filter"].split("/")[0].split(" ")[0], "User")
+        raise errors.unsupported_filter(q["$filter"].split("/")[0].split(" ")[0], resource)
     return found.group(2).lower()
 
 
+def _select(q: dict[str, str], known: Iterable[str], default: tuple[str, ...], type_name: str) -> tuple[str, ...]:
+    """The `$select`ed properties of `microsoft.graph.<type_name>` in the order asked (names are case-insensitive),
+    `default` without `$select`; an unknown name is Graph's 400."""
+    if "$select" not in q:
+        return default
+    by_lower = {p.lower(): p for p in known}
+    chosen: list[str] = []
+    for name in (p.strip() for p in q["$select"].split(",")):
+        prop = by_lower.get(name.lower())
+        if prop is None:
+            raise errors.bad_request(f"Could not find a property named '{name}' on type 'microsoft.graph.{type_name}'.")
+        if prop not in chosen:
+            chosen.append(prop)
+    return tuple(chosen)
+
+
+def _eventual(req: Request) -> bool:
+    """Whether the request sends `ConsistencyLevel: eventual`, half of Graph's advanced query parameters."""
+    return (req.headers.get("ConsistencyLevel") or "").lower() == "eventual"
+
+
+def _count(q: dict[str, str]) -> bool:
+    """`$count=true|false` (case-insensitive); another value is 400."""
+    raw = q.get("$count", "false")
+    if raw.lower() not in ("true", "false"):
+        raise errors.bad_request(f"Invalid value '{raw}' for query option '$count': use true or false.")
+    return raw.lower() == "true"
+
+
 class GraphRoutes:
-    """Handlers for /v1.0/users, /v1.0/subscribedSkus, /{v1.0,beta}/auditLogs/signIns."""
+    """Handlers for /v1.0/users, /v1.0/groups, /v1.0/subscribedSkus, /{v1.0,beta}/auditLogs/signIns."""
 
     def __init__(self, tenant: Tenant, tokens: PageTokens) -> None:
         self.tenant = tenant
@@ -187,7 +227,7 @@ class GraphRoutes:
         _require_role(req.claims, DIRECTORY, "Directory.ReadWrite.All", "User.Read.All", "User.ReadWrite.All")
         q = req.query
         _only(q, {"$select", "$top", "$skiptoken", "$filter"}, "Request_UnsupportedQuery")
-        select = self._user_select(q)
+        select = _select(q, USER_PROPERTIES, DEFAULT_USER_SELECT, "user")
         with_activity = "signInActivity" in select
         top = _top(q, USERS_DEFAULT_TOP, USERS_MAX_TOP, "Request_UnsupportedQuery")
         if with_activity:
@@ -195,7 +235,7 @@ class GraphRoutes:
             _require_role(req.claims, AUDIT)
             if not self.tenant.premium:
                 raise errors.not_premium()
-        sku_id = _license_filter(q)
+        sku_id = _license_filter(q, "User")
         if sku_id is not None and with_activity and not self.tenant.license_filter_with_activity:
             raise errors.unsupported_filter("signInActivity", "User")
         directory = self.tenant.directory
@@ -215,22 +255,45 @@ class GraphRoutes:
         query); without it Graph answers 400, as Microsoft's advanced-query page shows."""
         _require_role(req.claims, DIRECTORY, "Directory.ReadWrite.All", "User.Read.All", "User.ReadWrite.All")
         _only(req.query, set(), "Request_UnsupportedQuery")
-        if (req.headers.get("ConsistencyLevel") or "").lower() != "eventual":
+        if not _eventual(req):
             raise errors.count_needs_consistency_level()
         return 200, str(self.tenant.directory.count).encode(), {"Content-Type": "text/plain"}
 
-    @staticmethod
-    def _user_select(q: dict[str, str]) -> tuple[str, ...]:
-        if "$select" not in q:
-            return DEFAULT_USER_SELECT
-        chosen: list[str] = []
-        for name in (p.strip() for p in q["$select"].split(",")):
-            prop = _USER_PROP_BY_LOWER.get(name.lower())
-            if prop is None:
-                raise errors.bad_request(f"Could not find a property named '{name}' on type 'microsoft.graph.user'.")
-            if prop not in chosen:
-                chosen.append(prop)
-        return tuple(chosen)
+    def groups(self, req: Request) -> Result:
+        """The tenant's groups (catalog.GROUPS) in their order, `$top` a page; `$filter` only
+        `assignedLicenses/any(x:x/skuId eq <id>)`: the groups that assign that SKU.
+
+        Microsoft lists group `assignedLicenses` as filterable (`eq`) but does not say whether the filter works in a
+        default query or only as an advanced one, and its group resource page says specific `$filter` usage needs the
+        advanced query parameters. The emulator takes the strict reading: the license filter needs both
+        `ConsistencyLevel: eventual` and `$count=true`, on the first page and on every nextLink page (the link keeps
+        `$count=true`; the header must be sent again), else the 400 `Request_UnsupportedQuery` Microsoft shows for an
+        advanced query sent without them. A client sending them is right either way: Microsoft documents that a
+        default query also works with the advanced parameters.
+
+        `$count=true` with the header adds `@odata.count`, the number of matching groups; without the header Graph
+        ignores `$count` (documented), so no count.
+        """
+        _require_role(req.claims, *GROUP_READ_ROLES)
+        q = req.query
+        _only(q, {"$select", "$top", "$skiptoken", "$filter", "$count"}, "Request_UnsupportedQuery")
+        select = _select(q, GROUP_PROPERTIES, DEFAULT_GROUP_SELECT, "group")
+        top = _top(q, GROUPS_DEFAULT_TOP, GROUPS_MAX_TOP, "Request_UnsupportedQuery")
+        advanced = _count(q) and _eventual(req)
+        sku_id = _license_filter(q, "Group")
+        if sku_id is not None and not advanced:
+            raise errors.needs_advanced_query("any")
+        matching = [g for g in catalog.GROUPS if sku_id is None or sku_id in g.sku_ids]
+        start = int(self.tokens.read("groups", q, q["$skiptoken"])) if "$skiptoken" in q else 0
+        context = f"{self.base_url}/v1.0/$metadata#groups" + (f"({','.join(select)})" if "$select" in q else "")
+        body: dict[str, Any] = {"@odata.context": context}
+        if advanced:
+            body["@odata.count"] = len(matching)
+        if start + top < len(matching):
+            token = self.tokens.issue("groups", q, start + top)
+            body["@odata.nextLink"] = _next_link(self.base_url, "/v1.0/groups", q, token)
+        body["value"] = [group(g, select) for g in matching[start : start + top]]
+        return 200, body, {}
 
     def subscribed_skus(self, req: Request) -> Result:
         _require_role(
@@ -281,5 +344,6 @@ def route_table(graph: GraphRoutes, login: LoginRoutes) -> list[tuple[str, re.Pa
         ("GET", re.compile(r"^/v1\.0/users/?$"), "users", graph.users, True),
         ("GET", re.compile(r"^/v1\.0/users/\$count$"), "usersCount", graph.users_count, True),
         ("GET", re.compile(r"^/v1\.0/subscribedSkus/?$"), "subscribedSkus", graph.subscribed_skus, True),
+        ("GET", re.compile(r"^/v1\.0/groups/?$"), "groups", graph.groups, True),
         ("GET", re.compile(r"^/(?P<version>v1\.0|beta)/auditLogs/signIns/?$", re.I), "signIns", graph.sign_ins, True),
     ]

@@ -1,6 +1,6 @@
 """The tenant: its clock, licence state, directory and sign-in log (the emulator's backend).
 
-Routes ask the tenant; tests ask it too (`sign_ins_between`, `users`, `subscribed_skus`) for the
+Routes ask the tenant; tests ask it too (`sign_ins_between`, `users`, `groups`, `subscribed_skus`) for the
 truth to compare a connector's output with.
 """
 
@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from .activity import SignInActivity
+from .catalog import GROUPS
 from .directory import Directory
 from .gen import TICKS, datetime_to_ticks, mix, parse_ticks
+from .groups import GROUP_PROPERTIES, group
 from .signins import INTERACTIVE, NON_INTERACTIVE, Row, SignInLog
 
 MINUTE = 60 * TICKS
@@ -150,6 +152,10 @@ class Tenant:
     def users(self) -> Iterator[dict[str, Any]]:
         """Truth for tests: every user with every property, in /users order."""
         return self.directory.users()
+
+    def groups(self) -> list[dict[str, Any]]:
+        """Truth for tests: every group with every property (assignedLicenses too), in /groups order."""
+        return [group(g, GROUP_PROPERTIES) for g in GROUPS]
 
     def subscribed_skus(self) -> list[dict[str, Any]]:
         """Truth for tests: the licence inventory as /subscribedSkus returns it."""
