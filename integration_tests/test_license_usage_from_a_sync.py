@@ -22,7 +22,7 @@ from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
 from source_dynamics365_cc.graph.concealed import is_concealed
 from source_dynamics365_cc.streams.users import ROSTER_FIELDS
 from testing.harness import configured_catalog, connector_config, run_connector, running_emulator
-from tools.license_usage import EXAMPLE_PRICES, PRODUCT_NAMES, answer, evidence_line, load, load_lists
+from tools.license_usage import EXAMPLE_PRICES, PRODUCT_NAMES, answer, evidence_line, load, load_lists, write_reclaim
 
 TENANT_LAG = dt.timedelta(minutes=90)
 STREAMS = {
@@ -30,6 +30,7 @@ STREAMS = {
     "subscribed_skus": "full_refresh",
     "sign_ins": "incremental",
     "non_interactive_sign_ins": "incremental",
+    "groups": "full_refresh",
 }
 DYNAMICS_PREFIXES = ("DYN365_", "DYNAMICS_365_", "D365_", "CRM")
 THRESHOLDS = {
@@ -113,9 +114,10 @@ def licensed_since(user: dict[str, Any], sku: dict[str, Any]) -> dt.datetime | N
     return max(first.values(), default=None)
 
 
-def route(user: dict[str, Any], sku_id: str) -> str:
+def route(user: dict[str, Any], sku_id: str, names: dict[str, str]) -> str:
+    """How the user holds the SKU, a group by its name (`names`: the tenant's groups, id -> displayName)."""
     states = [s for s in user["licenseAssignmentStates"] if s["skuId"] == sku_id and s["state"] == "Active"]
-    groups = ", ".join(sorted({s["assignedByGroup"] for s in states if s["assignedByGroup"]}))
+    groups = ", ".join(sorted({names[s["assignedByGroup"]] for s in states if s["assignedByGroup"]}))
     direct = any(s["assignedByGroup"] is None for s in states)
     if direct and groups:
         return f"direct and group: {groups}"
@@ -128,6 +130,7 @@ def expected_answer(tenant, as_of: dt.datetime):
     users = [u for u in tenant.users() if not is_concealed(u)]
     used = dynamics_sign_ins(tenant)
     start = evidence_start(tenant)
+    names = {group["id"]: group["displayName"] for group in tenant.groups()}
     rows, reclaim = {}, {}
     for sku in (s for s in skus if s["appliesTo"] == "User"):
         part, price = sku["skuPartNumber"], PRICES.get(sku["skuPartNumber"])
@@ -147,7 +150,7 @@ def expected_answer(tenant, as_of: dt.datetime):
             if grace or in_window:
                 continue
             counts["idle"] += 1
-            counts["idle_through_group"] += "group" in route(user, sku["skuId"])
+            counts["idle_through_group"] += "group" in route(user, sku["skuId"], names)
             activity = user["signInActivity"]
             any_app = [instant(activity[f]) for f in ("lastSignInDateTime", "lastNonInteractiveSignInDateTime")]
             reclaim[(user["userPrincipalName"], part)] = {
@@ -155,7 +158,7 @@ def expected_answer(tenant, as_of: dt.datetime):
                 "display_name": user["displayName"],
                 "sku_part_number": part,
                 "product_name": product_names().get(sku["skuId"], part),
-                "assigned": route(user, sku["skuId"]),
+                "assigned": route(user, sku["skuId"], names),
                 "account_enabled": user["accountEnabled"],
                 "licensed_since": since,
                 "last_dynamics_interactive": max((w for w, i in mine if i), default=None),
@@ -227,6 +230,15 @@ def test_every_reclaim_row_matches_the_tenant(synced, usage):
     assert stopped and all(row["threshold_days"] < usage.evidence["evidence_days"] for row in stopped), (
         "someone who stopped using Dynamics 365 longer ago than a threshold shorter than the evidence"
     )
+
+
+def test_the_worklist_csv_names_each_group_as_the_tenant_does_commas_and_dashes_included(usage, tmp_path):
+    path = tmp_path / "reclaim.csv"
+    write_reclaim(usage, path)
+    with path.open(encoding="utf-8", newline="") as handle:
+        written = [row["assigned"] for row in csv.DictReader(handle)]
+    assert written == [row["assigned"] for row in usage.reclaim]
+    assert any("Customer Service, Europe – Dynamics 365" in assigned for assigned in written)
 
 
 def test_every_money_figure_matches_the_example_prices(synced, usage):

@@ -248,7 +248,7 @@ def start_connector(
     to follow its output live); the inputs (config, catalog, state) are connector_argv's."""
     argv = [sys.executable, *connector_argv(command, directory, *inputs, flags=flags)]
     return subprocess.Popen(
-        argv, cwd=REPO_ROOT, env=connector_env(emulator), stdout=subprocess.PIPE, stderr=stderr, text=True
+        argv, cwd=REPO_ROOT, env=connector_env(emulator), stdout=subprocess.PIPE, stderr=stderr, encoding="utf-8"
     )
 
 

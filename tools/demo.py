@@ -96,9 +96,9 @@ class Progress:
 
 def read(label: str, emu, config: dict, catalog: dict, state: list | None) -> Result:
     """Run `read`, append its records to demo-output/<stream>.jsonl and show progress while it runs."""
-    files = {name: (OUT / f"{name}.jsonl").open("a") for name in STREAMS}
+    files = {name: (OUT / f"{name}.jsonl").open("a", encoding="utf-8") for name in STREAMS}
     progress, lines = Progress(sys.stdout), []
-    with (OUT / f"{label}.stderr").open("w") as stderr:
+    with (OUT / f"{label}.stderr").open("w", encoding="utf-8") as stderr:
         process = start_connector("read", OUT / label, config, catalog, state, emulator=emu, stderr=stderr)
         for line in process.stdout:
             lines.append(line)
@@ -111,7 +111,9 @@ def read(label: str, emu, config: dict, catalog: dict, state: list | None) -> Re
     for handle in files.values():
         handle.close()
     stdout = "".join(lines)
-    result = Result(process.returncode, stdout, (OUT / f"{label}.stderr").read_text(), parse_messages(stdout))
+    result = Result(
+        process.returncode, stdout, (OUT / f"{label}.stderr").read_text(encoding="utf-8"), parse_messages(stdout)
+    )
     if result.returncode != 0 or result.errors:
         raise failure(result, label)
     return result
@@ -178,7 +180,7 @@ def run_demo() -> None:
         if discover.returncode != 0 or not discover.of_type("CATALOG"):
             raise failure(discover, "discover")
         catalog = configured_catalog(STREAMS, discover.of_type("CATALOG")[0]["catalog"])
-        (OUT / "catalog.json").write_text(json.dumps(catalog, indent=2))
+        (OUT / "catalog.json").write_text(json.dumps(catalog, indent=2), encoding="utf-8")
         step(3, "discover", f"{', '.join(STREAMS)} -> {OUT}/catalog.json")
 
         step(
@@ -189,7 +191,7 @@ def run_demo() -> None:
         )
         first = read("read-1", emu, config, catalog, None)
         state = final_states(first)
-        (OUT / "state.json").write_text(json.dumps(state, indent=2))
+        (OUT / "state.json").write_text(json.dumps(state, indent=2), encoding="utf-8")
 
         moved = emu.advance(minutes=45, late=5)
         step(5, "advance", f"45 minutes pass in the tenant: {moved['new']} new sign-ins, {moved['late']} arrive late")
@@ -198,7 +200,7 @@ def run_demo() -> None:
             6, "read", f"incremental, from the saved state (cursor {first.final_state('sign_ins')['createdDateTime']})"
         )
         second = read("read-2", emu, config, catalog, state)
-        (OUT / "state.json").write_text(json.dumps(final_states(second), indent=2))
+        (OUT / "state.json").write_text(json.dumps(final_states(second), indent=2), encoding="utf-8")
         as_of = emu.tenant.now
     summary(first, second)
     evidence_start = dt.datetime.fromisoformat(start.replace("Z", "+00:00"))

@@ -74,9 +74,9 @@ def load(con: duckdb.DuckDBPyConnection, catalog: Mapping[str, Any], records_dir
             stream = entry["stream"]
             key = (entry.get("primary_key") or stream.get("source_defined_primary_key") or [["id"]])[0][0]
             source = records_dir / f"{stream['name']}.jsonl"
-            records = latest_records(source.open() if source.exists() else [], key)
+            records = latest_records(source.open(encoding="utf-8") if source.exists() else [], key)
             deduplicated = Path(scratch) / f"{stream['name']}.jsonl"
-            deduplicated.write_text("".join(json.dumps(record) + "\n" for record in records))
+            deduplicated.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
             columns = {name: column_type(prop) for name, prop in stream["json_schema"]["properties"].items()}
             con.read_json(str(deduplicated), format="newline_delimited", columns=columns).create(stream["name"])
             names.append(stream["name"])
@@ -105,7 +105,9 @@ def load_lists(
         columns = LISTS[table]
         con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
         if path is not None:
-            rows = csv.DictReader(line for line in path.read_text().splitlines() if not line.startswith("#"))
+            rows = csv.DictReader(
+                line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")
+            )
             for row in rows:
                 con.table(table).insert([row[column] for column in columns])
 
@@ -114,7 +116,7 @@ def comments(path: Path | None) -> str | None:
     """A list's '#' lines, joined: what the file says about itself (an example price list says it is one)."""
     if path is None:
         return None
-    lines = [line[1:].strip() for line in path.read_text().splitlines() if line.startswith("#")]
+    lines = [line[1:].strip() for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
     return " ".join(lines) or None
 
 
@@ -127,7 +129,7 @@ def answer(
     """Run examples/license_usage.sql with as_of as "now" (and where the sign-in evidence starts) and read its views."""
     con.execute("SET VARIABLE as_of = CAST(? AS TIMESTAMPTZ)", [as_of])
     con.execute("SET VARIABLE evidence_start = CAST(? AS TIMESTAMPTZ)", [evidence_start])
-    con.execute(SQL.read_text())
+    con.execute(SQL.read_text(encoding="utf-8"))
     return LicenseUsage(
         as_of,
         _rows(con, "evidence")[0],
@@ -251,7 +253,7 @@ def write_reclaim(usage: LicenseUsage, path: Path) -> None:
     """The whole worklist as CSV, one row per user and SKU; instants in ISO 8601 UTC."""
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = list(usage.reclaim[0]) if usage.reclaim else ["user_principal_name", "sku_part_number"]
-    with path.open("w", newline="") as handle:
+    with path.open("w", newline="", encoding="utf-8") as handle:  # group and product names are not ASCII
         writer = csv.DictWriter(handle, columns)
         writer.writeheader()
         for row in usage.reclaim:
