@@ -10,7 +10,9 @@ Run with `-m "not image_tests and not requires_creds"` (no Docker engine here).
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -19,8 +21,12 @@ from airbyte_cdk.test.standard_tests import SourceTestSuiteBase
 from source_dynamics365_cc.source import SourceDynamics365Cc
 from testing.harness import connector_config, running_emulator
 
-GENERATED = Path(__file__).parent / ".generated"
 METADATA = Path(__file__).resolve().parents[1] / "metadata.yaml"
+SHARED = "integration_tests/.generated/"
+# Each xdist worker runs this module's fixture, so each has an emulator of its own, and its own configs naming it:
+# in a shared folder one worker would read the configs another wrote, for an emulator already stopped.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+GENERATED = METADATA.parent / SHARED / WORKER
 
 
 def write_configs(emu) -> None:
@@ -28,7 +34,7 @@ def write_configs(emu) -> None:
     start = (emu.tenant.now - dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     working = {**connector_config(emu, "full"), "start_date": start}
     wrong = {**working, "credentials": {"auth_type": "client_secret", "client_secret": "not-the-secret-value"}}
-    GENERATED.mkdir(exist_ok=True)
+    GENERATED.mkdir(parents=True, exist_ok=True)
     for name, config in (("spec_config", working), ("config", working), ("wrong_secret_config", wrong)):
         (GENERATED / f"{name}.json").write_text(json.dumps(config, indent=2))
 
@@ -42,8 +48,17 @@ def emulated_tenant():
         yield emu
 
 
+class WorkerConfigs:
+    """acceptance-test-config.yml as the suite reads it, each generated config in this worker's own folder."""
+
+    def __get__(self, instance: object, owner: type) -> Any:
+        text = (METADATA.parent / "acceptance-test-config.yml").read_text()
+        return yaml.safe_load(text.replace(SHARED, f"{SHARED}{WORKER}/"))
+
+
 class TestSource(SourceTestSuiteBase):
     connector = SourceDynamics365Cc
+    acceptance_test_config = WorkerConfigs()
     connector_name = yaml.safe_load(METADATA.read_text())["data"]["dockerRepository"]
 
 

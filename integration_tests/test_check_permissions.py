@@ -8,6 +8,12 @@ from testing.harness import connector_config, run_connector, running_emulator
 
 COVERING_SETS = {
     "least_privileged": ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"],
+    "least_privileged_with_groups": [
+        "User.Read.All",
+        "LicenseAssignment.Read.All",
+        "AuditLog.Read.All",
+        "GroupMember.Read.All",
+    ],
     "simple": ["Directory.Read.All", "AuditLog.Read.All"],
 }
 LACKING_SETS = {

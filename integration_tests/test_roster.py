@@ -104,6 +104,10 @@ def test_a_tenant_without_p1_passes_check_and_syncs_the_roster_and_skus_without_
         truth = holders_truth(emu)
     assert check.connection_status == {"status": "SUCCEEDED"}
     assert any("P1 or P2 is missing" in line for line in check.logs("WARN"))
-    assert [s["name"] for s in discover.of_type("CATALOG")[0]["catalog"]["streams"]] == ["users", "subscribed_skus"]
+    assert [s["name"] for s in discover.of_type("CATALOG")[0]["catalog"]["streams"]] == [
+        "users",
+        "subscribed_skus",
+        "groups",
+    ]
     assert sorted(user["id"] for user in result.records("users")) == sorted(truth)
     assert result.records("subscribed_skus") and not any("signInActivity" in select for select in sent)

@@ -97,7 +97,12 @@ def route_everything_else_to(proxy: TrapProxy, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("no_proxy", "127.0.0.1")
 
 
-ALL_STREAMS = {"users": "full_refresh", "sign_ins": "incremental", "subscribed_skus": "full_refresh"}
+ALL_STREAMS = {
+    "users": "full_refresh",
+    "sign_ins": "incremental",
+    "subscribed_skus": "full_refresh",
+    "groups": "full_refresh",
+}
 
 
 @pytest.mark.parametrize("auth", ["client_secret", "client_certificate"])
@@ -111,7 +116,15 @@ def test_a_sync_talks_only_to_the_configured_hosts_and_prints_no_secret(tmp_path
     assert check.connection_status == {"status": "SUCCEEDED"}
     assert result.returncode == 0 and result.records("users") and result.records("subscribed_skus")
     assert proxy.seen == [], "the connector sent traffic to a host other than the configured endpoints"
-    assert {entry["route"] for entry in log} <= {"openid", "token", "users", "usersCount", "signIns", "subscribedSkus"}
+    assert {entry["route"] for entry in log} <= {
+        "openid",
+        "token",
+        "users",
+        "usersCount",
+        "signIns",
+        "subscribedSkus",
+        "groups",
+    }
     assert all(entry["status"] != 404 for entry in log), "a request went to a path the connector should not call"
     for output in (check, result):
         assert_no_secret_leaked(output, config)
