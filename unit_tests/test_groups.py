@@ -67,6 +67,15 @@ def test_groups_are_read_per_dynamics_sku_as_advanced_queries_and_each_group_is_
         assert "assignedLicenses" in query["$select"][0].split(",") and query["$top"] == ["999"]
 
 
+def test_groups_returned_without_assigned_licenses_are_taken_on_the_filters_word_once_each_and_said(caplog):
+    bare = {"id": "g-bare", "displayName": "Sales licences"}  # a permission that does not return the property
+    answers = {SALES: [page([bare])], TEAM: [page([bare, {"id": "g-team", "displayName": "Team"}])]}
+    with requests_mock.Mocker() as mocker, caplog.at_level(logging.WARNING):
+        emitted = read_groups(mocker, answers)
+    assert emitted == ["g-bare", "g-team"]
+    assert "returned 2 groups without assignedLicenses" in caplog.text and "Group.Read.All" in caplog.text
+
+
 def test_every_page_of_a_groups_query_carries_the_advanced_query_header():
     second = f"{GROUPS}?$filter=x&$count=true&$skiptoken=p2"
     answers = {SALES: [page([group("g1", SALES)], next_link=second)], TEAM: [page([])]}

@@ -8,6 +8,10 @@ a default query or only as an advanced one. Every default query also works as an
 "Advanced query capabilities" page), so the queries are sent as advanced queries (`ConsistencyLevel: eventual` on
 every page and `$count=true`): right in both cases, at the cost of eventual consistency, which a name lookup can
 afford.
+
+Microsoft does not say which group properties `GroupMember.Read.All` (the least-privileged permission, "basic group
+properties") returns. A group without `assignedLicenses` cannot be checked against its query, so it is taken on the
+filter's word: emitted once per read, with one warning.
 """
 
 from functools import partial
@@ -65,16 +69,30 @@ class Groups(GraphStream):
         """The groups assigning each Dynamics 365 SKU, SKU by SKU; each query restarts when its page token expires."""
         skus = licensed_skus(self, self._config.roster_sku_ids)
         self._log.info(f"groups: reading the groups that assign {len(skus)} Dynamics 365 SKUs, one query each.")
+        unchecked: set[str] = set()
         for query in license_queries(skus):
             emitted = EmittedIds()
-            yield from restarting(partial(self._emit_new, sync_mode, query, emitted), emitted, self.name, self._log)
+            read = partial(self._emit_new, sync_mode, query, emitted, unchecked)
+            yield from restarting(read, emitted, self.name, self._log)
+        if unchecked:
+            self._log.warning(
+                f"Microsoft Graph returned {len(unchecked)} groups without assignedLicenses (the app's permission may "
+                "not cover that property: Group.Read.All or Directory.Read.All do); each was emitted once, as the "
+                "license filter returned it."
+            )
 
-    def _emit_new(self, sync_mode: SyncMode, query: LicenseQuery, emitted: EmittedIds) -> Iterator[Mapping[str, Any]]:
-        """The groups this query emits and has not emitted yet; one without an id is dropped and counted."""
+    def _emit_new(
+        self, sync_mode: SyncMode, query: LicenseQuery, emitted: EmittedIds, unchecked: set[str]
+    ) -> Iterator[Mapping[str, Any]]:
+        """The groups this query emits and has not emitted yet; one without an id is dropped and counted, one without
+        `assignedLicenses` is emitted by the first query that returns it (`unchecked` holds those)."""
         for record in super().read_records(sync_mode, stream_slice={QUERY: query}):
-            if (
-                self._dropped.has_id(self.name, record)
-                and query.emits(record)
-                and emitted.add(object_key(record["id"]))
-            ):
+            if not self._dropped.has_id(self.name, record):
+                continue
+            if record.get("assignedLicenses") is None:
+                emits = record["id"] not in unchecked
+                unchecked.add(record["id"])
+            else:
+                emits = query.emits(record)
+            if emits and emitted.add(object_key(record["id"])):
                 yield record
