@@ -3,7 +3,8 @@
 In order: the configuration, a token (secret, tenant, app, consent), the token's application
 permissions, then one cheap call to each Graph resource the streams read, the sign-in and groups calls
 with the very query a sync sends. The optional `groups` stream's permission is not required: without it
-check passes and says what a sync that selects it would lack. Each failure raises `ConfigError`/`TokenError`/`GraphUnavailable` with its message.
+check passes and says what a sync that selects it would lack. Each failure raises
+`ConfigError`/`TokenError`/`GraphUnavailable` with its message.
 
 The calls go through the CDK's `HttpClient` as the streams' do: the same error handler, Retry-After
 backoff, request budget and authenticator. A busy tenant (another tool on the same app) is waited
