@@ -30,13 +30,14 @@ from .config import ConnectorConfig
 from .errors import ConfigError, FilterRefused, GraphUnavailable, TokenError
 from .graph.answers import GraphErrorHandler
 from .graph.pages import graph_page
+from .graph.stream import ADVANCED_QUERY
 from .graph.throttle import RetryAfterBackoff, WaitLimit, WaitLimitReached
 from .runtime import MACHINE, Runtime
 from .signins.query import SignInQuery, Window, application_matches
 from .signins.refusal import FILTER_REFUSED, filter_refusal
 from .signins.stream import SIGN_IN_LOG_LEFT_OUT, sign_in_kinds
 from .streams import Groups, SubscribedSkus, Users
-from .streams.groups import ADVANCED_QUERY, group_query_params
+from .streams.groups import group_query_params
 from .streams.licenses import dynamics_skus
 
 PROBE_TIMEOUT_SECONDS = 60
@@ -47,10 +48,10 @@ CHECK_MAX_RETRIES = int(CHECK_WAIT_SECONDS)
 HOUR = timedelta(hours=1)
 
 
-def check_roles(access_token: str, left_out: tuple[str, ...] = ()) -> None:
-    """Fail, naming per stream what is missing, unless the token's application permissions cover every stream the
-    configuration reads (all but `left_out`)."""
-    missing = missing_permissions_message(token_roles(access_token), left_out)
+def check_roles(roles: list[str], left_out: tuple[str, ...] = ()) -> None:
+    """Fail, naming per stream what is missing, unless the token's application permissions (`roles`) cover every
+    stream the configuration reads (all but `left_out`)."""
+    missing = missing_permissions_message(roles, left_out)
     if missing:
         raise ConfigError(f"{missing} {PERMISSIONS_HINT}")
 
@@ -165,8 +166,8 @@ def check_connection(
     """Raise on the first problem found; return quietly when every stream can be read. `runtime` gives the
     clock and the request pacers (tests pass their own)."""
     logger = logger or logging.getLogger("airbyte")
-    access_token = provider.token()
-    check_roles(access_token, () if config.include_sign_in_log else ("sign_ins",))
+    roles = token_roles(provider.token())
+    check_roles(roles, () if config.include_sign_in_log else ("sign_ins",))
     probe = GraphProbe(config, GraphAuthenticator(provider), logger, runtime)
     skus = graph_page(probe.get(SubscribedSkus.collection, {})).get("value") or []
     probe.get(Users.collection, {"$select": "id,userPrincipalName", "$top": 1})
@@ -174,7 +175,7 @@ def check_connection(
         probe_sign_ins(config, probe, runtime)
     else:
         logger.warning(SIGN_IN_LOG_LEFT_OUT)
-    readable, unreadable = optional_streams(token_roles(access_token))
+    readable, unreadable = optional_streams(roles)
     for stream in unreadable:
         logger.warning(optional_stream_warning(stream))
     if any(stream.stream == Groups.name for stream in readable):

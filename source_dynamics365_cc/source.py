@@ -40,6 +40,7 @@ from .runtime import MACHINE, Runtime
 from .signins.cursor import sign_in_cursor
 from .signins.stream import SignIns, sign_in_kinds
 from .streams import Groups, SubscribedSkus, Users
+from .streams.licenses import LicensedSkus
 
 logger = logging.getLogger("airbyte")
 # About two pages of sign-ins. Workers block on a full queue, so memory stays flat however large the tenant;
@@ -142,6 +143,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         # signInActivity against another: one budget for the sync, so each sum stays under its limit and a
         # Retry-After pauses every request under it.
         budget = self._runtime.budget(parsed.sign_in_requests_per_10_seconds)
+        licensed = LicensedSkus(parsed.roster_sku_ids)
         return [
             Users(
                 parsed,
@@ -150,10 +152,11 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
                 logger=logger,
                 dropped=self._dropped,
                 sleep=self._runtime.sleep,
+                licensed=licensed,
             ),
             *(self._sign_ins(kind, parsed, authenticator, budget) for kind in sign_in_kinds(parsed)),
             SubscribedSkus(parsed, authenticator, logger=logger, dropped=self._dropped),
-            Groups(parsed, authenticator, logger=logger, dropped=self._dropped),
+            Groups(parsed, authenticator, logger=logger, dropped=self._dropped, licensed=licensed),
         ]
 
     def _sign_ins(

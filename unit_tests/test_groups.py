@@ -76,6 +76,21 @@ def test_groups_returned_without_assigned_licenses_are_taken_on_the_filters_word
     assert "returned 2 groups without assignedLicenses" in caplog.text and "Group.Read.All" in caplog.text
 
 
+def test_users_and_groups_in_one_sync_read_the_tenants_skus_once():
+    holder = {"id": "u1", "assignedLicenses": [{"skuId": SALES}]}
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        skus = mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
+        mocker.get(f"{GRAPH}/v1.0/users", json=page([holder]))
+        mocker.get(GROUPS, json=page([group("g-sales", SALES)]))
+        streams = (("users", SyncMode.full_refresh), ("groups", SyncMode.full_refresh))
+        output = read_streams(config(roster_scope="dynamics_365_license_holders"), *streams)
+    assert not output.errors and [r.record.data["id"] for r in output.records] == ["u1", "g-sales"]
+    assert skus.call_count == 1
+    queried = [sku_of(r.url) for r in mocker.request_history if "$filter" in parse_qs(urlsplit(r.url).query)]
+    assert queried == [SALES, TEAM, SALES, TEAM], "both streams query the same SKUs"
+
+
 def test_every_page_of_a_groups_query_carries_the_advanced_query_header():
     second = f"{GROUPS}?$filter=x&$count=true&$skiptoken=p2"
     answers = {SALES: [page([group("g1", SALES)], next_link=second)], TEAM: [page([])]}

@@ -11,6 +11,7 @@ from source_dynamics365_cc.auth.permissions import (
     optional_streams,
     uncovered_streams,
 )
+from source_dynamics365_cc.auth.tokens import token_roles
 from source_dynamics365_cc.check import check_roles
 from source_dynamics365_cc.errors import ConfigError
 from testing.graph_fakes import access_token
@@ -40,7 +41,7 @@ def test_the_least_privileged_set_is_one_permission_per_stream_as_microsoft_list
 def test_only_the_groups_stream_is_optional_and_a_set_without_its_permission_still_passes():
     assert [stream.stream for stream in STREAM_PERMISSIONS if stream.optional] == ["groups"]
     without_groups = ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"]
-    check_roles(access_token(without_groups))
+    check_roles(without_groups)
     assert optional_streams(without_groups) == ([], [STREAM_PERMISSIONS[3]])
     assert optional_streams(SIMPLE_ROLES) == ([STREAM_PERMISSIONS[3]], []), "Directory.Read.All reads groups"
 
@@ -62,7 +63,7 @@ def test_a_403_to_groups_names_the_groups_permission():
 @pytest.mark.parametrize("roles", list(COVERING_SETS.values()), ids=list(COVERING_SETS))
 def test_check_accepts_every_set_that_covers_each_stream(roles):
     assert uncovered_streams(roles) == []
-    check_roles(access_token(roles))
+    check_roles(roles)
 
 
 def test_the_two_recommended_sets_cover_every_stream():
@@ -92,7 +93,7 @@ def test_the_two_recommended_sets_cover_every_stream():
 )
 def test_check_names_what_is_missing_per_stream(roles, expected):
     with pytest.raises(ConfigError) as refused:
-        check_roles(access_token(roles))
+        check_roles(roles)
     assert expected in refused.value.message
     assert "Grant admin consent" in refused.value.message
 
@@ -105,7 +106,7 @@ def test_only_the_uncovered_streams_are_named():
 
 def test_a_token_without_roles_means_admin_consent_is_missing():
     with pytest.raises(ConfigError) as refused:
-        check_roles(access_token(None))
+        check_roles(token_roles(access_token(None)))
     assert "admin consent has not been granted" in refused.value.message
 
 

@@ -23,6 +23,9 @@ from .pages import graph_page
 from .throttle import RetryAfterBackoff
 
 NEXT_LINK = "@odata.nextLink"
+# The header of Graph's advanced queries on directory objects (https://learn.microsoft.com/graph/aad-advanced-queries):
+# `$count` needs it, and every default query also works with it.
+ADVANCED_QUERY = {"ConsistencyLevel": "eventual"}
 CONNECT_TIMEOUT_SECONDS = 15
 READ_TIMEOUT_SECONDS = 120
 
@@ -97,29 +100,26 @@ class GraphStream(HttpStream, ABC):
     def first_page_params(self, stream_slice: Mapping[str, Any]) -> MutableMapping[str, Any]:
         return {}
 
-    def first_page(self, params: Mapping[str, Any], collection: Optional[str] = None) -> requests.Response:
+    def first_page(
+        self, params: Mapping[str, Any], collection: Optional[str] = None, headers: Optional[Mapping[str, str]] = None
+    ) -> requests.Response:
         """The first page of the collection (this stream's, or `collection`) with `params`, sent as the stream sends
         its pages: through the stream's HttpClient, with its error handler, Retry-After backoff, budget and token.
-        For a request outside a read (the density probe, the roster's SKU list). The CDK keeps that client in
-        HttpStream._http_client, used here and in `count` only (pinned by unit_tests/test_cdk_contract.py)."""
+        For a request outside a read (the density probe, the SKU list of the license queries, `count`). The CDK keeps
+        that client in HttpStream._http_client, used here only (pinned by unit_tests/test_cdk_contract.py)."""
         _, response = self._http_client.send_request(
             "GET",
             f"{self.url_base}{collection or self.collection}",
             request_kwargs=self.request_kwargs(),
-            params=params,
+            params=dict(params),
+            headers=dict(headers or {}),
         )
         return response
 
     def count(self) -> requests.Response:
-        """`<collection>/$count`, sent like `first_page`. Graph counts directory objects only in an advanced query,
-        so the request says `ConsistencyLevel: eventual` (https://learn.microsoft.com/graph/aad-advanced-queries)."""
-        _, response = self._http_client.send_request(
-            "GET",
-            f"{self.url_base}{self.collection}/$count",
-            request_kwargs=self.request_kwargs(),
-            headers={"ConsistencyLevel": "eventual"},
-        )
-        return response
+        """`<collection>/$count`, sent like `first_page`: an advanced query, the only kind in which Graph counts
+        directory objects."""
+        return self.first_page({}, f"{self.collection}/$count", ADVANCED_QUERY)
 
     def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
         link = graph_page(response).get(NEXT_LINK)

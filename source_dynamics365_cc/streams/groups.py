@@ -19,8 +19,8 @@ from typing import Any, Iterator, List, Mapping, MutableMapping, Optional
 
 from airbyte_cdk.models import SyncMode
 
-from ..graph.stream import GraphStream
-from .licenses import LicenseQuery, license_filter, license_queries, licensed_skus
+from ..graph.stream import ADVANCED_QUERY
+from .licenses import LicenseQuery, LicenseQueryStream, license_filter, license_queries
 from .restarts import EmittedIds, object_key, restarting
 
 GROUP_FIELDS = (
@@ -36,7 +36,6 @@ GROUP_FIELDS = (
     "assignedLicenses",
 )
 PAGE_SIZE = 999  # Microsoft: "The default and maximum page sizes are 100 and 999 group objects"
-ADVANCED_QUERY = {"ConsistencyLevel": "eventual"}
 QUERY = "license_query"  # the slice key that carries a request's LicenseQuery
 
 
@@ -45,7 +44,7 @@ def group_query_params(sku_id: str) -> MutableMapping[str, Any]:
     return {"$select": ",".join(GROUP_FIELDS), "$filter": license_filter(sku_id), "$count": "true", "$top": PAGE_SIZE}
 
 
-class Groups(GraphStream):
+class Groups(LicenseQueryStream):
     """GET /v1.0/groups filtered on each Dynamics 365 SKU; a full refresh, the groups are few."""
 
     name = "groups"
@@ -67,7 +66,7 @@ class Groups(GraphStream):
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterator[Mapping[str, Any]]:
         """The groups assigning each Dynamics 365 SKU, SKU by SKU; each query restarts when its page token expires."""
-        skus = licensed_skus(self, self._config.roster_sku_ids)
+        skus = self.licensed_skus()
         self._log.info(f"groups: reading the groups that assign {len(skus)} Dynamics 365 SKUs, one query each.")
         unchecked: set[str] = set()
         for query in license_queries(skus):

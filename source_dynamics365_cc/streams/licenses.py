@@ -6,6 +6,7 @@ own `assignedLicenses`, so nothing is remembered across queries, and an object G
 hold is dropped, not emitted.
 """
 
+from abc import ABC
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
@@ -33,12 +34,32 @@ def dynamics_skus(skus: Iterable[Mapping[str, Any]]) -> list[str]:
     return [sku_id for sku_id in found if sku_id]
 
 
-def licensed_skus(stream: GraphStream, configured: Sequence[str]) -> list[str]:
-    """The SKUs to query, in order: the tenant's Dynamics 365 SKUs from subscribedSkus (read through `stream`'s
-    client, with its retries and budget), then those the configuration adds (`roster_sku_ids`)."""
-    response = stream.first_page({}, collection=SubscribedSkus.collection)
-    found = dynamics_skus(graph_page(response).get("value") or [])
-    return list(dict.fromkeys([*found, *configured]))
+class LicensedSkus:
+    """The SKUs the license queries read, in order: the tenant's Dynamics 365 SKUs from subscribedSkus, then those
+    the configuration adds (`roster_sku_ids`). `users` and `groups` ask the same question of the same tenant in one
+    sync: whichever reads first asks Graph (through its own client, with its retries and budget), once."""
+
+    def __init__(self, configured: Sequence[str]) -> None:
+        self._configured = tuple(configured)
+        self._skus: Optional[list[str]] = None
+
+    def of(self, stream: GraphStream) -> list[str]:
+        if self._skus is None:
+            response = stream.first_page({}, collection=SubscribedSkus.collection)
+            found = dynamics_skus(graph_page(response).get("value") or [])
+            self._skus = list(dict.fromkeys([*found, *self._configured]))
+        return self._skus
+
+
+class LicenseQueryStream(GraphStream, ABC):
+    """A directory stream read as license queries, one per SKU of `LicensedSkus` (shared by the sync's streams)."""
+
+    def __init__(self, *args: Any, licensed: Optional[LicensedSkus] = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._licensed = licensed or LicensedSkus(self._config.roster_sku_ids)
+
+    def licensed_skus(self) -> list[str]:
+        return self._licensed.of(self)
 
 
 @dataclass(frozen=True)

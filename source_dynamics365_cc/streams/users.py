@@ -18,8 +18,7 @@ from ..config import ALL_USERS
 from ..errors import SignInActivityRefused
 from ..graph.answers import graph_error
 from ..graph.progress import counted_estimate
-from ..graph.stream import GraphStream
-from .licenses import LicenseQuery, license_filter, license_queries, licensed_skus
+from .licenses import LicenseQuery, LicenseQueryStream, license_filter, license_queries
 from .restarts import EmittedIds, object_key, restarting
 
 ROSTER_FIELDS = (
@@ -87,7 +86,7 @@ def refuses_combined_filter(response: requests.Response) -> bool:
     return "assignedLicenses/any" in url and "signInActivity" in url and "$skiptoken" not in url
 
 
-class Users(GraphStream):
+class Users(LicenseQueryStream):
     """GET /v1.0/users with an explicit `$select`; falls back to no `signInActivity` rather than failing."""
 
     name = "users"
@@ -125,7 +124,7 @@ class Users(GraphStream):
             yield from counted_estimate(self, self._log)  # type: ignore[misc]  # a TRACE message, passed through as is
             yield from self._read_query(sync_mode, RosterQuery(self._with_activity))
         else:
-            skus = licensed_skus(self, self._config.roster_sku_ids)
+            skus = self.licensed_skus()
             self._log.info(f"users: reading the holders of {len(skus)} Dynamics 365 SKUs, one query each.")
             for licenses in license_queries(skus):
                 yield from self._read_holders(sync_mode, RosterQuery(self._with_activity, licenses))
