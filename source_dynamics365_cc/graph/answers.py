@@ -25,7 +25,7 @@ PREMIUM_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 EXPIRED_PAGE_CODE = "Directory_ExpiredPageToken"
 # Only the sign-in streams keep a cursor; a full-refresh stream cannot resume (Graph's page tokens expire).
 RESUME_NOTE = (
-    "sign_ins and non_interactive_sign_ins resume from their last saved state; users and subscribed_skus are "
+    "sign_ins and non_interactive_sign_ins resume from their last saved state; users, subscribed_skus and groups are "
     "read again in full."
 )
 # Logged at each retry, and the failure's message once the retries run out.
