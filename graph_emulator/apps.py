@@ -11,6 +11,7 @@ from .tls import AppCertificate, make_app_certificate
 
 AUDIT = "AuditLog.Read.All"
 DIRECTORY = "Directory.Read.All"
+AUDIT_QUERY_CRM = "AuditLogsQuery-CRM.Read.All"  # Purview's audit log query API, Dynamics CRM records only
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ _PROFILES: dict[str, dict] = {
     "no_consent": {"roles": ()},
     "disabled": {"roles": (AUDIT, DIRECTORY), "enabled": False},
     "expired_secret": {"roles": (AUDIT, DIRECTORY), "secret_expired": True},
+    "activity": {"roles": (AUDIT, DIRECTORY, AUDIT_QUERY_CRM)},  # `full` plus the CRM audit log query permission
 }
 
 

@@ -15,6 +15,11 @@ the same code:
     POST   /_emulator/or-filter  {enabled}
     POST   /_emulator/license-filter-with-activity  {enabled}
     POST   /_emulator/advance    {minutes, late}
+    POST   /_emulator/audit-latency   {seconds}
+    POST   /_emulator/audit-limits    {max_unfinished, submissions_per_day, record_count_limit}
+    POST   /_emulator/crm-auditing    {enabled}
+    POST   /_emulator/audit-query-v1  {enabled}
+    GET    /_emulator/audit-queries
     GET    /_emulator/log[?route=signIns] | DELETE /_emulator/log
     GET    /_emulator/sign-in-filters[?first_pages_only=true][&api_version=beta]
     GET    /_emulator/stats
@@ -60,6 +65,17 @@ ENDPOINTS: dict[tuple[str, str], Handler] = {
         lambda: emu.set_license_filter_with_activity(bool(b["enabled"]))
     ),
     ("POST", "advance"): lambda emu, q, b: (200, emu.advance(float(b.get("minutes", 0)), int(b.get("late", 0)))),
+    ("POST", "audit-latency"): lambda emu, q, b: _done(lambda: emu.set_audit_latency(float(b["seconds"]))),
+    ("POST", "audit-limits"): lambda emu, q, b: _done(
+        lambda: emu.set_audit_limits(
+            int(b.get("max_unfinished", 50)),
+            int(b.get("submissions_per_day", 200)),
+            int(b.get("record_count_limit", 1_000_000)),
+        )
+    ),
+    ("POST", "crm-auditing"): lambda emu, q, b: _done(lambda: emu.set_crm_auditing(bool(b["enabled"]))),
+    ("POST", "audit-query-v1"): lambda emu, q, b: _done(lambda: emu.set_audit_query_v1(bool(b["enabled"]))),
+    ("GET", "audit-queries"): lambda emu, q, b: (200, emu.audit_queries()),
     ("GET", "log"): lambda emu, q, b: (200, emu.request_log(q.get("route"))),
     ("DELETE", "log"): lambda emu, q, b: _done(emu.reset_log),
     ("GET", "sign-in-filters"): lambda emu, q, b: (

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import routes as routes_mod
 from .apps import App, make_apps
+from .audit import AuditLog
 from .auth import Login
 from .faults import FaultRule, Faults
 from .paging import PageTokens
@@ -46,7 +47,8 @@ class Emulator:
         self.login = Login(self.tenant, self.apps, _signing_key(), token_lifetime)
         self.tokens = PageTokens(skiptoken_ttl)
         self.graph = routes_mod.GraphRoutes(self.tenant, self.tokens)
-        self._routes = routes_mod.route_table(self.graph, routes_mod.LoginRoutes(self.login))
+        self.audit = AuditLog(self.tenant, self.tokens)
+        self._routes = routes_mod.route_table(self.graph, routes_mod.LoginRoutes(self.login), self.audit)
         self.faults = Faults()
         self.throttle = Throttle()
         self.activity_throttle = Throttle(stats_window=60.0)
@@ -69,7 +71,7 @@ class Emulator:
         port = self._server.server_address[1]
         self.base_url = f"https://{self.host}:{port}"
         self.ca_path = tls.ca_path
-        self.login.base_url = self.graph.base_url = self.base_url
+        self.login.base_url = self.graph.base_url = self.audit.base_url = self.base_url
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="graph-emulator", daemon=True
         )
@@ -160,6 +162,30 @@ class Emulator:
     def set_or_filter(self, enabled: bool) -> None:
         """Whether signIns accepts `or` in `$filter`; the connector must fall back to one query per application."""
         self.tenant.or_filter = enabled
+
+    def set_audit_latency(self, seconds: float) -> None:
+        """Seconds from an audit log query's create to its final status (notStarted the first quarter, then running)."""
+        self.audit.settings.latency = seconds
+
+    def set_audit_limits(
+        self, max_unfinished: int = 50, submissions_per_day: int = 200, record_count_limit: int = 1_000_000
+    ) -> None:
+        """The tenant's audit log query limits (Microsoft's documented baselines by default)."""
+        self.audit.settings.max_unfinished = max_unfinished
+        self.audit.settings.submissions_per_day = submissions_per_day
+        self.audit.settings.record_count_limit = record_count_limit
+
+    def set_crm_auditing(self, enabled: bool) -> None:
+        """Whether Dataverse activity logging feeds Purview: off, every audit log query finds no CRM record."""
+        self.tenant.crm_auditing = enabled
+
+    def set_audit_query_v1(self, enabled: bool) -> None:
+        """Whether v1.0 serves the audit log query API (False: beta only, as after MC1052169 in 2025)."""
+        self.tenant.audit_query_v1 = enabled
+
+    def audit_queries(self) -> list[dict[str, Any]]:
+        """Every audit log query the tenant holds, with its status now (whichever client or connection made it)."""
+        return self.audit.list()
 
     def advance(self, minutes: float, late: int = 0) -> dict[str, Any]:
         """Move the tenant clock; see Tenant.advance."""

@@ -1,9 +1,11 @@
 """WireMock-style fault injection: typed rules matched per route, consumed as they fire.
 
 Rule format (the same dict over HTTP and in Python):
-    {"route": "signIns"|"users"|"usersCount"|"groups"|"subscribedSkus"|"token"|"*",
+    {"route": "signIns"|"users"|"usersCount"|"groups"|"subscribedSkus"|"token"
+               |"auditQueries"|"auditQuery"|"auditRecords"|"*",
      "kind": "status"|"reset"|"delay"|"malformed"|"expired_skiptoken"|"invalid_skiptoken"
-             |"revoke_tokens"|"ignore_filter"|"redirect"|"block_page"|"value_missing"|"value_null"|"link_cycle",
+             |"revoke_tokens"|"ignore_filter"|"redirect"|"block_page"|"value_missing"|"value_null"|"link_cycle"
+             |"query_failed"|"query_vanished",
      "nth": 1,            # fire from the nth request on this route on (1-based, every request counts)
      "times": 1,          # how many requests it fires on; null = forever
      "for_seconds": null, # alternatively: keep firing this long after first firing
@@ -36,6 +38,12 @@ Kinds:
                        then the same strings again (A, B, A, B...), each serving its page again; only on a request
                        carrying $skiptoken (a first page, or a density probe, starts no ring); a query needs
                        `length` + 2 pages to cycle; use times=null
+    query_failed       auditQueries only: the audit log query this create makes ends `failed`, not `succeeded`
+    query_vanished     auditQuery/auditRecords only: the tenant forgets the query the request names, then answers
+                       404 (and 404 for that id from then on)
+
+Routes "auditQueries" (POST create), "auditQuery" (GET one) and "auditRecords" (GET its records) are the audit log
+query API, v1.0 and beta together.
 
 Route "signIns" covers /v1.0/auditLogs/signIns and /beta/auditLogs/signIns (one request count, as
 Graph's one throttle budget); `api_version` aims a rule at one of them.
@@ -64,13 +72,33 @@ KINDS = frozenset(
         "value_missing",
         "value_null",
         "link_cycle",
+        "query_failed",
+        "query_vanished",
     }
 )
+# Kinds the route's handler acts on itself (pipeline.py hands them over in Request.fault), and the routes they fit.
+HANDLER_KINDS = {
+    "query_failed": frozenset({"auditQueries"}),
+    "query_vanished": frozenset({"auditQuery", "auditRecords"}),
+}
 PAGE_KINDS = frozenset({"value_missing", "value_null", "link_cycle"})  # rewrite a 200 page once it is served
 SKIPTOKEN_KINDS = frozenset({"expired_skiptoken", "invalid_skiptoken", "link_cycle"})  # only on pages after the first
 CLAUSES = frozenset({"application", "window", "event_type"})
 API_VERSIONS = frozenset({"v1.0", "beta"})
-ROUTES = frozenset({"signIns", "users", "usersCount", "groups", "subscribedSkus", "token", "*"})
+ROUTES = frozenset(
+    {
+        "signIns",
+        "users",
+        "usersCount",
+        "groups",
+        "subscribedSkus",
+        "token",
+        "auditQueries",
+        "auditQuery",
+        "auditRecords",
+        "*",
+    }
+)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _ids = itertools.count(1)
 
@@ -108,6 +136,8 @@ class FaultRule:
             raise ValueError("nth is 1-based")
         if self.kind == "ignore_filter" and (self.route != "signIns" or self.clause not in CLAUSES):
             raise ValueError(f"ignore_filter needs route 'signIns' and a clause, one of {sorted(CLAUSES)}")
+        if self.kind in HANDLER_KINDS and self.route not in HANDLER_KINDS[self.kind]:
+            raise ValueError(f"{self.kind} needs a route, one of {sorted(HANDLER_KINDS[self.kind])}")
         if self.kind == "link_cycle" and self.length < 2:
             raise ValueError("link_cycle needs a length of 2 or more (a link repeating itself is a length of 1)")
         if self.api_version is not None and (self.route != "signIns" or self.api_version not in API_VERSIONS):

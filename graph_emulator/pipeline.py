@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 from . import errors
 from .errors import AadError, ApiError, GraphError
-from .faults import PAGE_KINDS, FaultRule
+from .faults import HANDLER_KINDS, PAGE_KINDS, FaultRule
 from .ports import Gateway
 from .routes import Request
 
@@ -69,7 +69,7 @@ def route(x: Exchange) -> Optional[Answer]:
         )
     x.route, x.handler, x.needs_token, params = match
     x.entry["route"] = x.route
-    x.req = Request(x.method, x.path, params, x.query, headers=x.headers)
+    x.req = Request(x.method, x.path, params, x.query, headers=x.headers, body=x.raw)
     return None
 
 
@@ -103,6 +103,8 @@ def inject_fault(x: Exchange) -> Optional[Answer]:
         return rule.status, BLOCK_PAGE.encode(), {"Content-Type": "text/html; charset=utf-8"}
     elif rule.kind in PAGE_KINDS:
         x.page_fault = rule
+    elif rule.kind in HANDLER_KINDS:
+        x.req.fault = rule.kind
     return None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from urllib.parse import quote
 
 from . import catalog, errors, odata
@@ -21,6 +21,9 @@ from .groups import DEFAULT_GROUP_SELECT, GROUP_PROPERTIES, group
 from .paging import PageTokens
 from .signins import INTERACTIVE
 from .tenant import DAY, Tenant
+
+if TYPE_CHECKING:
+    from .audit import AuditLog
 
 SIGNINS_MAX_TOP = 999
 SIGNINS_DEFAULT_TOP = 1000  # Graph's default page for signIns (docs: up to 1000); unconfirmed
@@ -60,6 +63,8 @@ class Request:
     claims: dict[str, Any] = field(default_factory=dict)
     ignore: str | None = None  # signIns: the filter clause Graph ignores for this query (see faults.py)
     headers: Mapping[str, str] = field(default_factory=dict)  # case-insensitive (the server's HTTP headers)
+    body: bytes = b""  # the request body as sent (a JSON create, say)
+    fault: str | None = None  # a fault the handler itself acts on (faults.HANDLER_KINDS)
 
 
 Result = tuple[int, "dict[str, Any] | bytes", dict[str, str]]  # bytes: already JSON
@@ -334,9 +339,13 @@ class LoginRoutes:
 Handler = Callable[[Request], Result]
 
 
-def route_table(graph: GraphRoutes, login: LoginRoutes) -> list[tuple[str, re.Pattern[str], str, Handler, bool]]:
+def route_table(
+    graph: GraphRoutes, login: LoginRoutes, audit: AuditLog
+) -> list[tuple[str, re.Pattern[str], str, Handler, bool]]:
     """(method, path pattern, route name, handler, needs bearer token) — read top to bottom."""
     t = r"(?P<tenant>[^/]+)"
+    queries = r"^/(?P<version>v1\.0|beta)/security/auditLog/queries"
+    query = queries + r"/(?P<query_id>[^/]+)"
     return [
         ("GET", re.compile(rf"^/{t}/v2\.0/\.well-known/openid-configuration$"), "openid", login.openid, False),
         ("GET", re.compile(rf"^/{t}/discovery/v2\.0/keys$"), "keys", login.keys, False),
@@ -346,4 +355,7 @@ def route_table(graph: GraphRoutes, login: LoginRoutes) -> list[tuple[str, re.Pa
         ("GET", re.compile(r"^/v1\.0/subscribedSkus/?$"), "subscribedSkus", graph.subscribed_skus, True),
         ("GET", re.compile(r"^/v1\.0/groups/?$"), "groups", graph.groups, True),
         ("GET", re.compile(r"^/(?P<version>v1\.0|beta)/auditLogs/signIns/?$", re.I), "signIns", graph.sign_ins, True),
+        ("POST", re.compile(queries + "/?$", re.I), "auditQueries", audit.create, True),
+        ("GET", re.compile(query + "/?$", re.I), "auditQuery", audit.get, True),
+        ("GET", re.compile(query + "/records/?$", re.I), "auditRecords", audit.records, True),
     ]

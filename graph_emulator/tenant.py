@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator
 
 from .activity import SignInActivity
 from .catalog import GROUPS
+from .crm_activity import CrmActivity
 from .directory import Directory
 from .gen import TICKS, datetime_to_ticks, mix, parse_ticks
 from .groups import GROUP_PROPERTIES, group
@@ -40,6 +41,8 @@ class TenantSpec:
     burst_size: int = 0  # Dynamics 365 sign-ins sharing one microsecond (spread over its 10 ticks)
     burst_at: str | None = None  # a Graph instant inside that microsecond; default: 1 hour before `now`
     non_interactive_ratio: int = 10  # non-interactive sign-ins (beta only) per interactive one, also when advancing
+    crm_auditing: bool = True  # False: Dataverse activity logging is off, Purview holds no CRM record
+    audit_query_v1: bool = True  # False: only beta serves /security/auditLog/queries (as in 2025, MC1052169)
 
 
 def _ticks(when: dt.datetime | str | int) -> int:
@@ -74,6 +77,9 @@ class Tenant:
         self.log.add_segment(spec.sign_ins * spec.non_interactive_ratio, start, self.now_ticks, NON_INTERACTIVE)
         self._burst = self.log.add_burst(spec.burst_size, self._burst_microsecond()) if spec.burst_size else None
         self._rate_per_minute = spec.sign_ins / max(1, spec.days * 1440)
+        self.crm = CrmActivity(spec.seed, self.log, self.tenant_id)
+        self.crm_auditing = spec.crm_auditing
+        self.audit_query_v1 = spec.audit_query_v1
 
     def _burst_microsecond(self) -> int:
         """First tick of the microsecond that holds `burst_at`."""
@@ -148,6 +154,22 @@ class Tenant:
         for row in self.sign_in_rows(start, end, event_type):
             if wanted is None or row.app.app_id in wanted or row.app.resource_id in wanted:
                 yield row.to_dict(beta)
+
+    def crm_records_between(
+        self, start: dt.datetime | str | int, end: dt.datetime | str | int, as_of: dt.datetime | str | int | None = None
+    ) -> list[dict[str, Any]]:
+        """Truth for tests: every CRM audit record with start <= createdDateTime < end that Purview holds at tenant time
+        `as_of` (default: the tenant clock), oldest first (ties by id), as `/records` serves them; [] while Dataverse
+        activity logging is off.
+
+        An audit log query created at that tenant time over the same range serves exactly these records (its end bound
+        is inclusive: see graph_emulator/audit.py).
+        """
+        if not self.crm_auditing:
+            return []
+        seen = self.now_ticks if as_of is None else _ticks(as_of)
+        found = sorted(self.crm.records(_ticks(start), _ticks(end), seen), key=lambda r: (r.ticks, r.record_id))
+        return [record.to_dict() for record in found]
 
     def users(self) -> Iterator[dict[str, Any]]:
         """Truth for tests: every user with every property, in /users order."""
