@@ -190,7 +190,7 @@ class AuditLog:
         return 200, body, {}
 
     # -- what tests and controls see ------------------------------------------------------------
-    def list(self) -> list[dict[str, Any]]:
+    def summaries(self) -> list[dict[str, Any]]:
         """Every query the tenant holds: id, status, range, and whether it was made to fail (control endpoint)."""
         now = self.clock()
         with self._lock:

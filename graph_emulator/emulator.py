@@ -185,7 +185,7 @@ class Emulator:
 
     def audit_queries(self) -> list[dict[str, Any]]:
         """Every audit log query the tenant holds, with its status now (whichever client or connection made it)."""
-        return self.audit.list()
+        return self.audit.summaries()
 
     def advance(self, minutes: float, late: int = 0) -> dict[str, Any]:
         """Move the tenant clock; see Tenant.advance."""
