@@ -48,7 +48,7 @@ setup(
     license="MIT",
     python_requires=">=3.10,<3.15",
     packages=find_packages(include=["source_dynamics365_cc", "source_dynamics365_cc.*"]),
-    package_data={"source_dynamics365_cc": ["spec.yaml", "schemas/*.json"]},
+    package_data={"source_dynamics365_cc": ["spec.yaml", "schemas/*.json", "data/*.csv", "data/README.md"]},
     install_requires=MAIN_REQUIREMENTS,
     extras_require={"tests": TEST_REQUIREMENTS},
     entry_points={"console_scripts": ["source-dynamics365-cc=source_dynamics365_cc.run:run"]},

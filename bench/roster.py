@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from graph_emulator import Emulator, TenantSpec
-from source_dynamics365_cc.streams.licenses import dynamics_skus
 from testing.harness import connector_config
 
 from .procs import Measurement, measure, python_module
@@ -91,7 +90,7 @@ def _files(emu: Emulator, out: Path, name: str, **settings: Any) -> SyncFiles:
 
 
 def _in_scope(emu: Emulator, holders: bool) -> int:
-    skus = set(dynamics_skus(emu.tenant.subscribed_skus()))
+    skus = set(emu.tenant.dynamics_seat_skus())
     return sum(
         1
         for user in emu.tenant.users()

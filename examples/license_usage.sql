@@ -7,7 +7,11 @@
 -- primary key (an append_dedup destination, or PyAirbyte's cache):
 --   users                     id, userPrincipalName, displayName, accountEnabled, assignedLicenses, assignedPlans,
 --                             licenseAssignmentStates, signInActivity
---   subscribed_skus           skuId, skuPartNumber, appliesTo, prepaidUnits, consumedUnits, servicePlans
+--   subscribed_skus           skuId, skuPartNumber, appliesTo, prepaidUnits, consumedUnits, servicePlans,
+--                             productDisplayName, isDynamics365: the connector's classification of each SKU (from
+--                             Microsoft's licence table it ships), the same that chose whose licenses the users and
+--                             groups streams read; a table synced by 0.3.0 or earlier lacks the two columns: sync
+--                             subscribed_skus again
 --   sign_ins                  userId, createdDateTime, appId, resourceId, status
 --   non_interactive_sign_ins  the same columns; create it empty when that stream is not synced:
 --                             CREATE TABLE non_interactive_sign_ins AS SELECT * FROM sign_ins LIMIT 0;
@@ -15,9 +19,7 @@
 --                             that stream is not synced (the app lacks GroupMember.Read.All), and the reclaim list
 --                             shows a group's id instead of its name:
 --                             CREATE TABLE groups (id VARCHAR, displayName VARCHAR);
--- and three small tables of your own (each may be empty, none may be missing):
---   product_names             Product_Display_Name, String_Id, GUID: Microsoft's "Product names and service plan
---                             identifiers for licensing" CSV (examples/product_names.csv holds its Dynamics 365 rows)
+-- and two small tables of your own (each may be empty, neither may be missing):
 --   sku_prices                sku_part_number, monthly_price, currency: your price per seat and month; empty, the
 --                             answer shows no money
 --   sku_thresholds            sku_part_number, threshold_days: days without use after which a seat is reclaimable;
@@ -50,7 +52,6 @@
 --                                      BigQuery UNNEST(JSON_QUERY_ARRAY(x)) e ... JSON_VALUE(e, '$.k');
 --                                      PostgreSQL jsonb_array_elements(x) e ... e->>'k'
 --   x->>'k'                            Snowflake x:k::string; BigQuery JSON_VALUE(x, '$.k'); PostgreSQL x->>'k'
---   starts_with(a, b)                  Snowflake STARTSWITH(a, b); BigQuery STARTS_WITH(a, b); PostgreSQL a LIKE b || '%'
 --   ts - INTERVAL 7 DAY                Snowflake DATEADD(day, -7, ts); BigQuery TIMESTAMP_SUB(ts, INTERVAL 7 DAY)
 --   ts - to_days(n)                    Snowflake DATEADD(day, -n, ts); BigQuery TIMESTAMP_SUB(ts, INTERVAL n DAY);
 --                                      PostgreSQL ts - make_interval(days => n)
@@ -80,14 +81,16 @@ FROM (
         ('637fcc9f-4a9b-4aaa-8713-a2a3cfda1505', 'Dynamics CRM Online Administration')
 ) AS app (app_id, app_name);
 
--- The tenant's Dynamics 365 SKUs: part numbers starting DYN365_, DYNAMICS_365_, D365_ or CRM, in any case.
--- Bought: prepaidUnits.enabled. Assigned: consumedUnits. A seat is a SKU that applies to users; "Company" SKUs
--- (storage, capacity) are the tenant's and nobody's to reclaim. The product name falls back to the part number.
+-- The tenant's Dynamics 365 SKUs, as the connector classified them (isDynamics365): by Microsoft's product name in its
+-- licence table, with a fallback for SKUs newer than the table, never by a part-number rule of this file's own, so
+-- the answer counts the SKUs whose holders the connector read. Bought: prepaidUnits.enabled. Assigned: consumedUnits.
+-- A seat is a SKU that applies to users; "Company" SKUs (storage, capacity) are the tenant's and nobody's to reclaim.
+-- The product name is Microsoft's (productDisplayName), or the part number for a SKU newer than the table.
 CREATE OR REPLACE TEMP VIEW dynamics_skus AS
 SELECT
     sku.skuId AS sku_id,
     sku.skuPartNumber AS sku_part_number,
-    coalesce(name.product_name, sku.skuPartNumber) AS product_name,
+    coalesce(sku.productDisplayName, sku.skuPartNumber) AS product_name,
     coalesce(sku.appliesTo, 'User') = 'User' AS is_seat,
     CAST(sku.prepaidUnits ->> 'enabled' AS INTEGER) AS units_bought,
     sku.consumedUnits AS units_assigned,
@@ -96,15 +99,9 @@ SELECT
     price.currency,
     sku.servicePlans AS service_plans
 FROM subscribed_skus AS sku
-LEFT JOIN (
-    SELECT DISTINCT lower(GUID) AS sku_id, Product_Display_Name AS product_name FROM product_names
-) AS name ON name.sku_id = lower(sku.skuId)
 LEFT JOIN sku_thresholds AS threshold ON threshold.sku_part_number = sku.skuPartNumber
 LEFT JOIN sku_prices AS price ON price.sku_part_number = sku.skuPartNumber
-WHERE starts_with(upper(sku.skuPartNumber), 'DYN365_')
-   OR starts_with(upper(sku.skuPartNumber), 'DYNAMICS_365_')
-   OR starts_with(upper(sku.skuPartNumber), 'D365_')
-   OR starts_with(upper(sku.skuPartNumber), 'CRM');
+WHERE sku.isDynamics365;
 
 -- Every Dynamics 365 sign-in up to as_of, interactive or not. A failed sign-in (wrong password, blocked by
 -- Conditional Access) is not use. Graph does not say which license a sign-in used, so a sign-in to any Dynamics 365

@@ -193,7 +193,10 @@ ASSIGNMENT_ERRORS = ("CountViolation", "CountViolation", "DependencyViolation", 
 
 @dataclass(frozen=True)
 class Sku:
-    """A licence product in the tenant's inventory."""
+    """A licence product in the tenant's inventory, with its real skuId, part number and service plans from
+    Microsoft's licence table (source_dynamics365_cc/data/). `dynamics` is the emulator's own truth, written here by
+    hand from Microsoft's product name (what a license manager would call a Dynamics 365 licence), never computed
+    by the connector's rule: tests compare the connector against it."""
 
     sku_id: str
     part_number: str
@@ -212,6 +215,8 @@ SKUS: tuple[Sku, ...] = (
             ("efb87545-963c-4e0d-99df-69c6916d9eb0", "EXCHANGE_S_ENTERPRISE"),
             ("5dbe027f-2339-4123-9542-606e4d348a72", "SHAREPOINTENTERPRISE"),
             ("57ff2da0-773e-42df-b2af-ffb7a2317929", "TEAMS1"),
+            # Dataverse for Office 365 apps: a DYN365_ plan in a product that is no Dynamics 365 seat.
+            ("4ff01e01-1ba7-4d71-8cf8-ce96c3bbcf14", "DYN365_CDS_O365_P2"),
         ),
         False,
     ),
@@ -257,12 +262,30 @@ SKUS: tuple[Sku, ...] = (
         True,
         "Company",
     ),
-    # A seat the connector's product-name table does not list; its service plan ID is illustrative.
     Sku(
         "7ac9fe77-66b7-4e5e-9e46-10eed1cff547",
         "DYN365_TEAM_MEMBERS",
         30,
-        (("4092fdb5-8d81-41d3-be76-aaba4074530b", "DYNAMICS_365_FOR_TEAM_MEMBERS"),),
+        (("4092fdb5-8d81-41d3-be76-aaba4074530b", "DYN365_TEAM_MEMBERS"),),
+        True,
+    ),
+    # Microsoft spells this Dynamics 365 part number in mixed case ("Dynamics 365 Business Central Essentials Attach").
+    Sku(
+        "1d506c23-1702-46f1-b940-160c55f98d05",
+        "Dynamics_365_Business_Central_Essentials_Attach",
+        15,
+        (("17ca446c-d7a4-4d29-8dec-8e241592164b", "DYN365_BUSCENTRAL_ESSENTIALS_ATTACH"),),
+        True,
+    ),
+    # A Dynamics 365 product whose part number has no Dynamics prefix at all ("Dynamics 365 Guides").
+    Sku(
+        "0a389a77-9850-4dc4-b600-bc66fdfefc60",
+        "GUIDES_USER",
+        12,
+        (
+            ("0b2c029c-dca0-454a-a336-887285d6ef07", "GUIDES"),
+            ("1315ade1-0410-450d-b8e3-8050e6da320f", "DYN365_CDS_GUIDES"),
+        ),
         True,
     ),
 )
@@ -345,7 +368,17 @@ GROUPS: tuple[Group, ...] = (
         True,
         False,
         "finance-bc",
-        licences=("DYN365_BUSCENTRAL_ESSENTIAL",),
+        licences=("DYN365_BUSCENTRAL_ESSENTIAL", "Dynamics_365_Business_Central_Essentials_Attach"),
+    ),
+    Group(
+        "5d8e2a47-c3f1-4b96-8a0d-e7b4f19c6a52",
+        "Field technicians – Dynamics 365 Guides",
+        "HoloLens guides for the service crews.",
+        "2025-02-11T09:30:14Z",
+        True,
+        False,
+        "field-guides",
+        licences=("GUIDES_USER",),
     ),
     Group(
         "e8a1d6c3-47b2-4f09-8d5e-1c6b9a3f2e70",

@@ -1,7 +1,7 @@
 """The tenant: its clock, licence state, directory and sign-in log (the emulator's backend).
 
-Routes ask the tenant; tests ask it too (`sign_ins_between`, `users`, `groups`, `subscribed_skus`) for the
-truth to compare a connector's output with.
+Routes ask the tenant; tests ask it too (`sign_ins_between`, `users`, `groups`, `subscribed_skus`,
+`dynamics_seat_skus`) for the truth to compare a connector's output with.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from .activity import SignInActivity
-from .catalog import GROUPS
+from .catalog import GROUPS, USER_LICENSABLE
 from .crm_activity import CrmActivity
 from .directory import Directory
 from .gen import TICKS, datetime_to_ticks, mix, parse_ticks
@@ -182,3 +182,8 @@ class Tenant:
     def subscribed_skus(self) -> list[dict[str, Any]]:
         """Truth for tests: the licence inventory as /subscribedSkus returns it."""
         return self.directory.subscribed_skus(self.tenant_id, self.premium)
+
+    def dynamics_seat_skus(self) -> list[str]:
+        """Truth for tests: the skuIds of the tenant's Dynamics 365 seats (appliesTo "User"), in /subscribedSkus
+        order, as the catalog marks them by hand (catalog.Sku.dynamics), not as any connector decides."""
+        return [sku.sku_id for sku in USER_LICENSABLE if sku.dynamics]

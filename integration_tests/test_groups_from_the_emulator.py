@@ -8,7 +8,6 @@ from collections import Counter
 from pathlib import Path
 
 from graph_emulator import Emulator
-from source_dynamics365_cc.streams.licenses import dynamics_skus
 from testing.harness import configured_catalog, connector_config, read_successfully, run_connector, running_emulator
 from testing.secrets import assert_no_secret_leaked
 
@@ -18,7 +17,7 @@ WITHOUT_GROUP_PERMISSION = ["User.Read.All", "LicenseAssignment.Read.All", "Audi
 
 def licensing_groups(emu: Emulator) -> dict[str, dict]:
     """The tenant's groups that assign one of its Dynamics 365 SKUs."""
-    skus = set(dynamics_skus(emu.tenant.subscribed_skus()))
+    skus = set(emu.tenant.dynamics_seat_skus())
     return {
         group["id"]: group
         for group in emu.tenant.groups()

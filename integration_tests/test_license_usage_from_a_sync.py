@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import math
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -22,7 +23,7 @@ from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
 from source_dynamics365_cc.graph.concealed import is_concealed
 from source_dynamics365_cc.streams.users import ROSTER_FIELDS
 from testing.harness import configured_catalog, connector_config, run_connector, running_emulator
-from tools.license_usage import EXAMPLE_PRICES, PRODUCT_NAMES, answer, evidence_line, load, load_lists, write_reclaim
+from tools.license_usage import EXAMPLE_PRICES, answer, evidence_line, load, load_lists, write_reclaim
 
 TENANT_LAG = dt.timedelta(minutes=90)
 STREAMS = {
@@ -32,18 +33,28 @@ STREAMS = {
     "non_interactive_sign_ins": "incremental",
     "groups": "full_refresh",
 }
-DYNAMICS_PREFIXES = ("DYN365_", "DYNAMICS_365_", "D365_", "CRM")
+# Microsoft's table as the connector ships it, read here with Python's csv module for the names the answer shows.
+MICROSOFT_TABLE = (
+    Path(__file__).resolve().parents[1]
+    / "source_dynamics365_cc"
+    / "data"
+    / "product-names-and-service-plan-identifiers.csv"
+)
 THRESHOLDS = {
     "DYN365_ENTERPRISE_SALES": 10,
     "DYN365_ENTERPRISE_CUSTOMER_SERVICE": 14,
     "DYN365_BUSCENTRAL_ESSENTIAL": 20,
     "DYN365_TEAM_MEMBERS": 90,
+    "Dynamics_365_Business_Central_Essentials_Attach": 20,
+    "GUIDES_USER": 14,
 }
 PRICES = {
     "DYN365_ENTERPRISE_SALES": Decimal("100.00"),
     "DYN365_ENTERPRISE_CUSTOMER_SERVICE": Decimal("100.00"),
     "DYN365_BUSCENTRAL_ESSENTIAL": Decimal("70.00"),
     "DYN365_TEAM_MEMBERS": Decimal("8.00"),
+    "Dynamics_365_Business_Central_Essentials_Attach": Decimal("40.00"),
+    "GUIDES_USER": Decimal("65.00"),
 }
 DAY = dt.timedelta(days=1)
 MICROSECOND = dt.timedelta(microseconds=1)
@@ -58,7 +69,7 @@ def instant(text: str | None) -> dt.datetime | None:
 def synced(tmp_path_factory):
     """One sync of users, subscribed_skus and both sign-in streams, its records as <stream>.jsonl, and the tenant."""
     now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) - TENANT_LAG
-    with running_emulator(seed=13, users=240, sign_ins=1500, days=25, now=now, non_interactive_ratio=2) as emu:
+    with running_emulator(seed=14, users=240, sign_ins=1500, days=25, now=now, non_interactive_ratio=2) as emu:
         directory = tmp_path_factory.mktemp("sync")
         start = (emu.tenant.now - dt.timedelta(days=26)).strftime("%Y-%m-%dT%H:%M:%SZ")
         config = {**connector_config(emu, "full"), "start_date": start, "include_non_interactive_sign_ins": True}
@@ -126,7 +137,8 @@ def route(user: dict[str, Any], sku_id: str, names: dict[str, str]) -> str:
 
 def expected_answer(tenant, as_of: dt.datetime):
     """The per-SKU rows and the reclaim rows from Tenant.users(), subscribed_skus() and the sign-in log."""
-    skus = [s for s in tenant.subscribed_skus() if s["skuPartNumber"].startswith(DYNAMICS_PREFIXES)]
+    seats = set(tenant.dynamics_seat_skus())
+    skus = [s for s in tenant.subscribed_skus() if s["skuId"] in seats]
     users = [u for u in tenant.users() if not is_concealed(u)]
     used = dynamics_sign_ins(tenant)
     start = evidence_start(tenant)
@@ -188,9 +200,9 @@ def expected_answer(tenant, as_of: dt.datetime):
 
 
 def product_names() -> dict[str, str]:
-    """GUID -> product name, read from the shipped table with Python's csv module."""
-    lines = (line for line in PRODUCT_NAMES.read_text().splitlines() if not line.startswith("#"))
-    return {row["GUID"]: row["Product_Display_Name"] for row in csv.DictReader(lines)}
+    """GUID -> product name, from Microsoft's table as the connector ships it."""
+    with MICROSOFT_TABLE.open(encoding="utf-8", newline="") as handle:
+        return {row["GUID"]: row["Product_Display_Name"] for row in csv.DictReader(handle)}
 
 
 def same_instants(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
@@ -253,16 +265,15 @@ def test_every_money_figure_matches_the_example_prices(synced, usage):
 
 def test_a_holder_licensed_days_ago_without_use_is_in_grace_not_idle(synced, usage):
     tenant, *_ = synced
-    skus = {s["skuId"]: s for s in tenant.subscribed_skus() if s["appliesTo"] == "User"}
+    seats = set(tenant.dynamics_seat_skus())
+    skus = {s["skuId"]: s for s in tenant.subscribed_skus() if s["skuId"] in seats}
     used = dynamics_sign_ins(tenant)
     new = [
         (user["userPrincipalName"], skus[lic["skuId"]]["skuPartNumber"])
         for user in tenant.users()
         if not is_concealed(user) and user["id"] not in used
         for lic in user["assignedLicenses"]
-        if lic["skuId"] in skus
-        and skus[lic["skuId"]]["skuPartNumber"].startswith(DYNAMICS_PREFIXES)
-        and licensed_since(user, skus[lic["skuId"]]) > tenant.now - 10 * DAY
+        if lic["skuId"] in skus and licensed_since(user, skus[lic["skuId"]]) > tenant.now - 10 * DAY
     ]
     assert new, "the tenant must hold a Dynamics 365 seat assigned days ago and not yet used"
     assert not {(row["user_principal_name"], row["sku_part_number"]) for row in usage.reclaim} & set(new)
@@ -279,12 +290,17 @@ def test_the_short_evidence_span_caps_days_idle_and_is_said(synced, usage):
     )
 
 
-def test_add_ons_and_unknown_names(usage):
+def test_add_ons_apart_and_every_seat_named_as_microsoft_names_it_mixed_case_and_unprefixed_skus_included(usage):
     assert [row["sku_part_number"] for row in usage.add_ons] == ["CRMSTORAGE"]
     names = {row["sku_part_number"]: row["product_name"] for row in usage.skus}
-    assert "CRMSTORAGE" not in names
-    assert names["DYN365_TEAM_MEMBERS"] == "DYN365_TEAM_MEMBERS"
-    assert names["DYN365_ENTERPRISE_SALES"] == "Dynamics 365 for Sales Enterprise Edition"
+    assert names == {
+        "DYN365_ENTERPRISE_CUSTOMER_SERVICE": "Dynamics 365 for Customer Service Enterprise Edition",
+        "DYN365_ENTERPRISE_SALES": "Dynamics 365 for Sales Enterprise Edition",
+        "DYN365_BUSCENTRAL_ESSENTIAL": "Dynamics 365 Business Central Essentials",
+        "DYN365_TEAM_MEMBERS": "Dynamics 365 Team Members_wDynamicsRetail",
+        "Dynamics_365_Business_Central_Essentials_Attach": "Dynamics 365 Business Central Essentials Attach",
+        "GUIDES_USER": "Dynamics 365 Guides",
+    }
 
 
 def test_sign_in_activity_is_never_older_than_a_dynamics_sign_in_a_day_before(synced):
@@ -310,7 +326,7 @@ def test_sign_in_activity_is_never_older_than_a_dynamics_sign_in_a_day_before(sy
 def test_the_tenant_exercises_what_the_answer_must_get_right(synced):
     tenant, *_ = synced
     users = list(tenant.users())
-    dynamics = {s["skuId"] for s in tenant.subscribed_skus() if s["skuPartNumber"].startswith(DYNAMICS_PREFIXES)}
+    dynamics = set(tenant.dynamics_seat_skus())
     failed = [
         s for u in users for s in u["licenseAssignmentStates"] if s["state"] == "Error" and s["skuId"] in dynamics
     ]

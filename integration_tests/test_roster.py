@@ -11,7 +11,6 @@ import pytest
 
 from graph_emulator import Emulator
 from source_dynamics365_cc.graph.concealed import is_concealed
-from source_dynamics365_cc.streams.licenses import dynamics_skus
 from testing.harness import connector_config, read_successfully, run_connector, running_emulator
 from testing.secrets import assert_no_secret_leaked
 
@@ -21,7 +20,7 @@ HOLDERS = "dynamics_365_license_holders"
 
 def holders_truth(emu: Emulator) -> dict[str, dict[str, Any]]:
     """Every user holding a Dynamics 365 SKU of the tenant (in assignedLicenses: directly or through a group)."""
-    skus = set(dynamics_skus(emu.tenant.subscribed_skus()))
+    skus = set(emu.tenant.dynamics_seat_skus())
     return {
         user["id"]: user
         for user in emu.tenant.users()
@@ -53,7 +52,7 @@ def test_the_license_holders_are_read_one_query_per_sku_each_user_once(tmp_path:
         result = roster(emu, tmp_path, roster_scope=HOLDERS)
         truth = holders_truth(emu)
         queries = [entry for entry in emu.request_log("users") if "$skiptoken" not in entry["query"]]
-        skus = dynamics_skus(emu.tenant.subscribed_skus())
+        skus = emu.tenant.dynamics_seat_skus()
     emitted = [user["id"] for user in result.records("users")]
     assert sorted(emitted) == sorted(truth)
     dynamics = set(skus)
@@ -69,6 +68,39 @@ def test_the_license_holders_are_read_one_query_per_sku_each_user_once(tmp_path:
     assert all(record["signInActivity"] is not None for record in result.records("users"))
     assert len(queries) == len(skus)
     assert all("assignedLicenses/any" in entry["query"]["$filter"] for entry in queries)
+
+
+def test_a_sync_reads_the_holders_of_mixed_case_and_unprefixed_dynamics_skus_and_names_the_skus_once(tmp_path: Path):
+    """Dynamics_365_Business_Central_Essentials_Attach and GUIDES_USER (the tenant's truth marks both Dynamics 365)
+    have holders of their own, who hold no other Dynamics 365 SKU; Office 365 E3 carries a Dataverse plan and is no
+    Dynamics 365 seat."""
+    with running_emulator(seed=43, users=300, sign_ins=10, days=30) as emu:
+        result = roster(emu, tmp_path, {**USERS, "subscribed_skus": "full_refresh"}, roster_scope=HOLDERS)
+        truth = holders_truth(emu)
+        parts = {sku["skuId"]: sku["skuPartNumber"] for sku in emu.tenant.subscribed_skus()}
+        seats = emu.tenant.dynamics_seat_skus()
+    unusual = {
+        sku_id
+        for sku_id in seats
+        if parts[sku_id] in ("Dynamics_365_Business_Central_Essentials_Attach", "GUIDES_USER")
+    }
+    only_there = {
+        user_id
+        for user_id, user in truth.items()
+        if {lic["skuId"] for lic in user["assignedLicenses"]} & set(seats) <= unusual
+    }
+    assert len(unusual) == 2 and only_there, "the tenant has holders of the unusual SKUs only"
+    emitted = {user["id"] for user in result.records("users")}
+    assert only_there <= emitted and emitted == set(truth)
+    told = [line for line in result.logs("INFO") if "Dynamics 365 SKUs of the tenant" in line]
+    assert len(told) == 1, "the classification is said once, though users and subscribed_skus both read the SKUs"
+    assert (
+        "Dynamics_365_Business_Central_Essentials_Attach (Dynamics 365 Business Central Essentials Attach)" in told[0]
+    )
+    assert "GUIDES_USER (Dynamics 365 Guides)" in told[0] and "ENTERPRISEPACK" not in told[0]
+    assert not [line for line in result.logs("WARN") if "not in Microsoft's licence table" in line]
+    flags = {sku["skuPartNumber"]: sku["isDynamics365"] for sku in result.records("subscribed_skus")}
+    assert flags["GUIDES_USER"] and not flags["ENTERPRISEPACK"]
 
 
 def test_a_refused_license_filter_with_sign_in_activity_falls_back_with_one_warning(tmp_path: Path):

@@ -41,6 +41,7 @@ from .signins.cursor import sign_in_cursor
 from .signins.stream import SignIns, sign_in_kinds
 from .streams import Groups, SubscribedSkus, Users
 from .streams.licenses import LicensedSkus
+from .streams.subscribed_skus import ClassifiedSkus
 
 logger = logging.getLogger("airbyte")
 # About two pages of sign-ins. Workers block on a full queue, so memory stays flat however large the tenant;
@@ -143,7 +144,8 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         # signInActivity against another: one budget for the sync, so each sum stays under its limit and a
         # Retry-After pauses every request under it.
         budget = self._runtime.budget(parsed.sign_in_requests_per_10_seconds)
-        licensed = LicensedSkus(parsed.roster_sku_ids)
+        classified = ClassifiedSkus(logger, parsed.roster_sku_ids)  # the SKUs' classification, logged once a sync
+        licensed = LicensedSkus(parsed.roster_sku_ids, classified)
         return [
             Users(
                 parsed,
@@ -155,7 +157,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
                 licensed=licensed,
             ),
             *(self._sign_ins(kind, parsed, authenticator, budget) for kind in sign_in_kinds(parsed)),
-            SubscribedSkus(parsed, authenticator, logger=logger, dropped=self._dropped),
+            SubscribedSkus(parsed, authenticator, logger=logger, dropped=self._dropped, classified=classified),
             Groups(parsed, authenticator, logger=logger, dropped=self._dropped, licensed=licensed),
         ]
 

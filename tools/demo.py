@@ -6,7 +6,8 @@ read from the saved state. Everything lands in demo-output/: config.json, catalo
 <stream>.jsonl per stream (the second read is appended, as an append-mode destination would),
 state.json (the final state), read-1.stderr / read-2.stderr, and each run's input files in <step>/.
 Last, the records are loaded into DuckDB and examples/license_usage.sql answers who holds Dynamics 365 without
-using it (tools/license_usage.py), with product names, unassigned seats and money from example prices: printed,
+using it (tools/license_usage.py), with Microsoft's product names (the connector adds them to subscribed_skus), unassigned
+seats and money from example prices: printed,
 drawn in license-usage.png, and every idle seat written to reclaim.csv.
 The runs get DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS=1 from the harness: the emulator is no Microsoft host.
 """

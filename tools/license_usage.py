@@ -22,7 +22,6 @@ import duckdb
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SQL = EXAMPLES / "license_usage.sql"
-PRODUCT_NAMES = EXAMPLES / "product_names.csv"
 EXAMPLE_PRICES = EXAMPLES / "example_prices.csv"
 EXAMPLE_THRESHOLDS = EXAMPLES / "thresholds.csv"
 # Read only when selected; the SQL reads it always, so an unselected stream becomes an empty table of the same shape.
@@ -86,22 +85,17 @@ def load(con: duckdb.DuckDBPyConnection, catalog: Mapping[str, Any], records_dir
         con.execute("CREATE TABLE groups (id VARCHAR, displayName VARCHAR)")
 
 
-# The SQL's own tables: (name, columns) of each, read from a CSV whose '#' lines are comments.
+# The SQL's own tables: (name, columns) of each, read from a CSV whose '#' lines are comments. Product names and
+# which SKUs are Dynamics 365 come with the subscribed_skus records (the connector's classification), not from here.
 LISTS = {
-    "product_names": {"Product_Display_Name": "VARCHAR", "String_Id": "VARCHAR", "GUID": "VARCHAR"},
     "sku_prices": {"sku_part_number": "VARCHAR", "monthly_price": "DECIMAL(12,2)", "currency": "VARCHAR"},
     "sku_thresholds": {"sku_part_number": "VARCHAR", "threshold_days": "INTEGER"},
 }
 
 
-def load_lists(
-    con: duckdb.DuckDBPyConnection,
-    prices: Path | None = None,
-    thresholds: Path | None = None,
-    names: Path = PRODUCT_NAMES,
-) -> None:
-    """The product names, the optional price list and the optional per-SKU thresholds; an absent list is empty."""
-    for table, path in (("product_names", names), ("sku_prices", prices), ("sku_thresholds", thresholds)):
+def load_lists(con: duckdb.DuckDBPyConnection, prices: Path | None = None, thresholds: Path | None = None) -> None:
+    """The optional price list and the optional per-SKU thresholds; an absent list is empty."""
+    for table, path in (("sku_prices", prices), ("sku_thresholds", thresholds)):
         columns = LISTS[table]
         con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
         if path is not None:

@@ -8,6 +8,7 @@ from source_dynamics365_cc.streams.licenses import LicenseQuery, dynamics_skus, 
 from source_dynamics365_cc.streams.restarts import EmittedIds, object_key
 
 SALES, SERVICE = "1e1a282c-9c54-43a2-9310-98ef728faace", "749742bf-0d37-4158-a120-33567104deeb"
+ATTACH = "1d506c23-1702-46f1-b940-160c55f98d05"  # Dynamics_365_Business_Central_Essentials_Attach
 
 
 def test_a_query_keeps_16_bytes_per_emitted_object_and_finds_them_after_a_restart():
@@ -37,12 +38,12 @@ def test_an_object_holding_two_skus_is_emitted_by_the_first_skus_query_only():
     assert LicenseQuery().emits({"id": "x"}), "an unfiltered query emits everyone"
 
 
-def test_dynamics_skus_follow_the_license_answers_part_number_rule_and_skip_tenant_wide_add_ons():
+def test_dynamics_skus_are_microsofts_dynamics_365_seats_in_any_case_and_skip_tenant_wide_add_ons():
     skus = [
         {"skuId": SALES, "skuPartNumber": "DYN365_ENTERPRISE_SALES", "appliesTo": "User"},
-        {"skuId": SERVICE, "skuPartNumber": "CRMSTANDARD", "appliesTo": "User"},
+        {"skuId": ATTACH.upper(), "skuPartNumber": "Dynamics_365_Business_Central_Essentials_Attach"},
         {"skuId": "a", "skuPartNumber": "CRMSTORAGE", "appliesTo": "Company"},
         {"skuId": "b", "skuPartNumber": "ENTERPRISEPACK", "appliesTo": "User"},
-        {"skuId": "c", "skuPartNumber": "D365_FIELD_SERVICE"},
+        {"skuId": "c", "skuPartNumber": "d365_field_service_newer_than_the_table"},
     ]
-    assert dynamics_skus(skus) == [SALES, SERVICE, "c"]
+    assert dynamics_skus(skus) == [SALES, ATTACH, "c"]

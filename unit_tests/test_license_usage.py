@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from source_dynamics365_cc.licensing import classify
 from tools.license_usage import (
     EXAMPLE_PRICES,
     SQL,
@@ -24,13 +25,21 @@ from tools.license_usage import (
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "source_dynamics365_cc" / "schemas"
 AS_OF = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
-# Real SKU IDs, so examples/product_names.csv names them; TEAM is one it does not list.
+# Real SKU IDs, so Microsoft's table names them; TEAM and OFFICE are ids it does not list (SKUs newer than the table).
 SALES = "1e1a282c-9c54-43a2-9310-98ef728faace"
 SERVICE = "749742bf-0d37-4158-a120-33567104deeb"
 STORAGE = "328dc228-00bc-48c6-8b09-1fbc8bc3435d"
+GUIDES = "0a389a77-9850-4dc4-b600-bc66fdfefc60"
 TEAM = "sku-team"
 OFFICE = "sku-office"
-PLAN = {SALES: "plan-sales", SERVICE: "plan-service", STORAGE: "plan-storage", TEAM: "plan-team", OFFICE: "plan-o"}
+PLAN = {
+    SALES: "plan-sales",
+    SERVICE: "plan-service",
+    STORAGE: "plan-storage",
+    GUIDES: "plan-guides",
+    TEAM: "plan-team",
+    OFFICE: "plan-o",
+}
 DATAVERSE = "00000007-0000-0000-c000-000000000000"
 OUTLOOK_ADD_IN = "5b1c3a7e-2f44-4d1b-9a61-0c7e3d9f8a21"
 OFFICE_APP = "d3590ed6-52b3-4102-aeff-aad2292ab01c"
@@ -94,7 +103,8 @@ def sign_in(number: int, user_id: str, ago: dt.timedelta, app: str = DATAVERSE, 
 
 
 def sku(sku_id: str, part: str, bought: int, assigned: int, applies_to: str = "User") -> dict[str, Any]:
-    return {
+    """A subscribed_skus record as the connector emits it: Graph's fields and the connector's classification."""
+    record = {
         "skuId": sku_id,
         "skuPartNumber": part,
         "appliesTo": applies_to,
@@ -102,6 +112,8 @@ def sku(sku_id: str, part: str, bought: int, assigned: int, applies_to: str = "U
         "consumedUnits": assigned,
         "servicePlans": [{"servicePlanId": PLAN[sku_id], "appliesTo": applies_to}],
     }
+    found = classify(record)
+    return {**record, "productDisplayName": found.product_name, "isDynamics365": found.is_dynamics365}
 
 
 USERS = [
@@ -362,3 +374,15 @@ def test_the_report_prints_names_money_and_where_the_prices_come_from(records, t
     assert (out / "chart.png").stat().st_size > 0 and len((out / "reclaim.csv").read_text().splitlines()) == 8
     report(records, streams, AS_OF, out / "chart.png", out / "reclaim.csv")
     assert "No money shown: no price list was given." in capsys.readouterr().out
+
+
+def test_the_answer_reads_the_connectors_classification_not_a_part_number_rule_of_its_own(tmp_path):
+    """GUIDES_USER has no Dynamics prefix and is Dynamics 365 ("Dynamics 365 Guides"); a record the connector marked
+    no Dynamics 365 stays out whatever its part number looks like."""
+    skus = [sku(GUIDES, "GUIDES_USER", 3, 1), {**sku(OFFICE, "DYN365_LOOKALIKE", 2, 1), "isDynamics365": False}]
+    write(tmp_path, "users", [user("lu", GUIDES, OFFICE)])
+    write(tmp_path, "subscribed_skus", skus)
+    write(tmp_path, "sign_ins", [])
+    rows = by_sku(run(tmp_path))
+    assert set(rows) == {"GUIDES_USER"}
+    assert rows["GUIDES_USER"]["product_name"] == "Dynamics 365 Guides" and rows["GUIDES_USER"]["holders"] == 1

@@ -118,6 +118,14 @@ def test_errors_holds_only_exception_types_and_imports_nothing_of_the_connector(
     assert connector_imports(source, []) == set()
 
 
+def test_licensing_imports_nothing_of_the_connector_and_its_table_ships_with_the_package():
+    """The one rule for Dynamics 365 SKUs is a leaf every layer may use; its table is package data, installed with
+    the package (setup.py) in an image and an editable install alike."""
+    assert connector_imports((PACKAGE / "licensing.py").read_text(), []) == set()
+    assert (PACKAGE / "data" / "product-names-and-service-plan-identifiers.csv").is_file()
+    assert '"data/*.csv"' in (PACKAGE.parent / "setup.py").read_text()
+
+
 def string_literals(source: str) -> list[str]:
     """The module's string constants, docstrings left out."""
     tree = ast.parse(source)

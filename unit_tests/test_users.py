@@ -67,6 +67,47 @@ def test_holders_are_read_per_dynamics_sku_and_each_emitted_once():
     assert len([r for r in mocker.request_history if "/v1.0/users" in r.url]) == 2
 
 
+ATTACH = "1d506c23-1702-46f1-b940-160c55f98d05"  # Dynamics_365_Business_Central_Essentials_Attach
+GUIDES = "0a389a77-9850-4dc4-b600-bc66fdfefc60"  # GUIDES_USER, "Dynamics 365 Guides"
+M365_E3 = "05e9a617-0261-4cee-bb44-138d3ef5d965"  # SPE_E3, with Dataverse plan DYN365_CDS_O365_P2
+NEWER = "0000aaaa-0000-4000-8000-00000000abcd"  # a SKU newer than Microsoft's table
+
+
+def test_the_holders_of_mixed_case_and_unprefixed_dynamics_skus_are_queried_and_the_classification_is_logged():
+    skus = [
+        {"skuId": M365_E3, "skuPartNumber": "SPE_E3", "servicePlans": [{"servicePlanName": "DYN365_CDS_O365_P2"}]},
+        {"skuId": ATTACH, "skuPartNumber": "Dynamics_365_Business_Central_Essentials_Attach", "appliesTo": "User"},
+        {"skuId": GUIDES, "skuPartNumber": "GUIDES_USER", "appliesTo": "User"},
+        {"skuId": NEWER, "skuPartNumber": "Dyn365_Brand_New", "appliesTo": "User"},
+    ]
+    holders = {ATTACH: {"id": "u-attach"}, GUIDES: {"id": "u-guides"}, NEWER: {"id": "u-new"}}
+
+    def answer(request, context):
+        sku_id = next(sku_id for sku_id in holders if sku_id in request.url)
+        return page([{**holders[sku_id], "assignedLicenses": [{"skuId": sku_id}]}])
+
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(skus))
+        mocker.get(USERS, json=answer)
+        output = read_streams(config(roster_scope="dynamics_365_license_holders"), ("users", SyncMode.full_refresh))
+    assert [r.record.data["id"] for r in output.records] == ["u-attach", "u-guides", "u-new"]
+    queried = [r.url for r in mocker.request_history if "/v1.0/users" in r.url]
+    assert len(queried) == 3 and not any(M365_E3 in url for url in queried), "Microsoft 365 E3 is no Dynamics seat"
+    logs = [(m.log.level.name, m.log.message) for m in output.logs if m.log is not None]
+    told = [text for level, text in logs if text.startswith("Dynamics 365 SKUs of the tenant")]
+    assert told == [
+        "Dynamics 365 SKUs of the tenant (3 of 4, by Microsoft's licence table): seats: "
+        "Dynamics_365_Business_Central_Essentials_Attach (Dynamics 365 Business Central Essentials Attach), "
+        "GUIDES_USER (Dynamics 365 Guides), Dyn365_Brand_New (not in the table)."
+    ]
+    warned = [text for level, text in logs if level == "WARN" and NEWER in text]
+    assert warned == [
+        f"SKU Dyn365_Brand_New ({NEWER}) is not in Microsoft's licence table of 29 October 2025; treated as "
+        "Dynamics 365 because its part number starts Dyn365_."
+    ]
+
+
 def test_an_expired_users_page_token_restarts_the_query_without_duplicates():
     first = page([{"id": "u1"}, {"id": "u2"}], next_link=f"{USERS}?$select=id&$top=999&$skiptoken=p2")
     expired = {"status_code": 400, "json": graph_error("Directory_ExpiredPageToken", "expired")}

@@ -3,7 +3,7 @@ that assign Dynamics 365 licenses) and `subscribed_skus`.
 
 The sign-in streams live in `signins`.
 
-It may import: `clock`, `config`, `errors`, `graph`.
+It may import: `clock`, `config`, `errors`, `graph`, `licensing`.
 """
 
 from .groups import Groups

@@ -12,10 +12,8 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..graph.pages import graph_page
 from ..graph.stream import GraphStream
-from .subscribed_skus import SubscribedSkus
-
-# The rule the license answer uses (examples/license_usage.sql): Dynamics 365 part numbers start with these.
-DYNAMICS_PART_NUMBER_PREFIXES = ("DYN365_", "DYNAMICS_365_", "D365_", "CRM")
+from ..licensing import SkuClass, classify
+from .subscribed_skus import ClassifiedSkus, SubscribedSkus
 
 
 def license_filter(sku_id: str) -> str:
@@ -24,29 +22,31 @@ def license_filter(sku_id: str) -> str:
 
 
 def dynamics_skus(skus: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The tenant's per-user Dynamics 365 SKU ids, by the license answer's part-number rule (tenant-wide add-ons,
-    appliesTo "Company", hold no seat)."""
-    found = []
-    for sku in skus:
-        part = str(sku.get("skuPartNumber") or "")
-        if part.startswith(DYNAMICS_PART_NUMBER_PREFIXES) and sku.get("appliesTo", "User") == "User":
-            found.append(str(sku.get("skuId", "")).lower())
-    return [sku_id for sku_id in found if sku_id]
+    """The per-user Dynamics 365 SKU ids among subscribedSkus entries, by licensing.py's rule."""
+    return dynamics_seats(classify(sku) for sku in skus)
+
+
+def dynamics_seats(classes: Iterable[SkuClass]) -> list[str]:
+    """The ids of the classified SKUs that are Dynamics 365 seats (tenant-wide add-ons, appliesTo "Company", hold
+    no seat)."""
+    return [sku.sku_id for sku in classes if sku.is_dynamics365 and sku.is_seat and sku.sku_id]
 
 
 class LicensedSkus:
-    """The SKUs the license queries read, in order: the tenant's Dynamics 365 SKUs from subscribedSkus, then those
-    the configuration adds (`roster_sku_ids`). `users` and `groups` ask the same question of the same tenant in one
-    sync: whichever reads first asks Graph (through its own client, with its retries and budget), once."""
+    """The SKUs the license queries read, in order: the tenant's Dynamics 365 seats from subscribedSkus (licensing.py
+    decides, `ClassifiedSkus` tells the log), then those the configuration adds (`roster_sku_ids`). `users` and
+    `groups` ask the same question of the same tenant in one sync: whichever reads first asks Graph (through its own
+    client, with its retries and budget), once."""
 
-    def __init__(self, configured: Sequence[str]) -> None:
+    def __init__(self, configured: Sequence[str], classified: ClassifiedSkus) -> None:
         self._configured = tuple(configured)
+        self._classified = classified
         self._skus: Optional[list[str]] = None
 
     def of(self, stream: GraphStream) -> list[str]:
         if self._skus is None:
             response = stream.first_page({}, collection=SubscribedSkus.collection)
-            found = dynamics_skus(graph_page(response).get("value") or [])
+            found = dynamics_seats(self._classified.of(graph_page(response).get("value") or []))
             self._skus = list(dict.fromkeys([*found, *self._configured]))
         return self._skus
 
@@ -56,7 +56,9 @@ class LicenseQueryStream(GraphStream, ABC):
 
     def __init__(self, *args: Any, licensed: Optional[LicensedSkus] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._licensed = licensed or LicensedSkus(self._config.roster_sku_ids)
+        self._licensed = licensed or LicensedSkus(
+            self._config.roster_sku_ids, ClassifiedSkus(self._log, self._config.roster_sku_ids)
+        )
 
     def licensed_skus(self) -> list[str]:
         return self._licensed.of(self)
