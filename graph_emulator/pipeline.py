@@ -103,6 +103,11 @@ def inject_fault(x: Exchange) -> Optional[Answer]:
         return rule.status, BLOCK_PAGE.encode(), {"Content-Type": "text/html; charset=utf-8"}
     elif rule.kind in PAGE_KINDS:
         x.page_fault = rule
+    elif rule.kind == "duplicate_row":
+        x.req.repeat_row = True
+    elif rule.kind == "move_licence":
+        assert rule.user is not None and rule.from_sku is not None and rule.to_sku is not None
+        x.emu.move_licence(rule.user, rule.from_sku, rule.to_sku)
     return None
 
 
