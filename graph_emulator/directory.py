@@ -81,6 +81,7 @@ class Directory:
         self.identity = functools.lru_cache(maxsize=200_000)(self._identity)
         # signInActivity comes from the sign-in log (graph_emulator.activity); the tenant wires it in.
         self.activity: Callable[[int], dict[str, Any]] = lambda index: {}
+        self._moved: dict[int, tuple[catalog.Sku, ...]] = {}  # user index -> its licences after a move_licence
 
     def _h(self, index: int, lane: int) -> int:
         return mix(self._salt ^ (index * 0x100000001B3 + lane))
@@ -131,6 +132,8 @@ class Directory:
 
     def licences(self, index: int) -> tuple[catalog.Sku, ...]:
         """The SKUs assigned to a user; about a quarter hold a Dynamics 365 licence, one holder in eight two."""
+        if index in self._moved:
+            return self._moved[index]
         if self.identity(index).kind != "member":
             return ()
         h = self._h(index, 6)
@@ -144,6 +147,27 @@ class Directory:
             if (h >> 24) % 8 == 0:
                 skus.append(dyn[(first + 1) % len(dyn)])
         return tuple(skus)
+
+    def moved_licences(self, user_id: str, from_sku: str, to_sku: str) -> tuple[int, tuple[catalog.Sku, ...]]:
+        """(the user's index, their licences once `from_sku` is reassigned to `to_sku`); ValueError, in a sentence,
+        when the user does not exist, does not hold `from_sku`, or `to_sku` is no seat they could take."""
+        index = next((i for i in range(self.count) if self.identity(i).id == user_id.lower()), None)
+        if index is None:
+            raise ValueError(f"no user {user_id!r} in the tenant")
+        held = self.licences(index)
+        seats = {sku.sku_id: sku for sku in catalog.USER_LICENSABLE}
+        source, target = from_sku.lower(), to_sku.lower()
+        if source not in {sku.sku_id for sku in held}:
+            raise ValueError(f"user {user_id!r} does not hold SKU {from_sku!r}")
+        if target not in seats or target in {sku.sku_id for sku in held}:
+            raise ValueError(f"SKU {to_sku!r} is not a per-user SKU of the tenant that user {user_id!r} lacks")
+        return index, tuple(seats[target] if sku.sku_id == source else sku for sku in held)
+
+    def move_licence(self, user_id: str, from_sku: str, to_sku: str) -> None:
+        """Reassign a user's licence, as an admin migrating people between products does: assignedLicenses,
+        licenseAssignmentStates, assignedPlans, the license filters and consumedUnits follow from now on."""
+        index, licences = self.moved_licences(user_id, from_sku, to_sku)
+        self._moved[index] = licences
 
     def holds(self, index: int, sku_id: str) -> bool:
         """Whether a user holds a SKU (in assignedLicenses: directly or through a group)."""

@@ -132,7 +132,12 @@ class Emulator:
         self.latency[route] = seconds
 
     def add_fault(self, rule: FaultRule | dict[str, Any]) -> dict[str, Any]:
-        """Add a fault rule (see faults.py for the format); returns it with its id."""
+        """Add a fault rule (see faults.py for the format); returns it with its id. A licence move is checked
+        against the tenant now (ValueError: the control API's 400), not when it fires."""
+        rule = rule if isinstance(rule, FaultRule) else FaultRule.from_dict(rule)
+        if rule.kind == "move_licence":
+            assert rule.user is not None and rule.from_sku is not None and rule.to_sku is not None
+            self.tenant.directory.moved_licences(rule.user, rule.from_sku, rule.to_sku)
         return self.faults.add(rule).to_dict()
 
     def clear_faults(self) -> None:
@@ -141,6 +146,10 @@ class Emulator:
     def revoke_tokens(self) -> None:
         """Invalidate every access token issued so far."""
         self.login.revoke_all()
+
+    def move_licence(self, user_id: str, from_sku: str, to_sku: str) -> None:
+        """Reassign a user's licence from one SKU to another (a move_licence fault firing); see Directory."""
+        self.tenant.directory.move_licence(user_id, from_sku, to_sku)
 
     def grant_roles(self, app: str, roles: list[str] | tuple[str, ...]) -> None:
         """Consent exactly these application permissions for a registered app (by name); new tokens carry them."""

@@ -5,7 +5,8 @@ Rule format (the same dict over HTTP and in Python):
                |"auditQueries"|"auditQuery"|"auditRecords"|"*",
      "kind": "status"|"reset"|"delay"|"malformed"|"expired_skiptoken"|"invalid_skiptoken"
              |"revoke_tokens"|"ignore_filter"|"redirect"|"block_page"|"value_missing"|"value_null"|"link_cycle"
-             |"query_failed"|"query_vanished",
+             |"query_failed"|"query_vanished"
+             |"duplicate_row"|"move_licence",
      "nth": 1,            # fire from the nth request on this route on (1-based, every request counts)
      "times": 1,          # how many requests it fires on; null = forever
      "for_seconds": null, # alternatively: keep firing this long after first firing
@@ -14,6 +15,7 @@ Rule format (the same dict over HTTP and in Python):
      "seconds": 30,       # kind=delay
      "clause": "application"|"window"|"event_type",   # kind=ignore_filter
      "length": 2,         # kind=link_cycle: how many links go round
+     "user": "<object id>", "from_sku": "<skuId>", "to_sku": "<skuId>",   # kind=move_licence
      "api_version": null|"v1.0"|"beta"}   # signIns: only requests to that version count and fire
 
 Kinds:
@@ -44,6 +46,11 @@ Kinds:
 
 Routes "auditQueries" (POST create), "auditQuery" (GET one) and "auditRecords" (GET its records) are the audit log
 query API, v1.0 and beta together.
+    duplicate_row      users and groups only, on a request carrying $skiptoken: the page starts one row early, so the
+                       previous page's last row is listed again (as when an object is added before the cursor)
+    move_licence       reassign `user`'s licence from SKU `from_sku` to SKU `to_sku` in the tenant, then answer the
+                       request normally: an admin migrating people between products while a client reads; once
+                       (times=1); nth=k aims it at the k-th request on the route, e.g. between two per-SKU queries
 
 Route "signIns" covers /v1.0/auditLogs/signIns and /beta/auditLogs/signIns (one request count, as
 Graph's one throttle budget); `api_version` aims a rule at one of them.
@@ -74,6 +81,8 @@ KINDS = frozenset(
         "link_cycle",
         "query_failed",
         "query_vanished",
+        "duplicate_row",
+        "move_licence",
     }
 )
 # Kinds the route's handler acts on itself (pipeline.py hands them over in Request.fault), and the routes they fit.
@@ -82,7 +91,9 @@ HANDLER_KINDS = {
     "query_vanished": frozenset({"auditQuery", "auditRecords"}),
 }
 PAGE_KINDS = frozenset({"value_missing", "value_null", "link_cycle"})  # rewrite a 200 page once it is served
-SKIPTOKEN_KINDS = frozenset({"expired_skiptoken", "invalid_skiptoken", "link_cycle"})  # only on pages after the first
+# only on pages after the first
+SKIPTOKEN_KINDS = frozenset({"expired_skiptoken", "invalid_skiptoken", "link_cycle", "duplicate_row"})
+DIRECTORY_ROUTES = frozenset({"users", "groups"})  # duplicate_row: the directory collections with an index cursor
 CLAUSES = frozenset({"application", "window", "event_type"})
 API_VERSIONS = frozenset({"v1.0", "beta"})
 ROUTES = frozenset(
@@ -120,6 +131,9 @@ class FaultRule:
     api_version: str | None = None
     location: str | None = None
     length: int = 2
+    user: str | None = None
+    from_sku: str | None = None
+    to_sku: str | None = None
     id: int = field(default_factory=lambda: next(_ids))
     matched: int = 0
     fired: int = 0
@@ -144,6 +158,12 @@ class FaultRule:
             raise ValueError(f"api_version needs route 'signIns' and one of {sorted(API_VERSIONS)}")
         if self.kind == "redirect" and (self.status not in REDIRECT_STATUSES or not self.location):
             raise ValueError(f"redirect needs a location and a status, one of {sorted(REDIRECT_STATUSES)}")
+        if self.kind == "duplicate_row" and self.route not in DIRECTORY_ROUTES:
+            raise ValueError(f"duplicate_row needs a route, one of {sorted(DIRECTORY_ROUTES)}")
+        if self.kind == "move_licence" and not (self.user and self.from_sku and self.to_sku):
+            raise ValueError("move_licence needs a user, a from_sku and a to_sku")
+        if self.kind == "move_licence" and (self.times != 1 or self.for_seconds is not None):
+            raise ValueError("move_licence moves a licence once: times 1, no for_seconds")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultRule:
@@ -161,6 +181,9 @@ class FaultRule:
             "api_version",
             "location",
             "length",
+            "user",
+            "from_sku",
+            "to_sku",
         }
         unknown = set(data) - allowed
         if unknown:

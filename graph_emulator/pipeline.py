@@ -105,6 +105,11 @@ def inject_fault(x: Exchange) -> Optional[Answer]:
         x.page_fault = rule
     elif rule.kind in HANDLER_KINDS:
         x.req.fault = rule.kind
+    elif rule.kind == "duplicate_row":
+        x.req.repeat_row = True
+    elif rule.kind == "move_licence":
+        assert rule.user is not None and rule.from_sku is not None and rule.to_sku is not None
+        x.emu.move_licence(rule.user, rule.from_sku, rule.to_sku)
     return None
 
 

@@ -1,6 +1,6 @@
 """What the HTTP side needs of the emulator, each side no more than it uses.
 
-    Gateway   what an API request's steps (pipeline.py) read and update
+    Gateway   what an API request's steps (pipeline.py) read and update (a move_licence fault: the tenant too)
     Controls  what the control API (control.py) drives
     Served    what the server (server.py) hands both of them, plus the tenant clock and the request log
 
@@ -35,6 +35,8 @@ class Gateway(Protocol):
     def match_route(self, method: str, path: str) -> RouteMatch | None: ...
 
     def revoke_tokens(self) -> None: ...
+
+    def move_licence(self, user_id: str, from_sku: str, to_sku: str) -> None: ...
 
 
 class Controls(Protocol):

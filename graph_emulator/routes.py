@@ -62,6 +62,7 @@ class Request:
     form: dict[str, str] = field(default_factory=dict)
     claims: dict[str, Any] = field(default_factory=dict)
     ignore: str | None = None  # signIns: the filter clause Graph ignores for this query (see faults.py)
+    repeat_row: bool = False  # users, groups: the page starts one row early (a duplicate_row fault, faults.py)
     headers: Mapping[str, str] = field(default_factory=dict)  # case-insensitive (the server's HTTP headers)
     body: bytes = b""  # the request body as sent (a JSON create, say)
     fault: str | None = None  # a fault the handler itself acts on (faults.HANDLER_KINDS)
@@ -246,6 +247,8 @@ class GraphRoutes:
         directory = self.tenant.directory
         holds = (lambda i: True) if sku_id is None else (lambda i: directory.holds(i, sku_id))
         start = int(self.tokens.read("users", q, q["$skiptoken"])) if "$skiptoken" in q else 0
+        if req.repeat_row:
+            start = next((index for index in range(start - 1, -1, -1) if holds(index)), start)
         indexes, following = directory.page(start, top, holds)
         context = f"{self.base_url}/v1.0/$metadata#users" + (f"({','.join(select)})" if "$select" in q else "")
         body: dict[str, Any] = {"@odata.context": context}
@@ -290,6 +293,7 @@ class GraphRoutes:
             raise errors.needs_advanced_query("any")
         matching = [g for g in catalog.GROUPS if sku_id is None or sku_id in g.sku_ids]
         start = int(self.tokens.read("groups", q, q["$skiptoken"])) if "$skiptoken" in q else 0
+        start = max(0, start - 1) if req.repeat_row else start
         context = f"{self.base_url}/v1.0/$metadata#groups" + (f"({','.join(select)})" if "$select" in q else "")
         body: dict[str, Any] = {"@odata.context": context}
         if advanced:

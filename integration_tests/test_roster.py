@@ -47,6 +47,16 @@ def test_an_expired_roster_page_token_restarts_the_roster_and_emits_each_user_on
     assert any("page token expired" in line for line in result.logs())
 
 
+def test_a_user_graph_lists_on_two_pages_is_emitted_once(tmp_path: Path):
+    with running_emulator(seed=41, users=2400, sign_ins=10, days=30) as emu:
+        emu.add_fault({"route": "users", "kind": "duplicate_row", "nth": 2})
+        result = roster(emu, tmp_path, roster_scope="all_users", include_sign_in_activity=False)
+        assert [rule["fired"] for rule in emu.faults.list()] == [1]
+        truth = [user["id"] for user in emu.tenant.users() if not is_concealed(user)]
+    emitted = [user["id"] for user in result.records("users")]
+    assert len(emitted) == len(set(emitted)) and set(emitted) == set(truth)
+
+
 def test_the_license_holders_are_read_one_query_per_sku_each_user_once(tmp_path: Path):
     with running_emulator(seed=43, users=300, sign_ins=10, days=30) as emu:
         result = roster(emu, tmp_path, roster_scope=HOLDERS)
@@ -111,6 +121,44 @@ def test_a_refused_license_filter_with_sign_in_activity_falls_back_with_one_warn
     warnings = [line for line in result.logs("WARN") if "refused the license filter" in line]
     assert len(warnings) == 1 and "100 minutes per 500,000 users" in warnings[0]
     assert all(user.get("signInActivity") is None for user in result.records("users"))
+
+
+def test_a_licence_moved_between_two_per_sku_queries_leaves_each_holder_in_the_roster_once(tmp_path: Path):
+    """An admin moves a licence while the roster is read, right after the first SKU's query (the second `/users`
+    request): moved to the second SKU, the holder is emitted once, as the first query read them; moved from the second
+    SKU to the first, this sync misses them and the next one has them."""
+    with running_emulator(seed=43, users=300, sign_ins=10, days=30) as emu:
+        first, second = dynamics_skus(emu.tenant.subscribed_skus())[:2]
+        dynamics = set(dynamics_skus(emu.tenant.subscribed_skus()))
+        held = {
+            user["id"]: dynamics & {lic["skuId"] for lic in user["assignedLicenses"]} for user in emu.tenant.users()
+        }
+        forward = next(user_id for user_id, skus in held.items() if skus == {first})
+        backward = next(user_id for user_id, skus in held.items() if skus == {second})
+
+        def sync_moving(user_id: str, source: str, target: str) -> Any:
+            move = {"kind": "move_licence", "user": user_id, "from_sku": source, "to_sku": target}
+            emu.add_fault({"route": "users", "nth": 2, **move})
+            result = roster(emu, tmp_path, roster_scope=HOLDERS)
+            assert [rule["fired"] for rule in emu.faults.list()] == [1]
+            emu.clear_faults()
+            return result
+
+        moved_on = sync_moving(forward, first, second)
+        truth_after_forward = holders_truth(emu)
+        moved_back = sync_moving(backward, second, first)
+        truth_after_backward = holders_truth(emu)
+        next_sync = roster(emu, tmp_path, roster_scope=HOLDERS)
+        truth = holders_truth(emu)
+
+    emitted = [user["id"] for user in moved_on.records("users")]
+    assert Counter(emitted).most_common(1)[0][1] == 1 and sorted(emitted) == sorted(truth_after_forward)
+    record = next(user for user in moved_on.records("users") if user["id"] == forward)
+    assert first in {lic["skuId"] for lic in record["assignedLicenses"]}, "as the first SKU's query read them"
+    assert second in {lic["skuId"] for lic in truth_after_forward[forward]["assignedLicenses"]}
+    emitted = [user["id"] for user in moved_back.records("users")]
+    assert backward in truth_after_backward and sorted(emitted) == sorted(set(truth_after_backward) - {backward})
+    assert sorted(user["id"] for user in next_sync.records("users")) == sorted(truth), "the next sync has them"
 
 
 @pytest.mark.slow

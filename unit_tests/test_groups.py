@@ -163,3 +163,22 @@ def test_check_with_a_groups_permission_asks_for_one_group_as_a_sync_does():
     query = parse_qs(urlsplit(request.url).query)
     assert sku_of(request.url) == SALES and query["$top"] == ["1"] and query["$count"] == ["true"]
     assert request.headers["ConsistencyLevel"] == "eventual"
+
+
+def test_a_group_graph_lists_twice_in_one_query_is_emitted_once():
+    second = f"{GROUPS}?$count=true&$skiptoken=p2"
+    answers = {SALES: [page([group("g1", SALES), group("g2", SALES)], next_link=second)], TEAM: [page([])]}
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
+        mocker.get(GROUPS, json=lambda request, context: answers[sku_of(request.url)].pop(0))
+        mocker.get(second, json=page([group("g2", SALES), group("g3", SALES)]))
+        output = read_streams(config(), ("groups", SyncMode.full_refresh))
+    assert [r.record.data["id"] for r in output.records] == ["g1", "g2", "g3"] and not output.errors
+
+
+def test_a_group_whose_licence_moves_to_a_later_sku_during_the_sync_is_emitted_once_as_first_read():
+    answers = {SALES: [page([group("g-moved", SALES)])], TEAM: [page([group("g-moved", TEAM), group("g-team", TEAM)])]}
+    with requests_mock.Mocker() as mocker:
+        emitted = read_groups(mocker, answers)
+    assert emitted == ["g-moved", "g-team"]

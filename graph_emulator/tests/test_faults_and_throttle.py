@@ -317,3 +317,69 @@ def test_a_status_fault_can_send_retry_after_zero(fresh: Emulator) -> None:
     fresh.add_fault({"route": "signIns", "kind": "status", "status": 429, "retry_after": 0})
     r = c.get(SIGNINS, {"$top": "1"})
     assert r.status_code == 429 and r.headers["Retry-After"] == "0"
+
+
+SALES, SERVICE = "1e1a282c-9c54-43a2-9310-98ef728faace", "749742bf-0d37-4158-a120-33567104deeb"
+ENTERPRISEPACK = "6fd2c87f-b296-42f0-b197-1e91e994b900"  # every member holds it
+
+
+def holders_of(sku_id: str) -> dict:
+    return {"$filter": f"assignedLicenses/any(x:x/skuId eq {sku_id})", "$select": "id,assignedLicenses", "$top": "3"}
+
+
+def skus_of(user: dict) -> set:
+    return {licence["skuId"] for licence in user["assignedLicenses"]}
+
+
+def test_duplicate_row_lists_the_previous_pages_last_row_again_and_skips_none(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "users", "kind": "duplicate_row", "nth": 2})
+    pages = c.pages("/v1.0/users", holders_of(ENTERPRISEPACK))
+    ids = [user["id"] for page in pages for user in page]
+    truth = [user["id"] for user in fresh.tenant.users() if ENTERPRISEPACK in skus_of(user)]
+    assert len(pages) > 2 and pages[1][0] == pages[0][-1], "the second page starts with the first page's last holder"
+    assert ids == truth[:3] + truth[2:] and [rule["fired"] for rule in fresh.faults.list()] == [1]
+
+
+def test_duplicate_row_repeats_a_group_too_and_is_refused_on_other_routes(fresh: Emulator) -> None:
+    fresh.add_fault({"route": "groups", "kind": "duplicate_row", "times": None})
+    pages = Client(fresh).pages("/v1.0/groups", {"$select": "id", "$top": "3"})
+    assert [group["id"] for page in pages[1:] for group in page[:1]] == [page[-1]["id"] for page in pages[:-1]]
+    with pytest.raises(ValueError, match="duplicate_row needs a route"):
+        fresh.add_fault({"route": "signIns", "kind": "duplicate_row"})
+
+
+def test_move_licence_reassigns_a_users_licence_between_two_per_sku_queries(fresh: Emulator) -> None:
+    c = Client(fresh)
+    mover = next(u for u in fresh.tenant.users() if SALES in skus_of(u) and SERVICE not in skus_of(u))
+    consumed = {sku["skuId"]: sku["consumedUnits"] for sku in fresh.tenant.subscribed_skus()}
+    rule = {"route": "users", "kind": "move_licence", "nth": 2, "user": mover["id"]}
+    ctl, v = fresh.base_url + "/_emulator/faults", fresh.ca_path
+    assert requests.post(ctl, json={**rule, "from_sku": SALES, "to_sku": SERVICE}, verify=v).status_code == 201
+    sales = [user["id"] for page in c.pages("/v1.0/users", holders_of(SALES)) for user in page]
+    service = {user["id"]: user for page in c.pages("/v1.0/users", holders_of(SERVICE)) for user in page}
+    assert mover["id"] in sales and skus_of(service[mover["id"]]) == skus_of(mover) - {SALES} | {SERVICE}
+    assert mover["id"] not in [user["id"] for page in c.pages("/v1.0/users", holders_of(SALES)) for user in page]
+    truth = next(u for u in fresh.tenant.users() if u["id"] == mover["id"])
+    assert skus_of(truth) == skus_of(service[mover["id"]]), "the tenant's truth holds the moved licence"
+    assert {s["skuId"] for s in truth["licenseAssignmentStates"] if s["state"] == "Active"} == skus_of(truth)
+    after = {sku["skuId"]: sku["consumedUnits"] for sku in fresh.tenant.subscribed_skus()}
+    assert (after[SALES], after[SERVICE]) == (consumed[SALES] - 1, consumed[SERVICE] + 1)
+    assert [rule["fired"] for rule in fresh.faults.list()] == [1]
+
+
+@pytest.mark.parametrize(
+    "move, words",
+    [
+        ({"user": "00000000-0000-0000-0000-000000000001"}, "no user"),
+        ({"from_sku": SERVICE, "to_sku": SALES}, "does not hold SKU"),
+        ({"to_sku": "328dc228-00bc-48c6-8b09-1fbc8bc3435d"}, "is not a per-user SKU"),
+        ({"times": 2}, "moves a licence once"),
+        ({"to_sku": None}, "needs a user, a from_sku and a to_sku"),
+    ],
+)
+def test_a_licence_move_the_tenant_cannot_make_is_refused_when_added(fresh: Emulator, move: dict, words: str) -> None:
+    mover = next(u for u in fresh.tenant.users() if SALES in skus_of(u) and SERVICE not in skus_of(u))
+    rule = {"route": "users", "kind": "move_licence", "user": mover["id"], "from_sku": SALES, "to_sku": SERVICE}
+    answer = requests.post(fresh.base_url + "/_emulator/faults", json={**rule, **move}, verify=fresh.ca_path)
+    assert answer.status_code == 400 and words in answer.json()["error"] and not fresh.faults.list()

@@ -1,7 +1,8 @@
 """`groups`: the groups that assign the tenant's Dynamics 365 licenses, for the names a license manager knows.
 
 A user's `licenseAssignmentStates` names a group by id only; reclaiming that seat means removing the user from the
-group, so the answer needs the group's name. One license query per Dynamics 365 SKU (licenses.py), each group once.
+group, so the answer needs the group's name. One license query per Dynamics 365 SKU (licenses.py), each group once
+per sync (restarts.py).
 
 Microsoft documents `assignedLicenses` of a group as filterable with `eq`, but not whether the lambda form works as
 a default query or only as an advanced one. Every default query also works as an advanced query (Microsoft's
@@ -11,7 +12,7 @@ afford.
 
 Microsoft does not say which group properties `GroupMember.Read.All` (the least-privileged permission, "basic group
 properties") returns. A group without `assignedLicenses` cannot be checked against its query, so it is taken on the
-filter's word: emitted once per read, with one warning.
+filter's word: emitted once, with one warning.
 """
 
 from functools import partial
@@ -21,7 +22,7 @@ from airbyte_cdk.models import SyncMode
 
 from ..graph.stream import ADVANCED_QUERY
 from .licenses import LicenseQuery, LicenseQueryStream, license_filter, license_queries
-from .restarts import EmittedIds, object_key, restarting
+from .restarts import EmittedIds, restarting
 
 GROUP_FIELDS = (
     "id",
@@ -65,12 +66,13 @@ class Groups(LicenseQueryStream):
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterator[Mapping[str, Any]]:
-        """The groups assigning each Dynamics 365 SKU, SKU by SKU; each query restarts when its page token expires."""
+        """The groups assigning each Dynamics 365 SKU, SKU by SKU, each group once; each query restarts when its page
+        token expires."""
         skus = self.licensed_skus()
         self._log.info(f"groups: reading the groups that assign {len(skus)} Dynamics 365 SKUs, one query each.")
-        unchecked: set[str] = set()
+        emitted = EmittedIds()
+        unchecked: list[str] = []
         for query in license_queries(skus):
-            emitted = EmittedIds()
             read = partial(self._emit_new, sync_mode, query, emitted, unchecked)
             yield from restarting(read, emitted, self.name, self._log)
         if unchecked:
@@ -81,17 +83,15 @@ class Groups(LicenseQueryStream):
             )
 
     def _emit_new(
-        self, sync_mode: SyncMode, query: LicenseQuery, emitted: EmittedIds, unchecked: set[str]
+        self, sync_mode: SyncMode, query: LicenseQuery, emitted: EmittedIds, unchecked: list[str]
     ) -> Iterator[Mapping[str, Any]]:
-        """The groups this query emits and has not emitted yet; one without an id is dropped and counted, one without
-        `assignedLicenses` is emitted by the first query that returns it (`unchecked` holds those)."""
+        """The groups this query asked for that this read has not emitted yet; one without an id is dropped and
+        counted, one without `assignedLicenses` is taken on the filter's word (`unchecked` lists those emitted)."""
         for record in super().read_records(sync_mode, stream_slice={QUERY: query}):
             if not self._dropped.has_id(self.name, record):
                 continue
-            if record.get("assignedLicenses") is None:
-                emits = record["id"] not in unchecked
-                unchecked.add(record["id"])
-            else:
-                emits = query.emits(record)
-            if emits and emitted.add(object_key(record["id"])):
+            bare = record.get("assignedLicenses") is None
+            if (bare or query.matches(record)) and emitted.add(record["id"]):
+                if bare:
+                    unchecked.append(record["id"])
                 yield record

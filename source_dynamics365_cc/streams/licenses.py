@@ -1,9 +1,9 @@
 """The license queries: one `assignedLicenses/any(x:x/skuId eq <id>)` query per Dynamics 365 SKU of the tenant.
 
 `users` reads the holders of those SKUs and `groups` the groups that assign them. An object that holds several of
-them comes back from several queries; the query of the first SKU it holds emits it, which is checked on the object's
-own `assignedLicenses`, so nothing is remembered across queries, and an object Graph returns for a SKU it does not
-hold is dropped, not emitted.
+them comes back from several queries; the first query that returns it emits it (the stream's `EmittedIds`,
+restarts.py), whatever it holds by then, and an object Graph returns for a SKU it does not hold is dropped, not
+emitted.
 """
 
 from abc import ABC
@@ -66,23 +66,19 @@ class LicenseQueryStream(GraphStream, ABC):
 
 @dataclass(frozen=True)
 class LicenseQuery:
-    """One query of a license read: the SKU it filters on (None: no filter) and the SKUs queried before it."""
+    """One query of a license read: the SKU it filters on (None: no filter)."""
 
     sku_id: Optional[str] = None
-    earlier_skus: frozenset[str] = frozenset()
 
-    def emits(self, record: Mapping[str, Any]) -> bool:
-        """Whether this query emits the record: anything without a filter; for a SKU, a holder of it who holds none
-        of the SKUs read before it."""
-        if self.sku_id is None:
-            return True
-        held = held_skus(record)
-        return self.sku_id in held and held.isdisjoint(self.earlier_skus)
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        """Whether the record is what this query asked for: anything without a filter; for a SKU, a holder of it
+        (checked on the record's own `assignedLicenses`: Graph has answered filters with records they exclude)."""
+        return self.sku_id is None or self.sku_id in held_skus(record)
 
 
 def license_queries(skus: Sequence[str]) -> list[LicenseQuery]:
-    """One query per SKU, each knowing the SKUs before it."""
-    return [LicenseQuery(sku_id, frozenset(skus[:index])) for index, sku_id in enumerate(skus)]
+    """One query per SKU, in the order given."""
+    return [LicenseQuery(sku_id) for sku_id in skus]
 
 
 def held_skus(record: Mapping[str, Any]) -> set[str]:

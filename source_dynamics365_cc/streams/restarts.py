@@ -1,15 +1,19 @@
-"""A directory query read again from its first page when Graph expires its page token, each object emitted once.
+"""Each directory object emitted at most once per sync, and a query read again from its first page when Graph
+expires its page token.
 
-Graph's `$skiptoken` for a directory collection expires; the only way on is the query's first page. What a restart
-needs is kept while a restart is possible: the ids already emitted, 16 bytes each (`EmittedIds`), forgotten when the
-query ends.
+`users` and `groups` read several queries in a sync (one per Dynamics 365 SKU); a query may be read again from its
+first page (Graph's `$skiptoken` for a directory collection expires, and the first page is the only way on), and
+Graph may list an object twice. Whichever query first returns an object emits it; every later sighting, in any
+query, restart or fallback, is skipped. `EmittedIds` is what that takes: the ids the stream emitted in this sync,
+16 bytes each, always looked up, forgotten when the stream's read ends.
 """
 
-import bisect
 import hashlib
 import logging
 import uuid
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from array import array
+from bisect import bisect_left
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.pagination_reset_exception import PaginationResetRequiredException
@@ -17,68 +21,84 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 MAX_QUERY_RESTARTS = 5
 ID_BYTES = 16
+# How many new ids wait in a set before they join the sorted run: about 300 KiB, and a merge per 4,096 ids.
+MERGE_EVERY = 4096
+_LOW = (1 << 64) - 1
 Record = TypeVar("Record")
 
 
-def object_key(object_id: str) -> bytes:
-    """16 bytes per directory object: the GUID Graph keys it on, or a 128-bit digest of an id that is not one."""
+def object_key(object_id: str) -> int:
+    """128 bits per directory object: the GUID Graph keys it on, or a 128-bit digest of an id that is not one."""
     try:
-        return uuid.UUID(object_id).bytes
+        return uuid.UUID(object_id).int
     except ValueError:
-        return hashlib.blake2b(object_id.encode("utf-8", "surrogatepass"), digest_size=ID_BYTES).digest()
+        digest = hashlib.blake2b(object_id.encode("utf-8", "surrogatepass"), digest_size=ID_BYTES).digest()
+        return int.from_bytes(digest, "big")
 
 
 class EmittedIds:
-    """The objects one query has emitted, 16 bytes each, for as long as the query may restart.
+    """The objects a stream has emitted in this sync, 16 bytes each.
 
-    Until a restart nothing is looked up, so ids are only appended. A restart sorts what was emitted into one
-    bytes object that is searched by bisection; new ids go on being appended, and a second restart merges them.
+    Every id is looked up, so an object is emitted once whatever Graph lists twice and however often a query is
+    read again. The ids are kept as one sorted run, split into two arrays of 64-bit halves (searched by bisection
+    in C), plus a set of the newest ids, which joins the run every `MERGE_EVERY` ids in place: the run moves up
+    stretch by stretch, so a merge never holds a second copy of it.
     """
 
     def __init__(self) -> None:
-        self._sorted = b""
-        self._new = bytearray()
+        self._high = array("Q")
+        self._low = array("Q")
+        self._recent: set[int] = set()
 
     def __len__(self) -> int:
-        return (len(self._sorted) + len(self._new)) // ID_BYTES
+        return len(self._high) + len(self._recent)
 
-    def add(self, key: bytes) -> bool:
-        """Record `key` and say whether it is new (emitted before the last restart, or not)."""
-        if self._sorted and self._holds(key):
+    def add(self, object_id: str) -> bool:
+        """Record the object and say whether this is the first time the stream sees it in this sync."""
+        key = object_key(object_id)
+        if key in self._recent or self._holds(key):
             return False
-        self._new += key
+        self._recent.add(key)
+        if len(self._recent) >= MERGE_EVERY:
+            self._merge()
         return True
 
-    def restart(self) -> None:
-        """The query starts again: from now on every id emitted so far is looked up."""
-        ids = self._sorted + self._new
-        self._new = bytearray()
-        self._sorted = b"".join(sorted(ids[start : start + ID_BYTES] for start in range(0, len(ids), ID_BYTES)))
+    def _place(self, key: int) -> int:
+        """Where `key` is, or would go, in the sorted run."""
+        high, low = key >> 64, key & _LOW
+        index = bisect_left(self._high, high)
+        while index < len(self._high) and self._high[index] == high and self._low[index] < low:
+            index += 1
+        return index
 
-    def _holds(self, key: bytes) -> bool:
-        keys = _SortedKeys(self._sorted)
-        index = bisect.bisect_left(keys, key)
-        return index < len(keys) and keys[index] == key
+    def _holds(self, key: int) -> bool:
+        index = self._place(key)
+        return index < len(self._high) and self._high[index] == key >> 64 and self._low[index] == key & _LOW
 
-
-class _SortedKeys(Sequence[bytes]):
-    """A sorted run of 16-byte keys, seen as a sequence for `bisect`."""
-
-    def __init__(self, run: bytes) -> None:
-        self._run = run
-
-    def __len__(self) -> int:
-        return len(self._run) // ID_BYTES
-
-    def __getitem__(self, index: Any) -> Any:
-        return self._run[index * ID_BYTES : (index + 1) * ID_BYTES]
+    def _merge(self) -> None:
+        """The recent ids join the run, last first: the stretch of the run above each moves up by the number of
+        ids that go at or below it (one memmove each), and the id goes in below it."""
+        keys = sorted(self._recent)
+        places = [self._place(key) for key in keys]
+        end = len(self._high)
+        room = bytes(8 * len(keys))
+        self._high.frombytes(room)
+        self._low.frombytes(room)
+        with memoryview(self._high) as high, memoryview(self._low) as low:
+            for shift in range(len(keys), 0, -1):
+                key, place = keys[shift - 1], places[shift - 1]
+                high[place + shift : end + shift] = high[place:end]
+                low[place + shift : end + shift] = low[place:end]
+                high[place + shift - 1], low[place + shift - 1] = key >> 64, key & _LOW
+                end = place
+        self._recent.clear()
 
 
 def restarting(
     read: Callable[[], Iterable[Record]], emitted: EmittedIds, stream: str, logger: logging.Logger
 ) -> Iterator[Record]:
     """`read()` to its end, called again each time Graph expires the page token, at most `MAX_QUERY_RESTARTS` times.
-    `read` must skip what `emitted` already holds: each restart switches `emitted` to lookups."""
+    `read` skips what `emitted` already holds, so a restart emits nothing twice."""
     restarts = 0
     while True:
         try:
@@ -96,4 +116,3 @@ def restarting(
                 f"{stream}: the page token expired; reading the query again from its first page, skipping the "
                 f"{len(emitted)} already emitted."
             )
-            emitted.restart()

@@ -2,7 +2,8 @@
 
 The roster scope decides which users: every user, or the holders of the tenant's Dynamics 365 SKUs, one license
 query per SKU (licenses.py). A query restarts from its first page when its page token expires (restarts.py) or
-Graph refuses `signInActivity` on a later page, and skips the users already emitted.
+Graph refuses `signInActivity` on a later page. Each user is emitted at most once per sync: by the first query that
+returns them, every later sighting (another SKU's query, a restart, a fallback, a user Graph lists twice) skipped.
 """
 
 import time
@@ -19,7 +20,7 @@ from ..errors import SignInActivityRefused
 from ..graph.answers import graph_error
 from ..graph.progress import counted_estimate
 from .licenses import LicenseQuery, LicenseQueryStream, license_filter, license_queries
-from .restarts import EmittedIds, object_key, restarting
+from .restarts import EmittedIds, restarting
 
 ROSTER_FIELDS = (
     "id",
@@ -118,23 +119,27 @@ class Users(LicenseQueryStream):
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
     ) -> Iterable[Mapping[str, Any]]:
-        """The whole roster in one query, or the license holders in one query per Dynamics 365 SKU."""
+        """The whole roster in one query, or the license holders in one query per Dynamics 365 SKU; `emitted`
+        holds every user this read emitted, whichever query it came from."""
+        emitted = EmittedIds()
         if self._config.roster_scope == ALL_USERS:
             # `/users/$count` counts every user: an estimate for this scope only, not for the holders.
             yield from counted_estimate(self, self._log)  # type: ignore[misc]  # a TRACE message, passed through as is
-            yield from self._read_query(sync_mode, RosterQuery(self._with_activity))
+            yield from self._read_query(sync_mode, RosterQuery(self._with_activity), emitted)
         else:
             skus = self.licensed_skus()
             self._log.info(f"users: reading the holders of {len(skus)} Dynamics 365 SKUs, one query each.")
             for licenses in license_queries(skus):
-                yield from self._read_holders(sync_mode, RosterQuery(self._with_activity, licenses))
+                yield from self._read_holders(sync_mode, RosterQuery(self._with_activity, licenses), emitted)
         self._report_concealed()
 
-    def _read_holders(self, sync_mode: SyncMode, query: RosterQuery) -> Iterator[Mapping[str, Any]]:
+    def _read_holders(
+        self, sync_mode: SyncMode, query: RosterQuery, emitted: EmittedIds
+    ) -> Iterator[Mapping[str, Any]]:
         """One SKU's holders; where Graph refuses its license filter with signInActivity, without signInActivity
-        from then on, said once."""
+        from then on, said once (the users the refused query emitted before are still skipped)."""
         try:
-            yield from self._read_query(sync_mode, query)
+            yield from self._read_query(sync_mode, query, emitted)
         except CombinedFilterRefused as refusal:
             self._with_activity = False
             self._log.warning(
@@ -144,12 +149,11 @@ class Users(LicenseQueryStream):
                 "from the sign-in log. To keep signInActivity, set the roster scope to 'All users': that reads every "
                 "user at 500 a request and 10 requests a minute (Graph's limit), at least 100 minutes per 500,000 users."
             )
-            yield from self._read_query(sync_mode, replace(query, activity=False))
+            yield from self._read_query(sync_mode, replace(query, activity=False), emitted)
 
-    def _read_query(self, sync_mode: SyncMode, query: RosterQuery) -> Iterator[Mapping[str, Any]]:
+    def _read_query(self, sync_mode: SyncMode, query: RosterQuery, emitted: EmittedIds) -> Iterator[Mapping[str, Any]]:
         """One query, started again from its first page when its page token expires or Graph refuses
-        signInActivity (retried, then left out); each user is emitted at most once."""
-        emitted = EmittedIds()
+        signInActivity (retried, then left out); a user in `emitted` is not emitted again."""
         refusals = 0
         while True:
             try:
@@ -166,17 +170,12 @@ class Users(LicenseQueryStream):
                     )
                     self._with_activity = False
                     query = replace(query, activity=False)
-            emitted.restart()
 
     def _emit_new(self, sync_mode: SyncMode, query: RosterQuery, emitted: EmittedIds) -> Iterator[Mapping[str, Any]]:
-        """The query's pages, first to last: the records it emits and has not emitted yet; one without an id is
-        dropped and counted."""
+        """The query's pages, first to last: the records it asked for that this read has not emitted yet; one
+        without an id is dropped and counted."""
         for record in super().read_records(sync_mode, stream_slice={QUERY: query}):
-            if (
-                self._dropped.has_id(self.name, record)
-                and query.licenses.emits(record)
-                and emitted.add(object_key(record["id"]))
-            ):
+            if self._dropped.has_id(self.name, record) and query.licenses.matches(record) and emitted.add(record["id"]):
                 yield record
 
     def _report_concealed(self) -> None:
