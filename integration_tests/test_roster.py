@@ -128,8 +128,8 @@ def test_a_licence_moved_between_two_per_sku_queries_leaves_each_holder_in_the_r
     request): moved to the second SKU, the holder is emitted once, as the first query read them; moved from the second
     SKU to the first, this sync misses them and the next one has them."""
     with running_emulator(seed=43, users=300, sign_ins=10, days=30) as emu:
-        first, second = dynamics_skus(emu.tenant.subscribed_skus())[:2]
-        dynamics = set(dynamics_skus(emu.tenant.subscribed_skus()))
+        first, second = emu.tenant.dynamics_seat_skus()[:2]
+        dynamics = set(emu.tenant.dynamics_seat_skus())
         held = {
             user["id"]: dynamics & {lic["skuId"] for lic in user["assignedLicenses"]} for user in emu.tenant.users()
         }
