@@ -146,7 +146,7 @@ def test_a_token_without_a_groups_permission_skips_groups_with_one_warning_befor
     assert not output.errors and asked == [], "nothing is asked of Graph that the app may not read"
     assert len(output.records) == len(SKUS), "subscribed_skus is read all the same"
     (warning,) = skip_warnings(output)
-    assert "the app's token does not carry the application permission it needs" in warning
+    assert "the app's token does not carry its permission" in warning
     assert "GroupMember.Read.All (or one of Group.Read.All" in warning and "API permissions" in warning
 
 

@@ -126,7 +126,7 @@ def optional_stream_refused(stream: StreamPermissions, answer: str) -> str:
 
 
 # Why a sync skips an optional stream (`optional_stream_skipped`).
-NOT_GRANTED = "the app's token does not carry the application permission it needs"
+NOT_GRANTED = "the app's token does not carry its permission"
 
 
 def refused_by_graph(message: str) -> str:
