@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 VERSION := $(shell sed -n 's/^ *dockerImageTag: *//p' metadata.yaml)
 IMAGE ?= source-dynamics365-cc:$(VERSION)
 CONTAINER_ENGINE ?= docker
+# The platform the image is built for: most clusters that run Airbyte are linux/amd64, whatever machine builds the
+# image (an Apple Silicon Mac builds it emulated). For an arm64 cluster: `make image PLATFORM=linux/arm64`.
+PLATFORM ?= linux/amd64
 
 .PHONY: demo test lint lock image image-test bench clean
 
@@ -60,9 +63,9 @@ test: $(STAMP) lint
 
 # Build the connector image under a name of your own (not airbyte/: that is Airbyte's namespace).
 image:
-	$(CONTAINER_ENGINE) build --build-arg CONNECTOR_VERSION=$(VERSION) -t $(IMAGE) .
+	$(CONTAINER_ENGINE) build --platform $(PLATFORM) --build-arg CONNECTOR_VERSION=$(VERSION) -t $(IMAGE) .
 	@echo
-	@echo "Built $(IMAGE). To use it in Airbyte, push it to a registry your Airbyte can pull from:"
+	@echo "Built $(IMAGE) for $(PLATFORM). To use it in Airbyte, push it to a registry your Airbyte can pull from:"
 	@echo "  $(CONTAINER_ENGINE) tag $(IMAGE) <registry>/<namespace>/source-dynamics365-cc:$(VERSION)"
 	@echo "  $(CONTAINER_ENGINE) push <registry>/<namespace>/source-dynamics365-cc:$(VERSION)"
 	@echo "or, for abctl (kind): kind load docker-image $(IMAGE) --name airbyte-abctl"

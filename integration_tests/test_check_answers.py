@@ -123,7 +123,7 @@ def test_check_asks_for_entra_p1_when_the_tenant_has_no_premium_license(tmp_path
     with running_emulator(seed=12, users=5, sign_ins=50, days=2, premium=False) as emu:
         result = run_check(emu, tmp_path, connector_config(emu, "full"))
 
-    assert_failed(result, "P1 or P2", "deselect the sign_ins stream")
+    assert_failed(result, "P1 or P2", "turn off the setting 'Read the sign-in log (needs Entra ID P1/P2)'")
 
 
 def test_check_refuses_a_plain_http_graph_endpoint_before_sending_anything(emulator, tmp_path):

@@ -1,17 +1,20 @@
 """The `groups` stream against the emulator: the groups that assign the tenant's Dynamics 365 licenses, each once,
-through Graph's faults; and a tenant app without a permission to read groups, which `check` lets through with a
-warning and a sync that selects `groups` refuses on that stream only."""
+through Graph's faults; and an optional stream: an app without a permission to read groups, or whose groups request
+Graph refuses, passes `check` with a warning, and the default catalog (every stream) syncs green, skipping `groups`
+with one warning."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
 from graph_emulator import Emulator
-from testing.harness import configured_catalog, connector_config, read_successfully, run_connector, running_emulator
+from testing.harness import connector_config, read_successfully, run_connector, running_emulator
 from testing.secrets import assert_no_secret_leaked
 
 GROUPS = {"groups": "full_refresh"}
+DEFAULT_CATALOG = json.loads((Path(__file__).parent / "configured_catalog.json").read_text())
 WITHOUT_GROUP_PERMISSION = ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"]
 
 
@@ -59,20 +62,37 @@ def test_throttled_and_failing_groups_requests_are_retried_and_nothing_is_lost(t
     assert sorted(group["id"] for group in result.records("groups")) == sorted(truth)
 
 
-def test_without_a_groups_permission_check_passes_with_a_warning_and_a_sync_fails_on_groups_only(tmp_path: Path):
+def test_without_a_groups_permission_check_passes_with_a_warning_and_the_default_catalog_syncs_green(tmp_path: Path):
     with running_emulator(seed=63, users=50, sign_ins=10, days=2) as emu:
         emu.grant_roles("full", WITHOUT_GROUP_PERMISSION)
         config = connector_config(emu)
         check = run_connector("check", tmp_path, config, emulator=emu, timeout=90)
         asked_by_check = emu.request_log("groups")
-        streams = {**GROUPS, "users": "full_refresh", "subscribed_skus": "full_refresh"}
-        read = run_connector("read", tmp_path, config, configured_catalog(streams), emulator=emu, timeout=240)
+        read = run_connector("read", tmp_path, config, DEFAULT_CATALOG, emulator=emu, timeout=240)
+        asked_by_read = emu.request_log("groups")
+    assert {entry["stream"]["name"] for entry in DEFAULT_CATALOG["streams"]} >= {"groups", "users", "sign_ins"}
     assert check.connection_status == {"status": "SUCCEEDED"}
     assert any("cannot read the optional groups stream" in line for line in check.logs("WARN"))
-    assert asked_by_check == [], "check does not ask Graph for what the app may not read"
-    assert read.returncode != 0 and read.records("users") and read.records("subscribed_skus")
+    assert asked_by_check == asked_by_read == [], "nothing is asked of Graph that the app may not read"
+    assert read.returncode == 0 and read.errors == [] and read.logs("ERROR") == []
+    assert read.records("users") and read.records("subscribed_skus") and read.records("sign_ins")
     assert not read.records("groups")
-    assert any("GroupMember.Read.All (or one of Group.Read.All" in error for error in read.errors)
-    assert "Traceback" not in check.stderr
+    (skipped,) = [line for line in read.logs("WARN") if "Skipping the optional groups stream" in line]
+    assert "GroupMember.Read.All (or one of Group.Read.All" in skipped and "Grant admin consent" in skipped
+    assert "Traceback" not in check.stderr + read.stderr
     for result in (check, read):
         assert_no_secret_leaked(result, config)
+
+
+def test_a_groups_permission_that_graph_refuses_warns_in_check_and_the_default_catalog_syncs_green(tmp_path: Path):
+    with running_emulator(seed=64, users=50, sign_ins=10, days=2) as emu:
+        emu.add_fault({"route": "groups", "kind": "status", "status": 403, "times": None})
+        config = connector_config(emu)
+        check = run_connector("check", tmp_path, config, emulator=emu, timeout=90)
+        read = run_connector("read", tmp_path, config, DEFAULT_CATALOG, emulator=emu, timeout=240)
+    assert check.connection_status == {"status": "SUCCEEDED"}
+    assert any("The optional groups stream cannot be read now" in line for line in check.logs("WARN"))
+    assert read.returncode == 0 and read.errors == [] and read.logs("ERROR") == []
+    assert read.records("users") and not read.records("groups")
+    (skipped,) = [line for line in read.logs("WARN") if "Skipping the optional groups stream" in line]
+    assert "Microsoft Graph refused it (HTTP 403" in skipped

@@ -2,8 +2,8 @@
 
 In order: the configuration, a token (secret, tenant, app, consent), the token's application
 permissions, then one cheap call to each Graph resource the streams read, the sign-in and groups calls
-with the very query a sync sends. The optional `groups` stream's permission is not required: without it
-check passes and says what a sync that selects it would lack. Each failure raises
+with the very query a sync sends. An optional stream (`groups`) never fails check: without its permission, or
+when Graph refuses its probe, check passes with a warning, as a sync skips it with one. Each failure raises
 `ConfigError`/`TokenError`/`GraphUnavailable` with its message.
 
 The calls go through the CDK's `HttpClient` as the streams' do: the same error handler, Retry-After
@@ -24,7 +24,13 @@ from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .auth.permissions import PERMISSIONS_HINT, missing_permissions_message, optional_stream_warning, optional_streams
+from .auth.permissions import (
+    PERMISSIONS_HINT,
+    missing_permissions_message,
+    optional_stream_refused,
+    optional_stream_warning,
+    optional_streams,
+)
 from .auth.tokens import GraphAuthenticator, GraphTokenProvider, token_roles
 from .config import ConnectorConfig
 from .errors import ConfigError, FilterRefused, GraphUnavailable, TokenError
@@ -178,8 +184,12 @@ def check_connection(
     readable, unreadable = optional_streams(roles)
     for stream in unreadable:
         logger.warning(optional_stream_warning(stream))
-    if any(stream.stream == Groups.name for stream in readable):
-        probe_groups(probe, [*dynamics_skus(skus), *config.roster_sku_ids])
+    for stream in readable:
+        if stream.stream == Groups.name:
+            try:
+                probe_groups(probe, [*dynamics_skus(skus), *config.roster_sku_ids])
+            except (ConfigError, GraphUnavailable) as refused:
+                logger.warning(optional_stream_refused(stream, refused.message or "no answer"))
 
 
 def probe_groups(probe: GraphProbe, sku_ids: list[str]) -> None:

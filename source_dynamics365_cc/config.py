@@ -36,21 +36,38 @@ DYNAMICS_365_APP_IDS: tuple[str, ...] = (
 # margin keep a boundary computed now valid when the request reaches Graph.
 RETENTION = timedelta(days=30)
 RETENTION_MARGIN = timedelta(minutes=10)
-# The roster's scope: the first is the default (the license answer needs the holders only).
+# The roster's scope: the first is a new connection's default (the license answer needs the holders only).
 LICENSE_HOLDERS, ALL_USERS = "dynamics_365_license_holders", "all_users"
 ROSTER_SCOPES = (LICENSE_HOLDERS, ALL_USERS)
 APP_REGISTRATION_HINT = "Azure portal: Microsoft Entra ID > App registrations > your app > Overview"
+MIGRATION_GUIDE = (
+    "https://github.com/source-dynamics365-cc/source-dynamics365-cc/blob/main/docs/dynamics365-cc-migrations.md"
+)
 
 
 @dataclass(frozen=True)
 class Setting:
-    """A setting with a default: the value taken when it is left out and, for a whole number, its bounds (for a
-    list, `high` is the most items it may hold)."""
+    """A setting with a default: the value the form starts at and, for a whole number, its bounds (for a list,
+    `high` is the most items it may hold).
+
+    A release that changes what a setting defaults to must not change what an existing connection reads: Airbyte's
+    form writes every default into a new connection's config, so a config *without* the setting was saved before
+    the setting existed. For such a setting `legacy` is what a config without it means (the behaviour it was saved
+    with, kept), `label` its name on the form and `changed_in` the release that changed the default; the config is
+    migrated to say so (run.py, docs/dynamics365-cc-migrations.md)."""
 
     name: str
     default: Any
     low: Optional[int] = None
     high: Optional[int] = None
+    legacy: Any = None
+    label: str = ""
+    changed_in: str = ""
+
+    @property
+    def when_left_out(self) -> Any:
+        """What a config without the setting means."""
+        return self.default if self.legacy is None else self.legacy
 
 
 # The one table of defaults and bounds: parse_config, the worker count and the spec test read it (the spec test
@@ -65,7 +82,8 @@ SETTINGS = {
         Setting("sign_in_app_ids", list(DYNAMICS_365_APP_IDS), high=12),
         Setting("include_sign_in_activity", True),
         Setting("include_sign_in_log", True),
-        Setting("roster_scope", ROSTER_SCOPES[0]),
+        # 0.1.0 read every user; 0.2.0 made the holders the default for new connections.
+        Setting("roster_scope", LICENSE_HOLDERS, legacy=ALL_USERS, label="Users to read", changed_in="0.2.0"),
         Setting("roster_sku_ids", [], high=50),  # each SKU is a query of its own
         Setting("include_non_interactive_sign_ins", False),
         Setting("exclude_concealed_users", True),
@@ -139,7 +157,7 @@ def parse_config(
     if not isinstance(raw, Mapping):
         raise ConfigError("The configuration must be a JSON object.")
     now = now or utc_now()
-    cloud_name = raw.get("cloud", SETTINGS["cloud"].default)
+    cloud_name = _given(raw, "cloud")
     cloud = _cloud(cloud_name)
     allow_custom = custom_endpoints_allowed() if allow_custom_endpoints is None else allow_custom_endpoints
     login_url = _endpoint(_optional(raw, "login_endpoint", "the cloud's login host"), "login_endpoint")
@@ -154,16 +172,29 @@ def parse_config(
         login_url=login_url or cloud.login_url,
         graph_url=graph_url or cloud.graph_url,
         start=_start(_optional(raw, "start_date", "the start of the 30-day retention"), now, logger),
-        sign_in_app_ids=_app_ids(raw.get("sign_in_app_ids", SETTINGS["sign_in_app_ids"].default)),
+        sign_in_app_ids=_app_ids(_given(raw, "sign_in_app_ids")),
         lookback=timedelta(minutes=_integer(raw, "lookback_window_minutes")),
         include_sign_in_activity=_boolean(raw, "include_sign_in_activity"),
         include_sign_in_log=_boolean(raw, "include_sign_in_log"),
-        roster_scope=_choice(raw.get("roster_scope", SETTINGS["roster_scope"].default), "roster_scope", ROSTER_SCOPES),
-        roster_sku_ids=_sku_ids(raw.get("roster_sku_ids", SETTINGS["roster_sku_ids"].default)),
+        roster_scope=_choice(_given(raw, "roster_scope"), "roster_scope", ROSTER_SCOPES),
+        roster_sku_ids=_sku_ids(_given(raw, "roster_sku_ids")),
         include_non_interactive_sign_ins=_boolean(raw, "include_non_interactive_sign_ins"),
         exclude_concealed_users=_boolean(raw, "exclude_concealed_users"),
         sign_in_requests_per_10_seconds=_integer(raw, "sign_in_requests_per_10_seconds"),
         max_concurrency=_integer(raw, "max_concurrency"),
+    )
+
+
+def legacy_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings a config saved before their default changed leaves out, each with the value it keeps."""
+    return {s.name: s.legacy for s in SETTINGS.values() if s.legacy is not None and s.name not in raw}
+
+
+def legacy_notice(setting: Setting) -> str:
+    return (
+        f"'{setting.name}' ('{setting.label}') is not set in this configuration: applying '{setting.legacy}', what a "
+        f"connection saved before {setting.changed_in} read ({setting.changed_in} made '{setting.default}' the default "
+        f"for new connections). Choose '{setting.label}' in the source's settings to change it. {MIGRATION_GUIDE}"
     )
 
 
@@ -404,16 +435,21 @@ def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     return str(value)
 
 
+def _given(raw: Mapping[str, Any], name: str) -> Any:
+    """The setting's value in the config, or what leaving it out means (`Setting.when_left_out`)."""
+    return raw[name] if name in raw else SETTINGS[name].when_left_out
+
+
 def _integer(raw: Mapping[str, Any], name: str) -> int:
     setting = SETTINGS[name]
-    value, low, high = raw.get(name, setting.default), setting.low, setting.high
+    value, low, high = _given(raw, name), setting.low, setting.high
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:  # type: ignore[operator]
         raise ConfigError(f"'{name}' must be a whole number from {low} to {high}.")
     return value
 
 
 def _boolean(raw: Mapping[str, Any], name: str) -> bool:
-    value = raw.get(name, SETTINGS[name].default)
+    value = _given(raw, name)
     if not isinstance(value, bool):
         raise ConfigError(f"'{name}' must be true or false.")
     return value

@@ -7,6 +7,7 @@
     Exception
      +-- SignInActivityRefused  raised by the users stream's refusal hook, caught by its read
      +-- FilterRefused          raised by the sign-in streams' refusal hook (signins/refusal.py), caught by their read
+     +-- OptionalStreamRefused  Graph answered 403 to an optional stream (graph/stream.py), which the sync then skips
 
 How Graph's answers are classified is graph/answers.py; a stream's own refusals are its `refusal` hook.
 Messages never carry secrets.
@@ -63,3 +64,7 @@ class FilterRefused(Exception):
             ),
             failure_type=FailureType.system_error,
         )
+
+
+class OptionalStreamRefused(Exception):
+    """Graph answered 403 to an optional stream; the message is the warning the sync logs when it skips the stream."""

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Callable, List, Mapping, Optional, TypeVar
 
 import orjson
+from airbyte_cdk.config_observation import emit_configuration_as_airbyte_control_message
 from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
@@ -27,7 +28,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .allocator import keep_memory_flat
 from .clock import utc_now
-from .config import parse_config
+from .config import SETTINGS, legacy_notice, legacy_settings, parse_config
 from .errors import ConfigError
 from .runtime import MACHINE, Runtime
 from .signins.state import fresh_start_notice, legacy_state_notices
@@ -48,6 +49,41 @@ def _emit(message: AirbyteMessage) -> None:
 
 def _command(args: List[str]) -> Optional[str]:
     return args[0] if args else None
+
+
+def _warn(message: str) -> None:
+    _emit(AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.WARN, message=message)))
+
+
+def _migrate_config(args: List[str]) -> None:
+    """A config that leaves out a setting whose default a release changed keeps what it was saved with
+    (config.py `legacy_settings`), and says so. As Airbyte's own connectors migrate a config: the value is written in,
+    the platform gets the migrated config in a CONNECTOR_CONFIG control message (it stores it for the next runs; the
+    protocol carries a config whole, secrets too), the --config file is rewritten (a `docker run` user's file), and
+    a WARN line per setting says which value applies. A file that cannot be read is _precheck's to report; one that
+    cannot be written (a read-only mount) is said in the same line."""
+    if _command(args) not in ("check", "discover", "read"):
+        return
+    config_path = AirbyteEntrypoint.extract_config(args)
+    if not config_path:
+        return
+    try:
+        config = SourceDynamics365Cc.read_config(config_path)
+    except (OSError, ValueError, TypeError):
+        return
+    legacy = legacy_settings(config)
+    if not legacy:
+        return
+    migrated = {**config, **legacy}
+    emit_configuration_as_airbyte_control_message(migrated)
+    try:
+        SourceDynamics365Cc.write_config(migrated, config_path)
+        saved = f"It is now written into {config_path}."
+    except OSError as error:
+        settings = ", ".join(f'"{name}": "{value}"' for name, value in legacy.items())
+        saved = f"{config_path} cannot be rewritten ({type(error).__name__}): add {settings} to it to say so yourself."
+    for name in legacy:
+        _warn(f"{legacy_notice(SETTINGS[name])} {saved}")
 
 
 def _precheck(args: List[str], now: Optional[datetime] = None) -> Optional[int]:
@@ -122,7 +158,7 @@ def _check_state(state_path: Optional[str], now: datetime, catalog: Optional[Con
     ]
     for notice in notices:
         if notice:
-            _emit(AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.WARN, message=notice)))
+            _warn(notice)
 
 
 def _source(args: List[str], runtime: Runtime) -> SourceDynamics365Cc:
@@ -142,6 +178,7 @@ def run(args: Optional[List[str]] = None, runtime: Runtime = MACHINE) -> None:
     args = list(sys.argv[1:] if args is None else args)
     if _command(args) == "read":
         keep_memory_flat()
+    _migrate_config(args)
     exit_code = _precheck(args, runtime.now())
     if exit_code is not None:
         sys.exit(exit_code)

@@ -72,7 +72,7 @@ def test_the_spec_marks_every_secret_and_documents_every_property():
     options = spec["properties"]["credentials"]["oneOf"]
     secrets = {name: prop for option in options for name, prop in option["properties"].items()}
     assert all(secrets[name].get("airbyte_secret") for name in ("client_secret", "private_key", "private_key_password"))
-    assert [option["properties"]["auth_type"]["const"] for option in options] == ["client_secret", "client_certificate"]
+    assert {option["properties"]["auth_type"]["const"] for option in options} == {"client_secret", "client_certificate"}
     for name, prop in spec["properties"].items():
         assert prop.get("title") and prop.get("description") and "order" in prop, name
 

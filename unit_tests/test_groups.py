@@ -1,5 +1,5 @@
-"""`groups`: the groups that assign Dynamics 365 licenses, one advanced query per SKU, each group once; optional in
-`check`, where a missing permission is a warning, not a failure."""
+"""`groups`: the groups that assign Dynamics 365 licenses, one advanced query per SKU, each group once; optional: a
+missing permission or a 403 is a warning in `check` and a skip with one warning in a sync, never a failure."""
 
 import logging
 from urllib.parse import parse_qs, urlsplit
@@ -123,15 +123,51 @@ def test_an_expired_groups_page_token_restarts_the_query_without_duplicates():
     assert [r.record.data["id"] for r in output.records] == ["g1", "g2"] and not output.errors
 
 
-def test_a_groups_read_without_the_permission_fails_naming_it_and_the_other_streams_are_still_read():
+LEAST_PRIVILEGED = ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"]
+
+
+def skipped_groups(roles: list[str], groups_answer: dict) -> tuple:
+    """A read of groups and subscribed_skus with `roles` in the token and `groups_answer` from /groups: the output and
+    the /groups requests sent."""
     with requests_mock.Mocker() as mocker:
-        register_login(mocker, roles=["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"])
+        register_login(mocker, roles=roles)
         mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
-        mocker.get(GROUPS, status_code=403, json=graph_error("Authorization_RequestDenied", "Insufficient privileges"))
+        groups = mocker.get(GROUPS, **groups_answer)
         output = read_streams(config(), ("groups", SyncMode.full_refresh), ("subscribed_skus", SyncMode.full_refresh))
+    return output, groups.request_history
+
+
+def skip_warnings(output) -> list[str]:
+    return [log.log.message for log in output.logs if "Skipping the optional groups stream" in log.log.message]
+
+
+def test_a_token_without_a_groups_permission_skips_groups_with_one_warning_before_asking_graph_and_the_sync_is_green():
+    output, asked = skipped_groups(LEAST_PRIVILEGED, {"json": page([group("g1", SALES)])})
+    assert not output.errors and asked == [], "nothing is asked of Graph that the app may not read"
     assert len(output.records) == len(SKUS), "subscribed_skus is read all the same"
-    message = output.errors[0].trace.error.message
-    assert "GroupMember.Read.All (or one of Group.Read.All" in message and "API permissions" in message
+    (warning,) = skip_warnings(output)
+    assert "the app's token does not carry its permission" in warning
+    assert "GroupMember.Read.All (or one of Group.Read.All" in warning and "API permissions" in warning
+
+
+def test_a_403_to_groups_with_its_permission_granted_skips_groups_with_one_warning_and_the_sync_is_green():
+    refused = {"status_code": 403, "json": graph_error("Authorization_RequestDenied", "Insufficient privileges")}
+    output, asked = skipped_groups([*LEAST_PRIVILEGED, "Group.Read.All"], refused)
+    assert not output.errors and len(asked) == 1
+    assert len(output.records) == len(SKUS)
+    (warning,) = skip_warnings(output)
+    assert "Microsoft Graph refused it (HTTP 403: Insufficient privileges)" in warning
+    assert "GroupMember.Read.All (or one of Group.Read.All" in warning
+
+
+def test_a_403_to_a_required_stream_still_fails_the_sync():
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker, roles=LEAST_PRIVILEGED)
+        mocker.get(
+            f"{GRAPH}/v1.0/subscribedSkus", status_code=403, json=graph_error("Authorization_RequestDenied", "No")
+        )
+        output = read_streams(config(), ("subscribed_skus", SyncMode.full_refresh))
+    assert "LicenseAssignment.Read.All" in output.errors[0].trace.error.message
 
 
 def test_check_without_a_groups_permission_passes_warns_and_asks_graph_for_no_group(caplog):
@@ -146,6 +182,19 @@ def test_check_without_a_groups_permission_passes_warns_and_asks_graph_for_no_gr
     assert "cannot read the optional groups stream: it needs the application permission GroupMember.Read.All" in (
         caplog.text
     )
+
+
+def test_check_with_a_groups_permission_that_graph_refuses_passes_with_a_warning(caplog):
+    parsed = parse_config(config())
+    with requests_mock.Mocker() as mocker, caplog.at_level(logging.WARNING, logger="check"):
+        register_login(mocker, roles=[*LEAST_PRIVILEGED, "Group.Read.All"])
+        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
+        mocker.get(f"{GRAPH}/v1.0/users", json=page([]))
+        mocker.get(f"{GRAPH}/v1.0/auditLogs/signIns", json=page([]))
+        mocker.get(GROUPS, status_code=403, json=graph_error("Authorization_RequestDenied", "Insufficient privileges"))
+        check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), fake_runtime())
+    assert "The optional groups stream cannot be read now: Microsoft Graph denied access" in caplog.text
+    assert "a sync skips groups with a warning" in caplog.text
 
 
 def test_check_with_a_groups_permission_asks_for_one_group_as_a_sync_does():

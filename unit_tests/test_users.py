@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests_mock
+import yaml
 from airbyte_cdk.models import SyncMode
 
 from source_dynamics365_cc.auth.tokens import GraphTokenProvider
@@ -27,10 +28,17 @@ def test_a_roster_query_selects_sign_in_activity_at_500_a_page_and_filters_on_it
     assert RosterQuery(False, LicenseQuery(SALES)).params()["$top"] == 999
 
 
-def test_the_roster_defaults_to_the_license_holders_and_the_sign_in_log_to_on():
-    default = parse_config({k: v for k, v in config().items() if k != "roster_scope"})
-    assert default.roster_scope == "dynamics_365_license_holders" and default.include_sign_in_log
-    assert default.roster_sku_ids == ()
+def test_a_config_without_roster_scope_keeps_reading_all_users_as_it_did_before_0_2_0():
+    legacy = parse_config({k: v for k, v in config().items() if k != "roster_scope"})
+    assert legacy.roster_scope == "all_users" and legacy.include_sign_in_log
+    assert legacy.roster_sku_ids == ()
+
+
+def test_a_new_connections_form_starts_at_the_license_holders():
+    spec = yaml.safe_load(open("source_dynamics365_cc/spec.yaml"))["connectionSpecification"]
+    assert spec["properties"]["roster_scope"]["default"] == "dynamics_365_license_holders"
+    chosen = parse_config(config(roster_scope="dynamics_365_license_holders"))
+    assert chosen.roster_scope == "dynamics_365_license_holders"
 
 
 @pytest.mark.parametrize(

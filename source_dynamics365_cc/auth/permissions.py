@@ -11,9 +11,13 @@ From Microsoft's permission tables (December 2026, cited in docs/dynamics365-cc.
   table does not, so `check` asks for AuditLog.Read.All alone and the docs name Directory.Read.All as the
   fix if Graph still answers 403.
 - `GET /groups` (the `groups` stream, optional): GroupMember.Read.All, then Group.Read.All, Directory.Read.All,
-  Group.ReadWrite.All, Directory.ReadWrite.All ("List groups", least to most privileged). Optional: a connection
-  granted the least-privileged set for the other streams must keep passing `check`, so a missing permission for it is
-  a warning there, and a sync that selects the stream fails with the permission to grant.
+  Group.ReadWrite.All, Directory.ReadWrite.All ("List groups", least to most privileged). Optional.
+
+An optional stream never turns a connection red: the default catalog (which selects every discovered stream) must
+sync green with the least-privileged permissions of the required streams. So `check` warns, never fails, on one, and
+a sync skips it with one warning (`optional_stream_skipped`: what, why, which permission, where in the Azure portal)
+when the token's roles lack its permission or Graph answers 403 to it (graph/stream.py). A future optional stream
+only needs `optional=True` here.
 """
 
 from dataclasses import dataclass
@@ -98,12 +102,42 @@ def optional_streams(roles: Iterable[str]) -> tuple[list[StreamPermissions], lis
     return [s for s in optional if s.covered_by(granted)], [s for s in optional if not s.covered_by(granted)]
 
 
+def optional_permissions(stream: str) -> Optional[StreamPermissions]:
+    """The permissions of `stream` if it is optional (a sync skips it when the app may not read it), else None."""
+    return next((s for s in STREAM_PERMISSIONS if s.optional and s.stream == stream), None)
+
+
 def optional_stream_warning(stream: StreamPermissions) -> str:
     """What check says when an optional stream cannot be read: the other streams can."""
     return (
         f"The app cannot read the optional {stream.stream} stream: it needs the application permission "
-        f"{stream.requirement()}. Every other stream works without it, and {stream.without}; a sync that selects "
-        f"{stream.stream} fails until the permission is granted. {PERMISSIONS_HINT}"
+        f"{stream.requirement()}. Every other stream works without it, and {stream.without}; a sync skips "
+        f"{stream.stream} with a warning until the permission is granted. {PERMISSIONS_HINT}"
+    )
+
+
+def optional_stream_refused(stream: StreamPermissions, answer: str) -> str:
+    """What check says when the app holds an optional stream's permission but Graph still refuses its probe
+    (`answer`: check's sentence for the refusal)."""
+    return (
+        f"The optional {stream.stream} stream cannot be read now: {answer} Every other stream works without it, and "
+        f"{stream.without}; a sync skips {stream.stream} with a warning while this lasts."
+    )
+
+
+# Why a sync skips an optional stream (`optional_stream_skipped`).
+NOT_GRANTED = "the app's token does not carry its permission"
+
+
+def refused_by_graph(message: str) -> str:
+    return f"Microsoft Graph refused it (HTTP 403: {message or 'Authorization_RequestDenied'})"
+
+
+def optional_stream_skipped(stream: StreamPermissions, why: str) -> str:
+    """The one warning of a sync that skips an optional stream: what, why, which permission and where to grant it."""
+    return (
+        f"Skipping the optional {stream.stream} stream: {why}. It needs the application permission "
+        f"{stream.requirement()}; every other stream is read, and {stream.without}. {PERMISSIONS_HINT}"
     )
 
 

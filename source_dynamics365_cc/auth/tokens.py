@@ -275,3 +275,7 @@ class GraphAuthenticator(AbstractHeaderAuthenticator):
 
     def refresh_and_set_access_token(self) -> None:
         self._provider.refresh()
+
+    def roles(self) -> list[str]:
+        """The application permissions the current token carries (`token_roles`)."""
+        return token_roles(self._provider.token())

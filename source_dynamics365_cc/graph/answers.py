@@ -159,7 +159,8 @@ class GraphErrorHandler(ErrorHandler):
         if code == PREMIUM_CODE:
             return _fail(
                 "Sign-in logs need Microsoft Entra ID P1 or P2 in this tenant (Graph: 'tenant doesn't have premium license'). "
-                "Add a P1/P2 license (Microsoft 365 admin center > Billing > Licenses), or deselect the sign_ins stream."
+                "Add a P1/P2 license (Microsoft 365 admin center > Billing > Licenses), or turn off the setting 'Read the "
+                "sign-in log (needs Entra ID P1/P2)' (include_sign_in_log) in the source's settings."
             )
         return _fail(forbidden_message(path, message))
 

@@ -1,4 +1,5 @@
-"""`GraphStream`: what every Graph collection shares (base URL, `@odata.nextLink` paging, errors, retries)."""
+"""`GraphStream`: what every Graph collection shares (base URL, `@odata.nextLink` paging, errors, retries, and the
+skip of an optional stream the app may not read)."""
 
 import logging
 import threading
@@ -7,16 +8,19 @@ from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
 from urllib.parse import urlsplit
 
 import requests
-from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.models import ConfiguredAirbyteStream, FailureType, SyncMode
 from airbyte_cdk.sources.streams.call_rate import AbstractAPIBudget
+from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.sources.streams.http import HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from requests.auth import AuthBase
 from requests.utils import requote_uri
 
+from ..auth.permissions import NOT_GRANTED, optional_permissions, optional_stream_skipped, refused_by_graph
+from ..auth.tokens import GraphAuthenticator
 from ..config import ConnectorConfig
-from .answers import GraphErrorHandler
+from ..errors import OptionalStreamRefused
+from .answers import GraphErrorHandler, graph_error
 from .concealed import ConcealedUserFilter
 from .dropped import DroppedRecords
 from .pages import graph_page
@@ -42,13 +46,14 @@ class GraphStream(HttpStream, ABC):
     def __init__(
         self,
         config: ConnectorConfig,
-        authenticator: AuthBase,
+        authenticator: GraphAuthenticator,
         api_budget: Optional[AbstractAPIBudget] = None,
         logger: Optional[logging.Logger] = None,
         dropped: Optional[DroppedRecords] = None,
     ) -> None:
         """`dropped` counts the records Graph should not have sent; the source reports them when the sync ends."""
         self._config = config
+        self._graph_auth = authenticator
         self._dropped = dropped or DroppedRecords()
         self._log = logger or logging.getLogger("airbyte")
         self._graph_netloc = urlsplit(config.graph_url).netloc
@@ -68,12 +73,45 @@ class GraphStream(HttpStream, ABC):
         return f"{self._config.graph_url}/{self.api_version}/"
 
     def get_error_handler(self) -> Optional[ErrorHandler]:
-        return GraphErrorHandler(self._log, refusal=self.refusal)
+        return GraphErrorHandler(self._log, refusal=self._refused)
 
     def refusal(self, response: requests.Response) -> Optional[Exception]:
         """The exception for an answer this stream handles itself, which its read catches; None leaves the answer
         to graph/answers.py. The one way a stream refuses an answer: the error handler asks here first."""
         return None
+
+    def _refused(self, response: requests.Response) -> Optional[Exception]:
+        """The stream's own refusal first; then a 403 to an optional stream, which `read` skips."""
+        refused = self.refusal(response)
+        permissions = optional_permissions(self.name)
+        if refused is None and permissions is not None and response.status_code == 403:
+            return OptionalStreamRefused(
+                optional_stream_skipped(permissions, refused_by_graph(graph_error(response)[1]))
+            )
+        return refused
+
+    def read(  # type: ignore[override]  # the CDK's own signature leaves the state manager untyped
+        self,
+        configured_stream: ConfiguredAirbyteStream,
+        logger: logging.Logger,
+        slice_logger: Any,
+        stream_state: MutableMapping[str, Any],
+        state_manager: Any,
+        internal_config: Any,
+    ) -> Iterable[StreamData]:
+        """An optional stream the app may not read (auth/permissions.py) is skipped with one warning, and the sync
+        goes on green: before any request when the token lacks its permission, or at Graph's 403. Streams read one
+        page after another only: the concurrent sign-in streams are required (`check` fails without them)."""
+        permissions = optional_permissions(self.name)
+        if permissions is not None and not permissions.covered_by(self._graph_auth.roles()):
+            self._log.warning(optional_stream_skipped(permissions, NOT_GRANTED))
+            return
+        try:
+            yield from super().read(
+                configured_stream, logger, slice_logger, stream_state, state_manager, internal_config
+            )
+        except OptionalStreamRefused as refused:
+            self._log.warning(str(refused))
 
     def get_backoff_strategy(self) -> Optional[BackoffStrategy]:
         return RetryAfterBackoff()

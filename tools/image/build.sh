@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build the connector image from the repo's Dockerfile on the local base image (no registry here).
 # Usage: tools/image/build.sh [CONTEXT_DIR]   (default: the repo root; tag: $CONNECTOR_IMAGE)
+# For $PLATFORM (default linux/amd64, as `make image`); the local base is built for this host, so another platform
+# needs a base image of that platform first.
 set -euo pipefail
 # shellcheck source=tools/image/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -12,7 +14,7 @@ podman image exists "$BASE" || die "base image $BASE missing: run tools/image/ba
 log "building $CONNECTOR_IMAGE from $CONTEXT on $BASE"
 # The Dockerfile pins BASE_IMAGE by digest, which a local image cannot match: pass the local one.
 build() {
-    podman build --pull=never --layers --quiet --build-arg "BASE_IMAGE=$BASE" \
+    podman build --platform "${PLATFORM:-linux/amd64}" --pull=never --layers --quiet --build-arg "BASE_IMAGE=$BASE" \
         --build-arg "CONNECTOR_VERSION=$CONNECTOR_VERSION" \
         -f "$CONTEXT/Dockerfile" "$@" "$CONTEXT" >/dev/null
 }
