@@ -127,7 +127,9 @@ class GraphStream(HttpStream, ABC):
         url = f"{self.url_base}{self.collection}/$count"
         return within(
             COUNT_SECONDS,
-            lambda: requests.get(url, headers=ADVANCED_QUERY, auth=self._auth, timeout=COUNT_SECONDS),
+            lambda: requests.get(
+                url, headers=ADVANCED_QUERY, auth=self._auth, timeout=(CONNECT_TIMEOUT_SECONDS, COUNT_SECONDS)
+            ),
             f"{self.name}-count",
         )
 
