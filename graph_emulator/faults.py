@@ -1,18 +1,19 @@
 """WireMock-style fault injection: typed rules matched per route, consumed as they fire.
 
 Rule format (the same dict over HTTP and in Python):
-    {"route": "signIns"|"users"|"usersCount"|"groups"|"subscribedSkus"|"token"
+    {"route": "signIns"|"users"|"usersCount"|"groups"|"subscribedSkus"|"token"|"openid"
                |"auditQueries"|"auditQuery"|"auditRecords"|"*",
      "kind": "status"|"reset"|"delay"|"malformed"|"expired_skiptoken"|"invalid_skiptoken"
              |"revoke_tokens"|"ignore_filter"|"redirect"|"block_page"|"value_missing"|"value_null"|"link_cycle"
              |"query_failed"|"query_vanished"
-             |"duplicate_row"|"move_licence",
+             |"duplicate_row"|"move_licence"
+             |"foreign_json"|"trickle"|"null_record"|"corrupt_gzip",
      "nth": 1,            # fire from the nth request on this route on (1-based, every request counts)
      "times": 1,          # how many requests it fires on; null = forever
      "for_seconds": null, # alternatively: keep firing this long after first firing
      "status": 503, "body": "json"|"html", "retry_after": null|2|"1.5",   # kind=status (and block_page, redirect)
      "location": "https://elsewhere.example/collect",   # kind=redirect
-     "seconds": 30,       # kind=delay
+     "seconds": 30,       # kind=delay; kind=trickle: the pause before each byte of the body
      "clause": "application"|"window"|"event_type",   # kind=ignore_filter
      "length": 2,         # kind=link_cycle: how many links go round
      "user": "<object id>", "from_sku": "<skuId>", "to_sku": "<skuId>",   # kind=move_licence
@@ -51,6 +52,13 @@ query API, v1.0 and beta together.
     move_licence       reassign `user`'s licence from SKU `from_sku` to SKU `to_sku` in the tenant, then answer the
                        request normally: an admin migrating people between products while a client reads; once
                        (times=1); nth=k aims it at the k-th request on the route, e.g. between two per-SKU queries
+    foreign_json       answer 200 with a JSON body that is not the service's (a proxy's `{"error": ...}`), as a
+                       gateway that answers in the service's place with JSON does (route "openid": OpenID discovery)
+    trickle            answer normally, but write the body one byte at a time, `seconds` apart (a host that keeps a
+                       connection alive without finishing its answer: no per-read timeout ever fires)
+    null_record        a 200 page whose `value` list holds a null among its records
+    corrupt_gzip       answer normally, but with `Content-Encoding: gzip` on a body that is not gzip (a proxy that
+                       mangled the answer)
 
 Route "signIns" covers /v1.0/auditLogs/signIns and /beta/auditLogs/signIns (one request count, as
 Graph's one throttle budget); `api_version` aims a rule at one of them.
@@ -83,6 +91,10 @@ KINDS = frozenset(
         "query_vanished",
         "duplicate_row",
         "move_licence",
+        "foreign_json",
+        "trickle",
+        "null_record",
+        "corrupt_gzip",
     }
 )
 # Kinds the route's handler acts on itself (pipeline.py hands them over in Request.fault), and the routes they fit.
@@ -90,7 +102,8 @@ HANDLER_KINDS = {
     "query_failed": frozenset({"auditQueries"}),
     "query_vanished": frozenset({"auditQuery", "auditRecords"}),
 }
-PAGE_KINDS = frozenset({"value_missing", "value_null", "link_cycle"})  # rewrite a 200 page once it is served
+PAGE_KINDS = frozenset({"value_missing", "value_null", "link_cycle", "null_record"})  # rewrite a served 200 page
+WIRE_KINDS = frozenset({"trickle", "corrupt_gzip"})  # change how a served answer goes on the wire
 # only on pages after the first
 SKIPTOKEN_KINDS = frozenset({"expired_skiptoken", "invalid_skiptoken", "link_cycle", "duplicate_row"})
 DIRECTORY_ROUTES = frozenset({"users", "groups"})  # duplicate_row: the directory collections with an index cursor
@@ -104,6 +117,7 @@ ROUTES = frozenset(
         "groups",
         "subscribedSkus",
         "token",
+        "openid",
         "auditQueries",
         "auditQuery",
         "auditRecords",
@@ -227,6 +241,8 @@ class Faults:
             body.pop("value", None)
         elif rule.kind == "value_null":
             body["value"] = None
+        elif rule.kind == "null_record":
+            body["value"] = [*body.get("value", [])[:1], None, *body.get("value", [])[1:]]
         elif rule.kind == "link_cycle" and "@odata.nextLink" in body:
             with self._lock:
                 ring = rule.rings.setdefault(query, [])

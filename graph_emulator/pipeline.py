@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 from . import errors
 from .errors import AadError, ApiError, GraphError
-from .faults import HANDLER_KINDS, PAGE_KINDS, FaultRule
+from .faults import HANDLER_KINDS, PAGE_KINDS, WIRE_KINDS, FaultRule
 from .ports import Gateway
 from .routes import Request
 
@@ -36,6 +36,9 @@ BLOCK_PAGE = (
     "<p>Access to the requested site has been denied by your organization's web filter policy.</p>"
     "<p>Category: Uncategorized. Contact your network administrator.</p></body></html>"
 )
+
+# What a gateway answering with JSON in the service's place says (an API gateway's or proxy's own error object).
+FOREIGN_JSON = {"error": "Request blocked by the gateway policy", "error_description": "Contact your administrator."}
 
 
 class Reset(Exception):
@@ -59,6 +62,7 @@ class Exchange:
     req: Optional[Request] = None
     malformed: bool = False
     page_fault: Optional[FaultRule] = None  # a page kind (faults.PAGE_KINDS) rewriting the served page
+    wire_fault: Optional[FaultRule] = None  # a wire kind (faults.WIRE_KINDS): how server.py sends the answer
 
 
 def route(x: Exchange) -> Optional[Answer]:
@@ -110,6 +114,10 @@ def inject_fault(x: Exchange) -> Optional[Answer]:
     elif rule.kind == "move_licence":
         assert rule.user is not None and rule.from_sku is not None and rule.to_sku is not None
         x.emu.move_licence(rule.user, rule.from_sku, rule.to_sku)
+    elif rule.kind in WIRE_KINDS:
+        x.wire_fault = rule
+    elif rule.kind == "foreign_json":
+        return 200, json.dumps(FOREIGN_JSON).encode(), {"Content-Type": "application/json"}
     return None
 
 
@@ -184,6 +192,8 @@ def serve(x: Exchange) -> Answer:
     payload = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
     if x.malformed:
         payload = payload[: max(1, len(payload) // 2)]
+    if x.wire_fault is not None and x.wire_fault.kind == "corrupt_gzip":
+        headers = {**headers, "Content-Encoding": "gzip"}
     return status, payload, {"Content-Type": JSON_TYPE, **headers}  # a handler may answer in another type
 
 

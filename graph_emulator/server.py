@@ -92,6 +92,7 @@ class Handler(BaseHTTPRequestHandler):
             "time": time.time(),
         }
         client_request_id = self.headers.get("client-request-id")
+        exchange: Exchange | None = None
         try:
             exchange = Exchange(emu, self.command, url.path, parse_options(pairs), raw, entry, self.headers)
             status, payload, headers = answer(exchange)
@@ -108,20 +109,30 @@ class Handler(BaseHTTPRequestHandler):
         headers.setdefault("request-id", str(uuid.uuid4()))
         if client_request_id:
             headers["client-request-id"] = client_request_id
-        self._send(status, payload, headers)
+        wire = exchange.wire_fault if exchange is not None else None
+        self._send(status, payload, headers, wire.seconds if wire is not None and wire.kind == "trickle" else 0.0)
 
     # -- wire ------------------------------------------------------------------------------
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
+    def _send(self, status: int, payload: bytes, headers: dict[str, str], pause: float = 0.0) -> None:
+        """The answer; with a `pause`, its body one byte at a time, `pause` seconds apart (the trickle fault), until
+        the client hangs up."""
         self.send_response(status)
         for key, value in headers.items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        if not pause:
+            self.wfile.write(payload)
+            return
+        self.wfile.flush()
+        for byte in payload:
+            time.sleep(pause)
+            self.wfile.write(bytes((byte,)))
+            self.wfile.flush()
 
     def _reset(self) -> None:
         """Close with RST and no answer, as a dropped connection looks to the client."""

@@ -21,7 +21,7 @@ from airbyte_cdk.test.entrypoint_wrapper import read
 from graph_emulator import Emulator
 from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.graph.concealed import is_concealed
-from source_dynamics365_cc.graph.stream import READ_TIMEOUT_SECONDS
+from source_dynamics365_cc.graph.stream import COUNT_SECONDS, READ_TIMEOUT_SECONDS
 from source_dynamics365_cc.signins.instants import parse_instant
 from testing.graph_fakes import GRAPH, page, register_login
 from testing.graph_fakes import config as fake_config
@@ -142,7 +142,9 @@ def test_a_read_timeout_is_retried_and_every_request_carries_a_read_timeout():
     assert [record.record.data["id"] for record in output.records] == ["u1", "u2"]
     graph_requests = [request for request in mocker.request_history if "/v1.0/" in request.url]
     assert len([request for request in graph_requests if urlsplit(request.url).path == "/v1.0/users"]) == 2
-    assert all(request.timeout[1] == READ_TIMEOUT_SECONDS for request in graph_requests)
+    pages = [request for request in graph_requests if not urlsplit(request.url).path.endswith("/$count")]
+    assert all(request.timeout[1] == READ_TIMEOUT_SECONDS for request in pages)
+    assert all(request.timeout[1] == COUNT_SECONDS for request in graph_requests if request not in pages)
 
 
 def test_a_token_revoked_mid_sync_is_replaced_and_the_sync_completes(tmp_path: Path):

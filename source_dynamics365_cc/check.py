@@ -8,14 +8,16 @@ when Graph refuses its probe, check passes with a warning, as a sync skips it wi
 
 The calls go through the CDK's `HttpClient` as the streams' do: the same error handler, Retry-After
 backoff, request budget and authenticator. A busy tenant (another tool on the same app) is waited
-out for up to `CHECK_WAIT_SECONDS` in total, each wait logged, since *Set up source* in the Airbyte
-UI must not fail at random; a host that cannot be reached or trusted, or a fresh token refused,
-fails at once.
+out, each wait logged, since *Set up source* in the Airbyte UI must not fail at random; a host that
+cannot be reached or trusted, or a fresh token refused, fails at once. The whole check has one deadline
+(the runtime's `deadline_seconds`, 60 s): the token request, the waits and the probes share it, and a host
+still silent or trickling when it passes is named in a sentence (auth/deadline.py).
 """
 
 import logging
 from datetime import timedelta
 from typing import Any, Mapping, Optional, Union
+from urllib.parse import urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -24,6 +26,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from .auth.deadline import Deadline, DeadlinePassed, within
 from .auth.permissions import (
     PERMISSIONS_HINT,
     missing_permissions_message,
@@ -47,10 +50,6 @@ from .streams.groups import group_query_params
 from .streams.licenses import dynamics_skus
 
 PROBE_TIMEOUT_SECONDS = 60
-# Long enough for Graph's usual Retry-After (seconds) several times over, short enough for a person at *Test*.
-CHECK_WAIT_SECONDS = 60.0
-# The budget decides when check gives up waiting, never the count: each wait is at least a second.
-CHECK_MAX_RETRIES = int(CHECK_WAIT_SECONDS)
 HOUR = timedelta(hours=1)
 
 
@@ -67,8 +66,10 @@ class CheckErrorHandler(ErrorHandler):
     an unreachable or untrusted host, and a 401 to a token issued a moment ago (a cloud mismatch). A 429 is
     retried like a 503, without the CDK's rate-limit status message, which belongs to a sync."""
 
-    def __init__(self, config: ConnectorConfig, logger: logging.Logger) -> None:
-        self._graph = GraphErrorHandler(logger, max_retries=CHECK_MAX_RETRIES, refusal=filter_refusal)
+    def __init__(self, config: ConnectorConfig, logger: logging.Logger, seconds: float) -> None:
+        """`seconds` is the time check has left: it decides when check stops waiting, never the retry count (each
+        wait is at least a second)."""
+        self._graph = GraphErrorHandler(logger, max_retries=int(seconds) + 1, refusal=filter_refusal)
         self._graph_url = config.graph_url
 
     @property
@@ -88,7 +89,10 @@ class CheckErrorHandler(ErrorHandler):
                 FailureType.config_error,
                 f"The TLS certificate of {self._graph_url} is not trusted: check 'graph_endpoint'.",
             )
-        if isinstance(response_or_exception, requests.RequestException):
+        if isinstance(response_or_exception, requests.RequestException) and not isinstance(
+            response_or_exception,
+            requests.exceptions.ContentDecodingError,  # a corrupted answer: retried as in a sync
+        ):
             return ErrorResolution(
                 ResponseAction.FAIL,
                 FailureType.transient_error,
@@ -109,20 +113,25 @@ class CheckErrorHandler(ErrorHandler):
 
 
 class GraphProbe:
-    """Sends check's GETs through one `HttpClient`; the wait limit is shared by all of them. The request budget
-    (every documented Graph limit) comes from the runtime, as a sync's does."""
+    """Sends check's GETs through one `HttpClient`; the wait limit (the time check has left, `seconds`) is shared
+    by all of them. The request budget (every documented Graph limit) comes from the runtime, as a sync's does."""
 
     def __init__(
-        self, config: ConnectorConfig, authenticator: GraphAuthenticator, logger: logging.Logger, runtime: Runtime
+        self,
+        config: ConnectorConfig,
+        authenticator: GraphAuthenticator,
+        logger: logging.Logger,
+        runtime: Runtime,
+        seconds: float,
     ) -> None:
         self._config = config
         self._client = HttpClient(
             name="check",
             logger=logger,
-            error_handler=CheckErrorHandler(config, logger),
+            error_handler=CheckErrorHandler(config, logger, seconds),
             api_budget=runtime.budget(config.sign_in_requests_per_10_seconds),  # type: ignore[arg-type]
             authenticator=authenticator,
-            backoff_strategy=WaitLimit(RetryAfterBackoff(), CHECK_WAIT_SECONDS, logger),
+            backoff_strategy=WaitLimit(RetryAfterBackoff(), seconds, logger),
         )
 
     def get(
@@ -169,12 +178,34 @@ def check_connection(
     logger: Optional[logging.Logger] = None,
     runtime: Runtime = MACHINE,
 ) -> None:
-    """Raise on the first problem found; return quietly when every stream can be read. `runtime` gives the
-    clock and the request pacers (tests pass their own)."""
+    """Raise on the first problem found; return quietly when every stream can be read, all within the runtime's
+    deadline. `runtime` gives the clock, the request pacers and the deadline (tests pass their own)."""
     logger = logger or logging.getLogger("airbyte")
-    roles = token_roles(provider.token())
+    deadline = Deadline(runtime.deadline_seconds)
+    roles = token_roles(provider.token(deadline.remaining()))
     check_roles(roles, () if config.include_sign_in_log else ("sign_ins",))
-    probe = GraphProbe(config, GraphAuthenticator(provider), logger, runtime)
+    try:
+        within(
+            deadline.remaining(), lambda: _probe_streams(config, provider, logger, runtime, roles, deadline), "check"
+        )
+    except DeadlinePassed:
+        raise GraphUnavailable(
+            f"{urlsplit(config.graph_url).netloc} did not answer within {deadline.seconds:.0f} s (Microsoft Graph at "
+            f"{config.graph_url} kept the connection open without a complete answer). Check the network and any proxy "
+            "between this machine and Microsoft Graph, and 'cloud' and 'graph_endpoint'; then try again."
+        ) from None
+
+
+def _probe_streams(
+    config: ConnectorConfig,
+    provider: GraphTokenProvider,
+    logger: logging.Logger,
+    runtime: Runtime,
+    roles: list[str],
+    deadline: Deadline,
+) -> None:
+    """One probe per stream the configuration reads, in the time `deadline` leaves."""
+    probe = GraphProbe(config, GraphAuthenticator(provider), logger, runtime, deadline.remaining())
     skus = graph_page(probe.get(SubscribedSkus.collection, {})).get("value") or []
     probe.get(Users.collection, {"$select": "id,userPrincipalName", "$top": 1})
     if config.include_sign_in_log:

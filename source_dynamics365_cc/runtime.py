@@ -1,4 +1,5 @@
-"""What the connector takes from the machine it runs on: the time, a way to wait, and the request pacers.
+"""What the connector takes from the machine it runs on: the time, a way to wait, the request pacers, and how long
+a wait on a host may last.
 
 The source receives one `Runtime` and hands its parts to what needs them, so tests and the benchmark
 pass their own (a pacer opened wide, a sleep that returns at once) instead of patching modules.
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from .auth.deadline import DEADLINE_SECONDS
 from .clock import utc_now
 from .graph.throttle import GraphApiBudget, SlidingWindowPacer
 from .limits import graph_budget
@@ -17,11 +19,13 @@ from .limits import graph_budget
 
 @dataclass(frozen=True)
 class Runtime:
-    """`pacer` builds the pacer of one documented limit (limits.DOCUMENTED_LIMITS) from its requests and seconds."""
+    """`pacer` builds the pacer of one documented limit (limits.DOCUMENTED_LIMITS) from its requests and seconds;
+    `deadline_seconds` is `check`'s whole budget and a token request's (auth/deadline.py)."""
 
     now: Callable[[], datetime] = utc_now
     sleep: Callable[[float], None] = time.sleep
     pacer: Callable[[int, float], SlidingWindowPacer] = SlidingWindowPacer
+    deadline_seconds: float = DEADLINE_SECONDS
 
     def budget(self, sign_in_requests_per_10_seconds: int) -> GraphApiBudget:
         """The request budget of one sync or one `check`: every documented limit, paced on this runtime."""

@@ -85,7 +85,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         the CDK turns only config errors into a status; anything else would end `check` with exit code 1."""
         parsed = parse_config(config, logger=logger)
         try:
-            provider = GraphTokenProvider(parsed, logger, sleep=self._runtime.sleep)
+            provider = GraphTokenProvider(parsed, logger, self._runtime.sleep, self._runtime.deadline_seconds)
             check_connection(parsed, provider, logger, self._runtime)
         except (TokenError, GraphUnavailable) as error:
             raise ConfigError(error.message or "The connection check failed.") from None
@@ -139,7 +139,9 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
 
     def _build_streams(self, config: Mapping[str, Any]) -> List[Stream]:
         parsed = parse_config(config, now=self._sync_end, logger=logger)
-        authenticator = GraphAuthenticator(GraphTokenProvider(parsed, logger, sleep=self._runtime.sleep))
+        authenticator = GraphAuthenticator(
+            GraphTokenProvider(parsed, logger, self._runtime.sleep, self._runtime.deadline_seconds)
+        )
         # Graph counts every sign-in request, v1.0 and beta alike, against one limit, and users pages that select
         # signInActivity against another: one budget for the sync, so each sum stays under its limit and a
         # Retry-After pauses every request under it.

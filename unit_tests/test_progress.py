@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 import requests
+import requests_mock
 from airbyte_cdk.sources.message import InMemoryMessageRepository
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -127,14 +128,72 @@ def graph_answer(path: str, body: bytes, content_type: str) -> requests.Response
     return response
 
 
-def test_a_count_answer_is_no_malformed_page_but_a_cut_count_is_retried():
+def test_a_page_holding_a_null_among_its_records_is_malformed_and_fetched_again():
     handler = GraphErrorHandler(logging.getLogger("airbyte"))
-    counted = handler.interpret_response(graph_answer("/v1.0/users/$count", b"240", "text/plain"))
-    cut = handler.interpret_response(graph_answer("/v1.0/users/$count", b"<html>", "text/html"))
-    assert counted.response_action.value == "SUCCESS"
-    assert cut.response_action.value == "RETRY"
+    answer = handler.interpret_response(
+        graph_answer("/v1.0/users", b'{"value": [{"id": "u1"}, null]}', "application/json")
+    )
+    assert answer.response_action.value == "RETRY" and "malformed page" in answer.error_message
+
+
+def test_a_body_a_proxy_corrupted_is_fetched_again_with_a_sentence_for_when_retries_run_out():
+    handler = GraphErrorHandler(logging.getLogger("airbyte"))
+    answer = handler.interpret_response(requests.exceptions.ContentDecodingError("incorrect header check"))
+    assert answer.response_action.value == "RETRY" and "arrived corrupted" in answer.error_message
 
 
 @pytest.mark.parametrize("seconds,text", [(0.4, "0 s"), (40, "40 s"), (200, "3 min 20 s"), (3900, "1 h 5 min")])
 def test_time_left_reads_like_a_person_says_it(seconds, text):
     assert remaining(seconds) == text
+
+
+def test_the_users_estimate_gets_one_request_and_no_wait_when_the_count_answers_503(monkeypatch, caplog):
+    from source_dynamics365_cc.auth.tokens import GraphAuthenticator, GraphTokenProvider
+    from source_dynamics365_cc.streams import Users
+    from testing.graph_fakes import GRAPH, register_login
+
+    sleeps = []
+    monkeypatch.setattr("time.sleep", sleeps.append)  # the CDK's retries wait through time.sleep
+    parsed = parse_config(config(roster_scope="all_users"))
+    stream = Users(parsed, GraphAuthenticator(GraphTokenProvider(parsed, sleep=sleeps.append)))
+    with requests_mock.Mocker() as mocker, caplog.at_level(logging.INFO, logger="airbyte"):
+        register_login(mocker)
+        count = mocker.get(
+            f"{GRAPH}/v1.0/users/$count", status_code=503, json={"error": {"code": "serviceNotAvailable"}}
+        )
+        assert list(counted_estimate(stream, logging.getLogger("airbyte"))) == []
+    assert count.call_count == 1 and sleeps == []
+    assert "users: no row estimate, Microsoft Graph did not count (HTTP 503); reading on without one" in caplog.text
+
+
+def test_the_sign_in_estimate_is_refined_as_windows_finish_when_the_log_starts_inside_the_range(clock, repository):
+    """A 29-day range whose log holds only the newest 12 days: the probe's first estimate is 29 days' worth; the
+    empty windows before the log's start bring it down to what the rest are expected to hold."""
+    progress = progress_for(clock, repository)
+    days = [(f"d{day:02}", f"d{day + 1:02}") for day in range(29)]
+    progress.estimate(29_000)
+    progress.expect({window: 1000.0 for window in days})
+    progress.start(len(days))
+    for window in days[:17]:  # before the log's start: nothing
+        progress.window_done(window)
+    shown = [message.trace.estimate.row_estimate for message in repository.consume_queue()]
+    assert shown[0] == 29_000 and abs(shown[-1] - 12_000) <= 0.10 * 12_000
+
+
+def test_a_refined_estimate_is_sent_only_when_it_moves_by_more_than_ten_percent(clock, repository):
+    progress = progress_for(clock, repository)
+    progress.estimate(2_000)
+    progress.expect({("a", "b"): 1000.0, ("b", "c"): 1000.0})
+    progress.start(2)
+    for _ in range(950):
+        progress.record(("a", "b"))
+    progress.window_done(("a", "b"))
+    assert len(list(repository.consume_queue())) == 1, "1,950 is within 10% of 2,000: nothing new to show"
+
+
+def test_a_newest_page_spreads_its_density_over_the_windows_it_reaches():
+    newest = NewestPage(records=100, oldest=END - timedelta(days=1), more=False)
+    assert newest.records_in(END - timedelta(days=3), END - timedelta(days=2), END) == 0.0
+    assert newest.records_in(END - timedelta(hours=12), END, END) == pytest.approx(50.0)
+    dense = NewestPage(records=100, oldest=END - timedelta(days=1), more=True)
+    assert dense.records_in(END - timedelta(days=3), END - timedelta(days=2), END) == pytest.approx(100.0)

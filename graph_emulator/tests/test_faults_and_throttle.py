@@ -383,3 +383,38 @@ def test_a_licence_move_the_tenant_cannot_make_is_refused_when_added(fresh: Emul
     rule = {"route": "users", "kind": "move_licence", "user": mover["id"], "from_sku": SALES, "to_sku": SERVICE}
     answer = requests.post(fresh.base_url + "/_emulator/faults", json={**rule, **move}, verify=fresh.ca_path)
     assert answer.status_code == 400 and words in answer.json()["error"] and not fresh.faults.list()
+
+
+def test_foreign_json_fault_answers_a_gateways_json_in_the_discovery_documents_place(fresh: Emulator) -> None:
+    fresh.add_fault({"route": "openid", "kind": "foreign_json"})
+    url = f"{fresh.base_url}/{fresh.tenant_id}/v2.0/.well-known/openid-configuration"
+    r = requests.get(url, verify=fresh.ca_path)
+    assert r.status_code == 200 and "error" in r.json() and "token_endpoint" not in r.json()
+    assert fresh.request_log()[-1]["fault"] == "foreign_json"
+    assert "token_endpoint" in requests.get(url, verify=fresh.ca_path).json()
+
+
+def test_trickle_fault_sends_the_body_a_byte_at_a_time_so_a_read_timeout_never_fires(fresh: Emulator) -> None:
+    fresh.add_fault({"route": "token", "kind": "trickle", "seconds": 0.05})
+    started = time.monotonic()
+    r = requests.post(
+        f"{fresh.base_url}/{fresh.tenant_id}/oauth2/v2.0/token", data={}, verify=fresh.ca_path, stream=True, timeout=0.5
+    )
+    first = r.raw.read(20)  # each byte comes well inside the 0.5 s read timeout
+    assert len(first) == 20 and time.monotonic() - started >= 20 * 0.05
+    r.close()
+
+
+def test_null_record_fault_puts_a_null_among_a_pages_records(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "users", "kind": "null_record"})
+    records = c.get("/v1.0/users", {"$top": "3"}).json()["value"]
+    assert len(records) == 4 and records[1] is None and all(isinstance(r, dict) for r in records[:1] + records[2:])
+
+
+def test_corrupt_gzip_fault_marks_a_plain_body_as_gzip(fresh: Emulator) -> None:
+    c = Client(fresh)
+    fresh.add_fault({"route": "users", "kind": "corrupt_gzip"})
+    with pytest.raises(requests.exceptions.ContentDecodingError):
+        c.get("/v1.0/users", {"$top": "3"})
+    assert c.get("/v1.0/users", {"$top": "3"}).status_code == 200

@@ -3,7 +3,8 @@
 `GraphTokenProvider` owns the msal application (built lazily: its constructor calls the network)
 and the token cache; `GraphAuthenticator` is the requests auth object the CDK applies to every
 request and asks to refresh when Graph answers 401. Token-endpoint outages are retried here, so
-no stream ever sees them.
+no stream ever sees them. Each token request, retries included, ends within its deadline (auth/deadline.py):
+a login host that drops connections or trickles its answer is named in a sentence, never waited on forever.
 
 msal logs the raw body of a token answer it cannot read (at ERROR) and a cleaned copy of each token request
 and answer (at DEBUG); its loggers are held above every level it uses, and each failure is told in the
@@ -30,6 +31,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..config import ClientCertificate, ClientSecret, ConnectorConfig
 from ..errors import ConfigError, TokenError
+from .deadline import DEADLINE_SECONDS, Deadline, DeadlinePassed, within
 from .entra import token_error_message
 
 TOKEN_ATTEMPTS = 5
@@ -75,6 +77,14 @@ def token_roles(access_token: str) -> list[str]:
 
 def login_failure(failure: Exception, login_url: str) -> AirbyteTracedException:
     """An untrusted certificate is the user's to fix (and is never retried or bypassed); anything else may pass."""
+    if isinstance(failure, NotEntraDiscovery):
+        return TokenError(
+            f"Something between this machine and Microsoft Entra answered instead of Entra (a proxy or gateway): the "
+            f"tenant's OpenID configuration at {login_url} came back as JSON that is not Entra's, saying "
+            f"'{failure.said}'. Ask the network administrator to let this machine reach the login endpoint "
+            "directly, or check 'login_endpoint' and 'cloud'.",
+            transient=True,
+        )
     if isinstance(failure, NotFromEntra):
         return TokenError(
             f"Something between this machine and Microsoft Entra answered instead of Entra (a proxy or firewall): "
@@ -91,6 +101,17 @@ def login_failure(failure: Exception, login_url: str) -> AirbyteTracedException:
     return TokenError(
         f"The Microsoft Entra login endpoint {login_url} is unreachable or failing: check the network, "
         "'cloud' and 'login_endpoint'.",
+        transient=True,
+    )
+
+
+def login_timeout(login_url: str, seconds: float) -> TokenError:
+    """The sentence for a login host that did not answer in time: it names the host and what to check."""
+    host = urlsplit(login_url).netloc
+    return TokenError(
+        f"{host} did not answer within {seconds:.0f} s (the Microsoft Entra login endpoint {login_url} dropped the "
+        "connection or sent its answer too slowly). Check the network and any proxy or firewall between this machine "
+        f"and {host}, and 'cloud' and 'login_endpoint'; then try again.",
         transient=True,
     )
 
@@ -129,6 +150,40 @@ def is_json(response: requests.Response) -> bool:
     except ValueError:
         return False
     return True
+
+
+# What msal reads of an OpenID document without asking (a KeyError inside msal when one is missing).
+OPENID_ENDPOINTS = ("authorization_endpoint", "token_endpoint")
+# How much of a stranger's answer a message quotes: enough to recognise a proxy's words, too little to carry a page.
+QUOTED_CHARACTERS = 200
+
+
+class NotEntraDiscovery(Exception):
+    """The tenant's OpenID configuration came back 200 but is not Entra's document: something in between answered."""
+
+    def __init__(self, said: str) -> None:
+        super().__init__(said)
+        self.said = said
+
+
+def is_openid_document(document: Any) -> bool:
+    """Whether a discovery answer names the endpoints msal needs, as Entra's always does."""
+    return isinstance(document, dict) and all(isinstance(document.get(key), str) for key in OPENID_ENDPOINTS)
+
+
+def what_it_said(document: Any) -> str:
+    """A short quote of a JSON answer that is not Entra's: its `error` (and `error_description` or `message`) when
+    it has them, else its keys; never more than `QUOTED_CHARACTERS`. A discovery answer carries no credential."""
+    if isinstance(document, dict):
+        error = document.get("error")
+        if isinstance(error, dict):  # {"error": {"code": ..., "message": ...}}, Graph's and many gateways' shape
+            error = ": ".join(str(error[key]) for key in ("code", "message") if error.get(key))
+        detail = document.get("error_description") or document.get("message")
+        said = ": ".join(str(part) for part in (error, detail) if part)
+        said = said or f"a JSON object with the keys {', '.join(sorted(map(str, document))[:8]) or 'none'}"
+    else:
+        said = f"a JSON {type(document).__name__}"
+    return said[:QUOTED_CHARACTERS]
 
 
 def quiet_msal() -> None:
@@ -175,6 +230,8 @@ class LoginSession(requests.Session):
 
     def _refuse_foreign_token_endpoint(self, response: requests.Response) -> None:
         document = response.json()
+        if response.status_code == 200 and not is_openid_document(document):
+            raise NotEntraDiscovery(what_it_said(document))
         endpoint = document.get("token_endpoint") if isinstance(document, dict) else None
         if isinstance(endpoint, str) and not on_login_host(endpoint, self._login_url):
             parts = urlsplit(endpoint)
@@ -192,36 +249,58 @@ class GraphTokenProvider:
         config: ConnectorConfig,
         logger: Optional[logging.Logger] = None,
         sleep: Callable[[float], None] = time.sleep,
+        deadline_seconds: float = DEADLINE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`deadline_seconds` bounds each token request with its retries; `clock` measures it (tests pass theirs)."""
         self._config = config
         self._logger = logger or logging.getLogger("airbyte")
         self._sleep = sleep
+        self._deadline_seconds = deadline_seconds
+        self._clock = clock
         self._lock = threading.Lock()
         self._app: Optional[msal.ConfidentialClientApplication] = None
         self._masked_token: Optional[str] = None
 
-    def token(self) -> str:
+    def token(self, seconds: Optional[float] = None) -> str:
+        """A valid token within `seconds` (at most the provider's deadline): `check` passes the time it has left."""
         with self._lock:
-            return self._acquire()
+            return self._bounded(seconds)
 
     def refresh(self) -> str:
         """Drop the cached token (revoked or expired early) and fetch a new one."""
         with self._lock:
             if self._app is not None:
                 self._app.remove_tokens_for_client()
-            return self._acquire()
+            return self._bounded(None)
 
-    def _acquire(self) -> str:
+    def _bounded(self, seconds: Optional[float]) -> str:
+        """`_acquire` under one deadline: its retries stop before it, and a request still open then (a trickling
+        host) is left to its own timeouts while the caller gets the sentence that names the host."""
+        limit = self._deadline_seconds if seconds is None else min(seconds, self._deadline_seconds)
+        deadline = Deadline(limit, self._clock)
+        try:
+            return within(limit, lambda: self._acquire(deadline), "token-request")
+        except DeadlinePassed:
+            raise login_timeout(self._config.login_url, limit) from None
+
+    def _acquire(self, deadline: Deadline) -> str:
         for attempt in range(1, TOKEN_ATTEMPTS + 1):
             try:
                 result = self._application().acquire_token_for_client(scopes=[self._config.scope])
-            except (requests.RequestException, msal.exceptions.MsalServiceError, NotFromEntra) as failure:
+            except (
+                requests.RequestException,
+                msal.exceptions.MsalServiceError,
+                NotFromEntra,
+                NotEntraDiscovery,
+            ) as failure:
                 error: AirbyteTracedException = login_failure(failure, self._config.login_url)
             else:
                 if "access_token" in result:
                     return self._masked(str(result["access_token"]))
                 error = token_error_message(result)
-            if error.failure_type != FailureType.transient_error or attempt == TOKEN_ATTEMPTS:
+            last = attempt == TOKEN_ATTEMPTS or not deadline.allows(2 ** (attempt - 1))  # no time for another
+            if error.failure_type != FailureType.transient_error or last:
                 raise error
             self._logger.warning(
                 f"Token request failed ({error.message}); retrying, attempt {attempt + 1} of {TOKEN_ATTEMPTS}."

@@ -10,7 +10,6 @@ import email.utils
 import logging
 from datetime import datetime, timezone
 from typing import Callable, Optional, Union
-from urllib.parse import urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -32,6 +31,13 @@ RESUME_NOTE = (
 MALFORMED_PAGE = (
     "Microsoft Graph sent a malformed page (cut short, not JSON, or without its 'value' list of records); fetching "
     f"it again. Should it stay malformed, run the sync again later: {RESUME_NOTE}"
+)
+# A body that cannot be decoded as its Content-Encoding says (gzip that is not gzip): something in between, a proxy
+# most often, changed the answer on its way. Retried like a malformed page; the text is the sentence once they run out.
+CORRUPTED_ANSWER = (
+    "An answer from Microsoft Graph arrived corrupted (its body could not be decoded as its Content-Encoding says; "
+    "a proxy between this machine and Graph may be altering answers); fetching it again. Should it stay so, check "
+    f"that proxy, then run the sync again: {RESUME_NOTE}"
 )
 
 
@@ -105,6 +111,8 @@ class GraphErrorHandler(ErrorHandler):
             if refused is not None:
                 raise refused
             return self._interpret_status(response_or_exception)
+        if isinstance(response_or_exception, requests.exceptions.ContentDecodingError):
+            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, CORRUPTED_ANSWER)
         if isinstance(
             response_or_exception,
             (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError),
@@ -143,11 +151,8 @@ class GraphErrorHandler(ErrorHandler):
         return _fail(f"Microsoft Graph rejected the request ({status} {code}): {message}", FailureType.system_error)
 
     def _interpret_page(self, response: requests.Response) -> ErrorResolution:
-        """A 200 whose body is cut short, not JSON or without its `value` list is a transport fault: fetch the page
-        again (graph/pages.py says why a page without records is one). A `$count` answer is no page: Graph sends the
-        bare number as text/plain."""
-        if _is_count(response):
-            return SUCCESS
+        """A 200 whose body is cut short, not JSON, without its `value` list or with something other than records in
+        it is a transport fault: fetch the page again (graph/pages.py says why a page without records is one)."""
         try:
             graph_page(response)
         except ValueError:
@@ -172,9 +177,3 @@ def graph_clock(response: requests.Response) -> Optional[datetime]:
     except (TypeError, ValueError, IndexError):
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _is_count(response: requests.Response) -> bool:
-    """The answer to `<collection>/$count`: a bare number (progress.py's estimate)."""
-    path = response.request.path_url if response.request is not None else ""
-    return urlsplit(path).path.endswith("/$count") and response.text.strip().isdigit()

@@ -4,8 +4,9 @@ Decoded with orjson (already a CDK dependency): a 999-record page is about 1.6 M
 library's decoder was the largest single cost per record.
 
 A page without a `value` list (`{}`, `"value": null`) is as malformed as one cut in half: read as an empty
-page it would end the query and let the cursor pass records Graph never sent. It is refused here, so the
-error handler fetches it again like any malformed page.
+page it would end the query and let the cursor pass records Graph never sent. So is a list holding something
+other than records (`"value": [null]`): every reader of a record takes it for an object. Both are refused here,
+so the error handler fetches the page again like any malformed page.
 """
 
 from typing import Any, Mapping
@@ -21,7 +22,10 @@ def graph_page(response: requests.Response) -> Mapping[str, Any]:
         cached = orjson.loads(response.content)
         if not isinstance(cached, dict):
             raise ValueError("a Graph page must be a JSON object")
-        if not isinstance(cached.get("value"), list):
+        records = cached.get("value")
+        if not isinstance(records, list):
             raise ValueError("a Graph page must carry a 'value' list")
+        if not all(isinstance(record, dict) for record in records):
+            raise ValueError("a Graph page's 'value' list must hold records (JSON objects)")
         response.__dict__["_graph_page"] = cached
     return cached

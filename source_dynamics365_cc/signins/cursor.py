@@ -8,7 +8,7 @@ which never passes a window that is not yet fully emitted.
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Optional
 
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import MessageRepository
@@ -52,15 +52,31 @@ class SignInWindowCursor(ConcurrentCursor):
         self._slice_range = self._sizer(self.first)
         windows = list(super().stream_slices())
         self._progress.start(len(windows))
+        newest = self._sizer.newest
+        if newest is not None:  # each window's expected count, to refine the estimate as windows finish
+            end = self._end_provider()
+            self._progress.expect(
+                {
+                    window_key(window): newest.records_in(
+                        parse_instant(window[START_KEY]), parse_instant(window[END_KEY]), end
+                    )
+                    for window in windows
+                }
+            )
         yield from windows
 
     def observe(self, record: Record) -> None:
         super().observe(record)
-        self._progress.record()
+        self._progress.record(window_key(record.associated_slice))
 
     def close_partition(self, partition: Partition) -> None:
         super().close_partition(partition)
-        self._progress.window_done()
+        self._progress.window_done(window_key(partition.to_slice()))
+
+
+def window_key(window: Optional[Mapping[str, Any]]) -> Optional[tuple[str, str]]:
+    """A window's (start, end) as its slice carries them: the key progress.py counts its records under."""
+    return (str(window[START_KEY]), str(window[END_KEY])) if window else None
 
 
 def finished_before(slices: list[dict[str, Any]], earliest: datetime, first: datetime) -> list[dict[str, Any]]:

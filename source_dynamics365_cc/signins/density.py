@@ -4,7 +4,9 @@ Graph answers newest first, so the first page of a range holds its newest sign-i
 `@odata.nextLink` the whole range is that page; otherwise its records span [oldest, end), and the
 range holds about (end - start) / (end - oldest) pages of that size. The estimate assumes the newest
 page is as dense as the rest: a tenant busier now than on average gets more (smaller) windows than it
-needs, a quieter one fewer (larger) ones; both only move the window size, never what is read.
+needs, a quieter one fewer (larger) ones; both only move the window size, never what is read. The row
+estimate the platform shows is refined as windows finish (graph/progress.py), from each window's own
+expected count (`records_in`): a log that starts inside the range is then told by its empty windows.
 
 The probe is the stream's own `first_page`, so the shared sign-in pacer, Retry-After backoff and the
 Graph error handler apply to it exactly as to a window's first page.
@@ -36,6 +38,15 @@ class NewestPage:
         if self.oldest is None or not start <= self.oldest < end:
             raise ValueError("the probe page has a next link but no sign-in inside the range")
         return (end - start) / (end - self.oldest)
+
+    def records_in(self, start: datetime, end: datetime, range_end: datetime) -> float:
+        """Sign-ins expected in the window [start, end) of a range ending at `range_end`, at this page's density:
+        the page's records over [oldest, range_end), spread back to the range's start when more pages follow."""
+        if not self.records or self.oldest is None:
+            return 0.0
+        density = self.records / max((range_end - self.oldest).total_seconds(), 1e-6)
+        earliest = start if self.more else max(start, self.oldest)
+        return density * max(0.0, (end - earliest).total_seconds())
 
     def estimated_records(self, start: datetime, end: datetime) -> int:
         """Sign-ins in [start, end): this page's count for each page the range holds (progress.py's estimate)."""

@@ -11,7 +11,7 @@ windows). A short range, or a failed probe, is cut by time.
 import logging
 import math
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Optional
 
 from ..config import ConnectorConfig
 from .density import NewestPage
@@ -94,6 +94,7 @@ class WindowSizer:
         self._requests_per_10_seconds = config.sign_in_requests_per_10_seconds
         self._probe = probe
         self._log = logger
+        self.newest: Optional[NewestPage] = None  # the probe's page, once a read sized its windows by volume
 
     def __call__(self, first: datetime) -> timedelta:
         span = self._end - first
@@ -108,6 +109,7 @@ class WindowSizer:
                 f"Could not size the sign-in windows by volume ({_reason(error)}); cutting {described} by time instead."
             )
             return time_step(span, self._workers)
+        self.newest = newest
         self._on_estimate(newest.estimated_records(first, self._end))
         step = max(MIN_VOLUME_WINDOW, even_step(span, volume_windows(pages, self._workers)))
         self._log.info(
