@@ -4,6 +4,12 @@ Tests and `tools/demo.py` use this module to start an emulated tenant, make a co
 emulator speaks Entra and Graph, not the connector's settings: `connector_config`), write the config, catalog
 and state files a platform would write, run one connector command, and read its Airbyte messages back. The
 emulator's own tenant is the truth a sync is compared with (`truth_sign_in_ids`).
+
+Time: an emulator from `running_emulator` runs on a clock the test owns (testing/clock.py `SkippedSeconds`), and a
+connector `run_connector` forks for it runs on that clock too: its pacers never wait and every wait it owes (a
+Retry-After, a retry's backoff) is skipped and moves the emulator's time on, so its throttle and request log see the
+wait as done. Tests about pacing itself ask for `running_emulator(real_clock=True)`, say so in their names, and wait
+in real time, as does every connector run in a fresh interpreter.
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from graph_emulator import Emulator, TenantSpec
+from graph_emulator import Emulator, EmulatorClock, TenantSpec
 from source_dynamics365_cc.graph.concealed import is_concealed
 from source_dynamics365_cc.signins.instants import parse_instant
 
+from .clock import SkippedSeconds
 from .forked import run_forked
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,10 +45,21 @@ _DISCOVER_CONFIG = {
 
 
 @contextlib.contextmanager
-def running_emulator(**tenant_kwargs: Any) -> Iterator[Emulator]:
-    """An emulated tenant (TenantSpec(**tenant_kwargs)) served on a free port for the block's duration."""
-    with Emulator(TenantSpec(**tenant_kwargs), port=0) as emulator:
+def running_emulator(*, real_clock: bool = False, **tenant_kwargs: Any) -> Iterator[Emulator]:
+    """An emulated tenant (TenantSpec(**tenant_kwargs)) served on a free port for the block's duration, on a clock
+    the test owns, or on the machine's with `real_clock` (for tests about pacing)."""
+    clock = EmulatorClock() if real_clock else EmulatorClock(SkippedSeconds())
+    with Emulator(TenantSpec(**tenant_kwargs), port=0, clock=clock) as emulator:
         yield emulator
+
+
+def skipped_seconds(emulator: Emulator | None) -> SkippedSeconds | None:
+    """The clock a connector forked for `emulator` waits on: the emulator's own when the test owns it, None (the
+    machine's) when it runs on the real clock; a fresh one without an emulator, where there is nothing to share."""
+    if emulator is None:
+        return SkippedSeconds()
+    skipped = emulator.clock.skipped
+    return skipped if isinstance(skipped, SkippedSeconds) else None
 
 
 def config_since(emulator: Emulator, start: dt.datetime, **settings: Any) -> dict[str, Any]:
@@ -264,11 +282,12 @@ def run_connector(
     """Run one connector command to completion in a process of its own and collect its output; the inputs
     (config, catalog, state) are connector_argv's, `flags` go after the command (`--debug`).
 
-    By default the process is forked from a server that has imported the connector once (testing.forked);
-    `fresh_interpreter` starts `python main.py` from nothing, for what only a new interpreter shows."""
+    By default the process is forked from a server that has imported the connector once (testing.forked), on the
+    emulator's clock (`skipped_seconds`); `fresh_interpreter` starts `python main.py` from nothing, for what only a
+    new interpreter shows, on the machine's clock."""
     if not fresh_interpreter:
         argv = connector_argv(command, directory, *inputs, flags=flags)
-        done = run_forked(argv[1:], REPO_ROOT, connector_env(emulator), timeout)
+        done = run_forked(argv[1:], REPO_ROOT, connector_env(emulator), timeout, skipped_seconds(emulator))
         return Result.from_output(done.returncode, done.stdout, done.stderr)
     process = start_connector(command, directory, *inputs, emulator=emulator, flags=flags)
     try:
