@@ -6,13 +6,27 @@ tests of the refusal remove the variable themselves.
 
 import os
 
+import pytest
+
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]
 
 os.environ["DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS"] = "1"
 
 
 def pytest_xdist_auto_num_workers(config) -> int:
-    """`-n auto` starts two workers per core, at most eight: most of the suite's time is spent waiting (Graph's 10-s
-    throttle windows, Retry-After pauses, retries of the emulated faults), which a second worker per core fills;
-    beyond eight the slowest single tests (about 25 s) decide, and each worker costs memory."""
+    """`-n auto` starts two workers per core, at most eight: the tests on the real clock wait (Graph's 10-s throttle
+    windows, a fresh interpreter's start), which a second worker per core fills; beyond eight the slowest single
+    tests (about a minute) decide, and each worker costs memory."""
     return min(2 * len(os.sched_getaffinity(0)), 8)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that wait on the real clock (named `..._on_the_real_clock`: pacing at Graph's real rate) start first,
+    with the rest of their modules, so that with workers (`-n`) their waits overlap the CPU-bound tests instead of
+    ending the run."""
+    waiting = {getattr(item, "module", None) for item in items if _name(item).endswith("_on_the_real_clock")}
+    items.sort(key=lambda item: getattr(item, "module", None) not in waiting)
+
+
+def _name(item: pytest.Item) -> str:
+    return getattr(item, "originalname", None) or item.name

@@ -10,5 +10,6 @@ from .apps import App
 from .emulator import Emulator
 from .faults import FaultRule
 from .tenant import Tenant, TenantSpec
+from .throttle import EmulatorClock
 
-__all__ = ["App", "Emulator", "FaultRule", "Tenant", "TenantSpec"]
+__all__ = ["App", "Emulator", "EmulatorClock", "FaultRule", "Tenant", "TenantSpec"]

@@ -22,7 +22,7 @@ from .ports import RouteMatch
 from .reqlog import RequestLog
 from .server import EmulatorHTTPServer
 from .tenant import Tenant, TenantSpec
-from .throttle import Throttle
+from .throttle import EmulatorClock, Throttle
 from .tls import make_server_tls, new_signing_key
 
 _signing_key = functools.lru_cache(maxsize=1)(new_signing_key)
@@ -38,8 +38,12 @@ class Emulator:
         host: str = "127.0.0.1",
         token_lifetime: int = 3600,
         skiptoken_ttl: float = 600.0,
+        clock: EmulatorClock | None = None,
     ) -> None:
+        """`clock` is what the throttles, fault durations and request log read (default: the machine's); a test
+        whose client skips its waits passes one that those skipped seconds move on (testing/clock.py)."""
         self.spec = spec or TenantSpec()
+        self.clock = clock or EmulatorClock()
         self.host, self._port = host, port
         self.tenant = Tenant(self.spec)
         self.tenant_id = self.tenant.tenant_id
@@ -47,11 +51,11 @@ class Emulator:
         self.login = Login(self.tenant, self.apps, _signing_key(), token_lifetime)
         self.tokens = PageTokens(skiptoken_ttl)
         self.graph = routes_mod.GraphRoutes(self.tenant, self.tokens)
-        self.audit = AuditLog(self.tenant, self.tokens)
+        self.audit = AuditLog(self.tenant, self.tokens, clock=self.clock.monotonic)
         self._routes = routes_mod.route_table(self.graph, routes_mod.LoginRoutes(self.login), self.audit)
-        self.faults = Faults()
-        self.throttle = Throttle()
-        self.activity_throttle = Throttle(stats_window=60.0)
+        self.faults = Faults(self.clock.monotonic)
+        self.throttle = Throttle(self.clock.monotonic)
+        self.activity_throttle = Throttle(self.clock.monotonic, stats_window=60.0)
         self.log = RequestLog()
         self.latency: dict[str, float] = {}
         self.base_url = ""

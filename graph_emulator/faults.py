@@ -70,7 +70,7 @@ import itertools
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 KINDS = frozenset(
     {
@@ -216,7 +216,8 @@ class FaultRule:
 class Faults:
     """The active rules; the first rule that fires for a request wins."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock  # for `for_seconds`: the emulator's clock (throttle.EmulatorClock)
         self._lock = threading.Lock()
         self._rules: list[FaultRule] = []
 
@@ -255,7 +256,7 @@ class Faults:
 
     def match(self, route: str, has_skiptoken: bool, api_version: str | None = None) -> FaultRule | None:
         """Count this request against matching rules; return the rule that fires, if any."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             for rule in self._rules:
                 if rule.route not in ("*", route):

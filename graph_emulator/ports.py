@@ -17,7 +17,7 @@ from .auth import Login
 from .faults import Faults
 from .reqlog import RequestLog
 from .routes import Handler
-from .throttle import Throttle
+from .throttle import EmulatorClock, Throttle
 
 # (route name, handler, needs a bearer token, path parameters) of the route a request is for.
 RouteMatch = tuple[str, Handler, bool, dict[str, str]]
@@ -102,9 +102,10 @@ class TenantClock(Protocol):
 
 class Served(Gateway, Controls, Protocol):
     """What the server holds: it passes API requests through the Gateway and control requests to Controls,
-    dates every answer by the tenant clock and logs every API request."""
+    dates every answer by the tenant clock and logs every API request at the time of the emulator's clock."""
 
     log: RequestLog
+    clock: EmulatorClock
 
     @property
     def tenant(self) -> TenantClock: ...

@@ -11,7 +11,6 @@ import json
 import socket
 import ssl
 import struct
-import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -89,7 +88,7 @@ class Handler(BaseHTTPRequestHandler):
             "route": None,
             "client_id": None,
             "status": None,
-            "time": time.time(),
+            "time": emu.clock.time(),
         }
         client_request_id = self.headers.get("client-request-id")
         exchange: Exchange | None = None

@@ -3,6 +3,10 @@ signInActivity), and the statistics tests assert on.
 
 A violation is a request that arrives while a Retry-After this app was given has not elapsed:
 that is what a well-behaved client never does, whatever its retry strategy.
+
+`EmulatorClock` is the time the throttle, the fault rules' durations and the request log read: the machine's,
+unless a test runs its client on a clock of its own (testing/clock.py): then the seconds that client skipped
+instead of waiting move the emulator's time on too, so a Retry-After is over when the client's skipped wait is.
 """
 
 from __future__ import annotations
@@ -15,6 +19,25 @@ from dataclasses import dataclass
 from typing import Callable
 
 WINDOW_FOR_STATS = 10.0
+
+
+def no_time_skipped() -> float:
+    """A client that waits in real time has skipped nothing."""
+    return 0.0
+
+
+@dataclass(frozen=True)
+class EmulatorClock:
+    """The machine's clock moved on by `skipped()`: the seconds of waiting the emulator's client skipped so far
+    (never decreasing). Monotonic time paces 429s and faults; wall time dates the request log."""
+
+    skipped: Callable[[], float] = no_time_skipped
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.skipped()
+
+    def time(self) -> float:
+        return time.time() + self.skipped()
 
 
 @dataclass

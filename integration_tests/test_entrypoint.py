@@ -2,9 +2,10 @@
 
 Bad config, certificates, catalogs and saved state are refused in plain words: a FAILED status or a non-zero exit
 with one error naming what is wrong, no stack trace and no secret. A saved state this connector did not write but
-can use gives a sync with a warning. The config and certificate cases run main.py itself in a fresh interpreter;
-the others fork from a server that imported the connector once (testing/harness.py, run_connector). How each
-input is checked, case by case, is in unit_tests/test_bad_input.py and unit_tests/test_state_input.py.
+can use gives a sync with a warning. Each case forks from a server that imported the connector once
+(testing/harness.py, run_connector) and calls the entrypoint's `run()` as main.py does; that such a run prints and
+exits as main.py in a fresh interpreter does is the last test here, for each command. How each input is checked,
+case by case, is in unit_tests/test_bad_input.py and unit_tests/test_state_input.py.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ FUTURE = format_instant(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2))
 )
 def test_the_real_entrypoint_refuses_bad_config_in_plain_words(tmp_path: Path, name: str, value: Any):
     bad = config(**{name: value})
-    check = run_connector("check", tmp_path, bad, fresh_interpreter=True)
-    read = run_connector("read", tmp_path, bad, configured_catalog({"users": "full_refresh"}), fresh_interpreter=True)
+    check = run_connector("check", tmp_path, bad)
+    read = run_connector("read", tmp_path, bad, configured_catalog({"users": "full_refresh"}))
     assert check.returncode == 0 and check.connection_status["status"] == "FAILED"
     assert f"'{name}'" in check.connection_status["message"]
     assert read.returncode == 1 and len(read.errors) == 1 and f"'{name}'" in read.errors[0]
@@ -43,7 +44,7 @@ def test_the_real_entrypoint_refuses_bad_config_in_plain_words(tmp_path: Path, n
 @pytest.mark.parametrize("case", ["encrypted_without_password", "key_of_another_certificate", "expired"])
 def test_the_real_entrypoint_refuses_an_unusable_certificate_before_any_request(tmp_path: Path, case: str):
     bad = config(credentials=unusable_certificate_credentials(case))
-    check = run_connector("check", tmp_path, bad, fresh_interpreter=True)
+    check = run_connector("check", tmp_path, bad)
     assert check.connection_status["status"] == "FAILED" and "'credentials." in check.connection_status["message"]
     assert "Traceback" not in check.stdout + check.stderr
     assert_no_secret_leaked(check, bad)

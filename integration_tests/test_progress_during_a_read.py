@@ -25,7 +25,7 @@ PROGRESS_LINE = re.compile(
 def read(tmp_path_factory):
     now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) - dt.timedelta(hours=1)
     tenant = {"seed": 22, "users": 240, "sign_ins": 20000, "days": 30, "now": now, "non_interactive_ratio": 1}
-    with running_emulator(**tenant) as emu:
+    with running_emulator(**tenant, real_clock=True) as emu:
         config = config_since(emu, now - dt.timedelta(days=29), include_non_interactive_sign_ins=True)
         yield read_successfully(emu, tmp_path_factory.mktemp("progress"), config, STREAMS, timeout=300)
 
@@ -43,7 +43,7 @@ def test_each_stream_gets_one_row_estimate_within_ten_percent_of_what_it_emits(r
     assert abs(estimate["row_estimate"] - emitted) <= 0.10 * emitted, (estimate["row_estimate"], emitted)
 
 
-def test_the_sign_in_streams_log_progress_per_window_and_stop_at_the_last(read):
+def test_the_sign_in_streams_log_progress_per_window_and_stop_at_the_last_on_the_real_clock(read):
     lines = [PROGRESS_LINE.match(line) for line in read.logs("INFO")]
     progress = [match.groups() for match in lines if match]
     assert {stream for stream, *_ in progress} <= {"sign_ins", "non_interactive_sign_ins"}

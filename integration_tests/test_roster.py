@@ -162,9 +162,9 @@ def test_a_licence_moved_between_two_per_sku_queries_leaves_each_holder_in_the_r
 
 
 @pytest.mark.slow
-def test_pacing_alone_keeps_the_roster_under_both_limits_without_a_429(tmp_path: Path):
+def test_pacing_alone_keeps_the_roster_under_both_limits_without_a_429_on_the_real_clock(tmp_path: Path):
     """6,000 users with signInActivity: 12 pages of 500, more than Graph's 10 a minute."""
-    with running_emulator(seed=47, users=6000, sign_ins=10, days=30) as emu:
+    with running_emulator(seed=47, users=6000, sign_ins=10, days=30, real_clock=True) as emu:
         emu.set_throttle(5, 10.0)
         emu.set_activity_throttle(10, 60.0)
         result = roster(emu, tmp_path, roster_scope="all_users")

@@ -177,8 +177,8 @@ def test_certificate_credentials_sync_every_stream(tmp_path):
     assert tokens and all(entry["status"] == 200 for entry in tokens)
 
 
-def test_sign_in_requests_never_exceed_graph_throttle(tmp_path):
-    with lagging_tenant() as emu:
+def test_sign_in_requests_never_exceed_graph_throttle_paced_on_the_real_clock(tmp_path):
+    with lagging_tenant(real_clock=True) as emu:
         emu.set_throttle(5, 10)
         config = sync_config(emu, hours_back=24, sign_in_app_ids=[])
         result = read_successfully(emu, tmp_path, config, {"sign_ins": "incremental"})
@@ -192,8 +192,8 @@ def test_sign_in_requests_never_exceed_graph_throttle(tmp_path):
     assert set(ids(result.records("sign_ins"))) == expected
 
 
-def test_a_lower_sign_in_rate_setting_is_kept_to(tmp_path):
-    with lagging_tenant() as emu:
+def test_a_lower_sign_in_rate_setting_is_kept_to_on_the_real_clock(tmp_path):
+    with lagging_tenant(real_clock=True) as emu:
         config = sync_config(emu, hours_back=8, sign_in_app_ids=[], sign_in_requests_per_10_seconds=2)
         result = read_successfully(emu, tmp_path, config, {"sign_ins": "incremental"})
         stats = emu.stats()
@@ -205,9 +205,9 @@ def test_a_lower_sign_in_rate_setting_is_kept_to(tmp_path):
     assert set(ids(result.records("sign_ins"))) == expected
 
 
-def test_users_without_sign_in_activity_and_skus_are_not_paced_by_the_sign_in_budget(tmp_path):
+def test_users_without_sign_in_activity_and_skus_are_not_paced_by_the_sign_in_budget_on_the_real_clock(tmp_path):
     """Users pages that select signInActivity are paced (integration_tests/test_roster.py); the others are not."""
-    with lagging_tenant(users=5100) as emu:  # six pages of 999
+    with lagging_tenant(users=5100, real_clock=True) as emu:  # six pages of 999
         config = sync_config(emu, hours_back=-0.5, sign_in_requests_per_10_seconds=1, include_sign_in_activity=False)
         result = read_successfully(emu, tmp_path, config, ALL_STREAMS)
         times = sorted(e["time"] for e in emu.request_log() if e["route"] in ("users", "subscribedSkus"))

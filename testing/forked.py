@@ -9,6 +9,11 @@ nothing but import, so no lock or connection of the test process reaches the con
 `multiprocessing` program, a script (not pytest) that runs the connector this way needs the
 `if __name__ == "__main__":` guard: each child imports the script's main module first.
 
+A run may be given a clock the test owns (testing/clock.py `SkippedSeconds`): the child then runs the connector
+as `main.py` does but on a runtime whose pacers never wait (testing/runtime.py `unpaced_runtime`), and skips every
+wait (its own, the CDK's retry waits and msal's), adding it to that clock, which the emulator reads too. Nothing of this
+reaches the connector's code or a `main.py` process: the child passes the runtime to `run()`, as the bench does.
+
 What only a fresh interpreter shows (the `main.py` entrypoint itself, import-time behaviour, the
 allocator settings of `read`) is tested in fresh processes: `run_connector(..., fresh_interpreter=True)`,
 the allocator tests, PyAirbyte's console-script runs and the image test.
@@ -22,20 +27,28 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
+
+from .clock import SkippedSeconds
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(["source_dynamics365_cc.run"])
 
 
 def run_forked(
-    argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    skipped: Optional[SkippedSeconds] = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run `python main.py` with `argv` in a child of the fork server; like subprocess.run(capture_output=True),
-    raising subprocess.TimeoutExpired (after killing the child) when it outlives `timeout`."""
+    raising subprocess.TimeoutExpired (after killing the child) when it outlives `timeout` (real seconds). With
+    `skipped`, the connector waits on that clock instead of the machine's (see above)."""
     with tempfile.TemporaryDirectory(prefix="connector-output-") as output:
         stdout, stderr = Path(output, "stdout"), Path(output, "stderr")
-        child = _CONTEXT.Process(target=_main, args=(list(argv), str(cwd), dict(env), str(stdout), str(stderr)))
+        args = (list(argv), str(cwd), dict(env), str(stdout), str(stderr), skipped)
+        child = _CONTEXT.Process(target=_main, args=args)
         child.start()
         child.join(timeout)
         if child.exitcode is None:
@@ -50,8 +63,11 @@ def _read(path: Path) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _main(argv: list[str], cwd: str, env: dict[str, str], stdout: str, stderr: str) -> None:
-    """In the child: become `python main.py <argv>` run in `cwd` with `env`, printing to the two files."""
+def _main(
+    argv: list[str], cwd: str, env: dict[str, str], stdout: str, stderr: str, skipped: Optional[SkippedSeconds]
+) -> None:
+    """In the child: become `python main.py <argv>` run in `cwd` with `env`, printing to the two files; on the
+    machine's clock, or with every wait skipped onto `skipped`."""
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
@@ -63,4 +79,10 @@ def _main(argv: list[str], cwd: str, env: dict[str, str], stdout: str, stderr: s
     sys.argv = ["main.py", *argv]
     from source_dynamics365_cc.run import run
 
-    run()
+    if skipped is None:
+        run()
+        return
+    from .runtime import skip_library_waits, unpaced_runtime
+
+    skip_library_waits(skipped)
+    run(runtime=unpaced_runtime(skipped.sleep, skipped.monotonic))

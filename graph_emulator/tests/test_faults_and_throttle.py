@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from graph_emulator import Emulator
+from graph_emulator import Emulator, EmulatorClock, TenantSpec
 
 from .conftest import Client
 
@@ -418,3 +418,24 @@ def test_corrupt_gzip_fault_marks_a_plain_body_as_gzip(fresh: Emulator) -> None:
     with pytest.raises(requests.exceptions.ContentDecodingError):
         c.get("/v1.0/users", {"$top": "3"})
     assert c.get("/v1.0/users", {"$top": "3"}).status_code == 200
+
+
+def test_on_a_clock_a_client_skips_its_waits_on_a_retry_after_ends_and_faults_and_the_log_move_on() -> None:
+    """A client that skips its waits moves the emulator's time on by them (EmulatorClock): after skipping the
+    Retry-After it was told, its next request is served, is no violation, and is logged that much later; a fault
+    that fires `for_seconds` stops once the skipped seconds pass it."""
+    skipped = [0.0]
+    with Emulator(TenantSpec(seed=11, users=5, sign_ins=50, days=2), clock=EmulatorClock(lambda: skipped[0])) as emu:
+        c = Client(emu)
+        emu.set_throttle(1, per_seconds=600)
+        emu.add_fault({"route": "subscribedSkus", "kind": "status", "status": 503, "times": None, "for_seconds": 300})
+        assert c.get(SIGNINS, {"$top": "1"}).status_code == 200
+        told = c.get(SIGNINS, {"$top": "1"})
+        assert c.get("/v1.0/subscribedSkus").status_code == 503
+        skipped[0] += float(told.headers["Retry-After"])
+        assert told.status_code == 429 and c.get(SIGNINS, {"$top": "1"}).status_code == 200
+        assert c.get("/v1.0/subscribedSkus").status_code == 200
+        times = [entry["time"] for entry in emu.request_log("signIns")]
+        app = emu.stats()["apps"][emu.apps["full"].client_id]
+    assert app["violations"] == 0 and app["throttled"] == 1
+    assert times[2] - times[1] >= 599
