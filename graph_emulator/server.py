@@ -11,6 +11,7 @@ import json
 import socket
 import ssl
 import struct
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
