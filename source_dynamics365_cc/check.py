@@ -44,7 +44,7 @@ from .graph.throttle import RetryAfterBackoff, WaitLimit, WaitLimitReached
 from .runtime import MACHINE, Runtime
 from .signins.query import SignInQuery, Window, application_matches
 from .signins.refusal import FILTER_REFUSED, filter_refusal
-from .signins.stream import SIGN_IN_LOG_LEFT_OUT, sign_in_kinds
+from .streams.sign_ins import SIGN_IN_LOG_LEFT_OUT, sign_in_kinds
 from .streams import Groups, SubscribedSkus, Users
 from .streams.groups import group_query_params
 from .streams.licenses import dynamics_skus

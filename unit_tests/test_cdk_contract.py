@@ -25,7 +25,7 @@ from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.auth.tokens import GraphAuthenticator, GraphTokenProvider
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import FilterRefused
-from source_dynamics365_cc.signins.stream import SignIns
+from source_dynamics365_cc.streams.sign_ins import SignIns
 from testing.graph_fakes import GRAPH, config, fake_runtime, graph_error, register_login
 
 

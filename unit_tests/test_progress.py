@@ -12,7 +12,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.graph.answers import GraphErrorHandler
-from source_dynamics365_cc.graph.progress import WindowProgress, counted_estimate, remaining
+from source_dynamics365_cc.graph.progress import ReadProgress, counted_estimate, remaining
 from source_dynamics365_cc.signins.density import NewestPage
 from source_dynamics365_cc.signins.windows import WindowSizer
 from testing.graph_fakes import config
@@ -38,11 +38,11 @@ def repository() -> InMemoryMessageRepository:
     return InMemoryMessageRepository()
 
 
-def progress_for(clock: FakeClock, repository: InMemoryMessageRepository) -> WindowProgress:
-    return WindowProgress("sign_ins", None, repository, logging.getLogger("airbyte"), clock=clock)
+def progress_for(clock: FakeClock, repository: InMemoryMessageRepository) -> ReadProgress:
+    return ReadProgress("sign_ins", None, repository, logging.getLogger("airbyte"), clock=clock)
 
 
-def finish_window(progress: WindowProgress, clock: FakeClock, at: float, records: int) -> None:
+def finish_window(progress: ReadProgress, clock: FakeClock, at: float, records: int) -> None:
     clock.now = 1000.0 + at
     for _ in range(records):
         progress.record()

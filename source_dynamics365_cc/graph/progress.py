@@ -88,7 +88,7 @@ def remaining(seconds: float) -> str:
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
-class WindowProgress:
+class ReadProgress:
     """One sign-in stream's progress: its estimate (sent through the source's message repository, so it travels
     on the record queue) and the throttled progress line. Workers call `record` and `window_done` concurrently.
 

@@ -17,12 +17,12 @@ from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partitio
 from airbyte_cdk.sources.types import Record, StreamSlice
 
 from ..config import ConnectorConfig
-from ..graph.progress import WindowProgress
+from ..graph.progress import ReadProgress
 from .density import RangeProbe
 from .instants import GraphInstantStateConverter, format_instant, parse_instant
 from .query import CURSOR_FIELD
 from .state import checked_state
-from .stream import SignIns
+from ..graph.stream import GraphStream
 from .windows import WindowSizer
 
 SLICE_BOUNDARIES = (START_KEY, END_KEY) = ("start", "end")
@@ -39,7 +39,7 @@ class SignInWindowCursor(ConcurrentCursor):
     """
 
     def __init__(
-        self, sizer: WindowSizer, progress: WindowProgress, earliest: datetime, lookback: timedelta, **kwargs: Any
+        self, sizer: WindowSizer, progress: ReadProgress, earliest: datetime, lookback: timedelta, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         self._sizer = sizer
@@ -88,7 +88,7 @@ def finished_before(slices: list[dict[str, Any]], earliest: datetime, first: dat
 
 
 def sign_in_cursor(
-    stream: SignIns,
+    stream: GraphStream,
     config: ConnectorConfig,
     state_manager: ConnectorStateManager,
     message_repository: MessageRepository,
@@ -101,7 +101,7 @@ def sign_in_cursor(
     saved = {} if in_full else state_manager.get_stream_state(stream.name, stream.namespace)
     state = checked_state(saved, sync_end, stream.name)
     _warn_if_behind_retention(stream.name, state, config, logger)
-    progress = WindowProgress(stream.name, stream.namespace, message_repository, logger)
+    progress = ReadProgress(stream.name, stream.namespace, message_repository, logger)
     return SignInWindowCursor(
         sizer=WindowSizer(sync_end, config, RangeProbe(stream), logger, on_estimate=progress.estimate),
         progress=progress,

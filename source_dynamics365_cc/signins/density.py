@@ -20,7 +20,7 @@ from ..errors import FilterRefused
 from ..graph.pages import graph_page
 from ..graph.stream import NEXT_LINK
 from .instants import format_instant, parse_instant
-from .stream import SignIns
+from ..graph.stream import GraphStream
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class NewestPage:
 class RangeProbe:
     """Sends the first page request a window covering the whole range would send, and reads its density."""
 
-    def __init__(self, stream: SignIns) -> None:
+    def __init__(self, stream: GraphStream) -> None:
         self._stream = stream
 
     def __call__(self, start: datetime, end: datetime) -> NewestPage:

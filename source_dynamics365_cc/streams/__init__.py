@@ -1,13 +1,16 @@
-"""The directory streams: `users` (the roster, with signInActivity when the tenant allows it), `groups` (the groups
-that assign Dynamics 365 licenses) and `subscribed_skus`.
+"""Every stream the connector offers: `users` (the roster, with signInActivity when the tenant allows it), `groups`
+(the groups that assign Dynamics 365 licenses), `subscribed_skus`, and `sign_ins` with `non_interactive_sign_ins`
+(`sign_ins`: the sign-in log, read in the windows of the window engine, `signins`).
 
-The sign-in streams live in `signins`.
+Next to them: `licenses` (the queries for the holders of Dynamics 365 seats) and `restarts` (a directory read again
+from its first page when its page token expires).
 
-It may import: `clock`, `config`, `errors`, `graph`, `licensing`.
+It may import: `clock`, `config`, `errors`, `graph`, `licensing`, `signins`.
 """
 
 from .groups import Groups
+from .sign_ins import NonInteractiveSignIns, SignIns
 from .subscribed_skus import SubscribedSkus
 from .users import Users
 
-__all__ = ["Groups", "SubscribedSkus", "Users"]
+__all__ = ["Groups", "NonInteractiveSignIns", "SignIns", "SubscribedSkus", "Users"]

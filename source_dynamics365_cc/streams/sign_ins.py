@@ -1,7 +1,8 @@
-"""`sign_ins`: the access log, read in createdDateTime windows that the CDK's ConcurrentCursor hands out.
+"""`sign_ins` and `non_interactive_sign_ins`: the access log, read in createdDateTime windows that the CDK's
+ConcurrentCursor hands out (the window engine is signins/).
 
 Each window is one stream slice `{"start", "end"}`, asked of Graph as `ge start and le end - 100 ns`
-(see query.py). Graph answers newest first, so when a page token expires mid-window everything newer
+(see signins/query.py). Graph answers newest first, so when a page token expires mid-window everything newer
 than the oldest record seen is already out: the query restarts with `le <that tick>` and skips the ids
 already emitted at that very tick. Nothing is read twice and nothing is skipped, even in a burst of
 sign-ins that share one microsecond.
@@ -29,17 +30,17 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from ..config import ConnectorConfig
 from ..errors import FilterRefused
 from ..graph.stream import GraphStream
-from .instants import format_ticks, parse_instant, parse_ticks
-from .query import CURSOR_FIELD, SignInQuery, Window, application_matches
-from .refusal import filter_refusal
-from .retention import reaches_past_retention, start_inside_retention
+from ..signins.instants import format_ticks, parse_instant, parse_ticks
+from ..signins.query import CURSOR_FIELD, SignInQuery, Window, application_matches
+from ..signins.refusal import filter_refusal
+from ..signins.retention import reaches_past_retention, start_inside_retention
 
 PAGE_SIZE = 999
 MAX_WINDOW_RESTARTS = 5
 QUERY = "sign_in_query"  # the slice key that carries a request's SignInQuery
 
 
-class WindowProgress:
+class NewestFirstProgress:
     """How far a newest-first query has come: the oldest tick seen and the ids emitted at it."""
 
     def __init__(self) -> None:
@@ -177,7 +178,7 @@ class SignIns(GraphStream):
     def _read_query(self, sync_mode: SyncMode, query: SignInQuery) -> Iterator[Mapping[str, Any]]:
         """One query, newest first: restarted behind the oldest record seen when a page token expires, and started
         later when Graph refuses its start as past retention. Only what the query asked for is emitted."""
-        progress = WindowProgress()
+        progress = NewestFirstProgress()
         restarts = retention_retries = 0
         while not query.window.is_empty():
             try:
