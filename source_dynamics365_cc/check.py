@@ -26,7 +26,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from .auth.deadline import Deadline, DeadlinePassed, within
+from .auth.deadline import Deadline, within
 from .auth.permissions import (
     PERMISSIONS_HINT,
     missing_permissions_message,
@@ -36,18 +36,18 @@ from .auth.permissions import (
 )
 from .auth.tokens import GraphAuthenticator, GraphTokenProvider, token_roles
 from .config import ConnectorConfig
-from .errors import ConfigError, FilterRefused, GraphUnavailable, TokenError
+from .errors import ConfigError, DeadlinePassed, FilterRefused, GraphUnavailable, TokenError, WaitLimitReached
 from .graph.answers import GraphErrorHandler
 from .graph.pages import graph_page
 from .graph.stream import ADVANCED_QUERY
-from .graph.throttle import RetryAfterBackoff, WaitLimit, WaitLimitReached
+from .graph.throttle import RetryAfterBackoff, WaitLimit
 from .runtime import MACHINE, Runtime
 from .signins.query import SignInQuery, Window, application_matches
 from .signins.refusal import FILTER_REFUSED, filter_refusal
-from .streams.sign_ins import SIGN_IN_LOG_LEFT_OUT, sign_in_kinds
 from .streams import Groups, SubscribedSkus, Users
 from .streams.groups import group_query_params
 from .streams.licenses import dynamics_skus
+from .streams.sign_ins import SIGN_IN_LOG_LEFT_OUT, sign_in_kinds
 
 PROBE_TIMEOUT_SECONDS = 60
 HOUR = timedelta(hours=1)

@@ -8,6 +8,11 @@
      +-- SignInActivityRefused  raised by the users stream's refusal hook, caught by its read
      +-- FilterRefused          raised by the sign-in streams' refusal hook (signins/refusal.py), caught by their read
      +-- OptionalStreamRefused  Graph answered 403 to an optional stream (graph/stream.py), which the sync then skips
+     +-- CombinedFilterRefused  Graph refused the users stream's license filter with signInActivity, caught by its read
+     +-- DeadlinePassed         a blocking call outlived its deadline (auth/deadline.py)
+     +-- NotFromEntra           the login host answered, but not as Entra (auth/tokens.py turns it into a TokenError)
+     +-- NotEntraDiscovery      the tenant's OpenID document is not Entra's (auth/tokens.py, likewise)
+     +-- WaitLimitReached       check's waits on a busy Graph are used up (graph/throttle.py WaitLimit)
 
 How Graph's answers are classified is graph/answers.py; a stream's own refusals are its `refusal` hook.
 Messages never carry secrets.
@@ -68,3 +73,41 @@ class FilterRefused(Exception):
 
 class OptionalStreamRefused(Exception):
     """Graph answered 403 to an optional stream; the message is the warning the sync logs when it skips the stream."""
+
+
+class DeadlinePassed(Exception):
+    """The call did not finish within its deadline; `seconds` is the deadline it had."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no answer within {seconds:.0f} s")
+        self.seconds = seconds
+
+
+class NotFromEntra(Exception):
+    """The login host's answer is not Entra's JSON: a proxy, firewall or captive portal answered in its place."""
+
+    def __init__(self, status: int, content_type: str) -> None:
+        super().__init__(f"HTTP {status}, {content_type}")
+        self.status = status
+        self.content_type = content_type
+
+
+class NotEntraDiscovery(Exception):
+    """The tenant's OpenID configuration came back 200 but is not Entra's document: something in between answered."""
+
+    def __init__(self, said: str) -> None:
+        super().__init__(said)
+        self.said = said
+
+
+class WaitLimitReached(Exception):
+    """The waits a `WaitLimit` allows are used up; `waited` says how many seconds went by in them."""
+
+    def __init__(self, waited: float, status: Optional[int]) -> None:
+        super().__init__(f"waited {waited:.0f} s")
+        self.waited = waited
+        self.status = status
+
+
+class CombinedFilterRefused(Exception):
+    """Graph refused `assignedLicenses/any(...)` together with `$select=signInActivity` (undocumented either way)."""

@@ -32,8 +32,8 @@ from .config import SETTINGS, legacy_notice, legacy_settings, parse_config
 from .errors import ConfigError
 from .runtime import MACHINE, Runtime
 from .signins.state import fresh_start_notice, legacy_state_notices
-from .streams.sign_ins import NonInteractiveSignIns, SignIns
 from .source import SourceDynamics365Cc, read_in_full
+from .streams.sign_ins import NonInteractiveSignIns, SignIns
 
 T = TypeVar("T")
 FILE_HINTS = {

@@ -38,9 +38,9 @@ from .graph.dropped import DroppedRecords
 from .graph.throttle import GraphApiBudget
 from .runtime import MACHINE, Runtime
 from .signins.cursor import sign_in_cursor
-from .streams.sign_ins import SignIns, sign_in_kinds
 from .streams import Groups, SubscribedSkus, Users
 from .streams.licenses import LicensedSkus
+from .streams.sign_ins import SignIns, sign_in_kinds
 from .streams.subscribed_skus import ClassifiedSkus
 
 logger = logging.getLogger("airbyte")

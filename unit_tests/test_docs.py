@@ -22,9 +22,9 @@ from source_dynamics365_cc.auth.entra import AADSTS_MESSAGES
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.graph import answers
 from source_dynamics365_cc.signins import query as odata
-from source_dynamics365_cc.streams.sign_ins import sign_in_kinds
 from source_dynamics365_cc.source import SourceDynamics365Cc
 from source_dynamics365_cc.streams.groups import Groups
+from source_dynamics365_cc.streams.sign_ins import sign_in_kinds
 from source_dynamics365_cc.streams.subscribed_skus import SubscribedSkus
 from source_dynamics365_cc.streams.users import Users
 from testing.graph_fakes import config

@@ -2,6 +2,7 @@
 "It may import: ..." and no module of that subpackage imports anything else of the connector."""
 
 import ast
+import builtins
 import re
 from pathlib import Path
 
@@ -116,6 +117,52 @@ def test_errors_holds_only_exception_types_and_imports_nothing_of_the_connector(
     assert all(isinstance(node, ast.ClassDef) for node in body), "errors.py defines more than exception types"
     assert all(issubclass(getattr(errors, node.name), Exception) for node in body)
     assert connector_imports(source, []) == set()
+
+
+def exception_classes(source: str) -> set[str]:
+    """The classes a module defines that derive from an exception: a builtin one, one of errors.py's, or any base whose
+    name says it is one (`...Exception`, `...Error`, as the CDK's and requests' are named)."""
+    known = {
+        name for name, value in vars(builtins).items() if isinstance(value, type) and issubclass(value, BaseException)
+    }
+    known |= {
+        name for name, value in vars(errors).items() if isinstance(value, type) and issubclass(value, BaseException)
+    }
+
+    def base_name(base: ast.expr) -> str:
+        return base.attr if isinstance(base, ast.Attribute) else base.id if isinstance(base, ast.Name) else ""
+
+    return {
+        node.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ClassDef)
+        and any(name in known or name.endswith(("Exception", "Error")) for name in map(base_name, node.bases))
+    }
+
+
+def test_every_exception_type_lives_in_errors():
+    """errors.py is where a reader finds what can go wrong; a module raises those types, it does not define its own."""
+    outside = {
+        f"{path.relative_to(PACKAGE)}: {name}"
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "errors.py"
+        for name in exception_classes(path.read_text())
+    }
+    assert outside == set()
+
+
+def test_the_exception_reader_finds_an_exception_type_written_any_way():
+    source = (
+        "class A(Exception): pass\n"
+        "class B(ValueError, Mixin): pass\n"
+        "class C(errors.ConfigError): pass\n"
+        "class D(FilterRefused): pass\n"
+        "class E(AirbyteTracedException): pass\n"
+        "class F(requests.HTTPError): pass\n"
+        "class G(ErrorHandler): pass\n"
+        "class H(GraphStream): pass\n"
+    )
+    assert exception_classes(source) == {"A", "B", "C", "D", "E", "F"}
 
 
 def test_licensing_imports_nothing_of_the_connector_and_its_table_ships_with_the_package():

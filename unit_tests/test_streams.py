@@ -13,8 +13,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_dynamics365_cc.auth.tokens import GraphAuthenticator, GraphTokenProvider
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.signins.instants import format_instant
-from source_dynamics365_cc.streams.sign_ins import ApplicationQueries, NonInteractiveSignIns, SignIns
 from source_dynamics365_cc.streams import users
+from source_dynamics365_cc.streams.sign_ins import ApplicationQueries, NonInteractiveSignIns, SignIns
 from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
 
 USERS = f"{GRAPH}/v1.0/users"

@@ -12,8 +12,8 @@ from source_dynamics365_cc.auth.tokens import GraphTokenProvider
 from source_dynamics365_cc.check import check_connection
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import ConfigError
-from source_dynamics365_cc.streams.sign_ins import sign_in_kinds
 from source_dynamics365_cc.streams.licenses import LicenseQuery
+from source_dynamics365_cc.streams.sign_ins import sign_in_kinds
 from source_dynamics365_cc.streams.users import RosterQuery
 from testing.graph_fakes import GRAPH, config, fake_runtime, graph_error, page, read_streams, register_login
 

@@ -14,18 +14,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, TypeVar
 
+from ..errors import DeadlinePassed
+
 # `check`'s whole budget (a person sits at *Test*), and the longest a token request may take, retries included.
 DEADLINE_SECONDS = 60.0
 
 T = TypeVar("T")
-
-
-class DeadlinePassed(Exception):
-    """The call did not finish within its deadline; `seconds` is the deadline it had."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"no answer within {seconds:.0f} s")
-        self.seconds = seconds
 
 
 @dataclass

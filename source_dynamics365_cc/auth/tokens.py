@@ -30,23 +30,14 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..config import ClientCertificate, ClientSecret, ConnectorConfig
-from ..errors import ConfigError, TokenError
-from .deadline import DEADLINE_SECONDS, Deadline, DeadlinePassed, within
+from ..errors import ConfigError, DeadlinePassed, NotEntraDiscovery, NotFromEntra, TokenError
+from .deadline import DEADLINE_SECONDS, Deadline, within
 from .entra import token_error_message
 
 TOKEN_ATTEMPTS = 5
 TOKEN_TIMEOUT_SECONDS = 30
 # msal logs at CRITICAL nowhere; its loggers (all children of "msal") inherit this level.
 MSAL_LOG_LEVEL = logging.CRITICAL
-
-
-class NotFromEntra(Exception):
-    """The login host's answer is not Entra's JSON: a proxy, firewall or captive portal answered in its place."""
-
-    def __init__(self, status: int, content_type: str) -> None:
-        super().__init__(f"HTTP {status}, {content_type}")
-        self.status = status
-        self.content_type = content_type
 
 
 def msal_credential(config: ConnectorConfig) -> Any:
@@ -156,14 +147,6 @@ def is_json(response: requests.Response) -> bool:
 OPENID_ENDPOINTS = ("authorization_endpoint", "token_endpoint")
 # How much of a stranger's answer a message quotes: enough to recognise a proxy's words, too little to carry a page.
 QUOTED_CHARACTERS = 200
-
-
-class NotEntraDiscovery(Exception):
-    """The tenant's OpenID configuration came back 200 but is not Entra's document: something in between answered."""
-
-    def __init__(self, said: str) -> None:
-        super().__init__(said)
-        self.said = said
 
 
 def is_openid_document(document: Any) -> bool:

@@ -31,8 +31,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources.message import MessageRepository
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from ..auth.deadline import DeadlinePassed
-from ..errors import TokenError
+from ..errors import DeadlinePassed, TokenError
 
 if TYPE_CHECKING:  # the streams call this module: a runtime import would be circular
     from .stream import GraphStream

@@ -25,6 +25,7 @@ from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..clock import utc_now
+from ..errors import WaitLimitReached
 from .answers import RESUME_NOTE
 
 WINDOW_SECONDS = 10.0
@@ -201,15 +202,6 @@ class RetryAfterBackoff(BackoffStrategy):
 
 # The CDK sleeps one second more than a strategy asks for ("to cover any fractions of second").
 CDK_EXTRA_SECONDS = 1.0
-
-
-class WaitLimitReached(Exception):
-    """The waits a `WaitLimit` allows are used up; `waited` says how many seconds went by in them."""
-
-    def __init__(self, waited: float, status: Optional[int]) -> None:
-        super().__init__(f"waited {waited:.0f} s")
-        self.waited = waited
-        self.status = status
 
 
 class WaitLimit(BackoffStrategy):

@@ -18,11 +18,11 @@ from airbyte_cdk.sources.types import Record, StreamSlice
 
 from ..config import ConnectorConfig
 from ..graph.progress import ReadProgress
+from ..graph.stream import GraphStream
 from .density import RangeProbe
 from .instants import GraphInstantStateConverter, format_instant, parse_instant
 from .query import CURSOR_FIELD
 from .state import checked_state
-from ..graph.stream import GraphStream
 from .windows import WindowSizer
 
 SLICE_BOUNDARIES = (START_KEY, END_KEY) = ("start", "end")

@@ -16,7 +16,7 @@ import requests
 from airbyte_cdk.models import SyncMode
 
 from ..config import ALL_USERS
-from ..errors import SignInActivityRefused
+from ..errors import CombinedFilterRefused, SignInActivityRefused
 from ..graph.answers import graph_error
 from ..graph.progress import counted_estimate
 from .licenses import LicenseQuery, LicenseQueryStream, license_filter, license_queries
@@ -72,10 +72,6 @@ def selects_sign_in_activity(url: str) -> bool:
     """A users page that asks for signInActivity: its first page or a nextLink, which carries the `$select`.
     Graph counts those against its signInActivity limit (limits.py)."""
     return f"/{Users.collection}" in url and "signinactivity" in unquote(url).lower()
-
-
-class CombinedFilterRefused(Exception):
-    """Graph refused `assignedLicenses/any(...)` together with `$select=signInActivity` (undocumented either way)."""
 
 
 def refuses_combined_filter(response: requests.Response) -> bool:
