@@ -47,6 +47,7 @@ from .signins.refusal import FILTER_REFUSED, filter_refusal
 from .streams import Groups, SubscribedSkus, Users
 from .streams.groups import group_query_params
 from .streams.licenses import dynamics_skus
+from .streams.restarts import RESUME_NOTE
 from .streams.sign_ins import SIGN_IN_LOG_LEFT_OUT, sign_in_kinds
 
 PROBE_TIMEOUT_SECONDS = 60
@@ -69,7 +70,7 @@ class CheckErrorHandler(ErrorHandler):
     def __init__(self, config: ConnectorConfig, logger: logging.Logger, seconds: float) -> None:
         """`seconds` is the time check has left: it decides when check stops waiting, never the retry count (each
         wait is at least a second)."""
-        self._graph = GraphErrorHandler(logger, max_retries=int(seconds) + 1, refusal=filter_refusal)
+        self._graph = GraphErrorHandler(logger, RESUME_NOTE, max_retries=int(seconds) + 1, refusal=filter_refusal)
         self._graph_url = config.graph_url
 
     @property
@@ -131,7 +132,7 @@ class GraphProbe:
             error_handler=CheckErrorHandler(config, logger, seconds),
             api_budget=runtime.budget(config.sign_in_requests_per_10_seconds),  # type: ignore[arg-type]
             authenticator=authenticator,
-            backoff_strategy=WaitLimit(RetryAfterBackoff(), seconds, logger),
+            backoff_strategy=WaitLimit(RetryAfterBackoff(RESUME_NOTE), seconds, logger),
         )
 
     def get(

@@ -20,10 +20,10 @@ from airbyte_cdk.models import SyncMode
 from source_dynamics365_cc.auth import permissions
 from source_dynamics365_cc.auth.entra import AADSTS_MESSAGES
 from source_dynamics365_cc.config import parse_config
-from source_dynamics365_cc.graph import answers
 from source_dynamics365_cc.signins import query as odata
 from source_dynamics365_cc.source import SourceDynamics365Cc
 from source_dynamics365_cc.streams.groups import Groups
+from source_dynamics365_cc.streams.restarts import RESUME_NOTE
 from source_dynamics365_cc.streams.sign_ins import sign_in_kinds
 from source_dynamics365_cc.streams.subscribed_skus import SubscribedSkus
 from source_dynamics365_cc.streams.users import Users
@@ -215,7 +215,7 @@ def test_the_docs_quote_the_permission_messages_from_their_constants():
     section_text = section("## Troubleshooting")
     assert permissions.NO_ROLES_MESSAGE in section_text
     assert permissions.UNCOVERED_MESSAGE in section_text
-    assert answers.RESUME_NOTE in section_text
+    assert RESUME_NOTE in section_text
 
 
 def test_no_message_claims_that_every_stream_resumes():

@@ -11,6 +11,7 @@ from source_dynamics365_cc.auth.entra import token_error_message
 from source_dynamics365_cc.errors import FilterRefused, SignInActivityRefused
 from source_dynamics365_cc.graph.answers import GraphErrorHandler
 from source_dynamics365_cc.signins.refusal import filter_refusal
+from source_dynamics365_cc.streams.restarts import RESUME_NOTE
 
 
 def answer(status: int, body=None, path="/v1.0/auditLogs/signIns", text=None) -> requests.Response:
@@ -25,7 +26,7 @@ def graph(code: str, message: str = "m") -> dict:
     return {"error": {"code": code, "message": message}}
 
 
-HANDLER = GraphErrorHandler(logger=None)
+HANDLER = GraphErrorHandler(logger=None, resume_note=RESUME_NOTE)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +73,7 @@ def test_a_missing_permission_is_named_by_the_resource_it_guards():
 
 def test_an_answer_the_streams_refusal_hook_claims_is_raised_as_the_hooks_exception():
     refused = answer(403, graph("Authorization_RequestDenied"), path="/v1.0/users?$select=id,signInActivity")
-    handler = GraphErrorHandler(logger=None, refusal=lambda response: SignInActivityRefused())
+    handler = GraphErrorHandler(logger=None, resume_note=RESUME_NOTE, refusal=lambda response: SignInActivityRefused())
     with pytest.raises(SignInActivityRefused):
         handler.interpret_response(refused)
 
@@ -137,7 +138,7 @@ def test_a_refused_filter_on_a_sign_in_querys_first_request_goes_to_the_stream_t
 )
 def test_any_other_400_fails_with_graphs_message(url, body):
     """Even with the sign-in streams' refusal hook, which claims only a refused filter on a query's first request."""
-    resolution = GraphErrorHandler(logger=None, refusal=filter_refusal).interpret_response(answer(400, body, url))
+    resolution = GraphErrorHandler(None, RESUME_NOTE, refusal=filter_refusal).interpret_response(answer(400, body, url))
 
     assert resolution.response_action == ResponseAction.FAIL
     assert body["error"]["message"] in resolution.error_message

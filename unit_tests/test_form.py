@@ -12,6 +12,7 @@ import requests
 import yaml
 
 from source_dynamics365_cc.graph.answers import PREMIUM_CODE, GraphErrorHandler
+from source_dynamics365_cc.streams.restarts import RESUME_NOTE
 
 PACKAGE = Path(__file__).resolve().parents[1] / "source_dynamics365_cc"
 SPEC = yaml.safe_load((PACKAGE / "spec.yaml").read_text())["connectionSpecification"]
@@ -40,7 +41,7 @@ def test_a_tenant_without_p1_or_p2_is_told_the_setting_to_turn_off_by_its_label(
     response.status_code = 403
     response._content = json.dumps({"error": {"code": PREMIUM_CODE, "message": "no premium"}}).encode()
     response.request = requests.Request("GET", "https://graph.example.test/v1.0/auditLogs/signIns").prepare()
-    message = GraphErrorHandler(logger=None).interpret_response(response).error_message
+    message = GraphErrorHandler(logger=None, resume_note=RESUME_NOTE).interpret_response(response).error_message
     assert f"'{PROPERTIES['include_sign_in_log']['title']}'" in message and "deselect" not in message
 
 

@@ -15,6 +15,7 @@ from source_dynamics365_cc.graph.answers import GraphErrorHandler
 from source_dynamics365_cc.graph.progress import ReadProgress, counted_estimate, remaining
 from source_dynamics365_cc.signins.density import NewestPage
 from source_dynamics365_cc.signins.windows import WindowSizer
+from source_dynamics365_cc.streams.restarts import RESUME_NOTE
 from testing.graph_fakes import config
 
 END = datetime(2026, 12, 1, tzinfo=timezone.utc)
@@ -129,7 +130,7 @@ def graph_answer(path: str, body: bytes, content_type: str) -> requests.Response
 
 
 def test_a_page_holding_a_null_among_its_records_is_malformed_and_fetched_again():
-    handler = GraphErrorHandler(logging.getLogger("airbyte"))
+    handler = GraphErrorHandler(logging.getLogger("airbyte"), RESUME_NOTE)
     answer = handler.interpret_response(
         graph_answer("/v1.0/users", b'{"value": [{"id": "u1"}, null]}', "application/json")
     )
@@ -137,7 +138,7 @@ def test_a_page_holding_a_null_among_its_records_is_malformed_and_fetched_again(
 
 
 def test_a_body_a_proxy_corrupted_is_fetched_again_with_a_sentence_for_when_retries_run_out():
-    handler = GraphErrorHandler(logging.getLogger("airbyte"))
+    handler = GraphErrorHandler(logging.getLogger("airbyte"), RESUME_NOTE)
     answer = handler.interpret_response(requests.exceptions.ContentDecodingError("incorrect header check"))
     assert answer.response_action.value == "RETRY" and "arrived corrupted" in answer.error_message
 

@@ -16,7 +16,6 @@ from airbyte_cdk.test.state_builder import StateBuilder
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_dynamics365_cc import SourceDynamics365Cc
-from source_dynamics365_cc.graph.answers import RESUME_NOTE
 from source_dynamics365_cc.graph.throttle import (
     MAX_RETRY_AFTER_SECONDS,
     MIN_BACKOFF_SECONDS,
@@ -27,6 +26,7 @@ from source_dynamics365_cc.graph.throttle import (
 )
 from source_dynamics365_cc.limits import DOCUMENTED_LIMITS, SIGN_IN_ACTIVITY_LIMIT, SIGN_IN_LOG_LIMIT, graph_budget
 from source_dynamics365_cc.signins.instants import format_instant
+from source_dynamics365_cc.streams.restarts import RESUME_NOTE
 from testing.clock import FakeClock
 from testing.graph_fakes import GRAPH, config, read_streams, register_login
 
@@ -153,7 +153,7 @@ def test_a_retry_after_on_an_activity_page_pauses_every_request_under_its_limits
 
 
 def test_backoff_prefers_retry_after_then_grows_exponentially_with_a_cap():
-    backoff = RetryAfterBackoff()
+    backoff = RetryAfterBackoff(RESUME_NOTE)
     assert backoff.backoff_time(response(503, "1.5"), 1) == 1.5
     assert backoff.backoff_time(response(500), 1) == 2
     assert backoff.backoff_time(response(500), 3) == 8
@@ -186,15 +186,15 @@ def test_a_far_future_retry_after_date_is_read_as_years():
 @pytest.mark.parametrize("header", ["1e9", "inf", "301", FAR_FUTURE_DATE])
 def test_a_retry_after_beyond_the_cap_ends_the_request_as_a_transient_error(header):
     with pytest.raises(AirbyteTracedException) as ended:
-        RetryAfterBackoff().backoff_time(response(429, header), 1)
+        RetryAfterBackoff(RESUME_NOTE).backoff_time(response(429, header), 1)
     assert ended.value.failure_type == FailureType.transient_error
     assert "longer than the 5 minutes this connector waits" in ended.value.message
     assert RESUME_NOTE in ended.value.message
 
 
 def test_a_retry_after_up_to_the_cap_is_obeyed():
-    assert RetryAfterBackoff().backoff_time(response(429, str(MAX_RETRY_AFTER_SECONDS)), 1) == 300.0
-    assert RetryAfterBackoff().backoff_time(response(503, "nan"), 2) == 4
+    assert RetryAfterBackoff(RESUME_NOTE).backoff_time(response(429, str(MAX_RETRY_AFTER_SECONDS)), 1) == 300.0
+    assert RetryAfterBackoff(RESUME_NOTE).backoff_time(response(503, "nan"), 2) == 4
 
 
 @pytest.mark.parametrize("header, paused", [("300", 300.0), ("301", 0.0), ("inf", 0.0)])
@@ -232,7 +232,7 @@ def test_a_sync_told_to_wait_forever_ends_quickly_and_keeps_its_state(header):
 def test_a_retry_after_of_zero_is_a_wait_the_cdk_obeys_not_no_opinion(header):
     """The CDK takes a backoff of 0 for "none given" and waits its own exponential default (up to 15 minutes)
     instead; Graph's "ask again now" must stay a short wait, the CDK's extra second included."""
-    wait = RetryAfterBackoff().backoff_time(response(429, header), 7)
+    wait = RetryAfterBackoff(RESUME_NOTE).backoff_time(response(429, header), 7)
     assert wait and wait <= MIN_BACKOFF_SECONDS
 
 

@@ -22,23 +22,26 @@ from .pages import graph_page
 
 PREMIUM_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 EXPIRED_PAGE_CODE = "Directory_ExpiredPageToken"
-# Only the sign-in streams keep a cursor; a full-refresh stream cannot resume (Graph's page tokens expire).
-RESUME_NOTE = (
-    "sign_ins and non_interactive_sign_ins resume from their last saved state; users, subscribed_skus and groups are "
-    "read again in full."
-)
-# Logged at each retry, and the failure's message once the retries run out.
-MALFORMED_PAGE = (
-    "Microsoft Graph sent a malformed page (cut short, not JSON, or without its 'value' list of records); fetching "
-    f"it again. Should it stay malformed, run the sync again later: {RESUME_NOTE}"
-)
-# A body that cannot be decoded as its Content-Encoding says (gzip that is not gzip): something in between, a proxy
-# most often, changed the answer on its way. Retried like a malformed page; the text is the sentence once they run out.
-CORRUPTED_ANSWER = (
-    "An answer from Microsoft Graph arrived corrupted (its body could not be decoded as its Content-Encoding says; "
-    "a proxy between this machine and Graph may be altering answers); fetching it again. Should it stay so, check "
-    f"that proxy, then run the sync again: {RESUME_NOTE}"
-)
+
+
+def malformed_page(resume_note: str) -> str:
+    """Logged at each retry, and the failure's message once the retries run out; `resume_note` says what the next
+    sync does (the streams word it: streams/restarts.py)."""
+    return (
+        "Microsoft Graph sent a malformed page (cut short, not JSON, or without its 'value' list of records); fetching "
+        f"it again. Should it stay malformed, run the sync again later: {resume_note}"
+    )
+
+
+def corrupted_answer(resume_note: str) -> str:
+    """A body that cannot be decoded as its Content-Encoding says (gzip that is not gzip): something in between, a
+    proxy most often, changed the answer on its way. Retried like a malformed page; the text is the sentence once
+    the retries run out."""
+    return (
+        "An answer from Microsoft Graph arrived corrupted (its body could not be decoded as its Content-Encoding says; "
+        "a proxy between this machine and Graph may be altering answers); fetching it again. Should it stay so, check "
+        f"that proxy, then run the sync again: {resume_note}"
+    )
 
 
 def graph_error(response: requests.Response) -> tuple[str, str]:
@@ -57,12 +60,12 @@ def _fail(message: str, failure_type: FailureType = FailureType.config_error) ->
     return ErrorResolution(ResponseAction.FAIL, failure_type, message)
 
 
-def _retry(cause: str) -> ErrorResolution:
+def _retry(cause: str, resume_note: str) -> ErrorResolution:
     """Retried quietly; the text is what the user reads once the retries run out, so it says what to do then."""
     return ErrorResolution(
         ResponseAction.RETRY,
         FailureType.transient_error,
-        f"Microsoft Graph was unavailable ({cause}). Run the sync again later: {RESUME_NOTE}",
+        f"Microsoft Graph was unavailable ({cause}). Run the sync again later: {resume_note}",
     )
 
 
@@ -81,17 +84,20 @@ def no_refusal(response: requests.Response) -> Optional[Exception]:
 class GraphErrorHandler(ErrorHandler):
     """Decides what each Graph answer means; the CDK's HttpClient then retries, refreshes or fails. An answer the
     stream's `refusal` hook claims is raised as the hook's exception instead, for the stream's read to catch (an
-    exception raised here leaves the HttpClient as it is: pinned by unit_tests/test_cdk_contract.py)."""
+    exception raised here leaves the HttpClient as it is: pinned by unit_tests/test_cdk_contract.py). `resume_note`
+    ends a failure's message with what the next sync does, in the streams' words."""
 
     def __init__(
         self,
         logger: logging.Logger,
+        resume_note: str,
         max_retries: int = 8,
         max_time_seconds: int = 900,
         refusal: Refusal = no_refusal,
     ) -> None:
         self._logger = logger
         self._refusal = refusal
+        self._resume_note = resume_note
         self._max_retries = max_retries
         self._max_time = max_time_seconds
 
@@ -112,12 +118,14 @@ class GraphErrorHandler(ErrorHandler):
                 raise refused
             return self._interpret_status(response_or_exception)
         if isinstance(response_or_exception, requests.exceptions.ContentDecodingError):
-            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, CORRUPTED_ANSWER)
+            return ErrorResolution(
+                ResponseAction.RETRY, FailureType.transient_error, corrupted_answer(self._resume_note)
+            )
         if isinstance(
             response_or_exception,
             (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError),
         ):
-            return _retry(type(response_or_exception).__name__)
+            return _retry(type(response_or_exception).__name__, self._resume_note)
         if isinstance(response_or_exception, TokenError):
             return _fail(response_or_exception.message or "", response_or_exception.failure_type)
         return _fail(
@@ -132,7 +140,7 @@ class GraphErrorHandler(ErrorHandler):
         if status == 429:
             return RATE_LIMITED
         if status == 408 or status >= 500:
-            return _retry(f"HTTP {status}")
+            return _retry(f"HTTP {status}", self._resume_note)
         code, message = graph_error(response)
         if status == 401:
             return ErrorResolution(
@@ -156,7 +164,7 @@ class GraphErrorHandler(ErrorHandler):
         try:
             graph_page(response)
         except ValueError:
-            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, MALFORMED_PAGE)
+            return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, malformed_page(self._resume_note))
         return SUCCESS
 
     def _interpret_forbidden(self, response: requests.Response, code: str, message: str) -> ErrorResolution:

@@ -10,18 +10,23 @@ the sync ends, in the words of the stream that tells the reason.
 import logging
 import threading
 from collections import Counter
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping
 
 AFTERWORD = "They were not emitted and did not move the cursor."
 
 
-class DropReason(NamedTuple):
-    """Why a record is dropped: a short name (the warnings' order) and the sentence the sync's warning says, with
-    `{stream}` and `{count}` to fill in. The stream whose query tells the reason words it (signins/query.py for the
-    clauses of a sign-in `$filter`); a record without an id is every stream's concern, so it is worded here."""
+class DropReason(str):
+    """Why a record is dropped: its short name (which orders the warnings), carrying the sentence the sync's warning
+    says, with `{stream}` and `{count}` to fill in. The stream whose query tells the reason words it
+    (signins/query.py for the clauses of a sign-in `$filter`); a record without an id is every stream's concern, so
+    it is worded here."""
 
-    name: str
     sentence: str
+
+    def __new__(cls, name: str, sentence: str) -> "DropReason":
+        reason = super().__new__(cls, name)
+        reason.sentence = sentence
+        return reason
 
 
 NO_ID = DropReason("id", "{stream}: dropped {count} records without an id: they cannot be told apart. " + AFTERWORD)

@@ -45,6 +45,8 @@ class GraphStream(HttpStream, ABC):
     api_version = "v1.0"
     # The collection's path under the API version, such as "users": each stream names its own, and check probes it.
     collection = ""
+    # What a failed read's message says the next sync does; the streams word it (streams/restarts.py).
+    resume_note: str
 
     def __init__(
         self,
@@ -76,7 +78,7 @@ class GraphStream(HttpStream, ABC):
         return f"{self._config.graph_url}/{self.api_version}/"
 
     def get_error_handler(self) -> Optional[ErrorHandler]:
-        return GraphErrorHandler(self._log, refusal=self._refused)
+        return GraphErrorHandler(self._log, self.resume_note, refusal=self._refused)
 
     def refusal(self, response: requests.Response) -> Optional[Exception]:
         """The exception for an answer this stream handles itself, which its read catches; None leaves the answer
@@ -117,7 +119,7 @@ class GraphStream(HttpStream, ABC):
             self._log.warning(str(refused))
 
     def get_backoff_strategy(self) -> Optional[BackoffStrategy]:
-        return RetryAfterBackoff()
+        return RetryAfterBackoff(self.resume_note)
 
     def request_kwargs(self, **kwargs: Any) -> Mapping[str, Any]:
         return {"timeout": (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)}

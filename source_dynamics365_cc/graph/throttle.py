@@ -3,7 +3,7 @@
 A `GraphLimit` is one limit Microsoft documents per app and tenant and the requests counted against it; the
 table of them, `limits.DOCUMENTED_LIMITS`, lives above the packages, since only the streams know their paths.
 One `SlidingWindowPacer` per limit keeps every worker under it together; `GraphApiBudget` plugs the
-pacers into the CDK's request path (a sync's streams and `check` alike), counts a request in every limit
+pacers into the CDK's request path (every request of a command), counts a request in every limit
 it falls under at once, and when Graph still answers 429 (another tool using the same app, say) its
 Retry-After pauses every request under those limits, not only the one that was told.
 `RetryAfterBackoff` tells the CDK how long to wait.
@@ -26,7 +26,6 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..clock import utc_now
 from ..errors import WaitLimitReached
-from .answers import RESUME_NOTE
 
 WINDOW_SECONDS = 10.0
 # Graph counts a request when it arrives, we when we send it: a quarter second covers the jitter.
@@ -65,7 +64,7 @@ def _seconds_until(http_date: str) -> Optional[float]:
     return max(0.0, (when - utc_now()).total_seconds())
 
 
-def obeyed_retry_after(response: requests.Response) -> Optional[float]:
+def obeyed_retry_after(response: requests.Response, resume_note: str) -> Optional[float]:
     """The Retry-After wait if it is within `MAX_RETRY_AFTER_SECONDS`; a longer one ends the request with a
     transient error that says so, rather than hanging the sync."""
     seconds = retry_after_seconds(response)
@@ -76,7 +75,7 @@ def obeyed_retry_after(response: requests.Response) -> Optional[float]:
         message=(
             f"Microsoft Graph asked for {wait} (HTTP {response.status_code}, Retry-After "
             f"{str(response.headers.get('Retry-After'))[:40]!r}), longer than the {MAX_RETRY_AFTER_SECONDS / 60:.0f} "
-            f"minutes this connector waits. Run the sync again later: {RESUME_NOTE}"
+            f"minutes this connector waits. Run the sync again later: {resume_note}"
         ),
         failure_type=FailureType.transient_error,
     )
@@ -186,7 +185,11 @@ class GraphApiBudget(AbstractAPIBudget):
 class RetryAfterBackoff(BackoffStrategy):
     """Retry-After when Graph sends one (429, 503), up to `MAX_RETRY_AFTER_SECONDS` and never 0 (see
     `MIN_BACKOFF_SECONDS`); otherwise exponential, capped. Raising from here is how the CDK's own capped
-    strategies end a request whose wait is too long."""
+    strategies end a request whose wait is too long, with `resume_note` (what the next sync does, in the streams'
+    words) at the end of its message."""
+
+    def __init__(self, resume_note: str) -> None:
+        self._resume_note = resume_note
 
     def backoff_time(
         self,
@@ -194,7 +197,7 @@ class RetryAfterBackoff(BackoffStrategy):
         attempt_count: int,
     ) -> Optional[float]:
         if isinstance(response_or_exception, requests.Response):
-            seconds = obeyed_retry_after(response_or_exception)
+            seconds = obeyed_retry_after(response_or_exception, self._resume_note)
             if seconds is not None:
                 return max(seconds, MIN_BACKOFF_SECONDS)
         return min(float(2**attempt_count), MAX_BACKOFF_SECONDS)
@@ -205,8 +208,8 @@ CDK_EXTRA_SECONDS = 1.0
 
 
 class WaitLimit(BackoffStrategy):
-    """Another strategy's waits, each logged, until they add up to `seconds`: for `check`, which a person sits
-    through. The next wait that would pass the limit raises `WaitLimitReached` instead of starting."""
+    """Another strategy's waits, each logged, until they add up to `seconds`: for a command a person sits through
+    (the caller says which). The next wait that would pass the limit raises `WaitLimitReached` instead of starting."""
 
     def __init__(self, strategy: BackoffStrategy, seconds: float, logger: logging.Logger) -> None:
         self._strategy = strategy

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 from ..graph.pages import graph_page
 from ..graph.stream import GraphStream
 from ..licensing import SkuClass, classify
+from .restarts import RESUME_NOTE
 from .subscribed_skus import ClassifiedSkus, SubscribedSkus
 
 
@@ -53,6 +54,8 @@ class LicensedSkus:
 
 class LicenseQueryStream(GraphStream, ABC):
     """A directory stream read as license queries, one per SKU of `LicensedSkus` (shared by the sync's streams)."""
+
+    resume_note = RESUME_NOTE
 
     def __init__(self, *args: Any, licensed: Optional[LicensedSkus] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -6,6 +6,9 @@ first page (Graph's `$skiptoken` for a directory collection expires, and the fir
 Graph may list an object twice. Whichever query first returns an object emits it; every later sighting, in any
 query, restart or fallback, is skipped. `EmittedIds` is what that takes: the ids the stream emitted in this sync,
 16 bytes each, always looked up, forgotten when the stream's read ends.
+
+So a directory stream resumes nothing: a sync that fails reads it again in full, and only the sign-in streams resume
+from their saved state. `RESUME_NOTE` says so at the end of every failure that asks for another sync.
 """
 
 import hashlib
@@ -20,6 +23,11 @@ from airbyte_cdk.sources.streams.http.pagination_reset_exception import Paginati
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 MAX_QUERY_RESTARTS = 5
+# Only the sign-in streams keep a cursor; a full-refresh stream cannot resume (Graph's page tokens expire).
+RESUME_NOTE = (
+    "sign_ins and non_interactive_sign_ins resume from their last saved state; users, subscribed_skus and groups are "
+    "read again in full."
+)
 ID_BYTES = 16
 # How many new ids wait in a set before they join the sorted run: about 300 KiB, and a merge per 4,096 ids.
 MERGE_EVERY = 4096

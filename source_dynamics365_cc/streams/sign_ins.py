@@ -34,6 +34,7 @@ from ..signins.instants import format_ticks, parse_instant, parse_ticks
 from ..signins.query import CURSOR_FIELD, SignInQuery, Window, application_matches
 from ..signins.refusal import filter_refusal
 from ..signins.retention import reaches_past_retention, start_inside_retention
+from .restarts import RESUME_NOTE
 
 PAGE_SIZE = 999
 MAX_WINDOW_RESTARTS = 5
@@ -95,6 +96,7 @@ class SignIns(GraphStream):
 
     name = "sign_ins"
     collection = "auditLogs/signIns"
+    resume_note = RESUME_NOTE
     cursor_field = CURSOR_FIELD
     state_checkpoint_interval = None
     event_type: Optional[str] = None  # v1.0 has interactive sign-ins only, and no signInEventTypes to filter on

@@ -10,6 +10,7 @@ import requests
 
 from ..graph.stream import GraphStream
 from ..licensing import SkuClass, classify
+from .restarts import RESUME_NOTE
 
 
 class ClassifiedSkus:
@@ -69,6 +70,7 @@ class SubscribedSkus(GraphStream):
     name = "subscribed_skus"
     primary_key = "skuId"
     collection = "subscribedSkus"
+    resume_note = RESUME_NOTE
 
     def __init__(self, *args: Any, classified: Optional[ClassifiedSkus] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
