@@ -28,7 +28,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .allocator import keep_memory_flat
 from .clock import utc_now
-from .config import SETTINGS, legacy_notice, legacy_settings, parse_config
+from .config import SETTINGS, legacy_notice, legacy_settings, parse_config, register_secrets
 from .errors import ConfigError
 from .runtime import MACHINE, Runtime
 from .signins.state import fresh_start_notice, legacy_state_notices
@@ -98,6 +98,7 @@ def _precheck(args: List[str], now: Optional[datetime] = None) -> Optional[int]:
         return None
     try:
         config = _read_file(SourceDynamics365Cc.read_config, config_path, "config")
+        register_secrets(config)
         parse_config(config, now=now)
         if command == "read":
             catalog = _check_catalog(AirbyteEntrypoint.extract_catalog(args), config)

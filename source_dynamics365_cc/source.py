@@ -7,6 +7,7 @@ the finished windows into the state `{"createdDateTime": ...}`.
 
 import logging
 from dataclasses import replace
+from datetime import datetime
 from queue import Queue
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
@@ -32,7 +33,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .auth.tokens import GraphAuthenticator, GraphTokenProvider
 from .check import check_connection
-from .config import ConnectorConfig, integer_or_default, parse_config
+from .config import ConnectorConfig, integer_or_default, parse_config, register_secrets
 from .errors import ConfigError, GraphUnavailable, TokenError
 from .graph.dropped import DroppedRecords
 from .graph.throttle import GraphApiBudget
@@ -83,7 +84,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> Tuple[bool, Optional[Any]]:
         """A FAILED status with the admin's sentence for every problem, transient ones (unreachable hosts) too:
         the CDK turns only config errors into a status; anything else would end `check` with exit code 1."""
-        parsed = parse_config(config, logger=logger)
+        parsed = _parsed(config, logger)
         try:
             provider = GraphTokenProvider(parsed, logger, self._runtime.sleep, self._runtime.deadline_seconds)
             check_connection(parsed, provider, logger, self._runtime)
@@ -138,7 +139,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         return self._built[1]
 
     def _build_streams(self, config: Mapping[str, Any]) -> List[Stream]:
-        parsed = parse_config(config, now=self._sync_end, logger=logger)
+        parsed = _parsed(config, logger, now=self._sync_end)
         authenticator = GraphAuthenticator(
             GraphTokenProvider(parsed, logger, self._runtime.sleep, self._runtime.deadline_seconds)
         )
@@ -200,6 +201,13 @@ def _full_refresh_copy(streams: List[ConfiguredAirbyteStream], logger: logging.L
     return ConfiguredAirbyteCatalog(
         streams=[replace(configured, sync_mode=SyncMode.full_refresh) for configured in streams]
     )
+
+
+def _parsed(config: Mapping[str, Any], logger: logging.Logger, now: Optional[datetime] = None) -> ConnectorConfig:
+    """The config's secrets registered with the log formatter, then the config checked: where the CDK's entrypoint
+    registers the spec's secrets, once per command (`check`, or the streams `discover` and `read` build once)."""
+    register_secrets(config)
+    return parse_config(config, now=now, logger=logger)
 
 
 def _workers(config: Optional[Mapping[str, Any]]) -> int:

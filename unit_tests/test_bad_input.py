@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
 from source_dynamics365_cc import SourceDynamics365Cc
-from source_dynamics365_cc.config import parse_config
+from source_dynamics365_cc.config import parse_config, register_secrets
 from source_dynamics365_cc.errors import ConfigError
 from source_dynamics365_cc.run import _precheck
 from testing.certificates import self_signed, unusable_certificate_credentials
@@ -364,6 +364,7 @@ def test_a_private_key_pasted_into_the_certificate_field_is_refused_and_asked_to
     assert "the key in 'credentials.private_key'" in error.message
     assert "now stored in the clear: replace it with a new certificate and key" in error.message
     assert_no_secret_leaked(error.message, {"credentials": {"private_key": value}})
+    register_secrets(config(credentials=credentials))
     assert filter_secrets(f"config: {value}") == "config: ****", "the pasted value is masked from now on"
 
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 import yaml
 
-from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS, SETTINGS, ClientSecret, parse_config
+from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS, SETTINGS, ClientSecret, parse_config, register_secrets
 from source_dynamics365_cc.errors import ConfigError
 from source_dynamics365_cc.signins.query import SignInQuery, Window, application_matches
 from source_dynamics365_cc.source import _workers
@@ -125,7 +125,7 @@ def test_a_secret_is_masked_in_logs_both_as_typed_and_stripped():
     from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 
     typed = "  typed-s3cr-7e2x\n"  # nothing another test registers (such as "value") is part of it
-    parse_config(config(credentials={"auth_type": "client_secret", "client_secret": typed}))
+    register_secrets(config(credentials={"auth_type": "client_secret", "client_secret": typed}))
     assert filter_secrets(f"sent {typed.strip()}!") == "sent ****!"
     assert filter_secrets(f"sent {typed}!") == "sent ****!"
 
@@ -137,9 +137,21 @@ def test_a_secret_is_masked_in_logs_url_encoded_too():
     from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 
     typed = "f0rm s3cr+t/7e~q="
-    parse_config(config(credentials={"auth_type": "client_secret", "client_secret": typed}))
+    register_secrets(config(credentials={"auth_type": "client_secret", "client_secret": typed}))
     assert filter_secrets(f"client_secret={quote_plus(typed)}&scope=x") == "client_secret=****&scope=x"
     assert filter_secrets(f"?secret={quote(typed, safe='')}") == "?secret=****"
+
+
+def test_parsing_a_config_masks_nothing_until_its_secrets_are_registered():
+    """Parsing has no side effect: which values the log formatter masks is one explicit call (run.py, source.py)."""
+    from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
+
+    typed = "unregistered-s3cr-4q1z"
+    raw = config(credentials={"auth_type": "client_secret", "client_secret": typed})
+    parse_config(raw)
+    assert filter_secrets(f"sent {typed}") == f"sent {typed}"
+    register_secrets(raw)
+    assert filter_secrets(f"sent {typed}") == "sent ****"
 
 
 def test_the_longest_application_list_keeps_the_sign_in_url_under_graphs_2048_characters():

@@ -37,8 +37,8 @@ def connector_imports(source: str, package: list[str]) -> set[str]:
     return found
 
 
-def test_the_package_has_its_three_subpackages_and_the_directory_streams():
-    assert SUBPACKAGES == ["auth", "graph", "signins", "streams"]
+def test_the_package_has_its_five_subpackages():
+    assert SUBPACKAGES == ["auth", "config", "graph", "signins", "streams"]
 
 
 @pytest.mark.parametrize("subpackage", SUBPACKAGES)

@@ -4,8 +4,9 @@
 given and never to another host, the error handler and the Retry-After backoff, and the `refusal` hook through
 which a stream claims an answer it handles itself. Next to it: `answers` (what each Graph answer means), `pages`
 (a Graph page decoded once), `throttle` (the pacers of Graph's documented limits, and Retry-After),
-`clouds` (Microsoft's hosts per national cloud), `concealed` (anonymized user names) and `dropped` (records
-Graph should not have sent, counted and reported once per sync). Nothing here knows a particular stream.
+`concealed` (anonymized user names) and `dropped` (records Graph should not have sent, counted and reported once
+per sync). Nothing here knows a particular stream: what a failure says the next sync does (`resume_note`) and why a
+record is dropped (a `DropReason`'s sentence) are worded by the streams, which hand them in.
 
 It may import: `auth` (the wording of a 403), `clock`, `config`, `errors`.
 """

@@ -2,7 +2,8 @@
 
 Every rule here fails with a `ConfigError` whose message names the setting, says what is wrong and
 how to fix it, and never repeats a secret. It runs before any network call, so `check`, `discover`
-and `read` all refuse bad input the same way.
+and `read` all refuse bad input the same way. Parsing has no side effect: `register_secrets` is the one call that
+tells the CDK's log formatter which values to mask, made once by whoever reads a config (run.py, source.py).
 """
 
 import re
@@ -13,10 +14,10 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets
 
-from .auth.certificates import CERTIFICATES_PAGE, check_certificate
-from .clock import utc_now
-from .errors import ConfigError
-from .graph.clouds import ALLOW_CUSTOM_ENDPOINTS, CLOUDS, Cloud, custom_endpoints_allowed
+from ..clock import utc_now
+from ..errors import ConfigError
+from .certificates import CERTIFICATES_PAGE, check_certificate
+from .clouds import ALLOW_CUSTOM_ENDPOINTS, CLOUDS, Cloud, custom_endpoints_allowed
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
@@ -253,13 +254,39 @@ def _tenant_id(value: Any) -> str:
     )
 
 
-def register_secret(value: str) -> None:
-    """From now on the CDK's log formatter masks `value`, as typed and stripped, and each URL-encoded (a form body
-    or a query string carries a secret that way): a message may quote any of them."""
-    for typed in dict.fromkeys((value, value.strip())):
-        for form in dict.fromkeys((typed, quote_plus(typed, safe=""), quote(typed, safe=""))):
-            if form:
-                add_to_secrets(form)
+def register_secrets(raw: Any) -> None:
+    """From now on the CDK's log formatter masks every secret of the config (`raw`, as read, valid or not): the
+    client secret, the private key and each of its base64 lines, the key's password, and a private key pasted into
+    the certificate field, which is not marked secret. Called once per command, before anything may log. The
+    formatter replaces secrets in the order they are registered, so the longest go first: a secret that holds
+    another (a pasted bundle holds the key) is masked whole."""
+    credentials = raw.get("credentials") if isinstance(raw, Mapping) else None
+    if not isinstance(credentials, Mapping):
+        return
+    key = credentials.get("private_key")
+    certificate = credentials.get("certificate")
+    secrets = [credentials.get("client_secret"), key, credentials.get("private_key_password")]
+    if isinstance(certificate, str) and PRIVATE_KEY_PEM.search(certificate):
+        secrets.append(certificate)
+    if isinstance(key, str):
+        secrets += [line for line in key.splitlines() if KEY_LINE.fullmatch(line.strip())]
+    forms = {form for secret in secrets if isinstance(secret, str) and secret.strip() for form in _forms(secret)}
+    for form in sorted(forms, key=len, reverse=True):
+        add_to_secrets(form)
+
+
+def _forms(value: str) -> set[str]:
+    """`value` as typed and stripped, and each URL-encoded (a form body or a query string carries a secret that way):
+    a message may quote any of them. A value that is not valid text (a lone surrogate) is never sent, so it is never
+    encoded: parse_config refuses it."""
+    forms = set()
+    for typed in (value, value.strip()):
+        forms.add(typed)
+        try:
+            forms.update((quote_plus(typed, safe=""), quote(typed, safe="")))
+        except UnicodeEncodeError:
+            pass
+    return forms
 
 
 def _sendable(value: str, name: str) -> str:
@@ -286,7 +313,7 @@ def _credential(value: Any, now: datetime) -> Credential:
                 "'credentials.client_secret' is empty: paste the secret's Value. "
                 "Azure portal: App registrations > your app > Certificates & secrets > Client secrets."
             )
-        register_secret(_sendable(secret, "credentials.client_secret"))
+        _sendable(secret, "credentials.client_secret")
         return ClientSecret(secret.strip())
     if auth_type == "client_certificate":
         return _certificate(value, now)
@@ -296,7 +323,7 @@ def _credential(value: Any, now: datetime) -> Credential:
 def _certificate(value: Mapping[str, Any], now: datetime) -> ClientCertificate:
     certificate = value.get("certificate")
     if isinstance(certificate, str) and PRIVATE_KEY_PEM.search(certificate):
-        register_secret(_sendable(certificate, "credentials.certificate"))
+        _sendable(certificate, "credentials.certificate")
         raise ConfigError(
             "'credentials.certificate' holds a private key: paste only the certificate here (from -----BEGIN "
             "CERTIFICATE----- to -----END CERTIFICATE-----) and the key in 'credentials.private_key', which is kept "
@@ -316,12 +343,9 @@ def _certificate(value: Mapping[str, Any], now: datetime) -> ClientCertificate:
     password = value.get("private_key_password")
     if password is not None and not isinstance(password, str):
         raise ConfigError("'credentials.private_key_password' must be text.")
-    register_secret(_sendable(key, "credentials.private_key"))
-    for line in key.splitlines():
-        if KEY_LINE.fullmatch(line.strip()):
-            register_secret(line)
+    _sendable(key, "credentials.private_key")
     if password:
-        register_secret(_sendable(password, "credentials.private_key_password"))
+        _sendable(password, "credentials.private_key_password")
     check_certificate(_sendable(certificate, "credentials.certificate").strip(), key.strip(), password or None, now)
     return ClientCertificate(certificate.strip(), key.strip(), password or None)
 
