@@ -28,6 +28,7 @@ from airbyte_cdk.sources.message.concurrent_repository import ConcurrentMessageR
 from airbyte_cdk.sources.message.repository import InMemoryMessageRepository
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.sources.streams.concurrent.partitions.types import QueueItem
+from airbyte_cdk.sources.utils.slice_logger import DebugSliceLogger
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -67,7 +68,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         queue: Queue[QueueItem] = Queue(maxsize=QUEUE_SIZE)
         self._messages = ConcurrentMessageRepository(queue, InMemoryMessageRepository())
         concurrent_source = ConcurrentSource.create(
-            _workers(config), 1, logger, self._slice_logger, self._messages, queue=queue
+            _workers(config), 1, logger, DebugSliceLogger(), self._messages, queue=queue
         )
         super().__init__(concurrent_source)
         self._catalog = catalog

@@ -39,9 +39,17 @@ class SignInWindowCursor(ConcurrentCursor):
     """
 
     def __init__(
-        self, sizer: WindowSizer, progress: ReadProgress, earliest: datetime, lookback: timedelta, **kwargs: Any
+        self,
+        sizer: WindowSizer,
+        progress: ReadProgress,
+        earliest: datetime,
+        lookback: timedelta,
+        sync_end: datetime,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        """`sync_end` is the end frozen at the start of the sync; the other keywords are ConcurrentCursor's."""
+        super().__init__(end_provider=lambda: sync_end, **kwargs)
+        self._sync_end = sync_end
         self._sizer = sizer
         self._progress = progress
         self.first = max(earliest, self.start - lookback)
@@ -54,11 +62,10 @@ class SignInWindowCursor(ConcurrentCursor):
         self._progress.start(len(windows))
         newest = self._sizer.newest
         if newest is not None:  # each window's expected count, to refine the estimate as windows finish
-            end = self._end_provider()
             self._progress.expect(
                 {
                     window_key(window): newest.records_in(
-                        parse_instant(window[START_KEY]), parse_instant(window[END_KEY]), end
+                        parse_instant(window[START_KEY]), parse_instant(window[END_KEY]), self._sync_end
                     )
                     for window in windows
                 }
@@ -116,7 +123,7 @@ def sign_in_cursor(
         cursor_field=CursorField(CURSOR_FIELD),
         slice_boundary_fields=SLICE_BOUNDARIES,
         start=config.start,
-        end_provider=lambda: sync_end,
+        sync_end=sync_end,
     )
 
 
