@@ -4,7 +4,6 @@ Concurrent sources need the catalog and state in their constructor. Configuratio
 answered here, before the CDK's JSON-schema check, so that they read as plain sentences.
 """
 
-import logging
 import sys
 import traceback
 from datetime import datetime
@@ -28,7 +27,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .allocator import keep_memory_flat
 from .clock import utc_now
-from .config import SETTINGS, legacy_notice, legacy_settings, parse_config, register_secrets
+from .config import SETTINGS, ConnectorConfig, legacy_notice, legacy_settings, parse_config, register_secrets
 from .errors import ConfigError
 from .runtime import MACHINE, Runtime
 from .signins.state import fresh_start_notice, legacy_state_notices
@@ -99,9 +98,9 @@ def _precheck(args: List[str], now: Optional[datetime] = None) -> Optional[int]:
     try:
         config = _read_file(SourceDynamics365Cc.read_config, config_path, "config")
         register_secrets(config)
-        parse_config(config, now=now)
+        parsed = parse_config(config, now=now)
         if command == "read":
-            catalog = _check_catalog(AirbyteEntrypoint.extract_catalog(args), config)
+            catalog = _check_catalog(AirbyteEntrypoint.extract_catalog(args), config, parsed)
             _check_state(AirbyteEntrypoint.extract_state(args), now, catalog)
     except ConfigError as error:
         if command == "check":
@@ -120,16 +119,16 @@ def _read_file(reader: Callable[[str], T], path: str, what: str) -> T:
         raise ConfigError(f"Cannot read the {what} file {path} ({type(error).__name__}): {FILE_HINTS[what]}") from None
 
 
-def _check_catalog(catalog_path: Optional[str], config: Mapping[str, Any]) -> Optional[ConfiguredAirbyteCatalog]:
+def _check_catalog(
+    catalog_path: Optional[str], config: Mapping[str, Any], parsed: ConnectorConfig
+) -> Optional[ConfiguredAirbyteCatalog]:
     """Every configured stream must exist here; the CDK would silently skip it. Any sync mode can be read: a stream
-    without incremental is read in full (see source.py), as the CDK does."""
+    without incremental is read in full (see source.py), as the CDK does. The streams are built from the config
+    parsed already, so a read parses its config twice: here, before the CDK starts, and once in the source."""
     if not catalog_path:
         return None
     catalog = _read_file(SourceDynamics365Cc.read_catalog, catalog_path, "catalog")
-    offered = {
-        stream.name
-        for stream in SourceDynamics365Cc(None, config, None).discover(logging.getLogger("airbyte"), config).streams
-    }
+    offered = {stream.name for stream in SourceDynamics365Cc(None, config, None).streams_for(parsed)}
     for configured in catalog.streams:
         name = configured.stream.name
         if name not in offered:

@@ -136,11 +136,12 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
         """Built once per config: `read` asks twice (the CDK's adapter for the concurrent streams, then for the
         others), and one set of streams means one token provider and one request budget per sync."""
         if self._built is None or self._built[0] != config:
-            self._built = (config, self._build_streams(config))
+            self._built = (config, self.streams_for(_parsed(config, logger, now=self._sync_end)))
         return self._built[1]
 
-    def _build_streams(self, config: Mapping[str, Any]) -> List[Stream]:
-        parsed = _parsed(config, logger, now=self._sync_end)
+    def streams_for(self, parsed: ConnectorConfig) -> List[Stream]:
+        """The streams a parsed config offers, built (nothing is sent): `streams` and run.py's catalog check, which
+        has parsed the config already."""
         authenticator = GraphAuthenticator(
             GraphTokenProvider(parsed, logger, self._runtime.sleep, self._runtime.deadline_seconds)
         )
