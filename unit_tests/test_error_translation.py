@@ -6,12 +6,17 @@ import pytest
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_dynamics365_cc.auth.entra import token_error_message
+from source_dynamics365_cc.auth.tokens import GraphAuthenticator, GraphTokenProvider
+from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import FilterRefused, SignInActivityRefused
 from source_dynamics365_cc.graph.answers import GraphErrorHandler
 from source_dynamics365_cc.signins.refusal import filter_refusal
+from source_dynamics365_cc.streams import Groups, NonInteractiveSignIns, SignIns, SubscribedSkus, Users
 from source_dynamics365_cc.streams.restarts import RESUME_NOTE
+from testing.graph_fakes import config
 
 
 def answer(status: int, body=None, path="/v1.0/auditLogs/signIns", text=None) -> requests.Response:
@@ -142,3 +147,16 @@ def test_any_other_400_fails_with_graphs_message(url, body):
 
     assert resolution.response_action == ResponseAction.FAIL
     assert body["error"]["message"] in resolution.error_message
+
+
+@pytest.mark.parametrize("kind", [Users, Groups, SubscribedSkus, SignIns, NonInteractiveSignIns])
+def test_every_streams_failure_ends_with_what_the_next_sync_does(kind):
+    """graph/ words no stream: each stream hands its error handler and its backoff the note (streams/restarts.py)."""
+    parsed = parse_config(config())
+    stream = kind(parsed, GraphAuthenticator(GraphTokenProvider(parsed)))
+    busy = answer(503, graph("serviceNotAvailable"), f"/v1.0/{kind.collection}")
+    assert stream.get_error_handler().interpret_response(busy).error_message.endswith(RESUME_NOTE)
+    busy.headers["Retry-After"] = "3600"
+    with pytest.raises(AirbyteTracedException) as ended:
+        stream.get_backoff_strategy().backoff_time(busy, 1)
+    assert ended.value.message.endswith(RESUME_NOTE)

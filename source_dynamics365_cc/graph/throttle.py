@@ -37,7 +37,7 @@ MAX_BACKOFF_SECONDS = 60.0
 MAX_RETRY_AFTER_SECONDS = 300.0
 # The CDK reads a backoff of 0 as "no opinion" and falls back to its own exponential default (up to 61 tries and
 # 15 minutes). Graph's `Retry-After: 0` means "ask again now", so a wait is never shorter than this: the CDK then
-# retries after its extra second, as Graph asks, and every wait still counts against check's budget.
+# retries after its extra second, as Graph asks, and every wait still counts against a WaitLimit.
 MIN_BACKOFF_SECONDS = 0.001
 
 
