@@ -165,6 +165,18 @@ def test_the_exception_reader_finds_an_exception_type_written_any_way():
     assert exception_classes(source) == {"A", "B", "C", "D", "E", "F"}
 
 
+def test_no_two_classes_of_the_package_share_a_name():
+    """A class name says what it is: two different things under one name send a reader to the wrong one."""
+    defined = [
+        (node.name, str(path.relative_to(PACKAGE)))
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef)
+    ]
+    names = [name for name, _ in defined]
+    assert sorted({f"{name} in {where}" for name, where in defined if names.count(name) > 1}) == []
+
+
 def test_licensing_imports_nothing_of_the_connector_and_its_table_ships_with_the_package():
     """The one rule for Dynamics 365 SKUs is a leaf every layer may use; its table is package data, installed with
     the package (setup.py) in an image and an editable install alike."""
