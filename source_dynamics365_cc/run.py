@@ -57,9 +57,9 @@ def _warn(message: str) -> None:
 def _migrate_config(args: List[str]) -> None:
     """A config that leaves out a setting whose default a release changed keeps what it was saved with
     (config/settings.py `legacy_settings`), and says so. As Airbyte's own connectors migrate a config: the value is
-    written in, the platform gets the migrated config in a CONNECTOR_CONFIG control message (it stores it for the next runs; the
-    protocol carries a config whole, secrets too), the --config file is rewritten (a `docker run` user's file), and
-    a WARN line per setting says which value applies. A file that cannot be read is _precheck's to report; one that
+    written in, the platform gets the migrated config in a CONNECTOR_CONFIG control message (it stores it for the next
+    runs; the protocol carries a config whole, secrets too), the --config file is rewritten (a `docker run` user's
+    file), and a WARN line per setting says which value applies. A file that cannot be read is _precheck's to report; one that
     cannot be written (a read-only mount) is said in the same line."""
     if _command(args) not in ("check", "discover", "read"):
         return

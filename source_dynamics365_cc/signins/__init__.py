@@ -1,5 +1,6 @@
-"""The window engine of the sign-in read: how the `sign_ins` and `non_interactive_sign_ins` streams (streams/sign_ins.py)
-cut the log into createdDateTime windows, ask Graph for one, and keep their state. It knows no stream class.
+"""The window engine of the sign-in read: how the `sign_ins` and `non_interactive_sign_ins` streams
+(streams/sign_ins.py) cut the log into createdDateTime windows, ask Graph for one, and keep their state. It knows no
+stream class.
 
 `cursor` is the CDK's ConcurrentCursor over the windows; `windows` sizes them, with the volume probe in `density`;
 `query` builds the `$filter` of one window and checks each record against it (and words why one is dropped);
