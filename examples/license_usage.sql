@@ -58,7 +58,7 @@
 --   evidence_start  optional: when the synced sign-ins begin (the first sync's start_date). Unset, the earliest
 --                   sign-in record, which can only understate the evidence.
 --
--- Output: eight views.
+-- Output: nine views.
 --   evidence       one row: where the sign-in evidence starts, how many days it covers, and which of the optional
 --                  tables hold anything (renewal dates, directory roles, leave dates).
 --   license_usage  one row per Dynamics 365 seat SKU (appliesTo "User"): product, role, units bought, assigned and
@@ -70,6 +70,7 @@
 --   reclaim        the worklist: one row per user and SKU to act on, with the action (remove, downgrade, convert,
 --                  review), the reason in words, the ids (user, SKU, group), the evidence and the money.
 --   excluded       the seats the exclusions table keeps off the worklist, with its reason, owner and date.
+--   seats          every holder's seat: on the worklist with its action, or the reason it is not.
 --   add_ons        Dynamics 365 SKUs that are no one's seat (appliesTo "Company": storage, capacity).
 --   money          per currency: the monthly and annual cost of idle and of unassigned seats.
 --   money_by_action  per currency and action: seats, and what the action saves a month and a year.
@@ -610,6 +611,25 @@ FROM holder_seats AS seat
 JOIN users AS u ON u.id = seat.user_id
 JOIN dynamics_skus AS sku ON sku.sku_id = seat.sku_id
 WHERE seat.action IS NOT NULL AND seat.excluded_because IS NOT NULL
+ORDER BY user_principal_name, sku.sku_part_number;
+
+-- Every holder's seat and what the worklist does with it: its action and reason, or why it is left alone (in use, in
+-- its grace period, no sign-in records, excluded): nobody's seat drops out of the answer without a reason.
+CREATE OR REPLACE TEMP VIEW seats AS
+SELECT
+    seat.user_id,
+    u.userPrincipalName AS user_principal_name,
+    seat.sku_id,
+    sku.sku_part_number,
+    seat.action IS NOT NULL AND seat.excluded_because IS NULL AS on_worklist,
+    seat.action,
+    CASE
+        WHEN seat.excluded_because IS NOT NULL THEN 'excluded: ' || seat.excluded_because
+        ELSE seat.reason
+    END AS reason
+FROM holder_seats AS seat
+JOIN users AS u ON u.id = seat.user_id
+JOIN dynamics_skus AS sku ON sku.sku_id = seat.sku_id
 ORDER BY user_principal_name, sku.sku_part_number;
 
 -- Dynamics 365 SKUs that apply to the company, not to users: bought, never anybody's seat.

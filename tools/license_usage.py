@@ -42,8 +42,9 @@ LEAVERS_EMPTY = "CREATE TABLE leavers (id VARCHAR, employeeLeaveDateTime TIMESTA
 
 @dataclass(frozen=True)
 class LicenseUsage:
-    """The answer as of one instant: the evidence it stands on, one row per seat SKU, every idle seat, the add-ons,
-    the money per currency, and what the price list says about itself."""
+    """The answer as of one instant: the evidence it stands on, one row per seat SKU, the worklist, the add-ons, the
+    money per currency, what the price list says about itself, the money per action, the excluded seats and every
+    holder's seat with what the worklist does with it."""
 
     as_of: dt.datetime
     evidence: dict[str, Any]
@@ -54,6 +55,7 @@ class LicenseUsage:
     price_note: str | None = None
     money_by_action: list[dict[str, Any]] = field(default_factory=list)
     excluded: list[dict[str, Any]] = field(default_factory=list)
+    seats: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def example_prices(self) -> bool:
@@ -185,6 +187,7 @@ def answer(
         price_note,
         _rows(con, "money_by_action"),
         _rows(con, "excluded"),
+        _rows(con, "seats"),
     )
 
 
