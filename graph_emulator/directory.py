@@ -306,9 +306,9 @@ class Directory:
             roll = (h >> (5 * n)) % 20
             by_group = (roll >= 9 if sku.dynamics else roll < 15) and index not in self.cast
             both = sku.dynamics and roll >= 17 and index not in self.cast
-            group = self._licence_group(index, sku)
             if by_group or not direct_allowed:
                 grouped = licensed_at + (h >> (5 * n + 20)) % (90 * 86400) * TICKS
+                group = self._licence_group(index, sku)
                 states.append(_assignment(sku, group, "Active", None, min(grouped, self._now)))
             if direct_allowed and (both or not by_group):
                 states.append(_assignment(sku, None, "Active", None, licensed_at))
