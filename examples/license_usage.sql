@@ -312,11 +312,27 @@ LEFT JOIN dynamics_sign_ins AS sign_in
     ON sign_in.user_id = holder.user_id AND (sign_in.family = seat.family OR seat.family = '*')
 GROUP BY holder.sku_id, holder.user_id;
 
+-- The other product families a holder used within the seat's window (a Business Central seat's holder who works in
+-- Dataverse): said in the reason, never counted for the seat.
+CREATE OR REPLACE TEMP VIEW families_elsewhere AS
+SELECT holder.sku_id, holder.user_id, string_agg(DISTINCT used.family, ', ' ORDER BY used.family) AS families
+FROM dynamics_holders AS holder
+JOIN dynamics_skus AS sku ON sku.sku_id = holder.sku_id
+CROSS JOIN evidence
+JOIN dynamics_sign_ins AS used
+    ON used.user_id = holder.user_id
+    AND used.evidence = 'use'
+    AND used.created_at >= greatest(getvariable('as_of') - to_days(sku.threshold_days), evidence.evidence_start)
+LEFT JOIN seat_families AS own ON own.sku_id = holder.sku_id AND own.family IN (used.family, '*')
+WHERE own.sku_id IS NULL
+GROUP BY holder.sku_id, holder.user_id;
+
 -- One row per holder and seat, with the evidence. The window a holder is judged on runs from as_of minus the SKU's
 -- threshold, or from the start of the evidence if that is later. A seat assigned within the threshold is in its grace
 -- period, not idle whatever its sign-ins, unless the account is disabled: nobody can start using that seat. days_idle
 -- counts from the last sign-in to the seat's family, the seat's assignment or the start of the evidence, whichever is
--- latest, so it never claims more than the records show.
+-- latest, so it never claims more than the records show. Idle (in holder_seats): past the grace period, with
+-- evidence, and no sign-in to the seat's family in the window.
 CREATE OR REPLACE TEMP VIEW holder_activity AS
 SELECT
     holder.sku_id,
@@ -329,18 +345,24 @@ SELECT
     seen.last_use AS last_sign_in,
     seen.other_clients,
     coalesce(seen.last_other_client >= judged.window_start, FALSE) AS other_client_in_window,
-    (
-        SELECT string_agg(DISTINCT elsewhere.family, ', ' ORDER BY elsewhere.family)
-        FROM dynamics_sign_ins AS elsewhere
-        WHERE elsewhere.user_id = holder.user_id
-          AND elsewhere.evidence = 'use'
-          AND elsewhere.created_at >= judged.window_start
-          AND elsewhere.family NOT IN (SELECT family FROM seat_families WHERE seat_families.sku_id = holder.sku_id)
-    ) AS families_used_instead,
+    elsewhere.families AS families_used_instead,
     coalesce(route.direct, FALSE) AS direct,
     route.through_groups,
     route.group_ids,
     person.account_enabled,
+    person.guest,
+    person.leave_date,
+    person.directory_role,
+    person.seen_interactive,
+    person.last_sign_in_any_app,
+    names.families,
+    sku.sku_part_number,
+    sku.attach_sku,
+    sku.qualifying_bases,
+    sku.monthly_price,
+    sku.attach_monthly_price,
+    sku.currency,
+    sku.renewal_date,
     coalesce(seen.last_use >= getvariable('as_of') - INTERVAL 7 DAY, FALSE) AS used_7_days,
     coalesce(seen.last_use >= judged.window_start, FALSE) AS used_in_window,
     person.account_enabled
@@ -356,20 +378,15 @@ SELECT
 FROM dynamics_holders AS holder
 JOIN dynamics_skus AS sku ON sku.sku_id = holder.sku_id
 JOIN user_facts AS person ON person.user_id = holder.user_id
+JOIN seat_family_names AS names ON names.sku_id = holder.sku_id
 CROSS JOIN evidence
 CROSS JOIN LATERAL (
     SELECT greatest(getvariable('as_of') - to_days(sku.threshold_days), evidence.evidence_start) AS window_start
 ) AS judged
 LEFT JOIN seat_evidence AS seen ON seen.user_id = holder.user_id AND seen.sku_id = holder.sku_id
 LEFT JOIN licensed_since AS since ON since.user_id = holder.user_id AND since.sku_id = holder.sku_id
-LEFT JOIN seat_routes AS route ON route.user_id = holder.user_id AND route.sku_id = holder.sku_id;
-
--- Idle: past the grace period (a disabled account has none), with evidence, and no sign-in to the seat's family in
--- the window.
-CREATE OR REPLACE TEMP VIEW idle_seats AS
-SELECT *
-FROM holder_activity
-WHERE has_evidence AND NOT in_grace AND NOT used_in_window;
+LEFT JOIN seat_routes AS route ON route.user_id = holder.user_id AND route.sku_id = holder.sku_id
+LEFT JOIN families_elsewhere AS elsewhere ON elsewhere.user_id = holder.user_id AND elsewhere.sku_id = holder.sku_id;
 
 -- Right-sizing on the roles of the seats one user holds (sku_roles, from Microsoft's licensing guide). Of two or more
 -- full base licences the dearest stays the base and each other one that has an attach edition becomes it; Team
@@ -377,27 +394,39 @@ WHERE has_evidence AND NOT in_grace AND NOT used_in_window;
 -- its qualifying bases beside it.
 CREATE OR REPLACE TEMP VIEW seat_roles AS
 SELECT
-    activity.sku_id,
-    activity.user_id,
-    CASE WHEN sku.role = 'base' THEN row_number() OVER (
-        PARTITION BY activity.user_id, sku.role = 'base'
-        ORDER BY sku.monthly_price DESC NULLS LAST, sku.sku_part_number
-    ) END AS base_rank,
-    (
-        SELECT string_agg(other.sku_part_number, ', ' ORDER BY other.sku_part_number)
-        FROM holder_activity AS mine
-        JOIN dynamics_skus AS other ON other.sku_id = mine.sku_id
-        WHERE mine.user_id = activity.user_id AND other.role IN ('base', 'attach') AND other.sku_id <> sku.sku_id
-    ) AS full_licences,
-    sku.role = 'attach' AND NOT EXISTS (
-        SELECT 1
-        FROM holder_activity AS mine
-        JOIN dynamics_skus AS other ON other.sku_id = mine.sku_id
-        WHERE mine.user_id = activity.user_id
-          AND position(';' || other.sku_part_number || ';' IN ';' || coalesce(sku.qualifying_bases, '') || ';') > 0
-    ) AS attach_without_base
-FROM holder_activity AS activity
-JOIN dynamics_skus AS sku ON sku.sku_id = activity.sku_id;
+    ranked.*,
+    min(CASE WHEN ranked.base_rank = 1 THEN ranked.sku_part_number END) OVER (PARTITION BY ranked.user_id)
+        AS first_base
+FROM (
+    SELECT
+        holder.sku_id,
+        holder.user_id,
+        sku.sku_part_number,
+        CASE WHEN sku.role = 'base' THEN row_number() OVER (
+            PARTITION BY holder.user_id, sku.role = 'base'
+            ORDER BY sku.monthly_price DESC NULLS LAST, sku.sku_part_number
+        ) END AS base_rank,
+        full_licence.parts AS full_licences,
+        sku.role = 'attach' AND qualifying.user_id IS NULL AS attach_without_base
+    FROM dynamics_holders AS holder
+    JOIN dynamics_skus AS sku ON sku.sku_id = holder.sku_id
+    LEFT JOIN (
+        SELECT mine.user_id, mine.sku_id, string_agg(other.sku_part_number, ', ' ORDER BY other.sku_part_number) AS parts
+        FROM dynamics_holders AS mine
+        JOIN dynamics_holders AS held ON held.user_id = mine.user_id AND held.sku_id <> mine.sku_id
+        JOIN dynamics_skus AS other ON other.sku_id = held.sku_id
+        WHERE other.role IN ('base', 'attach')
+        GROUP BY mine.user_id, mine.sku_id
+    ) AS full_licence ON full_licence.user_id = holder.user_id AND full_licence.sku_id = holder.sku_id
+    LEFT JOIN (
+        SELECT DISTINCT mine.user_id, mine.sku_id
+        FROM dynamics_holders AS mine
+        JOIN dynamics_skus AS attach ON attach.sku_id = mine.sku_id
+        JOIN dynamics_holders AS held ON held.user_id = mine.user_id
+        JOIN dynamics_skus AS base ON base.sku_id = held.sku_id
+        WHERE position(';' || base.sku_part_number || ';' IN ';' || coalesce(attach.qualifying_bases, '') || ';') > 0
+    ) AS qualifying ON qualifying.user_id = holder.user_id AND qualifying.sku_id = holder.sku_id
+) AS ranked;
 
 -- Every seat judged: the kind of account, the action (remove, downgrade, convert, review) and its reason, or, for a
 -- seat left alone, why. The first that applies wins: a disabled account (remove now, grace or not), a leaver, a guest
@@ -475,34 +504,14 @@ FROM (
     FROM (
         SELECT
             activity.*,
-            person.guest,
-            person.leave_date,
-            person.directory_role,
-            person.last_sign_in_any_app,
-            names.families,
-            sku.sku_part_number,
-            sku.attach_sku,
-            sku.qualifying_bases,
-            sku.monthly_price,
-            sku.attach_monthly_price,
-            sku.currency,
-            sku.renewal_date,
             roles.base_rank,
+            roles.first_base,
             roles.full_licences,
             roles.attach_without_base,
-            (
-                SELECT min(top_base.sku_part_number)
-                FROM seat_roles AS top_role
-                JOIN dynamics_skus AS top_base ON top_base.sku_id = top_role.sku_id
-                WHERE top_role.user_id = activity.user_id AND top_role.base_rank = 1
-            ) AS first_base,
             activity.has_evidence AND NOT activity.in_grace AND NOT activity.used_in_window AS idle,
             activity.has_evidence AND activity.last_non_interactive IS NOT NULL AND activity.last_interactive IS NULL
-                AND NOT person.seen_interactive AS integration
+                AND NOT activity.seen_interactive AS integration
         FROM holder_activity AS activity
-        JOIN user_facts AS person ON person.user_id = activity.user_id
-        JOIN dynamics_skus AS sku ON sku.sku_id = activity.sku_id
-        JOIN seat_family_names AS names ON names.sku_id = activity.sku_id
         JOIN seat_roles AS roles ON roles.user_id = activity.user_id AND roles.sku_id = activity.sku_id
     ) AS facts
 ) AS judged
@@ -528,24 +537,22 @@ SELECT
         WHEN sku.role = 'trial' THEN 'a trial: free units, not seats bought'
         WHEN sku.role = 'device' THEN 'a device licence: for shared devices, not people'
     END AS not_counted_unassigned,
-    count(activity.user_id) AS holders,
+    count(seat.user_id) AS holders,
     sku.threshold_days,
-    count(CASE WHEN activity.used_7_days THEN 1 END) AS used_last_7_days,
-    count(CASE WHEN activity.used_in_window THEN 1 END) AS used_in_threshold,
-    count(CASE WHEN activity.in_grace AND NOT activity.used_in_window THEN 1 END) AS in_grace,
-    count(idle.user_id) AS idle,
-    count(CASE WHEN idle.through_groups IS NOT NULL THEN 1 END) AS idle_through_group,
+    count(CASE WHEN seat.used_7_days THEN 1 END) AS used_last_7_days,
+    count(CASE WHEN seat.used_in_window THEN 1 END) AS used_in_threshold,
+    count(CASE WHEN seat.in_grace AND NOT seat.used_in_window THEN 1 END) AS in_grace,
+    count(CASE WHEN seat.idle THEN 1 END) AS idle,
+    count(CASE WHEN seat.idle AND seat.through_groups IS NOT NULL THEN 1 END) AS idle_through_group,
     count(CASE WHEN seat.action IS NOT NULL AND seat.excluded_because IS NULL THEN 1 END) AS worklist,
     sku.renewal_date,
     sku.monthly_price,
     sku.currency,
-    count(idle.user_id) * sku.monthly_price AS idle_monthly_cost,
+    count(CASE WHEN seat.idle THEN 1 END) * sku.monthly_price AS idle_monthly_cost,
     CASE WHEN sku.counts_unassigned THEN greatest(sku.units_bought - sku.units_assigned, 0) * sku.monthly_price END
         AS unassigned_monthly_cost
 FROM dynamics_skus AS sku
-LEFT JOIN holder_activity AS activity ON activity.sku_id = sku.sku_id
-LEFT JOIN idle_seats AS idle ON idle.sku_id = activity.sku_id AND idle.user_id = activity.user_id
-LEFT JOIN holder_seats AS seat ON seat.sku_id = activity.sku_id AND seat.user_id = activity.user_id
+LEFT JOIN holder_seats AS seat ON seat.sku_id = sku.sku_id
 WHERE sku.is_seat
 GROUP BY sku.sku_part_number, sku.product_name, sku.role, sku.units_bought, sku.units_assigned,
     sku.counts_unassigned, sku.threshold_days, sku.renewal_date, sku.monthly_price, sku.currency

@@ -1,5 +1,6 @@
-"""examples/license_usage.sql on hand-made records: the windows' edges, what counts as use, groups, failed assignments,
-non-interactive sign-ins, repeated records and PyAirbyte's lowercased columns."""
+"""examples/license_usage.sql on hand-made records: the windows' edges, what counts as use (and for which product),
+groups, failed assignments, non-interactive sign-ins, the kind of account and the action per seat, right-sizing,
+money by term, exclusions, snapshots, repeated records and PyAirbyte's lowercased columns."""
 
 import csv
 import datetime as dt
@@ -11,8 +12,10 @@ import duckdb
 import pytest
 
 from source_dynamics365_cc.licensing import classify
+from tools import sku_families
 from tools.license_usage import (
     EXAMPLE_PRICES,
+    EXAMPLES,
     SQL,
     answer,
     evidence_line,
@@ -20,6 +23,7 @@ from tools.license_usage import (
     load_lists,
     money_lines,
     report,
+    unknowns,
     write_reclaim,
 )
 
@@ -82,7 +86,12 @@ def user(
             for s in held
         ],
         "licenseAssignmentStates": states,
-        "signInActivity": {"lastSignInDateTime": at(dt.timedelta(hours=1)), "lastNonInteractiveSignInDateTime": None},
+        # A failed attempt an hour ago, the last success two hours ago: "last sign-in, any app" is the success.
+        "signInActivity": {
+            "lastSignInDateTime": at(dt.timedelta(hours=1)),
+            "lastNonInteractiveSignInDateTime": None,
+            "lastSuccessfulSignInDateTime": at(dt.timedelta(hours=2)),
+        },
     }
 
 
@@ -120,7 +129,7 @@ USERS = [
     user("ada", SALES),  # signed in exactly 7 days ago: inside the 7-day window
     user("bo", SALES, groups=(SALES,)),  # 7 days and a second ago: inside 30 days only; held both ways
     user("cy", groups=(SALES,)),  # only a failed sign-in: idle, through a group
-    user("di", SALES),  # the Outlook add-in reaching Dataverse (resourceId only): used
+    user("di", SALES),  # only the Outlook add-in reaching Dataverse (resourceId only): shown, not use; idle
     user("ed", SALES, SERVICE),  # only Office: idle, for both SKUs; account disabled
     user("fay", OFFICE, failed=(SALES,)),  # a failed group assignment grants nothing
     user("gus", SALES),  # only a non-interactive sign-in
@@ -207,16 +216,21 @@ def test_one_row_per_dynamics_seat_sku_with_use_grace_and_idle_seats(records):
     assert rows["DYN365_ENTERPRISE_SALES"] == {
         "sku_part_number": "DYN365_ENTERPRISE_SALES",
         "product_name": "Dynamics 365 for Sales Enterprise Edition",
+        "role": "base",
         "units_bought": 12,
         "units_assigned": 10,
         "units_unassigned": 2,
+        "not_counted_unassigned": None,
         "holders": 10,  # everyone but fay, whose group assignment failed
         "threshold_days": 30,
-        "used_last_7_days": 2,  # ada (exactly 7 days), di (through the Outlook add-in)
-        "used_in_threshold": 3,  # and bo
+        "used_last_7_days": 1,  # ada (exactly 7 days)
+        "used_in_threshold": 2,  # and bo
         "in_grace": 1,  # kai, licensed two days ago
-        "idle": 6,  # cy (failed sign-in), ed (Office only), gus, hal (after as_of), ivy (31st day), jo
+        "idle": 7,  # cy (failed sign-in), di (Outlook add-in only), ed (Office only), gus, hal (after as_of), ivy
+        # (31st day), jo
         "idle_through_group": 1,  # cy; bo holds it through a group too, but uses it
+        "worklist": 7,
+        "renewal_date": None,
         "monthly_price": None,
         "currency": None,
         "idle_monthly_cost": None,
@@ -245,8 +259,8 @@ def test_company_add_ons_are_listed_apart_not_as_seats(records):
 def test_non_interactive_sign_ins_count_as_use_when_read(records):
     write(records, "non_interactive_sign_ins", [sign_in(9, "gus", 2 * DAY)])
     usage = run(records, ("users", "subscribed_skus", "sign_ins", "non_interactive_sign_ins"))
-    assert by_sku(usage)["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 3
-    assert by_sku(run(records))["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 2
+    assert by_sku(usage)["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 2
+    assert by_sku(run(records))["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 1
     assert "gus@contoso.com" not in {row["user_principal_name"] for row in usage.reclaim}
 
 
@@ -254,7 +268,7 @@ def test_the_reclaim_list_has_every_idle_seat_with_its_evidence(records):
     usage = run(records, reshape=("INSERT INTO groups VALUES ('group-1', 'Sales licences')",))
     rows = {(row["user_principal_name"].split("@")[0], row["sku_part_number"]): row for row in usage.reclaim}
     assert sorted(rows) == sorted(
-        [(name, "DYN365_ENTERPRISE_SALES") for name in ("cy", "ed", "gus", "hal", "ivy", "jo")]
+        [(name, "DYN365_ENTERPRISE_SALES") for name in ("cy", "di", "ed", "gus", "hal", "ivy", "jo")]
         + [("ed", "DYN365_ENTERPRISE_CUSTOMER_SERVICE")]
     )
     cy = rows[("cy", "DYN365_ENTERPRISE_SALES")]
@@ -264,14 +278,16 @@ def test_the_reclaim_list_has_every_idle_seat_with_its_evidence(records):
     assert cy["days_idle"] == 30 and cy["idle_longer_than_evidence"]
     assert cy["last_dynamics_interactive"] is None and cy["last_dynamics_non_interactive"] is None
     assert cy["licensed_since"] == AS_OF - 60 * DAY
-    assert cy["last_sign_in_any_app"] == AS_OF - dt.timedelta(hours=1)
+    assert cy["last_sign_in_any_app"] == AS_OF - dt.timedelta(hours=2), "the last success, not the failed attempt"
+    assert (cy["user_id"], cy["sku_id"], cy["group_ids"]) == ("cy", SALES, GROUP)
+    assert (cy["action"], cy["reason"]) == ("remove", "no Dataverse sign-in in 30 days")
     ivy = rows[("ivy", "DYN365_ENTERPRISE_SALES")]
     assert ivy["last_dynamics_interactive"] == AS_OF - 30 * DAY - SECOND and not ivy["idle_longer_than_evidence"]
     assert rows[("jo", "DYN365_ENTERPRISE_SALES")]["assigned"] == "direct"
     assert rows[("ed", "DYN365_ENTERPRISE_SALES")]["account_enabled"] is False
-    assert [row["days_idle"] for row in usage.reclaim] == sorted(
-        (row["days_idle"] for row in usage.reclaim), reverse=True
-    )
+    di = rows[("di", "DYN365_ENTERPRISE_SALES")]
+    assert di["action"] == "review" and di["other_clients"] == f"{OUTLOOK_ADD_IN} (other client)"
+    assert [row["user_principal_name"] for row in usage.reclaim][:2] == ["ed@contoso.com"] * 2, "disabled first"
 
 
 def test_a_holder_licensed_two_days_ago_is_in_grace_not_idle(records):
@@ -283,7 +299,7 @@ def test_a_short_evidence_span_caps_days_idle_and_says_so(records):
     usage = run(records, evidence_start=AS_OF - 10 * DAY)
     assert usage.evidence["evidence_days"] == 10
     assert max(row["days_idle"] for row in usage.reclaim) == 10
-    assert by_sku(usage)["DYN365_ENTERPRISE_SALES"]["used_in_threshold"] == 3  # bo's 7-day-old sign-in still counts
+    assert by_sku(usage)["DYN365_ENTERPRISE_SALES"]["used_in_threshold"] == 2  # bo's 7-day-old sign-in still counts
     assert {row["user_principal_name"] for row in usage.reclaim if row["idle_longer_than_evidence"]} >= {
         "ivy@contoso.com"
     }
@@ -291,11 +307,15 @@ def test_a_short_evidence_span_caps_days_idle_and_says_so(records):
     assert "SHORTER" not in evidence_line(run(records))
 
 
-def test_no_sign_in_records_call_nobody_idle(tmp_path):
+def test_no_sign_in_records_call_nobody_idle_but_a_disabled_account_is_still_listed(tmp_path):
     write(tmp_path, "users", USERS)
     write(tmp_path, "subscribed_skus", SKUS)
     usage = run(tmp_path)
-    assert usage.evidence["evidence_days"] == 0 and usage.reclaim == []
+    assert usage.evidence["evidence_days"] == 0
+    assert {(row["user_principal_name"], row["action"]) for row in usage.reclaim} == {("ed@contoso.com", "remove")}
+    assert {row["reason"] for row in usage.seats if row["user_principal_name"] == "ada@contoso.com"} == {
+        "not judged: no sign-in records"
+    }
 
 
 def test_a_threshold_per_sku(records, tmp_path_factory):
@@ -303,9 +323,9 @@ def test_a_threshold_per_sku(records, tmp_path_factory):
     thresholds = listed(lists, "t.csv", "# days\nsku_part_number,threshold_days\nDYN365_ENTERPRISE_SALES,5\n")
     sales = by_sku(run(records, thresholds=thresholds))["DYN365_ENTERPRISE_SALES"]
     assert sales["threshold_days"] == 5
-    assert sales["used_in_threshold"] == 1  # di; ada's sign-in is 7 days old
+    assert sales["used_in_threshold"] == 0  # ada's sign-in is 7 days old, bo's older
     assert sales["in_grace"] == 1  # kai, licensed two days ago
-    assert sales["idle"] == 8  # ada and bo now too
+    assert sales["idle"] == 9  # ada and bo now too
 
 
 def test_money_from_a_price_list_and_none_without_one(records, tmp_path_factory):
@@ -315,9 +335,21 @@ def test_money_from_a_price_list_and_none_without_one(records, tmp_path_factory)
     )
     usage = run(records, prices=prices)
     sales = by_sku(usage)["DYN365_ENTERPRISE_SALES"]
-    assert (sales["idle_monthly_cost"], sales["unassigned_monthly_cost"]) == (6 * 95.5, 2 * 95.5)
+    assert (sales["idle_monthly_cost"], sales["unassigned_monthly_cost"]) == (7 * 95.5, 2 * 95.5)
     assert by_sku(usage)["DYN365_ENTERPRISE_CUSTOMER_SERVICE"]["idle_monthly_cost"] is None
-    assert usage.money == [{"currency": "EUR", "idle_monthly_cost": 6 * 95.5, "unassigned_monthly_cost": 2 * 95.5}]
+    assert usage.money == [
+        {
+            "currency": "EUR",
+            "idle_monthly_cost": 7 * 95.5,
+            "unassigned_monthly_cost": 2 * 95.5,
+            "idle_annual_cost": 12 * 7 * 95.5,
+            "unassigned_annual_cost": 12 * 2 * 95.5,
+        }
+    ]
+    assert {row["action"]: (row["seats"], row["annual_amount"]) for row in usage.money_by_action} == {
+        "remove": (6, 12 * 6 * 95.5),
+        "review": (1, 12 * 95.5),
+    }
     assert "Not priced" in money_lines(usage) and "DYN365_ENTERPRISE_CUSTOMER_SERVICE" in money_lines(usage)
     unpriced = run(records)
     assert unpriced.money == [] and money_lines(unpriced).startswith("No money shown: no price list was given.")
@@ -328,7 +360,7 @@ def test_reclaim_csv_holds_one_row_per_idle_seat(records, tmp_path_factory):
     path = tmp_path_factory.mktemp("out") / "reclaim.csv"
     write_reclaim(usage, path)
     rows = list(csv.DictReader(path.open()))
-    assert len(rows) == len(usage.reclaim) == 7
+    assert len(rows) == len(usage.reclaim) == 8
     assert rows[0]["licensed_since"].endswith("Z") and set(rows[0]) == set(usage.reclaim[0])
 
 
@@ -338,7 +370,7 @@ def test_a_record_read_twice_counts_once_and_the_last_read_wins(records):
     write(records, "subscribed_skus", SKUS)
     rows = by_sku(run(records))
     assert rows["DYN365_ENTERPRISE_SALES"]["holders"] == 9
-    assert rows["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 1
+    assert rows["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 0
 
 
 def test_the_same_sql_answers_on_pyairbyte_lowercased_columns_and_utc_timestamps(records, tmp_path_factory):
@@ -370,8 +402,8 @@ def test_the_report_prints_names_money_and_where_the_prices_come_from(records, t
     printed = capsys.readouterr().out
     assert "Dynamics 365 for Sales Enterprise Edition" in printed and "unassigned/month" in printed
     assert "Prices: EXAMPLE PRICES, NOT MICROSOFT'S" in printed
-    assert "Add-ons, not seats" in printed and "Idle seats: 7" in printed
-    assert (out / "chart.png").stat().st_size > 0 and len((out / "reclaim.csv").read_text().splitlines()) == 8
+    assert "Add-ons, not seats" in printed and "Worklist: 8 seats" in printed and "(EXAMPLE prices)" in printed
+    assert (out / "chart.png").stat().st_size > 0 and len((out / "reclaim.csv").read_text().splitlines()) == 9
     report(records, streams, AS_OF, out / "chart.png", out / "reclaim.csv")
     assert "No money shown: no price list was given." in capsys.readouterr().out
 
