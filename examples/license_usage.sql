@@ -389,19 +389,17 @@ LEFT JOIN seat_routes AS route ON route.user_id = holder.user_id AND route.sku_i
 LEFT JOIN families_elsewhere AS elsewhere ON elsewhere.user_id = holder.user_id AND elsewhere.sku_id = holder.sku_id;
 
 -- Right-sizing on the roles of the seats one user holds (sku_roles, from Microsoft's licensing guide). Of two or more
--- full base licences the dearest stays the base and each other one that has an attach edition becomes it; Team
+-- full base licences the dearest stays the base and each other one whose attach edition that base qualifies for
+-- becomes it; Team
 -- Members beside a full licence (base or attach) adds nothing the full licence lacks; an attach licence needs one of
 -- its qualifying bases beside it.
 CREATE OR REPLACE TEMP VIEW seat_roles AS
-SELECT
-    ranked.*,
-    min(CASE WHEN ranked.base_rank = 1 THEN ranked.sku_part_number END) OVER (PARTITION BY ranked.user_id)
-        AS first_base
-FROM (
+WITH ranked AS (
     SELECT
         holder.sku_id,
         holder.user_id,
         sku.sku_part_number,
+        sku.attach_sku,
         CASE WHEN sku.role = 'base' THEN row_number() OVER (
             PARTITION BY holder.user_id, sku.role = 'base'
             ORDER BY sku.monthly_price DESC NULLS LAST, sku.sku_part_number
@@ -426,7 +424,19 @@ FROM (
         JOIN dynamics_skus AS base ON base.sku_id = held.sku_id
         WHERE position(';' || base.sku_part_number || ';' IN ';' || coalesce(attach.qualifying_bases, '') || ';') > 0
     ) AS qualifying ON qualifying.user_id = holder.user_id AND qualifying.sku_id = holder.sku_id
-) AS ranked;
+)
+-- kept_base: a base of the same user ranked above this one that qualifies for this one's attach edition; only then
+-- does this one become its attach (Sales beside Business Central does not: Business Central is no qualifying base).
+SELECT ranked.*, kept.kept_base
+FROM ranked
+LEFT JOIN (
+    SELECT mine.user_id, mine.sku_id, min(other.sku_part_number) AS kept_base
+    FROM ranked AS mine
+    JOIN sku_roles AS attach ON attach.sku_part_number = mine.attach_sku
+    JOIN ranked AS other ON other.user_id = mine.user_id AND other.base_rank < mine.base_rank
+    WHERE position(';' || other.sku_part_number || ';' IN ';' || coalesce(attach.qualifying_bases, '') || ';') > 0
+    GROUP BY mine.user_id, mine.sku_id
+) AS kept ON kept.user_id = ranked.user_id AND kept.sku_id = ranked.sku_id;
 
 -- Every seat judged: the kind of account, the action (remove, downgrade, convert, review) and its reason, or, for a
 -- seat left alone, why. The first that applies wins: a disabled account (remove now, grace or not), a leaver, a guest
@@ -457,7 +467,7 @@ FROM (
             WHEN facts.idle AND facts.other_client_in_window THEN 'review'
             WHEN facts.idle THEN 'remove'
             WHEN facts.integration THEN 'convert'
-            WHEN facts.base_rank > 1 AND facts.attach_sku IS NOT NULL THEN 'downgrade'
+            WHEN facts.kept_base IS NOT NULL THEN 'downgrade'
             WHEN facts.role = 'team_members' AND facts.full_licences IS NOT NULL THEN 'remove'
             WHEN facts.attach_without_base THEN 'review'
         END AS action,
@@ -480,8 +490,8 @@ FROM (
             WHEN facts.integration
                 THEN 'seen only in non-interactive sign-ins: an integration; make it an application user, which '
                     || 'needs no licence'
-            WHEN facts.base_rank > 1 AND facts.attach_sku IS NOT NULL
-                THEN 'a second full base licence beside ' || facts.first_base || ': the licensing guide makes it the '
+            WHEN facts.kept_base IS NOT NULL
+                THEN 'a second full base licence beside ' || facts.kept_base || ': the licensing guide makes it the '
                     || 'attach licence ' || facts.attach_sku
             WHEN facts.role = 'team_members' AND facts.full_licences IS NOT NULL
                 THEN 'Team Members beside the full licence ' || facts.full_licences || ', which includes its rights'
@@ -505,7 +515,7 @@ FROM (
         SELECT
             activity.*,
             roles.base_rank,
-            roles.first_base,
+            roles.kept_base,
             roles.full_licences,
             roles.attach_without_base,
             activity.has_evidence AND NOT activity.in_grace AND NOT activity.used_in_window AS idle,
