@@ -314,7 +314,7 @@ def money_lines(usage: LicenseUsage) -> str:
         for row in usage.money
     ]
     lines += [
-        f"  {row['action']}: {row['seats']} seats, {_cell(row['monthly_amount'])} {row['currency']} a month, "
+        f"  {row['action']}: {row['seats']} seat(s), {_cell(row['monthly_amount'])} {row['currency']} a month, "
         f"{_cell(row['annual_amount'])} a year"
         for row in usage.money_by_action
     ]
@@ -387,6 +387,7 @@ def write_chart(usage: LicenseUsage, path: Path) -> None:
             label = f" {cost} {row['currency']}/month, {cost * 12}/year{example}"
             axes.annotate(label, (left[y], y), va="center", fontsize="small")
     axes.invert_yaxis()
+    axes.margins(x=0.5)  # room for the money beside the longest bar
     axes.set_xlabel("seats")
     money = "; ".join(
         f"{row['idle_monthly_cost'] + row['unassigned_monthly_cost']} {row['currency']}/month, "
