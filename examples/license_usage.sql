@@ -1,29 +1,51 @@
--- Dynamics 365 license usage: which Dynamics 365 seats are held by people who do not use Dynamics 365, what they cost,
--- and which seats nobody holds. A license manager's worklist, with the evidence for each row.
+-- Dynamics 365 license usage: which Dynamics 365 seats are held by people who do not use the product they hold, what
+-- they cost a month and a year, and what to do with each: a license manager's worklist, one action and its reason per
+-- seat, with the evidence and the ids a script needs.
 --
 -- Written for DuckDB; see "Porting" below for a warehouse. `make demo` runs it (tools/license_usage.py).
 --
 -- Input: the tables an Airbyte sync of source-dynamics365-cc leaves behind, named after its streams, one row per
 -- primary key (an append_dedup destination, or PyAirbyte's cache):
---   users                     id, userPrincipalName, displayName, accountEnabled, assignedLicenses, assignedPlans,
---                             licenseAssignmentStates, signInActivity
+--   users                     id, userPrincipalName, displayName, accountEnabled, userType, assignedLicenses,
+--                             assignedPlans, licenseAssignmentStates, signInActivity
 --   subscribed_skus           skuId, skuPartNumber, appliesTo, prepaidUnits, consumedUnits, servicePlans,
 --                             productDisplayName, isDynamics365: the connector's classification of each SKU (from
 --                             Microsoft's licence table it ships), the same that chose whose licenses the users and
 --                             groups streams read; a table synced by 0.3.0 or earlier lacks the two columns: sync
 --                             subscribed_skus again
---   sign_ins                  userId, createdDateTime, appId, resourceId, status
+--   sign_ins                  userId, createdDateTime, appId, appDisplayName, resourceId, status
 --   non_interactive_sign_ins  the same columns; create it empty when that stream is not synced:
 --                             CREATE TABLE non_interactive_sign_ins AS SELECT * FROM sign_ins LIMIT 0;
 --   groups                    id, displayName: the groups that assign Dynamics 365 licenses; create it empty when
 --                             that stream is not synced (the app lacks GroupMember.Read.All), and the reclaim list
 --                             shows a group's id instead of its name:
 --                             CREATE TABLE groups (id VARCHAR, displayName VARCHAR);
--- and two small tables of your own (each may be empty, neither may be missing):
+-- Three tables the connector does not fill yet; create each empty until it does, and the answer says what it lacks:
+--   subscriptions             skuId, status, isTrial, totalLicenses, nextLifecycleDateTime, createdDateTime (Graph's
+--                             /directory/subscriptions): the renewal date. Empty: "renewal date unknown".
+--                             CREATE TABLE subscriptions (skuId VARCHAR, status VARCHAR, isTrial BOOLEAN,
+--                                 totalLicenses INTEGER, nextLifecycleDateTime TIMESTAMPTZ, createdDateTime TIMESTAMPTZ);
+--   role_assignments          principalId, roleDefinitionId (Graph's /roleManagement/directory/roleAssignments): who
+--                             holds a directory role. Empty: nobody is classified "administrator only".
+--                             CREATE TABLE role_assignments (principalId VARCHAR, roleDefinitionId VARCHAR);
+--   leavers                   id, employeeLeaveDateTime: users.employeeLeaveDateTime, which Graph returns only to an
+--                             app granted User-LifeCycleInfo.Read.All (the connector does not select it yet). Empty:
+--                             nobody is classified a leaver.
+--                             CREATE TABLE leavers (id VARCHAR, employeeLeaveDateTime TIMESTAMPTZ);
+-- and tables of your own, each loaded from the CSV of the same name in examples/ ('#' lines are comments):
 --   sku_prices                sku_part_number, monthly_price, currency: your price per seat and month; empty, the
---                             answer shows no money
+--                             answer shows no money (examples/example_prices.csv holds EXAMPLE prices)
 --   sku_thresholds            sku_part_number, threshold_days: days without use after which a seat is reclaimable;
 --                             a SKU not listed uses 30
+--   dynamics_apps             app_id, app_name, family, evidence: the applications whose sign-ins are evidence, and
+--                             of what (examples/dynamics_apps.csv, with its sources)
+--   sku_families              sku_id, sku_part_number, family: the product family a SKU is used in, derived from
+--                             Microsoft's service plans (examples/sku_families.csv, tools/sku_families.py)
+--   sku_roles                 sku_part_number, role, attach_sku, qualifying_bases: base, attach, team_members,
+--                             device, activity, trial, capacity, from Microsoft's licensing guide
+--                             (examples/sku_roles.csv)
+--   exclusions                holder, sku_part_number, reason, owner, until: seats the worklist leaves out, until that
+--                             day (examples/exclusions.csv; may be empty)
 -- Graph's nested objects and arrays are JSON columns, as in PyAirbyte's DuckDB cache. createdDateTime is a
 -- TIMESTAMP WITH TIME ZONE, or a TIMESTAMP holding UTC (PyAirbyte's cache): the UTC session below reads both alike.
 -- Identifiers are unquoted: DuckDB matches them case-insensitively, so the same text runs on Graph's camelCase
@@ -36,15 +58,22 @@
 --   evidence_start  optional: when the synced sign-ins begin (the first sync's start_date). Unset, the earliest
 --                   sign-in record, which can only understate the evidence.
 --
--- Output: five views.
---   evidence       one row: where the sign-in evidence starts and how many days it covers.
---   license_usage  one row per Dynamics 365 seat SKU (appliesTo "User"): product, units bought, assigned and
---                  unassigned, holders, the SKU's threshold, who used it in 7 days and in the threshold, who is
---                  still in the grace period of a new assignment, who is idle (and of those, through a group), and
---                  with a price list what the idle and unassigned seats cost a month.
---   reclaim        every idle holder, one row per user and SKU, with the evidence.
+-- Output: nine views.
+--   evidence       one row: where the sign-in evidence starts, how many days it covers, and which of the optional
+--                  tables hold anything (renewal dates, directory roles, leave dates).
+--   license_usage  one row per Dynamics 365 seat SKU (appliesTo "User"): product, role, units bought, assigned and
+--                  unassigned (none for a trial or a device licence: not a purchase of seats for people), holders,
+--                  the SKU's threshold, who used it in 7 days and in the threshold, who is still in the grace period of
+--                  a new assignment, who is idle (and of those, through a group), the renewal date, and with a price
+--                  list what the idle and unassigned seats cost a month and a year.
+--   holder_seats   every holder's seat with its status and, for a seat not on the worklist, the reason it is not.
+--   reclaim        the worklist: one row per user and SKU to act on, with the action (remove, downgrade, convert,
+--                  review), the reason in words, the ids (user, SKU, group), the evidence and the money.
+--   excluded       the seats the exclusions table keeps off the worklist, with its reason, owner and date.
+--   seats          every holder's seat: on the worklist with its action, or the reason it is not.
 --   add_ons        Dynamics 365 SKUs that are no one's seat (appliesTo "Company": storage, capacity).
---   money          per currency: the monthly cost of idle and of unassigned seats (no rows without a price list).
+--   money          per currency: the monthly and annual cost of idle and of unassigned seats.
+--   money_by_action  per currency and action: seats, and what the action saves a month and a year.
 --
 -- Porting (DuckDB -> Snowflake / BigQuery / PostgreSQL):
 --   getvariable('as_of')               a bind parameter (or CURRENT_TIMESTAMP if the data is fresh)
@@ -59,7 +88,10 @@
 --   greatest(a, b), nullif(a, b)       the same; Snowflake answers NULL if any argument is NULL, so every call
 --                                      below gets non-NULL arguments
 --   string_agg(x, ', ' ORDER BY x)     Snowflake LISTAGG(x, ', ') WITHIN GROUP (ORDER BY x)
+--   position(a IN b)                   Snowflake POSITION(a IN b); BigQuery STRPOS(b, a); PostgreSQL the same
 --   bool_or(x)                         Snowflake BOOLOR_AGG(x); BigQuery LOGICAL_OR(x)
+--   row_number() OVER (...)            the same everywhere
+--   CAST(x AS VARCHAR)                 BigQuery CAST(x AS STRING); the others the same
 --   SET TimeZone = 'UTC'               Snowflake ALTER SESSION SET TIMEZONE = 'UTC'; PostgreSQL SET TIME ZONE 'UTC'
 --   CREATE TEMP VIEW                   CREATE VIEW, or one dbt model per view
 
@@ -67,69 +99,101 @@
 -- UTC: DuckDB counts calendar days of a TIMESTAMPTZ, and reads a TIMESTAMP as a TIMESTAMPTZ, in the session time zone.
 SET TimeZone = 'UTC';
 
--- The Dynamics 365 applications. A sign-in names one in appId (the client) or in resourceId (what it signs in to:
--- the Outlook app for Dynamics or a custom client reaching Dataverse names Dataverse only there). sign_ins holds only
--- the connector's sign_in_app_ids (these four by default); the list keeps the answer right when a connection reads
--- every application. Add your own Dynamics clients here if you added them there.
-CREATE OR REPLACE TEMP VIEW dynamics_apps AS
-SELECT *
-FROM (
-    VALUES
-        ('00000007-0000-0000-c000-000000000000', 'Dataverse / Dynamics CRM Online'),
-        ('996def3d-b36c-4153-8607-a6fd3c01b89f', 'Dynamics 365 Business Central'),
-        ('00000015-0000-0000-c000-000000000000', 'Microsoft Dynamics ERP (Finance and Operations)'),
-        ('637fcc9f-4a9b-4aaa-8713-a2a3cfda1505', 'Dynamics CRM Online Administration')
-) AS app (app_id, app_name);
-
 -- The tenant's Dynamics 365 SKUs, as the connector classified them (isDynamics365): by Microsoft's product name in its
 -- licence table, with a fallback for SKUs newer than the table, never by a part-number rule of this file's own, so
 -- the answer counts the SKUs whose holders the connector read. Bought: prepaidUnits.enabled. Assigned: consumedUnits.
 -- A seat is a SKU that applies to users; "Company" SKUs (storage, capacity) are the tenant's and nobody's to reclaim.
--- The product name is Microsoft's (productDisplayName), or the part number for a SKU newer than the table.
+-- The product name is Microsoft's (productDisplayName), or the part number for a SKU newer than the table. The role
+-- comes from sku_roles (a SKU not listed is a base); a trial's free units and a device licence's units are no seats
+-- bought for people, so they never count as "unassigned". The renewal date is the earliest nextLifecycleDateTime of
+-- the SKU's subscriptions still in force: from then on a reduction saves money.
 CREATE OR REPLACE TEMP VIEW dynamics_skus AS
 SELECT
     sku.skuId AS sku_id,
     sku.skuPartNumber AS sku_part_number,
     coalesce(sku.productDisplayName, sku.skuPartNumber) AS product_name,
     coalesce(sku.appliesTo, 'User') = 'User' AS is_seat,
+    coalesce(role.role, 'base') AS role,
+    role.attach_sku,
+    role.qualifying_bases,
+    coalesce(role.role, 'base') NOT IN ('trial', 'device') AS counts_unassigned,
     CAST(sku.prepaidUnits ->> 'enabled' AS INTEGER) AS units_bought,
     sku.consumedUnits AS units_assigned,
     coalesce(threshold.threshold_days, 30) AS threshold_days,
     price.monthly_price,
     price.currency,
+    attach_price.monthly_price AS attach_monthly_price,
+    renewal.renewal_date,
     sku.servicePlans AS service_plans
 FROM subscribed_skus AS sku
 LEFT JOIN sku_thresholds AS threshold ON threshold.sku_part_number = sku.skuPartNumber
 LEFT JOIN sku_prices AS price ON price.sku_part_number = sku.skuPartNumber
+LEFT JOIN sku_roles AS role ON role.sku_part_number = sku.skuPartNumber
+LEFT JOIN sku_prices AS attach_price ON attach_price.sku_part_number = role.attach_sku
+    AND attach_price.currency = price.currency
+LEFT JOIN (
+    SELECT skuId AS sku_id, min(nextLifecycleDateTime) AS renewal_date
+    FROM subscriptions
+    WHERE status IN ('Enabled', 'Warning')
+    GROUP BY skuId
+) AS renewal ON lower(renewal.sku_id) = lower(sku.skuId)
 WHERE sku.isDynamics365;
 
--- Every Dynamics 365 sign-in up to as_of, interactive or not. A failed sign-in (wrong password, blocked by
--- Conditional Access) is not use. Graph does not say which license a sign-in used, so a sign-in to any Dynamics 365
--- application counts for every Dynamics 365 SKU its user holds.
+-- The product family each seat is used in (sku_families, derived from Microsoft's service plans): Dataverse, Business
+-- Central, Finance and Operations. A SKU the table does not place ('*') counts a sign-in to any family.
+CREATE OR REPLACE TEMP VIEW seat_families AS
+SELECT sku.sku_id, coalesce(family.family, '*') AS family
+FROM dynamics_skus AS sku
+LEFT JOIN sku_families AS family ON lower(family.sku_id) = lower(sku.sku_id);
+
+CREATE OR REPLACE TEMP VIEW seat_family_names AS
+SELECT sku_id, string_agg(CASE WHEN family = '*' THEN 'Dynamics 365' ELSE family END, ' or ' ORDER BY family) AS families
+FROM seat_families
+GROUP BY sku_id;
+
+-- Every successful sign-in up to as_of that tells of Dynamics 365, interactive or not, with its family and what it is
+-- evidence of (dynamics_apps): 'use' when the client (appId) is the product's own application; otherwise the listed
+-- client's kind ('admin centre', 'Power Apps') or 'other client' for an unlisted client reaching a product
+-- (resourceId: the Outlook add-in, a custom client). A failed sign-in (wrong password, blocked by Conditional Access)
+-- is nothing. sign_ins holds only the connector's sign_in_app_ids (the four Dynamics 365 ones by default, which also
+-- catch every client reaching them); the list keeps the answer right when a connection reads every application.
 CREATE OR REPLACE TEMP VIEW dynamics_sign_ins AS
-SELECT user_id, created_at, interactive
+SELECT
+    sign_in.user_id,
+    sign_in.created_at,
+    sign_in.interactive,
+    coalesce(client.family, resource.family) AS family,
+    coalesce(client.evidence, 'other client') AS evidence,
+    CASE
+        WHEN coalesce(client.evidence, 'other client') <> 'use'
+            THEN coalesce(client.app_name, sign_in.app_name, sign_in.app_id)
+                || ' (' || coalesce(client.evidence, 'other client') || ')'
+    END AS other_client
 FROM (
-    SELECT userId AS user_id, createdDateTime AS created_at, appId AS app_id, resourceId AS resource_id, status,
-           TRUE AS interactive
+    SELECT userId AS user_id, createdDateTime AS created_at, lower(appId) AS app_id, appDisplayName AS app_name,
+           lower(resourceId) AS resource_id, status, TRUE AS interactive
     FROM sign_ins
     UNION ALL
-    SELECT userId, createdDateTime, appId, resourceId, status, FALSE
+    SELECT userId, createdDateTime, lower(appId), appDisplayName, lower(resourceId), status, FALSE
     FROM non_interactive_sign_ins
 ) AS sign_in
-WHERE CAST(status ->> 'errorCode' AS INTEGER) = 0
-  AND created_at <= getvariable('as_of')
-  AND (
-      lower(app_id) IN (SELECT app_id FROM dynamics_apps)
-      OR lower(resource_id) IN (SELECT app_id FROM dynamics_apps)
-  );
+LEFT JOIN dynamics_apps AS client ON lower(client.app_id) = sign_in.app_id
+LEFT JOIN dynamics_apps AS resource ON lower(resource.app_id) = sign_in.resource_id AND resource.evidence = 'use'
+WHERE CAST(sign_in.status ->> 'errorCode' AS INTEGER) = 0
+  AND sign_in.created_at <= getvariable('as_of')
+  AND (client.app_id IS NOT NULL OR resource.app_id IS NOT NULL);
 
 -- What the sign-in evidence covers: from evidence_start (or the earliest sign-in record of any application) to as_of.
 -- "No sign-in in 30 days" is only true if the records cover 30 days: after a first sync from 10 days back they cover
--- 10, and nobody is called idle for longer than that. No records at all: no evidence, nobody idle.
+-- 10, and nobody is called idle for longer than that. No records at all: no evidence, nobody idle. And what the
+-- optional tables hold: an empty one is a stream not synced, whose classification the answer cannot make.
 CREATE OR REPLACE TEMP VIEW evidence AS
 SELECT
     start_at AS evidence_start,
-    CAST(floor((epoch(getvariable('as_of')) - epoch(start_at)) / 86400) AS INTEGER) AS evidence_days
+    CAST(floor((epoch(getvariable('as_of')) - epoch(start_at)) / 86400) AS INTEGER) AS evidence_days,
+    (SELECT count(*) FROM subscriptions) > 0 AS renewal_dates_known,
+    (SELECT count(*) FROM role_assignments) > 0 AS directory_roles_known,
+    (SELECT count(*) FROM leavers) > 0 AS leave_dates_known
 FROM (
     SELECT coalesce(
         CAST(getvariable('evidence_start') AS TIMESTAMPTZ),
@@ -151,9 +215,9 @@ CROSS JOIN json_each(u.assignedLicenses) AS license
 JOIN dynamics_skus AS sku ON sku.sku_id = (license.value ->> 'skuId')
 WHERE sku.is_seat;
 
--- How each holder got the seat: directly, and through which groups. An assignment in effect (Active or
--- ActiveWithError) that names a group cannot be taken back from the user alone: remove the user from the group (or the
--- license from the group). A seat held both ways frees nothing until both are gone.
+-- How each holder got the seat: directly, and through which groups (names, and ids for a script). An assignment in
+-- effect (Active or ActiveWithError) that names a group cannot be taken back from the user alone: remove the user
+-- from the group (or the license from the group). A seat held both ways frees nothing until both are gone.
 CREATE OR REPLACE TEMP VIEW seat_routes AS
 SELECT
     u.id AS user_id,
@@ -162,147 +226,428 @@ SELECT
     string_agg(
         DISTINCT coalesce(g.displayName, (assignment.value ->> 'assignedByGroup')), ', '
         ORDER BY coalesce(g.displayName, (assignment.value ->> 'assignedByGroup'))
-    ) AS through_groups
+    ) AS through_groups,
+    string_agg(
+        DISTINCT (assignment.value ->> 'assignedByGroup'), ';' ORDER BY (assignment.value ->> 'assignedByGroup')
+    ) AS group_ids
 FROM users AS u
 CROSS JOIN json_each(u.licenseAssignmentStates) AS assignment
 LEFT JOIN groups AS g ON g.id = (assignment.value ->> 'assignedByGroup')
 WHERE (assignment.value ->> 'state') IN ('Active', 'ActiveWithError')
 GROUP BY u.id, (assignment.value ->> 'skuId');
 
--- When each holder got the seat: assignedPlans.assignedDateTime of the SKU's service plans. Each plan counts from its
--- first assignment; the seat from its newest plan, because a plan the SKU shares with an older license (Dataverse, Power
--- Apps) was there before the seat was.
+-- When each holder got the seat, by a rule that does not move when Microsoft adds a service plan to the SKU (the new
+-- plan's assignedDateTime is the day it was added): the earliest assignedDateTime of the SKU's plans that no other SKU
+-- of the user carries. A plan the SKU shares with another license of the user (Dataverse, Power Apps) is left out,
+-- because it may date from that license; only when every plan is shared does the earliest of them count.
+CREATE OR REPLACE TEMP VIEW user_sku_plans AS
+SELECT DISTINCT u.id AS user_id, sku.skuId AS sku_id, (sku_plan.value ->> 'servicePlanId') AS plan_id
+FROM users AS u
+CROSS JOIN json_each(u.assignedLicenses) AS license
+JOIN subscribed_skus AS sku ON sku.skuId = (license.value ->> 'skuId')
+CROSS JOIN json_each(sku.servicePlans) AS sku_plan;
+
 CREATE OR REPLACE TEMP VIEW licensed_since AS
-SELECT user_id, sku_id, max(first_assigned) AS licensed_since
-FROM (
+SELECT
+    mine.user_id,
+    mine.sku_id,
+    coalesce(
+        min(CASE WHEN carriers.skus = 1 THEN assigned.assigned_at END), min(assigned.assigned_at)
+    ) AS licensed_since
+FROM user_sku_plans AS mine
+JOIN dynamics_holders AS holder ON holder.user_id = mine.user_id AND holder.sku_id = mine.sku_id
+JOIN (
+    SELECT user_id, plan_id, count(DISTINCT sku_id) AS skus FROM user_sku_plans GROUP BY user_id, plan_id
+) AS carriers ON carriers.user_id = mine.user_id AND carriers.plan_id = mine.plan_id
+JOIN (
     SELECT
         u.id AS user_id,
-        sku.sku_id,
-        min(CAST((assigned.value ->> 'assignedDateTime') AS TIMESTAMPTZ)) AS first_assigned
+        (plan.value ->> 'servicePlanId') AS plan_id,
+        CAST((plan.value ->> 'assignedDateTime') AS TIMESTAMPTZ) AS assigned_at
     FROM users AS u
-    CROSS JOIN json_each(u.assignedPlans) AS assigned
-    JOIN dynamics_skus AS sku ON sku.is_seat
-    CROSS JOIN json_each(sku.service_plans) AS sku_plan
-    WHERE (assigned.value ->> 'servicePlanId') = (sku_plan.value ->> 'servicePlanId')
-      AND (assigned.value ->> 'capabilityStatus') = 'Enabled'
-    GROUP BY u.id, sku.sku_id, (assigned.value ->> 'servicePlanId')
-) AS plan
-GROUP BY user_id, sku_id;
+    CROSS JOIN json_each(u.assignedPlans) AS plan
+    WHERE (plan.value ->> 'capabilityStatus') = 'Enabled'
+) AS assigned ON assigned.user_id = mine.user_id AND assigned.plan_id = mine.plan_id
+GROUP BY mine.user_id, mine.sku_id;
+
+-- What each user is: enabled or not, guest, leaver, holder of a directory role, seen signing in interactively (any
+-- interactive record, failed ones included: a person at a keyboard), and Entra's last successful sign-in to any application (signInActivity.lastSuccessfulSignInDateTime, not failed attempts).
+CREATE OR REPLACE TEMP VIEW user_facts AS
+SELECT
+    u.id AS user_id,
+    coalesce(u.accountEnabled, TRUE) AS account_enabled,
+    coalesce(u.userType, 'Member') = 'Guest' AS guest,
+    leaver.leave_date,
+    coalesce(role.roles, 0) > 0 AS directory_role,
+    CAST((u.signInActivity ->> 'lastSuccessfulSignInDateTime') AS TIMESTAMPTZ) AS last_sign_in_any_app,
+    coalesce(CAST((u.signInActivity ->> 'lastSignInDateTime') AS TIMESTAMPTZ) >= evidence.evidence_start, FALSE)
+        OR interactive.user_id IS NOT NULL AS seen_interactive
+FROM users AS u
+CROSS JOIN evidence
+LEFT JOIN (
+    SELECT id, min(employeeLeaveDateTime) AS leave_date FROM leavers GROUP BY id
+) AS leaver ON leaver.id = u.id
+LEFT JOIN (
+    SELECT principalId AS principal_id, count(*) AS roles FROM role_assignments GROUP BY principalId
+) AS role ON role.principal_id = u.id
+LEFT JOIN (
+    SELECT DISTINCT userId AS user_id FROM sign_ins WHERE createdDateTime <= getvariable('as_of')
+) AS interactive ON interactive.user_id = u.id;
+
+-- Each seat's evidence: the holder's sign-ins to the seat's own family only (a Dataverse sign-in says nothing about a
+-- Business Central seat), and apart from them the other clients that reached it (shown, never counted as use).
+CREATE OR REPLACE TEMP VIEW seat_evidence AS
+SELECT
+    holder.sku_id,
+    holder.user_id,
+    max(CASE WHEN sign_in.evidence = 'use' THEN sign_in.created_at END) AS last_use,
+    max(CASE WHEN sign_in.evidence = 'use' AND sign_in.interactive THEN sign_in.created_at END) AS last_interactive,
+    max(CASE WHEN sign_in.evidence = 'use' AND NOT sign_in.interactive THEN sign_in.created_at END)
+        AS last_non_interactive,
+    max(CASE WHEN sign_in.evidence <> 'use' THEN sign_in.created_at END) AS last_other_client,
+    string_agg(DISTINCT sign_in.other_client, ', ' ORDER BY sign_in.other_client) AS other_clients
+FROM dynamics_holders AS holder
+JOIN seat_families AS seat ON seat.sku_id = holder.sku_id
+LEFT JOIN dynamics_sign_ins AS sign_in
+    ON sign_in.user_id = holder.user_id AND (sign_in.family = seat.family OR seat.family = '*')
+GROUP BY holder.sku_id, holder.user_id;
+
+-- The other product families a holder used within the seat's window (a Business Central seat's holder who works in
+-- Dataverse): said in the reason, never counted for the seat.
+CREATE OR REPLACE TEMP VIEW families_elsewhere AS
+SELECT holder.sku_id, holder.user_id, string_agg(DISTINCT used.family, ', ' ORDER BY used.family) AS families
+FROM dynamics_holders AS holder
+JOIN dynamics_skus AS sku ON sku.sku_id = holder.sku_id
+CROSS JOIN evidence
+JOIN dynamics_sign_ins AS used
+    ON used.user_id = holder.user_id
+    AND used.evidence = 'use'
+    AND used.created_at >= greatest(getvariable('as_of') - to_days(sku.threshold_days), evidence.evidence_start)
+LEFT JOIN seat_families AS own ON own.sku_id = holder.sku_id AND own.family IN (used.family, '*')
+WHERE own.sku_id IS NULL
+GROUP BY holder.sku_id, holder.user_id;
 
 -- One row per holder and seat, with the evidence. The window a holder is judged on runs from as_of minus the SKU's
 -- threshold, or from the start of the evidence if that is later. A seat assigned within the threshold is in its grace
--- period: not idle, whatever its sign-ins. days_idle counts from the last Dynamics 365 sign-in, the seat's assignment
--- or the start of the evidence, whichever is latest, so it never claims more than the records show.
+-- period, not idle whatever its sign-ins, unless the account is disabled: nobody can start using that seat. days_idle
+-- counts from the last sign-in to the seat's family, the seat's assignment or the start of the evidence, whichever is
+-- latest, so it never claims more than the records show. Idle (in holder_seats): past the grace period, with
+-- evidence, and no sign-in to the seat's family in the window.
 CREATE OR REPLACE TEMP VIEW holder_activity AS
 SELECT
     holder.sku_id,
     holder.user_id,
+    sku.role,
     sku.threshold_days,
     since.licensed_since,
-    last_used.last_interactive,
-    last_used.last_non_interactive,
-    last_used.last_sign_in,
+    seen.last_interactive,
+    seen.last_non_interactive,
+    seen.last_use AS last_sign_in,
+    seen.other_clients,
+    coalesce(seen.last_other_client >= judged.window_start, FALSE) AS other_client_in_window,
+    elsewhere.families AS families_used_instead,
     coalesce(route.direct, FALSE) AS direct,
     route.through_groups,
-    coalesce(last_used.last_sign_in >= getvariable('as_of') - INTERVAL 7 DAY, FALSE) AS used_7_days,
-    coalesce(last_used.last_sign_in >= judged.window_start, FALSE) AS used_in_window,
-    coalesce(since.licensed_since > getvariable('as_of') - to_days(sku.threshold_days), FALSE) AS in_grace,
+    route.group_ids,
+    person.account_enabled,
+    person.guest,
+    person.leave_date,
+    person.directory_role,
+    person.seen_interactive,
+    person.last_sign_in_any_app,
+    names.families,
+    sku.sku_part_number,
+    sku.attach_sku,
+    sku.qualifying_bases,
+    sku.monthly_price,
+    sku.attach_monthly_price,
+    sku.currency,
+    sku.renewal_date,
+    coalesce(seen.last_use >= getvariable('as_of') - INTERVAL 7 DAY, FALSE) AS used_7_days,
+    coalesce(seen.last_use >= judged.window_start, FALSE) AS used_in_window,
+    person.account_enabled
+        AND coalesce(since.licensed_since > getvariable('as_of') - to_days(sku.threshold_days), FALSE) AS in_grace,
     judged.window_start < getvariable('as_of') AS has_evidence,
     CAST(floor((epoch(getvariable('as_of')) - epoch(greatest(
-        coalesce(last_used.last_sign_in, evidence.evidence_start),
+        coalesce(seen.last_use, evidence.evidence_start),
         coalesce(since.licensed_since, evidence.evidence_start),
         evidence.evidence_start
     ))) / 86400) AS INTEGER) AS days_idle,
-    coalesce(last_used.last_sign_in < evidence.evidence_start, TRUE)
+    coalesce(seen.last_use < evidence.evidence_start, TRUE)
         AND coalesce(since.licensed_since < evidence.evidence_start, TRUE) AS idle_longer_than_evidence
 FROM dynamics_holders AS holder
 JOIN dynamics_skus AS sku ON sku.sku_id = holder.sku_id
+JOIN user_facts AS person ON person.user_id = holder.user_id
+JOIN seat_family_names AS names ON names.sku_id = holder.sku_id
 CROSS JOIN evidence
 CROSS JOIN LATERAL (
     SELECT greatest(getvariable('as_of') - to_days(sku.threshold_days), evidence.evidence_start) AS window_start
 ) AS judged
-LEFT JOIN (
-    SELECT
-        user_id,
-        max(CASE WHEN interactive THEN created_at END) AS last_interactive,
-        max(CASE WHEN NOT interactive THEN created_at END) AS last_non_interactive,
-        max(created_at) AS last_sign_in
-    FROM dynamics_sign_ins
-    GROUP BY user_id
-) AS last_used ON last_used.user_id = holder.user_id
+LEFT JOIN seat_evidence AS seen ON seen.user_id = holder.user_id AND seen.sku_id = holder.sku_id
 LEFT JOIN licensed_since AS since ON since.user_id = holder.user_id AND since.sku_id = holder.sku_id
-LEFT JOIN seat_routes AS route ON route.user_id = holder.user_id AND route.sku_id = holder.sku_id;
+LEFT JOIN seat_routes AS route ON route.user_id = holder.user_id AND route.sku_id = holder.sku_id
+LEFT JOIN families_elsewhere AS elsewhere ON elsewhere.user_id = holder.user_id AND elsewhere.sku_id = holder.sku_id;
 
--- Idle: past the grace period, with evidence, and no Dynamics 365 sign-in in the window.
-CREATE OR REPLACE TEMP VIEW idle_seats AS
-SELECT *
-FROM holder_activity
-WHERE has_evidence AND NOT in_grace AND NOT used_in_window;
+-- Right-sizing on the roles of the seats one user holds (sku_roles, from Microsoft's licensing guide). Of two or more
+-- full base licences the dearest stays the base and each other one whose attach edition that base qualifies for
+-- becomes it; Team
+-- Members beside a full licence (base or attach) adds nothing the full licence lacks; an attach licence needs one of
+-- its qualifying bases beside it.
+CREATE OR REPLACE TEMP VIEW seat_roles AS
+WITH ranked AS (
+    SELECT
+        holder.sku_id,
+        holder.user_id,
+        sku.sku_part_number,
+        sku.attach_sku,
+        CASE WHEN sku.role = 'base' THEN row_number() OVER (
+            PARTITION BY holder.user_id, sku.role = 'base'
+            ORDER BY sku.monthly_price DESC NULLS LAST, sku.sku_part_number
+        ) END AS base_rank,
+        full_licence.parts AS full_licences,
+        sku.role = 'attach' AND qualifying.user_id IS NULL AS attach_without_base
+    FROM dynamics_holders AS holder
+    JOIN dynamics_skus AS sku ON sku.sku_id = holder.sku_id
+    LEFT JOIN (
+        SELECT mine.user_id, mine.sku_id, string_agg(other.sku_part_number, ', ' ORDER BY other.sku_part_number) AS parts
+        FROM dynamics_holders AS mine
+        JOIN dynamics_holders AS held ON held.user_id = mine.user_id AND held.sku_id <> mine.sku_id
+        JOIN dynamics_skus AS other ON other.sku_id = held.sku_id
+        WHERE other.role IN ('base', 'attach')
+        GROUP BY mine.user_id, mine.sku_id
+    ) AS full_licence ON full_licence.user_id = holder.user_id AND full_licence.sku_id = holder.sku_id
+    LEFT JOIN (
+        SELECT DISTINCT mine.user_id, mine.sku_id
+        FROM dynamics_holders AS mine
+        JOIN dynamics_skus AS attach ON attach.sku_id = mine.sku_id
+        JOIN dynamics_holders AS held ON held.user_id = mine.user_id
+        JOIN dynamics_skus AS base ON base.sku_id = held.sku_id
+        WHERE position(';' || base.sku_part_number || ';' IN ';' || coalesce(attach.qualifying_bases, '') || ';') > 0
+    ) AS qualifying ON qualifying.user_id = holder.user_id AND qualifying.sku_id = holder.sku_id
+)
+-- kept_base: a base of the same user ranked above this one that qualifies for this one's attach edition; only then
+-- does this one become its attach (Sales beside Business Central does not: Business Central is no qualifying base).
+SELECT ranked.*, kept.kept_base
+FROM ranked
+LEFT JOIN (
+    SELECT mine.user_id, mine.sku_id, min(other.sku_part_number) AS kept_base
+    FROM ranked AS mine
+    JOIN sku_roles AS attach ON attach.sku_part_number = mine.attach_sku
+    JOIN ranked AS other ON other.user_id = mine.user_id AND other.base_rank < mine.base_rank
+    WHERE position(';' || other.sku_part_number || ';' IN ';' || coalesce(attach.qualifying_bases, '') || ';') > 0
+    GROUP BY mine.user_id, mine.sku_id
+) AS kept ON kept.user_id = ranked.user_id AND kept.sku_id = ranked.sku_id;
+
+-- Every seat judged: the kind of account, the action (remove, downgrade, convert, review) and its reason, or, for a
+-- seat left alone, why. The first that applies wins: a disabled account (remove now, grace or not), a leaver, a guest
+-- (review with the sponsor), an administrator without use (directory roles: administration needs no seat), an idle
+-- seat whose holder only reached the product through another client (review) or not at all (remove), an account seen
+-- only in non-interactive sign-ins (an integration: convert it to an application user, which needs no licence), a
+-- second full base (downgrade to its attach), Team Members beside a full licence (remove), an attach without its base
+-- (review: compliance). The exclusions table keeps a seat off the worklist until its date.
+CREATE OR REPLACE TEMP VIEW holder_seats AS
+SELECT
+    judged.*,
+    CASE
+        WHEN judged.action IS NULL THEN NULL
+        WHEN judged.action = 'downgrade' THEN judged.monthly_price - judged.attach_monthly_price
+        ELSE judged.monthly_price
+    END AS monthly_amount,
+    exclusion.reason AS excluded_because,
+    exclusion.owner AS excluded_by,
+    exclusion.until AS excluded_until
+FROM (
+    SELECT
+        facts.*,
+        CASE
+            WHEN NOT facts.account_enabled THEN 'remove'
+            WHEN facts.leave_date <= getvariable('as_of') THEN 'remove'
+            WHEN facts.guest THEN 'review'
+            WHEN facts.idle AND facts.directory_role THEN 'remove'
+            WHEN facts.idle AND facts.other_client_in_window THEN 'review'
+            WHEN facts.idle THEN 'remove'
+            WHEN facts.integration THEN 'convert'
+            WHEN facts.kept_base IS NOT NULL THEN 'downgrade'
+            WHEN facts.role = 'team_members' AND facts.full_licences IS NOT NULL THEN 'remove'
+            WHEN facts.attach_without_base THEN 'review'
+        END AS action,
+        CASE
+            WHEN NOT facts.account_enabled
+                THEN 'account disabled (accountEnabled false): nobody can sign in with it; remove the seat now'
+            WHEN facts.leave_date <= getvariable('as_of')
+                THEN 'a leaver: employeeLeaveDateTime ' || CAST(CAST(facts.leave_date AS DATE) AS VARCHAR) || ' has passed'
+            WHEN facts.guest
+                THEN 'a guest account (userType Guest): confirm with its sponsor that it needs a Dynamics 365 seat'
+            WHEN facts.idle AND facts.directory_role
+                THEN 'administrator only: holds a directory role and no ' || facts.families || ' sign-in in '
+                    || CAST(facts.days_idle AS VARCHAR) || ' days; administering Dynamics 365 needs no seat'
+            WHEN facts.idle AND facts.other_client_in_window
+                THEN 'no ' || facts.families || ' sign-in in ' || CAST(facts.days_idle AS VARCHAR) || ' days; only '
+                    || facts.other_clients || ', which is no use of the seat'
+            WHEN facts.idle
+                THEN 'no ' || facts.families || ' sign-in in ' || CAST(facts.days_idle AS VARCHAR) || ' days'
+                    || coalesce(' (but signs in to ' || facts.families_used_instead || ')', '')
+            WHEN facts.integration
+                THEN 'seen only in non-interactive sign-ins: an integration; make it an application user, which '
+                    || 'needs no licence'
+            WHEN facts.kept_base IS NOT NULL
+                THEN 'a second full base licence beside ' || facts.kept_base || ': the licensing guide makes it the '
+                    || 'attach licence ' || facts.attach_sku
+            WHEN facts.role = 'team_members' AND facts.full_licences IS NOT NULL
+                THEN 'Team Members beside the full licence ' || facts.full_licences || ', which includes its rights'
+            WHEN facts.attach_without_base
+                THEN 'compliance: an attach licence without a qualifying base (one of '
+                    || replace(facts.qualifying_bases, ';', ', ') || ')'
+            WHEN NOT facts.has_evidence THEN 'not judged: no sign-in records'
+            WHEN facts.in_grace THEN 'new seat, in its grace period: licensed '
+                || CAST(CAST(facts.licensed_since AS DATE) AS VARCHAR)
+            ELSE 'in use: a ' || facts.families || ' sign-in within ' || CAST(facts.threshold_days AS VARCHAR) || ' days'
+        END AS reason,
+        CASE
+            WHEN NOT facts.account_enabled THEN 'disabled'
+            WHEN facts.leave_date <= getvariable('as_of') THEN 'leaver'
+            WHEN facts.guest THEN 'guest'
+            WHEN facts.directory_role AND facts.idle THEN 'administrator only'
+            WHEN facts.integration THEN 'integration'
+            ELSE 'member'
+        END AS account_kind
+    FROM (
+        SELECT
+            activity.*,
+            roles.base_rank,
+            roles.kept_base,
+            roles.full_licences,
+            roles.attach_without_base,
+            activity.has_evidence AND NOT activity.in_grace AND NOT activity.used_in_window AS idle,
+            activity.has_evidence AND activity.last_non_interactive IS NOT NULL AND activity.last_interactive IS NULL
+                AND NOT activity.seen_interactive AS integration
+        FROM holder_activity AS activity
+        JOIN seat_roles AS roles ON roles.user_id = activity.user_id AND roles.sku_id = activity.sku_id
+    ) AS facts
+) AS judged
+JOIN users AS u ON u.id = judged.user_id
+LEFT JOIN exclusions AS exclusion
+    ON (exclusion.holder = u.userPrincipalName OR lower(exclusion.holder) = lower(u.id))
+    AND coalesce(exclusion.sku_part_number, judged.sku_part_number) = judged.sku_part_number
+    AND coalesce(exclusion.until >= CAST(getvariable('as_of') AS DATE), TRUE);
 
 -- The summary: one row per Dynamics 365 seat SKU, the SKUs nobody holds included. holders = used_in_threshold +
 -- in_grace + idle. holders falls short of units_assigned when the connector skipped users (concealed names) or the
--- roster is older than the license inventory. Money needs a price for the SKU; without one it is NULL.
+-- roster is older than the license inventory. worklist: the seats of the SKU the worklist acts on (idle or not).
+-- Money needs a price for the SKU; without one it is NULL.
 CREATE OR REPLACE TEMP VIEW license_usage AS
 SELECT
     sku.sku_part_number,
     sku.product_name,
+    sku.role,
     sku.units_bought,
     sku.units_assigned,
-    greatest(sku.units_bought - sku.units_assigned, 0) AS units_unassigned,
-    count(activity.user_id) AS holders,
+    CASE WHEN sku.counts_unassigned THEN greatest(sku.units_bought - sku.units_assigned, 0) END AS units_unassigned,
+    CASE
+        WHEN sku.role = 'trial' THEN 'a trial: free units, not seats bought'
+        WHEN sku.role = 'device' THEN 'a device licence: for shared devices, not people'
+    END AS not_counted_unassigned,
+    count(seat.user_id) AS holders,
     sku.threshold_days,
-    count(CASE WHEN activity.used_7_days THEN 1 END) AS used_last_7_days,
-    count(CASE WHEN activity.used_in_window THEN 1 END) AS used_in_threshold,
-    count(CASE WHEN activity.in_grace AND NOT activity.used_in_window THEN 1 END) AS in_grace,
-    count(idle.user_id) AS idle,
-    count(CASE WHEN idle.through_groups IS NOT NULL THEN 1 END) AS idle_through_group,
+    count(CASE WHEN seat.used_7_days THEN 1 END) AS used_last_7_days,
+    count(CASE WHEN seat.used_in_window THEN 1 END) AS used_in_threshold,
+    count(CASE WHEN seat.in_grace AND NOT seat.used_in_window THEN 1 END) AS in_grace,
+    count(CASE WHEN seat.idle THEN 1 END) AS idle,
+    count(CASE WHEN seat.idle AND seat.through_groups IS NOT NULL THEN 1 END) AS idle_through_group,
+    count(CASE WHEN seat.action IS NOT NULL AND seat.excluded_because IS NULL THEN 1 END) AS worklist,
+    sku.renewal_date,
     sku.monthly_price,
     sku.currency,
-    count(idle.user_id) * sku.monthly_price AS idle_monthly_cost,
-    greatest(sku.units_bought - sku.units_assigned, 0) * sku.monthly_price AS unassigned_monthly_cost
+    count(CASE WHEN seat.idle THEN 1 END) * sku.monthly_price AS idle_monthly_cost,
+    CASE WHEN sku.counts_unassigned THEN greatest(sku.units_bought - sku.units_assigned, 0) * sku.monthly_price END
+        AS unassigned_monthly_cost
 FROM dynamics_skus AS sku
-LEFT JOIN holder_activity AS activity ON activity.sku_id = sku.sku_id
-LEFT JOIN idle_seats AS idle ON idle.sku_id = activity.sku_id AND idle.user_id = activity.user_id
+LEFT JOIN holder_seats AS seat ON seat.sku_id = sku.sku_id
 WHERE sku.is_seat
-GROUP BY sku.sku_part_number, sku.product_name, sku.units_bought, sku.units_assigned, sku.threshold_days,
-    sku.monthly_price, sku.currency
+GROUP BY sku.sku_part_number, sku.product_name, sku.role, sku.units_bought, sku.units_assigned,
+    sku.counts_unassigned, sku.threshold_days, sku.renewal_date, sku.monthly_price, sku.currency
 ORDER BY sku.sku_part_number;
 
--- The worklist: every idle seat, one row per user and SKU, idlest first. last_sign_in_any_app is Entra's
--- signInActivity (interactive or not, any application), which lags real sign-ins by up to 24 hours: it can be older
--- than a Dynamics 365 sign-in of the last day. idle_longer_than_evidence: neither a Dynamics 365 sign-in nor the seat's
--- assignment falls inside the evidence, so the holder may have been idle longer than days_idle says.
+-- The worklist: one row per user and SKU to act on, disabled accounts first, then the most money a month, then the
+-- idlest. The ids (user_id, sku_id, group_ids: ';'-separated, the groups to take the user out of) are what a script
+-- acts on. last_sign_in_any_app is Entra's last successful sign-in (signInActivity), interactive or not, any
+-- application, up to 24 hours behind. idle_longer_than_evidence: neither a sign-in to the seat's family nor the
+-- seat's assignment falls inside the evidence, so the holder may have been idle longer than days_idle says.
+-- monthly_amount: what the action saves a month (a downgrade: the base's price less its attach's); for a review, what
+-- it would. saves_from: the renewal date, from which a smaller order costs less (NULL: subscriptions not synced).
 CREATE OR REPLACE TEMP VIEW reclaim AS
 SELECT
+    seat.user_id,
     u.userPrincipalName AS user_principal_name,
     u.displayName AS display_name,
+    seat.sku_id,
     sku.sku_part_number,
     sku.product_name,
+    seat.group_ids,
     CASE
-        WHEN idle.direct AND idle.through_groups IS NOT NULL THEN 'direct and group: ' || idle.through_groups
-        WHEN idle.through_groups IS NOT NULL THEN 'group: ' || idle.through_groups
+        WHEN seat.direct AND seat.through_groups IS NOT NULL THEN 'direct and group: ' || seat.through_groups
+        WHEN seat.through_groups IS NOT NULL THEN 'group: ' || seat.through_groups
         ELSE 'direct'
     END AS assigned,
-    u.accountEnabled AS account_enabled,
-    idle.licensed_since,
-    idle.last_interactive AS last_dynamics_interactive,
-    idle.last_non_interactive AS last_dynamics_non_interactive,
-    nullif(greatest(
-        coalesce(CAST(u.signInActivity ->> 'lastSignInDateTime' AS TIMESTAMPTZ), TIMESTAMPTZ '0001-01-01 00:00:00+00'),
-        coalesce(
-            CAST(u.signInActivity ->> 'lastNonInteractiveSignInDateTime' AS TIMESTAMPTZ),
-            TIMESTAMPTZ '0001-01-01 00:00:00+00'
-        )
-    ), TIMESTAMPTZ '0001-01-01 00:00:00+00') AS last_sign_in_any_app,
-    idle.days_idle,
-    idle.idle_longer_than_evidence,
-    idle.threshold_days,
-    sku.monthly_price,
-    sku.currency
-FROM idle_seats AS idle
-JOIN users AS u ON u.id = idle.user_id
-JOIN dynamics_skus AS sku ON sku.sku_id = idle.sku_id
-ORDER BY idle.days_idle DESC, user_principal_name, sku.sku_part_number;
+    seat.action,
+    seat.reason,
+    seat.account_kind,
+    seat.account_enabled,
+    seat.licensed_since,
+    seat.last_interactive AS last_dynamics_interactive,
+    seat.last_non_interactive AS last_dynamics_non_interactive,
+    seat.other_clients,
+    seat.last_sign_in_any_app,
+    seat.idle,
+    seat.days_idle,
+    seat.idle_longer_than_evidence,
+    seat.threshold_days,
+    seat.monthly_price,
+    seat.monthly_amount,
+    seat.monthly_amount * 12 AS annual_amount,
+    seat.currency,
+    seat.renewal_date AS saves_from
+FROM holder_seats AS seat
+JOIN users AS u ON u.id = seat.user_id
+JOIN dynamics_skus AS sku ON sku.sku_id = seat.sku_id
+WHERE seat.action IS NOT NULL AND seat.excluded_because IS NULL
+ORDER BY seat.account_enabled, seat.monthly_amount DESC NULLS LAST, seat.days_idle DESC, user_principal_name,
+    sku.sku_part_number;
+
+-- The seats the exclusions table keeps off the worklist: what the worklist would have said, and who decided otherwise.
+CREATE OR REPLACE TEMP VIEW excluded AS
+SELECT
+    u.userPrincipalName AS user_principal_name,
+    sku.sku_part_number,
+    seat.action,
+    seat.reason,
+    seat.excluded_because,
+    seat.excluded_by,
+    seat.excluded_until
+FROM holder_seats AS seat
+JOIN users AS u ON u.id = seat.user_id
+JOIN dynamics_skus AS sku ON sku.sku_id = seat.sku_id
+WHERE seat.action IS NOT NULL AND seat.excluded_because IS NOT NULL
+ORDER BY user_principal_name, sku.sku_part_number;
+
+-- Every holder's seat and what the worklist does with it: its action and reason, or why it is left alone (in use, in
+-- its grace period, no sign-in records, excluded): nobody's seat drops out of the answer without a reason.
+CREATE OR REPLACE TEMP VIEW seats AS
+SELECT
+    seat.user_id,
+    u.userPrincipalName AS user_principal_name,
+    seat.sku_id,
+    sku.sku_part_number,
+    seat.action IS NOT NULL AND seat.excluded_because IS NULL AS on_worklist,
+    seat.action,
+    CASE
+        WHEN seat.excluded_because IS NOT NULL THEN 'excluded: ' || seat.excluded_because
+        ELSE seat.reason
+    END AS reason
+FROM holder_seats AS seat
+JOIN users AS u ON u.id = seat.user_id
+JOIN dynamics_skus AS sku ON sku.sku_id = seat.sku_id
+ORDER BY user_principal_name, sku.sku_part_number;
 
 -- Dynamics 365 SKUs that apply to the company, not to users: bought, never anybody's seat.
 CREATE OR REPLACE TEMP VIEW add_ons AS
@@ -311,13 +656,27 @@ FROM dynamics_skus
 WHERE NOT is_seat
 ORDER BY sku_part_number;
 
--- What idle and unassigned seats cost a month, per currency; no rows without a price list.
+-- What idle and unassigned seats cost a month and a year, per currency; no rows without a price list.
 CREATE OR REPLACE TEMP VIEW money AS
 SELECT
     currency,
     sum(idle_monthly_cost) AS idle_monthly_cost,
-    sum(unassigned_monthly_cost) AS unassigned_monthly_cost
+    sum(unassigned_monthly_cost) AS unassigned_monthly_cost,
+    sum(idle_monthly_cost) * 12 AS idle_annual_cost,
+    sum(unassigned_monthly_cost) * 12 AS unassigned_annual_cost
 FROM license_usage
 WHERE monthly_price IS NOT NULL
 GROUP BY currency
 ORDER BY currency;
+
+-- What each action of the worklist saves, per currency; seats without a price are counted, not summed.
+CREATE OR REPLACE TEMP VIEW money_by_action AS
+SELECT
+    coalesce(currency, '-') AS currency,
+    action,
+    count(*) AS seats,
+    sum(monthly_amount) AS monthly_amount,
+    sum(monthly_amount) * 12 AS annual_amount
+FROM reclaim
+GROUP BY coalesce(currency, '-'), action
+ORDER BY currency, action;

@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--non-interactive-ratio", type=int, default=10, help="non-interactive sign-ins (beta) per interactive one"
     )
+    p.add_argument(
+        "--worklist-cases", action="store_true", help="the license worklist's cases: disabled, administrator, ..."
+    )
     args = p.parse_args(argv)
 
     spec = TenantSpec(
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         burst_size=args.burst_size,
         burst_at=args.burst_at,
         non_interactive_ratio=args.non_interactive_ratio,
+        worklist_cases=args.worklist_cases,
     )
     emu = Emulator(
         spec, port=args.port, host=args.host, token_lifetime=args.token_lifetime, skiptoken_ttl=args.skiptoken_ttl

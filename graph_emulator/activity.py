@@ -4,7 +4,8 @@ Graph fills signInActivity from the same sign-ins `/auditLogs/signIns` lists, up
 inactive-accounts guidance). The emulator does the same: a user's last interactive, last non-interactive and last
 successful sign-in are the newest records of the log at least ACTIVITY_LAG older than the tenant clock, in whole
 seconds as Graph shows them. A user who signs in but has no record in the log (the log covers `days`, the directory
-is older) last signed in before the log begins; a user who never signs in has nulls.
+is older) last signed in before the log begins; a user who never signs in has nulls, and an integration account
+(a worklist case seen only in non-interactive sign-ins) has no interactive sign-in at all.
 """
 
 from __future__ import annotations
@@ -35,8 +36,12 @@ class SignInActivity:
             return {f"{field}{suffix}": None for field in _FIELDS for suffix in ("DateTime", "RequestId")}
         seen = self._seen()
         prior = self._before_the_log(index)
+        case = self._log.directory.cast.get(index)
         out: dict[str, Any] = {}
         for field in _FIELDS:
+            if field == "lastSignIn" and case is not None and not case.interactive:
+                out.update(lastSignInDateTime=None, lastSignInRequestId=None)  # an integration: never at a keyboard
+                continue
             ticks, request_id = seen[field].get(index, prior)
             out[f"{field}DateTime"] = format_ticks(ticks - ticks % TICKS)
             out[f"{field}RequestId"] = request_id

@@ -12,6 +12,15 @@ BUSINESS_CENTRAL = "996def3d-b36c-4153-8607-a6fd3c01b89f"
 DYNAMICS_ERP = "00000015-0000-0000-c000-000000000000"
 CRM_ADMIN = "637fcc9f-4a9b-4aaa-8713-a2a3cfda1505"
 DYNAMICS_APP_IDS = frozenset({DATAVERSE, BUSINESS_CENTRAL, DYNAMICS_ERP, CRM_ADMIN})
+# The product families and their own applications: a holder of a family's licence works in it through this app.
+DATAVERSE_FAMILY = "Dataverse"
+BUSINESS_CENTRAL_FAMILY = "Business Central"
+FINANCE_AND_OPERATIONS_FAMILY = "Finance and Operations"
+APP_FAMILIES = {
+    DATAVERSE: DATAVERSE_FAMILY,
+    BUSINESS_CENTRAL: BUSINESS_CENTRAL_FAMILY,
+    DYNAMICS_ERP: FINANCE_AND_OPERATIONS_FAMILY,
+}
 
 EXCHANGE = "00000002-0000-0ff1-ce00-000000000000"
 SHAREPOINT = "00000003-0000-0ff1-ce00-000000000000"
@@ -204,6 +213,9 @@ class Sku:
     plans: tuple[tuple[str, str], ...]  # (servicePlanId, servicePlanName)
     dynamics: bool
     applies_to: str = "User"  # "Company": a tenant-wide add-on (storage, capacity), nobody's seat
+    # The product families its holder works in, by hand from Microsoft's product (the emulator's truth; the answer
+    # derives its own from the service plans in examples/sku_families.csv).
+    families: tuple[str, ...] = ()
 
 
 SKUS: tuple[Sku, ...] = (
@@ -236,6 +248,7 @@ SKUS: tuple[Sku, ...] = (
             ("17ab22cd-a0b3-4536-910a-cb6eb12696c0", "DYN365_CDS_DYN_APPS"),
         ),
         True,
+        families=(DATAVERSE_FAMILY,),
     ),
     Sku(
         "1e1a282c-9c54-43a2-9310-98ef728faace",
@@ -246,6 +259,7 @@ SKUS: tuple[Sku, ...] = (
             ("17ab22cd-a0b3-4536-910a-cb6eb12696c0", "DYN365_CDS_DYN_APPS"),
         ),
         True,
+        families=(DATAVERSE_FAMILY,),
     ),
     Sku(
         "2880026b-2b0c-4251-8656-5d41ff11e3aa",
@@ -253,6 +267,7 @@ SKUS: tuple[Sku, ...] = (
         25,
         (("920656a2-7dd8-4c83-97b6-a356414dbd36", "DYN365_FINANCIALS_BUSINESS"),),
         True,
+        families=(BUSINESS_CENTRAL_FAMILY,),
     ),
     Sku(
         "328dc228-00bc-48c6-8b09-1fbc8bc3435d",
@@ -268,6 +283,7 @@ SKUS: tuple[Sku, ...] = (
         30,
         (("4092fdb5-8d81-41d3-be76-aaba4074530b", "DYN365_TEAM_MEMBERS"),),
         True,
+        families=(DATAVERSE_FAMILY, FINANCE_AND_OPERATIONS_FAMILY),
     ),
     # Microsoft spells this Dynamics 365 part number in mixed case ("Dynamics 365 Business Central Essentials Attach").
     Sku(
@@ -276,6 +292,7 @@ SKUS: tuple[Sku, ...] = (
         15,
         (("17ca446c-d7a4-4d29-8dec-8e241592164b", "DYN365_BUSCENTRAL_ESSENTIALS_ATTACH"),),
         True,
+        families=(BUSINESS_CENTRAL_FAMILY,),
     ),
     # A Dynamics 365 product whose part number has no Dynamics prefix at all ("Dynamics 365 Guides").
     Sku(
@@ -287,9 +304,70 @@ SKUS: tuple[Sku, ...] = (
             ("1315ade1-0410-450d-b8e3-8050e6da320f", "DYN365_CDS_GUIDES"),
         ),
         True,
+        families=(DATAVERSE_FAMILY,),
     ),
 )
 USER_LICENSABLE = tuple(s for s in SKUS if s.applies_to == "User")
+# SKUs only a tenant with the worklist cases (TenantSpec.worklist_cases) holds, never drawn for a random user: a
+# self-service viral trial of 10,000 free units (Microsoft's table: "Dynamics 365 Sales Premium Viral Trial") and a
+# device licence bought for shared devices, held by no person ("Dynamics 365 Operations - Device").
+CASE_SKUS: tuple[Sku, ...] = (
+    Sku(
+        "6ec92958-3cc1-49db-95bd-bc6b3798df71",
+        "Dynamics_365_Sales_Premium_Viral_Trial",
+        10_000,
+        (
+            ("7f636c80-0961-41b2-94da-9642ccf02de0", "DYN365_SALES_ENTERPRISE_VIRAL_TRIAL"),
+            ("456747c0-cf1e-4b0d-940f-703a01b964cc", "DYN365_SALES_INSIGHTS_VIRAL_TRIAL"),
+            ("54b37829-818e-4e3c-a08a-3ea66ab9b45d", "POWER_APPS_DYN365_VIRAL_TRIAL"),
+        ),
+        True,
+        families=(DATAVERSE_FAMILY,),
+    ),
+    Sku(
+        "3bbd44ed-8a70-4c07-9088-6232ddbd5ddd",
+        "Dynamics_365_for_Operations_Devices",
+        5,
+        (
+            ("ceb28005-d758-4df7-bb97-87a617b93d6c", "DYN365_RETAIL_DEVICE"),
+            ("2c9fb43e-915a-4d61-b6ca-058ece89fd66", "Dynamics_365_for_OperationsDevices"),
+        ),
+        True,
+        families=(FINANCE_AND_OPERATIONS_FAMILY,),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A user the worklist must get right, placed at the end of the directory when TenantSpec.worklist_cases is on.
+    `uses`: the product families the tenant makes them sign in to (through the family's own application);
+    `interactive`: False for an integration, seen only in non-interactive sign-ins; `admin_centre`: signs in to the
+    Dynamics 365 admin centre and nothing else of Dynamics 365; `licensed_days_ago`: None for long ago."""
+
+    name: str
+    licences: tuple[str, ...]  # part numbers, beside Microsoft 365 E3
+    uses: tuple[str, ...] = ()
+    enabled: bool = True
+    guest: bool = False
+    interactive: bool = True
+    admin_centre: bool = False
+    licensed_days_ago: int | None = None
+
+
+CASES: tuple[Case, ...] = (
+    Case("disabled, licensed days ago", ("DYN365_ENTERPRISE_SALES",), enabled=False, licensed_days_ago=3),
+    Case("disabled", ("DYN365_ENTERPRISE_CUSTOMER_SERVICE",), enabled=False),
+    Case("administrator without use", ("DYN365_ENTERPRISE_SALES",), admin_centre=True),
+    Case("integration", ("DYN365_ENTERPRISE_SALES",), (DATAVERSE_FAMILY,), interactive=False),
+    Case("two full bases", ("DYN365_ENTERPRISE_SALES", "DYN365_ENTERPRISE_CUSTOMER_SERVICE"), (DATAVERSE_FAMILY,)),
+    Case("Business Central unused", ("DYN365_BUSCENTRAL_ESSENTIAL", "DYN365_ENTERPRISE_SALES"), (DATAVERSE_FAMILY,)),
+    Case("Business Central only", ("DYN365_BUSCENTRAL_ESSENTIAL",), (BUSINESS_CENTRAL_FAMILY,)),
+    Case("Team Members beside a full licence", ("DYN365_ENTERPRISE_SALES", "DYN365_TEAM_MEMBERS"), (DATAVERSE_FAMILY,)),
+    Case("attach without a base", ("Dynamics_365_Business_Central_Essentials_Attach",), (BUSINESS_CENTRAL_FAMILY,)),
+    Case("viral trial", ("Dynamics_365_Sales_Premium_Viral_Trial",), (DATAVERSE_FAMILY,)),
+    Case("guest with a seat", ("DYN365_TEAM_MEMBERS",), (DATAVERSE_FAMILY,), guest=True),
+)
 
 
 @dataclass(frozen=True)
@@ -314,6 +392,7 @@ class Group:
 
 
 SKU_BY_PART = {s.part_number: s for s in SKUS}
+CASE_SKU_BY_PART = {s.part_number: s for s in SKUS + CASE_SKUS}
 ALL_STAFF_GROUP = "0a5d3f6e-2c41-4b8e-9f17-6d2e8c4b1a90"
 # The tenant's groups in /groups order. The licensing ones feed users' licenseAssignmentStates.assignedByGroup; the
 # Customer Service groups share a SKU (a licence filter on it pages with $top=1), the European one's name carries a

@@ -73,9 +73,15 @@ class Identity:
 class Directory:
     """The tenant's users and subscribed SKUs."""
 
-    def __init__(self, seed: int, count: int, created_ticks: int, now_ticks: int) -> None:
+    def __init__(self, seed: int, count: int, created_ticks: int, now_ticks: int, cases: bool = False) -> None:
         self._salt = mix(seed * 7919 + 17)
         self.count = count
+        # The worklist's cases (catalog.CASES) take the directory's last indexes; off, the tenant is as it always was.
+        if cases and count < 4 * len(catalog.CASES):
+            raise ValueError(f"the worklist cases need a directory of at least {4 * len(catalog.CASES)} users")
+        first = count - len(catalog.CASES)
+        self.cast: dict[int, catalog.Case] = {first + n: case for n, case in enumerate(catalog.CASES)} if cases else {}
+        self.skus = catalog.SKUS + (catalog.CASE_SKUS if cases else ())
         self._created = created_ticks
         self._now = now_ticks
         self.identity = functools.lru_cache(maxsize=200_000)(self._identity)
@@ -90,6 +96,9 @@ class Directory:
         h = self._h(index, 0)
         uid = guid(h, self._h(index, 1))
         kind_roll = h % 100
+        case = self.cast.get(index)
+        if case is not None:  # a case is a person by name: a guest, or a member (never concealed)
+            kind_roll = 10 if case.guest else 14 + kind_roll % 86
         if kind_roll < 4:
             hexname = f"{self._h(index, 2):016X}{self._h(index, 3):016X}"
             return Identity(uid, hexname, hexname, "concealed")
@@ -115,18 +124,23 @@ class Directory:
         )
 
     def never_signed_in(self, index: int) -> bool:
-        """About one user in ten has no sign-in at all (signInActivity fields null)."""
+        """About one user in ten has no sign-in at all (signInActivity fields null); a case only when disabled."""
+        if index in self.cast:
+            return not self.cast[index].enabled
         return self._h(index, 5) % 10 == 0
 
     def avoids_dynamics(self, index: int) -> bool:
-        """About one user in four never opens Dynamics 365 (whatever licence they hold): Outlook and Teams only."""
+        """About one user in four never opens Dynamics 365 (whatever licence they hold): Outlook and Teams only. A
+        case signs in to Dynamics 365 as its `uses` say (graph_emulator.signins), never at random."""
+        if index in self.cast:
+            return True
         return self._h(index, 17) % 4 == 0
 
     def stops_using_dynamics(self, index: int) -> int | None:
         """About one user in five who opens Dynamics 365 stopped doing so 5 to 45 days before the tenant was made (a
         project ended, a role changed): the instant, in ticks, after which they sign in to it no more; else None."""
         h = self._h(index, 18)
-        if h % 5:
+        if h % 5 or index in self.cast:
             return None
         return self._now - (5 * 86400 + (h >> 8) % (40 * 86400)) * TICKS
 
@@ -134,6 +148,10 @@ class Directory:
         """The SKUs assigned to a user; about a quarter hold a Dynamics 365 licence, one holder in eight two."""
         if index in self._moved:
             return self._moved[index]
+        if index in self.cast:
+            case = self.cast[index]
+            office = () if case.guest else (catalog.SKUS[0],)  # a member works in Microsoft 365 too; a guest does not
+            return office + tuple(catalog.CASE_SKU_BY_PART[part] for part in case.licences)
         if self.identity(index).kind != "member":
             return ()
         h = self._h(index, 6)
@@ -216,7 +234,7 @@ class Directory:
             elif prop == "preferredLanguage":
                 values[prop] = None if h % 4 == 0 else catalog.LANGUAGES[(h >> 16) % len(catalog.LANGUAGES)]
             elif prop == "accountEnabled":
-                values[prop] = (h >> 20) % 100 >= 7
+                values[prop] = self.cast[index].enabled if index in self.cast else (h >> 20) % 100 >= 7
             elif prop == "userType":
                 values[prop] = "Guest" if ident.kind == "guest" else "Member"
             elif prop == "createdDateTime":
@@ -247,10 +265,10 @@ class Directory:
 
     def _place(self, index: int) -> tuple[str | None, str | None]:
         """(usageLocation, country): most members have both; country, typed in by HR, is missing more often."""
-        if self.identity(index).kind != "member":
+        if self.identity(index).kind != "member" and index not in self.cast:
             return None, None
         h = self._h(index, 12)
-        if h % 16 == 0:
+        if h % 16 == 0 and index not in self.cast:  # a case is licensed directly, which needs a usageLocation
             return None, None
         code, country = catalog.USAGE_LOCATIONS[(h >> 8) % len(catalog.USAGE_LOCATIONS)]
         return code, None if (h >> 4) % 5 == 0 else country
@@ -286,11 +304,11 @@ class Directory:
         for n, sku in enumerate(self.licences(index)):
             licensed_at = self._licensed_at(index, n, sku)
             roll = (h >> (5 * n)) % 20
-            by_group = roll >= 9 if sku.dynamics else roll < 15
-            both = sku.dynamics and roll >= 17
-            group = self._licence_group(index, sku)
+            by_group = (roll >= 9 if sku.dynamics else roll < 15) and index not in self.cast
+            both = sku.dynamics and roll >= 17 and index not in self.cast
             if by_group or not direct_allowed:
                 grouped = licensed_at + (h >> (5 * n + 20)) % (90 * 86400) * TICKS
+                group = self._licence_group(index, sku)
                 states.append(_assignment(sku, group, "Active", None, min(grouped, self._now)))
             if direct_allowed and (both or not by_group):
                 states.append(_assignment(sku, None, "Active", None, licensed_at))
@@ -310,14 +328,17 @@ class Directory:
         """When the user's n-th SKU was first assigned: an hour after the account was created, except for about one
         Dynamics 365 seat in six, assigned in the last ten days (a new hire, a new project)."""
         h = self._h(index, 16)
-        if sku.dynamics and (h >> (4 * n)) % 6 == 0:
+        case = self.cast.get(index)
+        if case is not None and case.licensed_days_ago is not None:
+            return self._now - case.licensed_days_ago * 86400 * TICKS
+        if sku.dynamics and (h >> (4 * n)) % 6 == 0 and case is None:
             return self._now - (h >> 32) % (10 * 86400) * TICKS
         return self._created_ticks(index) + 3600 * TICKS
 
     def _failed_licence(self, index: int) -> tuple[catalog.Sku, str] | None:
         """A Dynamics 365 SKU that a group tried and failed to give this member, with Graph's error code."""
         h = self._h(index, 15)
-        if self.identity(index).kind != "member" or h % 25:
+        if self.identity(index).kind != "member" or h % 25 or index in self.cast:
             return None
         held = set(self.licences(index))
         candidates = [s for s in catalog.USER_LICENSABLE if s.dynamics and s not in held]
@@ -365,7 +386,7 @@ class Directory:
             for sku in self.licences(index):
                 consumed[sku.sku_id] = consumed.get(sku.sku_id, 0) + 1
         out = []
-        for sku in catalog.SKUS:
+        for sku in self.skus:
             if sku.part_number == "AAD_PREMIUM" and not premium:
                 continue
             prepaid = max(sku.prepaid, consumed.get(sku.sku_id, 0))

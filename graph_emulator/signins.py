@@ -151,10 +151,10 @@ class Row:
         self.h2 = mix(h1 ^ 0x5851F42D4C957F2D)
         self.app_index = seg.apps[h1 % len(seg.apps)]
         self.app = catalog.SIGN_IN_APPS[self.app_index]
-        users = log.dynamics_users if self.app.is_dynamics else log.active_users
+        users, steady = log.candidates(self.app_index, seg.event_type)
         user = users[(h1 >> 8) % len(users)]
         if self.app.is_dynamics and ticks > log.stopped.get(user, ticks):
-            user = log.steady_dynamics_users[(h1 >> 8) % len(log.steady_dynamics_users)]
+            user = steady[(h1 >> 8) % len(steady)]
         self.user = user
         self.directory = log.directory
 
@@ -334,6 +334,56 @@ class SignInLog:
         # ... and who stopped: their Dynamics 365 sign-ins after that instant go to someone who never stops.
         self.stopped = {u: t for u in self.dynamics_users if (t := directory.stops_using_dynamics(u)) is not None}
         self.steady_dynamics_users = [u for u in self.dynamics_users if u not in self.stopped] or self.dynamics_users
+        self._candidates: dict[tuple[int, str], tuple[list[int], list[int]]] = {}
+
+    def candidates(self, app_index: int, event_type: str) -> tuple[list[int], list[int]]:
+        """Who a sign-in to an application may belong to, and who of them never stops using Dynamics 365.
+
+        Without the worklist cases, anyone who opens Dynamics 365 signs in to any of its applications. With them
+        (Directory.cast), a product's own application (catalog.APP_FAMILIES) is signed in to by the holders of that
+        product family only, and the cases follow their script: each signs in to the families of its `uses`, with
+        four times a random user's share so that a window of days is sure to hold some, interactively or (an
+        integration) not at all; the admin centre is the administrator's alone."""
+        key = (app_index, event_type)
+        if key not in self._candidates:
+            self._candidates[key] = self._choose(catalog.SIGN_IN_APPS[app_index], event_type)
+        return self._candidates[key]
+
+    def _choose(self, app: catalog.SignInApp, event_type: str) -> tuple[list[int], list[int]]:
+        directory = self.directory
+        if not directory.cast:
+            return (self.dynamics_users, self.steady_dynamics_users) if app.is_dynamics else (self.active_users,) * 2
+        cast = directory.cast
+        quiet = {u for u, case in cast.items() if not case.interactive} if event_type == INTERACTIVE else set()
+        if not app.is_dynamics:
+            users = [u for u in self.active_users if u not in quiet]
+            return users, users
+        family = catalog.APP_FAMILIES.get(app.app_id)
+        if app.app_id == catalog.CRM_ADMIN:
+            users = [u for u, case in cast.items() if case.admin_centre] * 4
+            return users, users
+        if family is None:  # another client reaching Dataverse (Power Apps, the Outlook add-in): any user of it
+            return self.dynamics_users, self.steady_dynamics_users
+        holders = [u for u in self.dynamics_users if family in self.families_held(u)]
+        scripted = [u for u, case in cast.items() if family in case.uses and u not in quiet] * 4
+        users = holders + scripted or self.dynamics_users
+        steady = [u for u in users if u not in self.stopped] or users
+        return users, steady
+
+    def families_held(self, user: int) -> set[str]:
+        """The product families of the licences a user holds (catalog.Sku.families)."""
+        return {family for sku in self.directory.licences(user) for family in sku.families}
+
+    def families_used(self, user: int) -> set[str]:
+        """Truth for tests: the product families whose own applications this user's sign-ins may name (with the
+        worklist cases on); empty for one who never signs in to Dynamics 365 itself."""
+        return {
+            family
+            for index, app in enumerate(catalog.SIGN_IN_APPS)
+            if (family := catalog.APP_FAMILIES.get(app.app_id)) is not None
+            for event_type in (INTERACTIVE, NON_INTERACTIVE)
+            if user in self.candidates(index, event_type)[0]
+        }
 
     def add_segment(self, count: int, start: int, end: int, event_type: str = INTERACTIVE) -> Segment:
         """Append `count` records of one event type spread over [start, end); they are visible from now on."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from .activity import SignInActivity
-from .catalog import GROUPS, USER_LICENSABLE
+from .catalog import GROUPS
 from .crm_activity import CrmActivity
 from .directory import Directory
 from .gen import TICKS, datetime_to_ticks, mix, parse_ticks
@@ -43,6 +43,10 @@ class TenantSpec:
     non_interactive_ratio: int = 10  # non-interactive sign-ins (beta only) per interactive one, also when advancing
     crm_auditing: bool = True  # False: Dataverse activity logging is off, Purview holds no CRM record
     audit_query_v1: bool = True  # False: only beta serves /security/auditLog/queries (as in 2025, MC1052169)
+    # True: the last users are the license worklist's cases (catalog.CASES: disabled, administrator, integration, two
+    # bases, ...), the viral trial and the device licence join the inventory, and a product's own application is
+    # signed in to by its holders only. False: the tenant every other test knows, unchanged.
+    worklist_cases: bool = False
 
 
 def _ticks(when: dt.datetime | str | int) -> int:
@@ -70,7 +74,7 @@ class Tenant:
         self.now_ticks = _ticks(now)
         self._lock = threading.Lock()
         start = self.now_ticks - spec.days * DAY
-        self.directory = Directory(spec.seed, spec.users, start - 400 * DAY, self.now_ticks)
+        self.directory = Directory(spec.seed, spec.users, start - 400 * DAY, self.now_ticks, spec.worklist_cases)
         self.log = SignInLog(spec.seed, self.directory)
         self.directory.activity = SignInActivity(self.log, lambda: self.now_ticks).of
         self.log.add_segment(spec.sign_ins, start, self.now_ticks)
@@ -186,4 +190,4 @@ class Tenant:
     def dynamics_seat_skus(self) -> list[str]:
         """Truth for tests: the skuIds of the tenant's Dynamics 365 seats (appliesTo "User"), in /subscribedSkus
         order, as the catalog marks them by hand (catalog.Sku.dynamics), not as any connector decides."""
-        return [sku.sku_id for sku in USER_LICENSABLE if sku.dynamics]
+        return [sku.sku_id for sku in self.directory.skus if sku.dynamics and sku.applies_to == "User"]

@@ -5,10 +5,13 @@ read of all streams, 45 minutes of tenant activity (including late sign-ins), an
 read from the saved state. Everything lands in demo-output/: config.json, catalog.json, one
 <stream>.jsonl per stream (the second read is appended, as an append-mode destination would),
 state.json (the final state), read-1.stderr / read-2.stderr, and each run's input files in <step>/.
-Last, the records are loaded into DuckDB and examples/license_usage.sql answers who holds Dynamics 365 without
-using it (tools/license_usage.py), with Microsoft's product names (the connector adds them to subscribed_skus), unassigned
-seats and money from example prices: printed,
-drawn in license-usage.png, and every idle seat written to reclaim.csv.
+Last, the records are loaded into DuckDB and examples/license_usage.sql answers who holds a Dynamics 365 product
+without using it and what to do with each seat (tools/license_usage.py), with Microsoft's product names (the connector
+adds them to subscribed_skus), unassigned seats and money a month and a year from example prices: printed, drawn in
+license-usage.png, the worklist (ids, action, reason) written to reclaim.csv, and kept as a dated snapshot in
+history.duckdb, which survives the next run, whose trend is drawn in license-trend.png. The emulated tenant carries
+the worklist's cases (TenantSpec.worklist_cases): disabled accounts, an administrator, an integration, two bases, a
+viral trial, a device licence.
 The runs get DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS=1 from the harness: the emulator is no Microsoft host.
 """
 
@@ -33,11 +36,13 @@ from testing.harness import (
     start_connector,
     write_inputs,
 )
-from tools.license_usage import EXAMPLE_PRICES, EXAMPLE_THRESHOLDS, report
+from tools.license_usage import EXAMPLE_EXCLUSIONS, EXAMPLE_PRICES, EXAMPLE_THRESHOLDS, report
 
 OUT = Path("demo-output")
 CHART = OUT / "license-usage.png"
 RECLAIM = OUT / "reclaim.csv"
+HISTORY = OUT / "history.duckdb"  # each run's worklist, kept across runs
+TREND = OUT / "license-trend.png"
 STREAMS = {
     "users": "full_refresh",
     "sign_ins": "incremental",
@@ -49,7 +54,7 @@ SIGN_IN_STREAMS = ("sign_ins", "non_interactive_sign_ins")
 # Two non-interactive sign-ins per interactive one (real tenants see about ten): both sign-in streams share Graph's
 # 5 requests per 10 s, and the demo reads every application's. 2,000 sign-ins (999 a page) keep both reads to about a
 # dozen sign-in requests, paced at that real limit: `make demo`, install included, stays under a minute.
-TENANT = {"seed": 2026, "users": 300, "sign_ins": 2000, "days": 30, "non_interactive_ratio": 2}
+TENANT = {"seed": 2026, "users": 300, "sign_ins": 2000, "days": 30, "non_interactive_ratio": 2, "worklist_cases": True}
 # The license-usage answer counts Dynamics 365 sign-ins over 30 days, Entra's whole retention: read all of it.
 START_DAYS_BACK = 30
 PLAIN_PROGRESS_SECONDS = 5.0
@@ -148,9 +153,20 @@ def describe(stream: str, first: Result, second: Result) -> str:
     return f"{span}; +{len(added)} new ({late} of them late, behind the saved cursor), {reread} re-read in the lookback"
 
 
+def clear_output() -> None:
+    """A fresh demo-output/, but for the history of worklists, which the trend is drawn from."""
+    OUT.mkdir(exist_ok=True)
+    for entry in OUT.iterdir():
+        if entry.name == HISTORY.name:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 def run_demo() -> None:
-    shutil.rmtree(OUT, ignore_errors=True)
-    OUT.mkdir()
+    clear_output()
     now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) - dt.timedelta(hours=1)
     with running_emulator(now=now, **TENANT) as emu:
         start = (emu.tenant.now - dt.timedelta(days=START_DAYS_BACK)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -214,6 +230,9 @@ def run_demo() -> None:
         evidence_start=evidence_start,
         prices=EXAMPLE_PRICES,
         thresholds=EXAMPLE_THRESHOLDS,
+        exclusions=EXAMPLE_EXCLUSIONS,
+        history=HISTORY,
+        trend_chart=TREND,
     )
 
 
