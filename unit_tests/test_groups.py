@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests_mock
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.mock_http import HttpMocker
 
 from source_dynamics365_cc.auth.tokens import GraphTokenProvider
 from source_dynamics365_cc.check import check_connection
@@ -20,6 +21,7 @@ from testing.graph_fakes import (
     register_groups,
     register_login,
 )
+from testing.graph_requests import groups_request, json_response, login, page_response, subscribed_skus_request
 
 GROUPS = f"{GRAPH}/v1.0/groups"
 SALES, TEAM = "1e1a282c-9c54-43a2-9310-98ef728faace", "7ac9fe77-66b7-4e5e-9e46-10eed1cff547"
@@ -39,39 +41,38 @@ def sku_of(url: str) -> str:
     return parse_qs(urlsplit(url).query)["$filter"][0].split(" eq ")[1].rstrip(")")
 
 
-def read_groups(mocker: requests_mock.Mocker, answers: dict) -> list[str]:
-    """A groups read against `answers` (SKU -> response list); the ids emitted."""
-    register_login(mocker)
-    mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
-    mocker.get(GROUPS, json=lambda request, context: answers[sku_of(request.url)].pop(0))
+def read_groups(http_mocker: HttpMocker, answers: dict) -> list[str]:
+    """A groups read against `answers` (SKU -> its pages), each SKU's query asked exactly once; the ids emitted."""
+    login(http_mocker)
+    http_mocker.get(subscribed_skus_request(), page_response(SKUS))
+    queries = {sku: groups_request(sku) for sku in answers}
+    for sku, pages in answers.items():
+        http_mocker.get(queries[sku], [json_response(body) for body in pages])
     output = read_streams(config(), ("groups", SyncMode.full_refresh))
     assert not output.errors, output.errors
+    for query in queries.values():
+        http_mocker.assert_number_of_calls(query, 1)
     return [r.record.data["id"] for r in output.records]
 
 
-def test_groups_are_read_per_dynamics_sku_as_advanced_queries_and_each_group_is_emitted_once():
+def test_groups_are_read_per_dynamics_sku_as_advanced_queries_and_each_group_is_emitted_once(http_mocker):
+    """One advanced query per Dynamics 365 SKU (none for ENTERPRISEPACK: no mock answers it), SALES first."""
     both = group("g-both", SALES, TEAM)
     answers = {
-        SALES.upper(): [page([group("g-sales", SALES), both])],
-        TEAM.upper(): [page([both, group("g-team", TEAM), group("g-not", SALES)])],
+        SALES: [page([group("g-sales", SALES), both])],
+        TEAM: [page([both, group("g-team", TEAM), group("g-not", SALES)])],
     }
-    answers = {sku.lower(): pages for sku, pages in answers.items()}
-    with requests_mock.Mocker() as mocker:
-        emitted = read_groups(mocker, answers)
+    emitted = read_groups(http_mocker, answers)
     assert emitted == ["g-sales", "g-both", "g-team"], "the two-SKU group once; a group Graph sent in error dropped"
-    requests = [r for r in mocker.request_history if r.url.startswith(GROUPS)]
-    assert [sku_of(r.url) for r in requests] == [SALES, TEAM], "one query per Dynamics 365 SKU, not ENTERPRISEPACK"
-    for request in requests:
-        query = parse_qs(urlsplit(request.url).query)
-        assert request.headers["ConsistencyLevel"] == "eventual" and query["$count"] == ["true"]
-        assert "assignedLicenses" in query["$select"][0].split(",") and query["$top"] == ["999"]
 
 
-def test_groups_returned_without_assigned_licenses_are_taken_on_the_filters_word_once_each_and_said(caplog):
+def test_groups_returned_without_assigned_licenses_are_taken_on_the_filters_word_once_each_and_said(
+    caplog, http_mocker
+):
     bare = {"id": "g-bare", "displayName": "Sales licences"}  # a permission that does not return the property
     answers = {SALES: [page([bare])], TEAM: [page([bare, {"id": "g-team", "displayName": "Team"}])]}
-    with requests_mock.Mocker() as mocker, caplog.at_level(logging.WARNING):
-        emitted = read_groups(mocker, answers)
+    with caplog.at_level(logging.WARNING):
+        emitted = read_groups(http_mocker, answers)
     assert emitted == ["g-bare", "g-team"]
     assert "returned 2 groups without assignedLicenses" in caplog.text and "Group.Read.All" in caplog.text
 
@@ -226,8 +227,7 @@ def test_a_group_graph_lists_twice_in_one_query_is_emitted_once():
     assert [r.record.data["id"] for r in output.records] == ["g1", "g2", "g3"] and not output.errors
 
 
-def test_a_group_whose_licence_moves_to_a_later_sku_during_the_sync_is_emitted_once_as_first_read():
+def test_a_group_whose_licence_moves_to_a_later_sku_during_the_sync_is_emitted_once_as_first_read(http_mocker):
     answers = {SALES: [page([group("g-moved", SALES)])], TEAM: [page([group("g-moved", TEAM), group("g-team", TEAM)])]}
-    with requests_mock.Mocker() as mocker:
-        emitted = read_groups(mocker, answers)
+    emitted = read_groups(http_mocker, answers)
     assert emitted == ["g-moved", "g-team"]

@@ -1,0 +1,105 @@
+"""The Graph requests the connector must send and the pages Graph answers, for the CDK's `HttpMocker`.
+
+A mock is the assertion: `HttpMocker` matches path, every query parameter (no more, no fewer) and the headers a
+request builder names, so a request the connector spells differently finds no mock and fails, and the `http_mocker`
+fixture fails a test whose mocks were not all used. The parameters are spelled here, from Microsoft's
+documentation, not imported from the connector, so that a change to what the connector asks is seen by a test.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Iterator, Mapping
+from urllib.parse import urlencode
+
+import pytest
+from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
+
+from .graph_fakes import ALL_ROLES, CLIENT_ID, GRAPH, LOGIN, SECRET, TENANT, access_token, page
+
+ADVANCED_QUERY = {"ConsistencyLevel": "eventual"}
+GROUP_FIELDS = (
+    "id,displayName,description,mail,mailEnabled,mailNickname,securityEnabled,groupTypes,createdDateTime,"
+    "assignedLicenses"
+)
+AUTHORITY = f"{LOGIN}/{TENANT}"
+
+
+@pytest.fixture
+def http_mocker() -> Iterator[HttpMocker]:
+    """The CDK's `HttpMocker` around one test: a request no mock matches fails it, and so does a mock left unused.
+
+    The CDK checks the unused mocks only when its decorator hands the mocker to a function, which pytest takes for
+    a fixture request; this fixture runs the same check when the test's body has passed."""
+    mocker = HttpMocker()
+    with mocker:
+        yield mocker
+    mocker._validate_all_matchers_called()
+
+
+def graph_request(path: str, query: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None):
+    """GET `path` under the Graph endpoint with exactly `query` (none when not given) and at least `headers`."""
+    return HttpRequest(f"{GRAPH}{path}", query_params=dict(query or {}), headers=dict(headers or {}))
+
+
+def subscribed_skus_request() -> HttpRequest:
+    """GET /v1.0/subscribedSkus: the tenant's SKUs, one unpaged answer."""
+    return graph_request("/v1.0/subscribedSkus")
+
+
+def groups_request(sku: str, top: int = 999) -> HttpRequest:
+    """One SKU's groups as an advanced query (Graph's `assignedLicenses/any` filter on groups needs `$count` and
+    `ConsistencyLevel: eventual`); `top=1` is check's probe."""
+    query = {
+        "$select": GROUP_FIELDS,
+        "$filter": f"assignedLicenses/any(x:x/skuId eq {sku})",
+        "$count": "true",
+        "$top": str(top),
+    }
+    return graph_request("/v1.0/groups", query, ADVANCED_QUERY)
+
+
+def next_page_request(link: str, headers: Mapping[str, str] | None = None) -> HttpRequest:
+    """A nextLink followed exactly as Graph gave it (its query is in the link)."""
+    return HttpRequest(link, headers=dict(headers or {}))
+
+
+def page_response(records: Iterable[dict], next_link: str | None = None, status: int = 200) -> HttpResponse:
+    """One page of a collection, with `@odata.nextLink` when another follows."""
+    return json_response(page(records, next_link), status)
+
+
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> HttpResponse:
+    """Any JSON answer (an error body, an expired page token) with its status."""
+    return HttpResponse(json.dumps(body), status, {"Content-Type": "application/json", **(headers or {})})
+
+
+def login(http_mocker: HttpMocker, roles: list[str] | None = ALL_ROLES, tokens: int = 1) -> None:
+    """Only the login: the OpenID document msal reads first and a token endpoint handing out `tokens` tokens."""
+    http_mocker.get(
+        HttpRequest(f"{AUTHORITY}/v2.0/.well-known/openid-configuration"),
+        json_response(
+            {
+                "token_endpoint": f"{AUTHORITY}/oauth2/v2.0/token",
+                "authorization_endpoint": f"{AUTHORITY}/oauth2/v2.0/authorize",
+                "issuer": f"{AUTHORITY}/v2.0",
+            }
+        ),
+    )
+    answers = [
+        json_response({"token_type": "Bearer", "expires_in": 3600, "access_token": access_token(roles, serial)})
+        for serial in range(1, tokens + 1)
+    ]
+    http_mocker.post(token_request(), answers)
+
+
+def token_request() -> HttpRequest:
+    """The client-credentials POST with the fakes' secret, form fields in the order msal sends them."""
+    body = {
+        "client_id": CLIENT_ID,
+        "grant_type": "client_credentials",
+        "client_info": "1",
+        "client_secret": SECRET,
+        "scope": f"{GRAPH}/.default",
+    }
+    return HttpRequest(f"{AUTHORITY}/oauth2/v2.0/token", body=urlencode(body))
