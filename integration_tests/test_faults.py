@@ -23,7 +23,7 @@ from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.graph.concealed import is_concealed
 from source_dynamics365_cc.graph.stream import COUNT_SECONDS, READ_TIMEOUT_SECONDS
 from source_dynamics365_cc.signins.instants import parse_instant
-from testing.graph_fakes import GRAPH, page, register_login
+from testing.graph_fakes import GRAPH, page, register_login, register_user_count
 from testing.graph_fakes import config as fake_config
 from testing.harness import (
     Result,
@@ -132,6 +132,7 @@ def test_a_read_timeout_is_retried_and_every_request_carries_a_read_timeout():
     fetched again, nothing is lost; and no request is sent without a timeout (it could hang a sync forever)."""
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(
             f"{GRAPH}/v1.0/users",
             [{"exc": requests.exceptions.ReadTimeout}, {"json": page([{"id": "u1"}, {"id": "u2"}])}],

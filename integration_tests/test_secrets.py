@@ -35,6 +35,7 @@ from testing.graph_fakes import (
     page,
     read_streams,
     register_login,
+    register_user_count,
 )
 from testing.graph_fakes import config as fake_config
 from testing.harness import (
@@ -187,6 +188,7 @@ def test_refused_credentials_are_reported_without_repeating_them(tmp_path: Path,
 def test_a_next_link_to_another_host_is_refused_and_the_token_stays_home(next_link: str):
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(f"{GRAPH}/v1.0/users", json=page([{"id": "u1"}], next_link))
         config = fake_config()
         catalog = CatalogBuilder().with_stream("users", SyncMode.full_refresh).build()

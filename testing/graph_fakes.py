@@ -46,11 +46,8 @@ def register_groups(mocker: requests_mock.Mocker, groups: Iterable[dict] = ()) -
 
 
 def register_login(mocker: requests_mock.Mocker, roles: Optional[list] = ALL_ROLES, tokens: int = 1) -> Any:
-    """The OpenID document msal reads first, a token endpoint handing out `tokens` distinct tokens, the
-    `/users/$count` every users read asks first for its estimate and the `/groups` check asks for (a test of either
-    registers its own after)."""
-    register_user_count(mocker)
-    register_groups(mocker)
+    """Only the login: the OpenID document msal reads first and a token endpoint handing out `tokens` distinct
+    tokens (a users read's `/users/$count` and check's `/groups` probe are registered by the tests that send them)."""
     authority = f"{LOGIN}/{TENANT}"
     mocker.get(
         f"{authority}/v2.0/.well-known/openid-configuration",

@@ -11,7 +11,7 @@ from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.http import rate_limiting
 
 from source_dynamics365_cc.signins.instants import format_instant, parse_ticks
-from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
+from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login, register_user_count
 
 SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"
 USERS = f"{GRAPH}/v1.0/users"
@@ -82,6 +82,7 @@ def test_a_sign_in_without_a_valid_createdDateTime_is_skipped_with_a_warning_not
 def test_a_user_without_an_id_is_skipped_with_a_warning():
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(USERS, json=page([{"id": "u1"}, {"userPrincipalName": "ghost@contoso.com"}, {"id": ""}]))
         output = read_streams(config(), ("users", SyncMode.full_refresh))
 
@@ -148,6 +149,7 @@ def test_a_start_past_retention_by_graphs_clock_moves_forward_with_a_warning_and
 def test_users_configured_incremental_as_pyairbyte_does_are_read_in_full_with_one_info_line():
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(USERS, json=page([{"id": "u1"}, {"id": "u2"}]))
         mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page([{"id": "s1", "skuId": "x"}]))
         output = read_streams(config(), ("users", SyncMode.incremental), ("subscribed_skus", SyncMode.incremental))
@@ -191,6 +193,7 @@ def test_the_state_never_passes_a_lookback_window_that_has_not_finished():
 def test_a_sync_of_every_stream_builds_them_once_and_asks_entra_for_one_token():
     with requests_mock.Mocker() as mocker:
         token_endpoint = register_login(mocker, tokens=2)
+        register_user_count(mocker)
         mocker.get(USERS, json=page([{"id": "u1"}]))
         mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page([{"id": "s1", "skuId": "x"}]))
         mocker.get(SIGN_INS, json=page([sign_in("dyn", 10)]))

@@ -15,7 +15,7 @@ from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.signins.instants import format_instant
 from source_dynamics365_cc.signins.stream import ApplicationQueries, NonInteractiveSignIns, SignIns
 from source_dynamics365_cc.streams import users
-from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
+from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login, register_user_count
 
 USERS = f"{GRAPH}/v1.0/users"
 SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"
@@ -34,6 +34,7 @@ def test_users_fall_back_to_no_sign_in_activity_after_repeated_refusals():
     denied = {"status_code": 403, "json": graph_error("Authentication_RequestFromNonPremiumTenantOrB2CTenant", "no")}
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(USERS, [denied, denied, denied, {"json": page([{"id": "u1", "userPrincipalName": "a@b.c"}])}])
         output = run(config(), ("users", SyncMode.full_refresh))
     assert [r.record.data["id"] for r in output.records] == ["u1"]
@@ -48,6 +49,7 @@ def test_a_refusal_after_some_users_were_emitted_does_not_emit_them_twice():
     first = page([{"id": "u1"}, {"id": "u2"}], next_link=f"{USERS}?$select=id,signInActivity&$top=500&$skiptoken=p2")
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(
             USERS, [{"json": first}, denied, denied, denied, {"json": page([{"id": f"u{n}"} for n in (1, 2, 3)])}]
         )
@@ -60,6 +62,7 @@ def test_a_refusal_after_some_users_were_emitted_does_not_emit_them_twice():
 def test_users_without_sign_in_activity_use_the_largest_page():
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(USERS, json=page([]))
         run(config(include_sign_in_activity=False), ("users", SyncMode.full_refresh))
     query = parse_qs(urlsplit(mocker.request_history[-1].url).query)
@@ -76,6 +79,7 @@ ROSTER = (
 def test_users_select_names_every_roster_field_and_sign_in_activity_last():
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(USERS, json=page([]))
         run(config(), ("users", SyncMode.full_refresh))
         run(config(include_sign_in_activity=False), ("users", SyncMode.full_refresh))
@@ -94,6 +98,7 @@ def test_concealed_users_are_skipped_and_counted():
     ]
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(USERS, json=page(people))
         skipped = run(config(), ("users", SyncMode.full_refresh))
         kept = run(config(exclude_concealed_users=False), ("users", SyncMode.full_refresh))
@@ -129,6 +134,7 @@ def test_an_expired_page_token_restarts_at_the_exact_tick_inside_a_microsecond_b
 def test_a_next_link_to_another_host_is_refused_and_no_token_goes_there():
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(USERS, json=page([{"id": "u1"}], "https://attacker.example.test/v1.0/users?$skiptoken=x"))
         evil = mocker.get("https://attacker.example.test/v1.0/users", json=page([]))
         output = run(config(), ("users", SyncMode.full_refresh))

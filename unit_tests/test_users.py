@@ -15,7 +15,16 @@ from source_dynamics365_cc.errors import ConfigError
 from source_dynamics365_cc.signins.stream import sign_in_kinds
 from source_dynamics365_cc.streams.licenses import LicenseQuery
 from source_dynamics365_cc.streams.users import RosterQuery
-from testing.graph_fakes import GRAPH, config, fake_runtime, graph_error, page, read_streams, register_login
+from testing.graph_fakes import (
+    GRAPH,
+    config,
+    fake_runtime,
+    graph_error,
+    page,
+    read_streams,
+    register_login,
+    register_user_count,
+)
 
 USERS = f"{GRAPH}/v1.0/users"
 SALES, SERVICE = "1e1a282c-9c54-43a2-9310-98ef728faace", "749742bf-0d37-4158-a120-33567104deeb"
@@ -123,6 +132,7 @@ def test_an_expired_users_page_token_restarts_the_query_without_duplicates():
     again = page([{"id": f"u{n}"} for n in (1, 2, 3)])
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(USERS, [{"json": first}, expired, {"json": again}])
         output = read_streams(config(exclude_concealed_users=False), ("users", SyncMode.full_refresh))
     assert [r.record.data["id"] for r in output.records] == ["u1", "u2", "u3"] and not output.errors
@@ -182,6 +192,7 @@ def test_a_user_graph_lists_twice_in_one_query_is_emitted_once():
     first = page([{"id": "u1"}, {"id": "u2"}], next_link=f"{USERS}?$select=id&$top=999&$skiptoken=p2")
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(USERS, json=first)
         mocker.get(f"{USERS}?$skiptoken=p2", json=page([{"id": "u2"}, {"id": "u3"}]))
         output = read_streams(config(exclude_concealed_users=False), ("users", SyncMode.full_refresh))
