@@ -22,6 +22,11 @@ GROUP_FIELDS = (
     "id,displayName,description,mail,mailEnabled,mailNickname,securityEnabled,groupTypes,createdDateTime,"
     "assignedLicenses"
 )
+ROSTER_FIELDS = (
+    "id,userPrincipalName,mail,givenName,surname,displayName,accountEnabled,userType,createdDateTime,jobTitle,"
+    "department,employeeId,assignedLicenses,assignedPlans,licenseAssignmentStates,usageLocation,companyName,"
+    "officeLocation,country,employeeType,onPremisesSyncEnabled"
+)
 AUTHORITY = f"{LOGIN}/{TENANT}"
 
 
@@ -45,6 +50,24 @@ def graph_request(path: str, query: Mapping[str, str] | None = None, headers: Ma
 def subscribed_skus_request() -> HttpRequest:
     """GET /v1.0/subscribedSkus: the tenant's SKUs, one unpaged answer."""
     return graph_request("/v1.0/subscribedSkus")
+
+
+def users_request(sign_in_activity: bool = True) -> HttpRequest:
+    """Every user, the roster's fields named, `signInActivity` last when asked for: then at Graph's documented
+    500-user page for that property, else at the 999 maximum."""
+    select = f"{ROSTER_FIELDS},signInActivity" if sign_in_activity else ROSTER_FIELDS
+    return graph_request("/v1.0/users", {"$select": select, "$top": "500" if sign_in_activity else "999"})
+
+
+def user_count_request() -> HttpRequest:
+    """`/users/$count`, which Graph answers only as an advanced query: every users read asks it first (its
+    estimate)."""
+    return graph_request("/v1.0/users/$count", headers=ADVANCED_QUERY)
+
+
+def count_response(count: int) -> HttpResponse:
+    """`/users/$count`'s answer, a bare number as text/plain."""
+    return HttpResponse(str(count), 200, {"Content-Type": "text/plain"})
 
 
 def groups_request(sku: str, top: int = 999) -> HttpRequest:
