@@ -52,11 +52,14 @@ def subscribed_skus_request() -> HttpRequest:
     return graph_request("/v1.0/subscribedSkus")
 
 
-def users_request(sign_in_activity: bool = True) -> HttpRequest:
-    """Every user, the roster's fields named, `signInActivity` last when asked for: then at Graph's documented
-    500-user page for that property, else at the 999 maximum."""
+def users_request(sign_in_activity: bool = True, sku: str | None = None) -> HttpRequest:
+    """Every user (or the holders of `sku`), the roster's fields named, `signInActivity` last when asked for: then at
+    Graph's documented 500-user page for that property, else at the 999 maximum."""
     select = f"{ROSTER_FIELDS},signInActivity" if sign_in_activity else ROSTER_FIELDS
-    return graph_request("/v1.0/users", {"$select": select, "$top": "500" if sign_in_activity else "999"})
+    query = {"$select": select, "$top": "500" if sign_in_activity else "999"}
+    if sku is not None:
+        query["$filter"] = f"assignedLicenses/any(x:x/skuId eq {sku})"
+    return graph_request("/v1.0/users", query)
 
 
 def user_count_request() -> HttpRequest:
