@@ -9,7 +9,7 @@ documentation, not imported from the connector, so that a change to what the con
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urlencode
 
 import pytest
@@ -26,6 +26,13 @@ ROSTER_FIELDS = (
     "id,userPrincipalName,mail,givenName,surname,displayName,accountEnabled,userType,createdDateTime,jobTitle,"
     "department,employeeId,assignedLicenses,assignedPlans,licenseAssignmentStates,usageLocation,companyName,"
     "officeLocation,country,employeeType,onPremisesSyncEnabled"
+)
+# The default `sign_in_app_ids`: the Dynamics 365 applications (docs/dynamics365-cc.md lists them).
+DYNAMICS_365_APPS = (
+    "00000007-0000-0000-c000-000000000000",
+    "996def3d-b36c-4153-8607-a6fd3c01b89f",
+    "00000015-0000-0000-c000-000000000000",
+    "637fcc9f-4a9b-4aaa-8713-a2a3cfda1505",
 )
 AUTHORITY = f"{LOGIN}/{TENANT}"
 
@@ -71,6 +78,20 @@ def user_count_request() -> HttpRequest:
 def count_response(count: int) -> HttpResponse:
     """`/users/$count`'s answer, a bare number as text/plain."""
     return HttpResponse(str(count), 200, {"Content-Type": "text/plain"})
+
+
+def user_probe_request() -> HttpRequest:
+    """check's one-user probe of the directory."""
+    return graph_request("/v1.0/users", {"$select": "id,userPrincipalName", "$top": "1"})
+
+
+def sign_ins_request(start: str, last: str, apps: Sequence[str], top: int) -> HttpRequest:
+    """v1.0 sign-ins with `start` <= createdDateTime <= `last` (instants as sent, to the 100-ns tick), of `apps` as
+    client or resource, `top` a page."""
+    window = f"createdDateTime ge {start} and createdDateTime le {last}"
+    clauses = " or ".join(f"appId eq '{app}' or resourceId eq '{app}'" for app in apps)
+    query = {"$filter": f"{window} and ({clauses})" if apps else window, "$top": str(top)}
+    return graph_request("/v1.0/auditLogs/signIns", query)
 
 
 def groups_request(sku: str, top: int = 999) -> HttpRequest:
