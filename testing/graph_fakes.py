@@ -116,8 +116,9 @@ def fake_runtime() -> Any:
     return unpaced_runtime(sleep=lambda _seconds: None)
 
 
-def read_streams(cfg: dict, *streams: tuple, state: Any = None) -> Any:
-    """An in-process `read` of the given (stream name, SyncMode) pairs; returns the CDK's EntrypointOutput."""
+def read_streams(cfg: dict, *streams: tuple, state: Any = None, runtime: Any = None) -> Any:
+    """An in-process `read` of the given (stream name, SyncMode) pairs, on `runtime` (fake_runtime()'s unless given:
+    a test pins its `now` to know each window's bounds); returns the CDK's EntrypointOutput."""
     from airbyte_cdk.test.catalog_builder import CatalogBuilder
     from airbyte_cdk.test.entrypoint_wrapper import read
 
@@ -127,4 +128,4 @@ def read_streams(cfg: dict, *streams: tuple, state: Any = None) -> Any:
     for name, mode in streams:
         builder.with_stream(name, mode)
     catalog = builder.build()
-    return read(SourceDynamics365Cc(catalog, cfg, state, fake_runtime()), cfg, catalog, state)
+    return read(SourceDynamics365Cc(catalog, cfg, state, runtime or fake_runtime()), cfg, catalog, state)

@@ -1,12 +1,11 @@
 """Stream behaviours a sync depends on: signInActivity fallback, window restarts, foreign links, concealed users."""
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests_mock
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.mock_http import HttpMocker
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -16,13 +15,15 @@ from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.signins.instants import format_instant
 from source_dynamics365_cc.signins.stream import ApplicationQueries, NonInteractiveSignIns, SignIns
 from source_dynamics365_cc.streams import users
-from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
+from testing.graph_fakes import GRAPH, config, fake_runtime, graph_error, read_streams
 from testing.graph_requests import (
+    DYNAMICS_365_APPS,
     count_response,
     json_response,
     login,
     next_page_request,
     page_response,
+    sign_ins_request,
     user_count_request,
     users_request,
 )
@@ -31,8 +32,8 @@ USERS = f"{GRAPH}/v1.0/users"
 SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"
 
 
-def run(cfg, *streams):
-    return read_streams(cfg, *streams)
+def run(cfg, *streams, runtime=None):
+    return read_streams(cfg, *streams, runtime=runtime)
 
 
 DENIED = json_response(graph_error("Authentication_RequestFromNonPremiumTenantOrB2CTenant", "no"), 403)
@@ -109,28 +110,30 @@ def test_concealed_users_are_skipped_and_counted(http_mocker):
     assert len(kept.records) == 2
 
 
-def test_an_expired_page_token_restarts_at_the_exact_tick_inside_a_microsecond_burst():
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    second = format_instant(now - timedelta(minutes=20)).rstrip("Z")
+def test_an_expired_page_token_restarts_at_the_exact_tick_inside_a_microsecond_burst(http_mocker):
+    """The restarted query ends at the oldest tick emitted (le, inclusive), on a clock pinned to midnight."""
+    midnight = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    second = format_instant(midnight - timedelta(minutes=20)).rstrip("Z")
     newest, same_tick, same_microsecond = f"{second}.1234569Z", f"{second}.1234567Z", f"{second}.1234561Z"
     dynamics = "00000007-0000-0000-c000-000000000000"
 
     def sign_in(record_id: str, stamp: str) -> dict:
         return {"id": record_id, "createdDateTime": stamp, "appId": dynamics}
 
-    first_page = page([sign_in("n", newest), sign_in("a", same_tick)], f"{SIGN_INS}?$skiptoken=1")
-    expired = {"status_code": 400, "json": graph_error("Directory_ExpiredPageToken", "expired")}
-    restarted = page(
-        [sign_in("a", same_tick), sign_in("b", same_tick), sign_in("c", same_microsecond), sign_in("d", f"{second}Z")]
-    )
-    cfg = config(start_date=format_instant(now - timedelta(minutes=30)), max_concurrency=1)
-    with requests_mock.Mocker() as mocker:
-        register_login(mocker)
-        mocker.get(SIGN_INS, [{"json": first_page}, expired, {"json": restarted}])
-        output = run(cfg, ("sign_ins", SyncMode.incremental))
+    start = "2025-12-31T23:30:00Z"
+    restarted = [sign_in("a", same_tick), sign_in("b", same_tick), sign_in("c", same_microsecond)]
+    login(http_mocker)
+    window = sign_ins_request(start, "2025-12-31T23:59:59.9999999Z", DYNAMICS_365_APPS, top=999)
+    http_mocker.get(window, page_response([sign_in("n", newest), sign_in("a", same_tick)], f"{SIGN_INS}?$skiptoken=1"))
+    expired = json_response(graph_error("Directory_ExpiredPageToken", "expired"), 400)
+    http_mocker.get(next_page_request(f"{SIGN_INS}?$skiptoken=1"), expired)
+    restart = sign_ins_request(start, same_tick, DYNAMICS_365_APPS, top=999)
+    http_mocker.get(restart, page_response([*restarted, sign_in("d", f"{second}Z")]))
+    cfg = config(start_date=start, max_concurrency=1)
+    output = run(cfg, ("sign_ins", SyncMode.incremental), runtime=replace(fake_runtime(), now=lambda: midnight))
     assert sorted(r.record.data["id"] for r in output.records) == ["a", "b", "c", "d", "n"]
-    restart_filter = parse_qs(urlsplit(mocker.request_history[-1].url).query)["$filter"][0]
-    assert f"createdDateTime le {same_tick}" in restart_filter
+    for request in (window, restart):
+        http_mocker.assert_number_of_calls(request, 1)
 
 
 def test_a_next_link_to_another_host_is_refused_and_no_token_goes_there(http_mocker):
