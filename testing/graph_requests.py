@@ -1,9 +1,11 @@
 """The Graph requests the connector must send and the pages Graph answers, for the CDK's `HttpMocker`.
 
 A mock is the assertion: `HttpMocker` matches path, every query parameter (no more, no fewer) and the headers a
-request builder names, so a request the connector spells differently finds no mock and fails, and the `http_mocker`
-fixture fails a test whose mocks were not all used. The parameters are spelled here, from Microsoft's
-documentation, not imported from the connector, so that a change to what the connector asks is seen by a test.
+request builder names. A request the connector spells differently finds no mock: requests-mock raises NoMockAddress
+where it is sent, which a read reports as an error trace (so tests on these mocks assert their read had no error, or
+the one error they expect); the `http_mocker` fixture fails a test whose mocks were not all used, and
+`assert_number_of_calls` pins how often one was. The parameters are spelled here, from Microsoft's documentation,
+not imported from the connector, so that a change to what the connector asks is seen by a test.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ AUTHORITY = f"{LOGIN}/{TENANT}"
 
 @pytest.fixture
 def http_mocker() -> Iterator[HttpMocker]:
-    """The CDK's `HttpMocker` around one test: a request no mock matches fails it, and so does a mock left unused.
+    """The CDK's `HttpMocker` around one test: a mock left unused fails it (a request no mock matches raises where
+    it is sent).
 
     The CDK checks the unused mocks only when its decorator hands the mocker to a function, which pytest takes for
     a fixture request; this fixture runs the same check when the test's body has passed."""

@@ -85,9 +85,9 @@ def test_users_select_names_every_roster_field_and_sign_in_activity_last(http_mo
     with_activity, without = users_request(sign_in_activity=True), users_request(sign_in_activity=False)
     http_mocker.get(with_activity, page_response([]))
     http_mocker.get(without, page_response([]))
-    run(config(), ("users", SyncMode.full_refresh))
+    assert not run(config(), ("users", SyncMode.full_refresh)).errors
     http_mocker.assert_number_of_calls(with_activity, 1)
-    run(config(include_sign_in_activity=False), ("users", SyncMode.full_refresh))
+    assert not run(config(include_sign_in_activity=False), ("users", SyncMode.full_refresh)).errors
     http_mocker.assert_number_of_calls(without, 1)
 
 
@@ -107,7 +107,7 @@ def test_concealed_users_are_skipped_and_counted(http_mocker):
     kept = run(config(exclude_concealed_users=False), ("users", SyncMode.full_refresh))
     assert [r.record.data["id"] for r in skipped.records] == ["u2"]
     assert any("Skipped 1 users" in log.log.message for log in skipped.logs)
-    assert len(kept.records) == 2
+    assert len(kept.records) == 2 and not skipped.errors and not kept.errors
 
 
 def test_an_expired_page_token_restarts_at_the_exact_tick_inside_a_microsecond_burst(http_mocker):
@@ -131,7 +131,7 @@ def test_an_expired_page_token_restarts_at_the_exact_tick_inside_a_microsecond_b
     http_mocker.get(restart, page_response([*restarted, sign_in("d", f"{second}Z")]))
     cfg = config(start_date=start, max_concurrency=1)
     output = run(cfg, ("sign_ins", SyncMode.incremental), runtime=replace(fake_runtime(), now=lambda: midnight))
-    assert sorted(r.record.data["id"] for r in output.records) == ["a", "b", "c", "d", "n"]
+    assert sorted(r.record.data["id"] for r in output.records) == ["a", "b", "c", "d", "n"] and not output.errors
     for request in (window, restart):
         http_mocker.assert_number_of_calls(request, 1)
 
