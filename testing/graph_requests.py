@@ -88,13 +88,21 @@ def user_probe_request() -> HttpRequest:
     return graph_request("/v1.0/users", {"$select": "id,userPrincipalName", "$top": "1"})
 
 
-def sign_ins_request(start: str, last: str, apps: Sequence[str], top: int) -> HttpRequest:
-    """v1.0 sign-ins with `start` <= createdDateTime <= `last` (instants as sent, to the 100-ns tick), of `apps` as
-    client or resource, `top` a page."""
-    window = f"createdDateTime ge {start} and createdDateTime le {last}"
-    clauses = " or ".join(f"appId eq '{app}' or resourceId eq '{app}'" for app in apps)
-    query = {"$filter": f"{window} and ({clauses})" if apps else window, "$top": str(top)}
-    return graph_request("/v1.0/auditLogs/signIns", query)
+def sign_ins_request(
+    start: str, last: str, apps: Sequence[str], top: int, term: str | None = None, non_interactive: bool = False
+) -> HttpRequest:
+    """Sign-ins with `start` <= createdDateTime <= `last` (instants as sent, to the 100-ns tick), `top` a page: of
+    `apps` as client or resource (one `or` group), or of the one `term` of that group a split query sends instead
+    ("appId eq '...'"); v1.0's interactive sign-ins, or beta's non-interactive ones (filtered on the event type)."""
+    clauses = [f"createdDateTime ge {start}", f"createdDateTime le {last}"]
+    if non_interactive:
+        clauses.append("signInEventTypes/any(t: t eq 'nonInteractiveUser')")
+    if term is not None:
+        clauses.append(term)
+    elif apps:
+        clauses.append("(" + " or ".join(f"appId eq '{app}' or resourceId eq '{app}'" for app in apps) + ")")
+    version = "beta" if non_interactive else "v1.0"
+    return graph_request(f"/{version}/auditLogs/signIns", {"$filter": " and ".join(clauses), "$top": str(top)})
 
 
 def groups_request(sku: str, top: int = 999) -> HttpRequest:
