@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]
+pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks", "testing.graph_requests"]
 
 os.environ["DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS"] = "1"
 

@@ -35,7 +35,7 @@ def run_check(emulator, tmp_path, config: dict[str, Any]) -> Result:
     result = run_connector("check", tmp_path, config, emulator=emulator, timeout=90)
     assert "Traceback" not in result.stderr
     assert_no_secret_leaked(result, config)
-    assert len(result.messages) == len(result.stdout.splitlines()), "stdout carries only Airbyte messages"
+    assert result.stray_lines == [], "stdout carries only Airbyte messages"
     return result
 
 
@@ -180,7 +180,7 @@ def test_check_waits_out_a_tenant_busy_with_another_tool_and_succeeds(tmp_path):
 
     assert result.connection_status == {"status": "SUCCEEDED"}
     assert sign_in_statuses == [429, 429, 200]
-    waits = [line for line in result.logs() if "Microsoft Graph is busy (HTTP 429); waiting 2.0 s" in line]
+    waits = [line for line in result.log_lines() if "Microsoft Graph is busy (HTTP 429); waiting 2.0 s" in line]
     assert len(waits) == 2, "each wait is logged"
 
 

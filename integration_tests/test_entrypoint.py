@@ -35,7 +35,7 @@ def test_the_real_entrypoint_refuses_bad_config_in_plain_words(tmp_path: Path, n
     read = run_connector("read", tmp_path, bad, configured_catalog({"users": "full_refresh"}))
     assert check.returncode == 0 and check.connection_status["status"] == "FAILED"
     assert f"'{name}'" in check.connection_status["message"]
-    assert read.returncode == 1 and len(read.errors) == 1 and f"'{name}'" in read.errors[0]
+    assert read.returncode == 1 and len(read.error_messages) == 1 and f"'{name}'" in read.error_messages[0]
     for result in (check, read):
         assert "Traceback" not in result.stdout + result.stderr
         assert_no_secret_leaked(result, bad)
@@ -63,8 +63,8 @@ def catalog_entry(name: str, mode: str) -> dict:
 )
 def test_a_catalog_with_an_unknown_stream_is_refused(tmp_path: Path, entry: dict, fragment: str):
     result = run_connector("read", tmp_path, config(), {"streams": [entry]})
-    assert result.returncode == 1 and len(result.errors) == 1 and fragment in result.errors[0]
-    assert result.records(entry["stream"]["name"]) == []
+    assert result.returncode == 1 and len(result.error_messages) == 1 and fragment in result.error_messages[0]
+    assert result.records_of(entry["stream"]["name"]) == []
     assert "Traceback" not in result.stdout + result.stderr
     assert_no_secret_leaked(result, config())
 
@@ -79,8 +79,8 @@ def test_a_catalog_with_an_unknown_stream_is_refused(tmp_path: Path, entry: dict
 )
 def test_the_real_entrypoint_refuses_bad_state_without_a_stack_trace(tmp_path: Path, state, fragment):
     result = run_connector("read", tmp_path, config(), configured_catalog({"sign_ins": "incremental"}), state)
-    assert result.returncode == 1 and len(result.errors) == 1 and fragment in result.errors[0]
-    assert result.records("sign_ins") == [] and result.states() == []
+    assert result.returncode == 1 and len(result.error_messages) == 1 and fragment in result.error_messages[0]
+    assert result.records_of("sign_ins") == [] and result.states() == []
     assert "Traceback" not in result.stdout + result.stderr
     assert_no_secret_leaked(result, config())
 
@@ -100,8 +100,8 @@ def test_a_foreign_but_usable_state_gives_a_sync_with_a_warning_not_a_traceback(
         }
         catalog = configured_catalog({"sign_ins": "incremental"})
         result = run_connector("read", tmp_path, cfg, catalog, [stream_state_message("sign_ins", state)], emulator=emu)
-    assert result.returncode == 0 and result.errors == []
-    assert any(warning in line for line in result.logs("WARN"))
+    assert result.returncode == 0 and result.error_messages == []
+    assert any(warning in line for line in result.log_lines("WARN"))
     assert "Traceback" not in result.stdout + result.stderr and "'1-01-01" not in result.stdout
     assert result.final_state("sign_ins")["createdDateTime"] > "2000"
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 import requests_mock
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.models import AirbyteStreamStatusReasonType, FailureType, SyncMode, TraceType
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read
 
@@ -23,7 +23,7 @@ from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.graph.concealed import is_concealed
 from source_dynamics365_cc.graph.stream import COUNT_SECONDS, READ_TIMEOUT_SECONDS
 from source_dynamics365_cc.signins.instants import parse_instant
-from testing.graph_fakes import GRAPH, page, register_login
+from testing.graph_fakes import GRAPH, page, register_login, register_user_count
 from testing.graph_fakes import config as fake_config
 from testing.harness import (
     Result,
@@ -57,13 +57,13 @@ def sync(tmp_path: Path, emu: Emulator, streams: dict[str, str] = SIGN_INS_AND_U
 
 def assert_complete(result: Result, emu: Emulator) -> None:
     """Exit 0, sign-ins equal to the truth with none twice, every state safe, and the roster whole."""
-    assert result.returncode == 0, result.errors
+    assert result.returncode == 0, result.error_messages
     truth = truth_rows(emu, emu.tenant.now - dt.timedelta(hours=HOURS), emu.tenant.now)
     assert_no_duplicates(result)
-    assert {record["id"] for record in result.records("sign_ins")} == set(truth)
+    assert {record["id"] for record in result.records_of("sign_ins")} == set(truth)
     assert_every_state_is_safe(result.messages, truth)
-    if result.records("users"):
-        assert len(result.records("users")) == len({user["id"] for user in result.records("users")})
+    if result.records_of("users"):
+        assert len(result.records_of("users")) == len({user["id"] for user in result.records_of("users")})
 
 
 def fired(emu: Emulator) -> list[int]:
@@ -96,7 +96,7 @@ def test_server_errors_with_html_and_json_bodies_are_retried_without_loss(tmp_pa
             emu.add_fault({"route": route, "kind": "status", "status": status, "body": body, "nth": nth, "times": 1})
         result = sync(tmp_path, emu, {**SIGN_INS_AND_USERS, "subscribed_skus": "full_refresh"})
         assert_complete(result, emu)
-        assert len(result.records("subscribed_skus")) == len(emu.tenant.subscribed_skus())
+        assert len(result.records_of("subscribed_skus")) == len(emu.tenant.subscribed_skus())
         assert fired(emu) == [1, 1, 1, 1]
 
 
@@ -108,7 +108,7 @@ def test_a_dropped_connection_or_a_malformed_json_page_is_fetched_again(tmp_path
         emu.add_fault({"route": "users", "kind": kind, "nth": 1, "times": 1})
         result = sync(tmp_path, emu)
         assert_complete(result, emu)
-        assert len(result.records("users")) == visible_users(emu)
+        assert len(result.records_of("users")) == visible_users(emu)
         assert fired(emu) == [1, 1]
 
 
@@ -132,6 +132,7 @@ def test_a_read_timeout_is_retried_and_every_request_carries_a_read_timeout():
     fetched again, nothing is lost; and no request is sent without a timeout (it could hang a sync forever)."""
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(
             f"{GRAPH}/v1.0/users",
             [{"exc": requests.exceptions.ReadTimeout}, {"json": page([{"id": "u1"}, {"id": "u2"}])}],
@@ -186,7 +187,7 @@ def test_an_expired_skiptoken_mid_window_restarts_the_window_without_duplicates(
         result = sync(tmp_path, emu, {"sign_ins": "incremental"}, max_concurrency=1)
         assert_complete(result, emu)
         assert fired(emu) == [1]
-        assert any("page token expired" in line for line in result.logs())
+        assert any("page token expired" in line for line in result.log_lines())
 
 
 @pytest.mark.parametrize("lookback_minutes", [60, 5])
@@ -219,7 +220,7 @@ def test_late_sign_ins_are_read_when_inside_the_lookback_window(tmp_path: Path, 
     late = {sign_in: moment for sign_in, moment in after.items() if sign_in not in before and moment < old_now}
     inside = {sign_in for sign_in, moment in late.items() if moment >= reach}
     outside = set(late) - inside
-    read_ids = {record["id"] for record in first.records("sign_ins") + second.records("sign_ins")}
+    read_ids = {record["id"] for record in first.records_of("sign_ins") + second.records_of("sign_ins")}
     assert first.returncode == 0 and second.returncode == 0
     assert inside and inside <= read_ids
     assert not outside & read_ids
@@ -239,10 +240,10 @@ def test_exhausted_retries_end_the_sync_with_a_transient_error_and_a_safe_state(
         result = sync(tmp_path, emu, {"sign_ins": "incremental"}, max_concurrency=1)
         truth = truth_rows(emu, emu.tenant.now - dt.timedelta(hours=HOURS), emu.tenant.now)
     assert result.returncode != 0
-    failures = [m["trace"]["error"] for m in result.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
-    window_failures = [failure for failure in failures if failure.get("stream_descriptor")]
-    assert window_failures and all(failure["failure_type"] == "transient_error" for failure in window_failures)
-    assert "Run the sync again later" in window_failures[0]["message"]
+    failures = [message.trace.error for message in result.errors]
+    window_failures = [failure for failure in failures if failure.stream_descriptor]
+    assert window_failures and all(failure.failure_type == FailureType.transient_error for failure in window_failures)
+    assert "Run the sync again later" in window_failures[0].message
     assert_no_duplicates(result)
     emitted = assert_every_state_is_safe(result.messages, truth)
     assert emitted < set(truth)
@@ -261,22 +262,22 @@ def test_a_stream_that_fails_does_not_cost_the_other_streams_their_records(tmp_p
         skus = {sku["skuId"] for sku in emu.tenant.subscribed_skus()}
 
     assert result.returncode != 0, "the failed stream must still fail the sync"
-    assert {sku["skuId"] for sku in result.records("subscribed_skus")} == skus
+    assert {sku["skuId"] for sku in result.records_of("subscribed_skus")} == skus
     if failing == "signIns":
-        assert {user["id"] for user in result.records("users")} == users
+        assert {user["id"] for user in result.records_of("users")} == users
     else:
-        assert {record["id"] for record in result.records("sign_ins")} == set(truth)
+        assert {record["id"] for record in result.records_of("sign_ins")} == set(truth)
         assert result.final_state("sign_ins") is not None
 
 
 def rate_limited_streams(result: Result) -> set[str]:
     """The streams the platform was told are waiting on a rate limit (a RUNNING status with reason RATE_LIMITED)."""
-    traces = (m["trace"] for m in result.of_type("TRACE"))
-    statuses = (t["stream_status"] for t in traces if t.get("type") == "STREAM_STATUS")
+    traces = (m.trace for m in result.trace_messages)
+    statuses = (t.stream_status for t in traces if t.type == TraceType.STREAM_STATUS)
     return {
-        status["stream_descriptor"]["name"]
+        status.stream_descriptor.name
         for status in statuses
-        if any(reason.get("type") == "RATE_LIMITED" for reason in status.get("reasons") or [])
+        if any(reason.type == AirbyteStreamStatusReasonType.RATE_LIMITED for reason in status.reasons or [])
     }
 
 
@@ -302,7 +303,7 @@ def test_pages_without_a_value_list_are_fetched_again_and_lose_nothing(tmp_path:
         emu.add_fault({"route": "users", "kind": "value_missing", "nth": 1, "times": 1})
         result = sync(tmp_path, emu)
         assert_complete(result, emu)
-        assert len(result.records("users")) == visible_users(emu)
+        assert len(result.records_of("users")) == visible_users(emu)
         assert fired(emu) == [1, 1, 1]
 
 
@@ -314,6 +315,6 @@ def test_a_next_link_cycle_longer_than_one_page_fails_the_sync_clearly_and_emits
         truth = truth_rows(emu, emu.tenant.now - dt.timedelta(hours=HOURS), emu.tenant.now)
 
     assert result.returncode != 0
-    assert any("repeated a page link while reading the sign_ins stream" in error for error in result.errors)
+    assert any("repeated a page link while reading the sign_ins stream" in error for error in result.error_messages)
     assert_no_duplicates(result)
     assert_every_state_is_safe(result.messages, truth)

@@ -40,7 +40,7 @@ def read(emu: Emulator, tmp_path: Path, hours: float, **settings: Any) -> tuple[
 
 
 def emitted(result: Result) -> set[str]:
-    return {record["id"] for record in result.records("sign_ins")}
+    return {record["id"] for record in result.records_of("sign_ins")}
 
 
 def dynamics_truth(emu: Emulator, start: dt.datetime) -> dict[str, dt.datetime]:
@@ -56,7 +56,7 @@ def test_a_page_token_expiring_inside_a_same_microsecond_burst_loses_and_repeats
         filters = emu.sign_in_filters(first_pages_only=True)
         truth = dynamics_truth(emu, start)
 
-    assert result.returncode == 0, result.errors
+    assert result.returncode == 0, result.error_messages
     restart_ends = {match for text in filters for match in re.findall(r"createdDateTime le (\S+)", text)} & burst
     assert restart_ends, "the token must expire inside the burst, and the restart end at one of its ticks"
     assert_no_duplicates(result)
@@ -71,10 +71,10 @@ def test_an_ignored_application_clause_costs_no_foreign_sign_ins_and_never_moves
         truth = dynamics_truth(emu, start)
         every_app = truth_sign_in_ids(emu, start, emu.tenant.now, None)
 
-    assert result.returncode == 0, result.errors
+    assert result.returncode == 0, result.error_messages
     assert every_app > set(truth), "the tenant must hold other applications' sign-ins for this to mean anything"
     assert emitted(result) == set(truth)
-    warnings = [line for line in result.logs("WARN") if "'appId eq'/'resourceId eq' clause" in line]
+    warnings = [line for line in result.log_lines("WARN") if "'appId eq'/'resourceId eq' clause" in line]
     assert len(warnings) == 1 and f"dropped {len(every_app - set(truth))} records" in warnings[0]
     newest = max(truth.values())
     assert parse_instant(result.final_state("sign_ins")["createdDateTime"]) == newest
@@ -89,7 +89,7 @@ def test_an_invalid_page_token_fails_with_graphs_words_and_is_never_taken_for_a_
         truth = {row["id"]: parse_instant(row["createdDateTime"]) for row in rows}
 
     assert result.returncode == 1
-    assert any("Invalid Skip Token" in error for error in result.errors)
+    assert any("Invalid Skip Token" in error for error in result.error_messages)
     assert len([page for page in pages if "$skiptoken" in page]) == 1, "the refused page was neither retried nor split"
     assert_every_state_is_safe(result.messages, truth)
 
@@ -100,12 +100,12 @@ def test_a_default_start_past_retention_by_graphs_clock_moves_forward_with_a_war
     with running_emulator(seed=22, users=10, sign_ins=300, days=30, now=now) as emu:
         config = connector_config(emu) | {"sign_in_app_ids": [], "max_concurrency": 3}
         result = run_connector("read", tmp_path, config, configured_catalog(SIGN_INS), emulator=emu, timeout=300)
-        moved = [line for line in result.logs("WARN") if "past Entra's retention by Graph's clock" in line]
+        moved = [line for line in result.log_lines("WARN") if "past Entra's retention by Graph's clock" in line]
         start = (
             parse_instant(re.search(r"Reading this window from (\S+) instead", moved[-1]).group(1)) if moved else None
         )
         expected = truth_sign_in_ids(emu, start, now - dt.timedelta(minutes=20), None) if start else set()
 
-    assert result.returncode == 0, result.errors
+    assert result.returncode == 0, result.error_messages
     assert moved and start is not None
     assert expected <= emitted(result)

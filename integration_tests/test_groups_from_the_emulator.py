@@ -35,16 +35,16 @@ def test_the_groups_assigning_dynamics_365_are_read_each_once_and_name_every_gro
         truth = licensing_groups(emu)
         every_group = {group["id"] for group in emu.tenant.groups()}
     assert_no_secret_leaked(result, config)
-    emitted = [group["id"] for group in result.records("groups")]
+    emitted = [group["id"] for group in result.records_of("groups")]
     assert Counter(emitted).most_common(1)[0][1] == 1, "the group assigning two SKUs is emitted once"
     assert set(emitted) == set(truth) and set(truth) < every_group, "groups assigning no Dynamics 365 SKU are not read"
-    for group in result.records("groups"):
+    for group in result.records_of("groups"):
         assert group["displayName"] == truth[group["id"]]["displayName"]
         assert group["assignedLicenses"] == truth[group["id"]]["assignedLicenses"]
     dynamics = {sku for group in truth.values() for sku in (lic["skuId"] for lic in group["assignedLicenses"])}
     by_group = {
         state["assignedByGroup"]
-        for user in result.records("users")
+        for user in result.records_of("users")
         for state in user["licenseAssignmentStates"]
         if state["assignedByGroup"] and state["skuId"] in dynamics
     }
@@ -59,7 +59,7 @@ def test_throttled_and_failing_groups_requests_are_retried_and_nothing_is_lost(t
         fired = [rule["fired"] for rule in emu.faults.list()]
         truth = licensing_groups(emu)
     assert fired == [1, 1]
-    assert sorted(group["id"] for group in result.records("groups")) == sorted(truth)
+    assert sorted(group["id"] for group in result.records_of("groups")) == sorted(truth)
 
 
 def test_without_a_groups_permission_check_passes_with_a_warning_and_the_default_catalog_syncs_green(tmp_path: Path):
@@ -72,12 +72,12 @@ def test_without_a_groups_permission_check_passes_with_a_warning_and_the_default
         asked_by_read = emu.request_log("groups")
     assert {entry["stream"]["name"] for entry in DEFAULT_CATALOG["streams"]} >= {"groups", "users", "sign_ins"}
     assert check.connection_status == {"status": "SUCCEEDED"}
-    assert any("cannot read the optional groups stream" in line for line in check.logs("WARN"))
+    assert any("cannot read the optional groups stream" in line for line in check.log_lines("WARN"))
     assert asked_by_check == asked_by_read == [], "nothing is asked of Graph that the app may not read"
-    assert read.returncode == 0 and read.errors == [] and read.logs("ERROR") == []
-    assert read.records("users") and read.records("subscribed_skus") and read.records("sign_ins")
-    assert not read.records("groups")
-    (skipped,) = [line for line in read.logs("WARN") if "Skipping the optional groups stream" in line]
+    assert read.returncode == 0 and read.error_messages == [] and read.log_lines("ERROR") == []
+    assert read.records_of("users") and read.records_of("subscribed_skus") and read.records_of("sign_ins")
+    assert not read.records_of("groups")
+    (skipped,) = [line for line in read.log_lines("WARN") if "Skipping the optional groups stream" in line]
     assert "GroupMember.Read.All (or one of Group.Read.All" in skipped and "Grant admin consent" in skipped
     assert "Traceback" not in check.stderr + read.stderr
     for result in (check, read):
@@ -91,8 +91,8 @@ def test_a_groups_permission_that_graph_refuses_warns_in_check_and_the_default_c
         check = run_connector("check", tmp_path, config, emulator=emu, timeout=90)
         read = run_connector("read", tmp_path, config, DEFAULT_CATALOG, emulator=emu, timeout=240)
     assert check.connection_status == {"status": "SUCCEEDED"}
-    assert any("The optional groups stream cannot be read now" in line for line in check.logs("WARN"))
-    assert read.returncode == 0 and read.errors == [] and read.logs("ERROR") == []
-    assert read.records("users") and not read.records("groups")
-    (skipped,) = [line for line in read.logs("WARN") if "Skipping the optional groups stream" in line]
+    assert any("The optional groups stream cannot be read now" in line for line in check.log_lines("WARN"))
+    assert read.returncode == 0 and read.error_messages == [] and read.log_lines("ERROR") == []
+    assert read.records_of("users") and not read.records_of("groups")
+    (skipped,) = [line for line in read.log_lines("WARN") if "Skipping the optional groups stream" in line]
     assert "Microsoft Graph refused it (HTTP 403" in skipped

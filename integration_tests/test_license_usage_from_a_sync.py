@@ -74,9 +74,9 @@ def synced(tmp_path_factory):
         config = {**connector_config(emu, "full"), "start_date": start, "include_non_interactive_sign_ins": True}
         catalog_ = configured_catalog(STREAMS)
         result = run_connector("read", directory / "inputs", config, catalog_, emulator=emu)
-        assert result.returncode == 0 and not result.errors, result.errors or result.stderr[-2000:]
+        assert result.returncode == 0 and not result.error_messages, result.error_messages or result.stderr[-2000:]
         for stream in STREAMS:
-            lines = "".join(json.dumps(record) + "\n" for record in result.records(stream))
+            lines = "".join(json.dumps(record) + "\n" for record in result.records_of(stream))
             (directory / f"{stream}.jsonl").write_text(lines)
         yield emu.tenant, catalog_, directory, result
 
@@ -369,13 +369,13 @@ def test_sign_in_activity_is_never_older_than_a_dynamics_sign_in_a_day_before(sy
     horizon = ticks_to_datetime(tenant.now_ticks - ACTIVITY_LAG)
     latest: dict[str, dict[bool, dt.datetime]] = {}
     for stream, interactive in (("sign_ins", True), ("non_interactive_sign_ins", False)):
-        for record in result.records(stream):
+        for record in result.records_of(stream):
             when = instant(record["createdDateTime"])
             if when <= horizon:
                 mine = latest.setdefault(record["userId"], {})
                 mine[interactive] = max(when, mine.get(interactive, when))
     assert latest
-    for user in result.records("users"):
+    for user in result.records_of("users"):
         activity = user.get("signInActivity") or {}
         for interactive, field in ((True, "lastSignInDateTime"), (False, "lastNonInteractiveSignInDateTime")):
             last = latest.get(user["id"], {}).get(interactive)
@@ -409,4 +409,4 @@ def test_users_carry_the_roster_fields_as_the_tenant_holds_them(synced):
     tenant, _, _, result = synced
     fields = (*ROSTER_FIELDS, "signInActivity")
     expected = {u["id"]: {f: u[f] for f in fields if u[f] is not None} for u in tenant.users() if not is_concealed(u)}
-    assert {u["id"]: u for u in result.records("users")} == expected
+    assert {u["id"]: u for u in result.records_of("users")} == expected

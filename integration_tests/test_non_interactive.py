@@ -53,13 +53,13 @@ def non_interactive_truth(
 
 
 def emitted_once(result: Result, stream: str) -> set[str]:
-    ids = [record["id"] for record in result.records(stream)]
+    ids = [record["id"] for record in result.records_of(stream)]
     assert len(ids) == len(set(ids)), f"{stream} emitted a sign-in twice"
     return set(ids)
 
 
 def newest_ticks(result: Result, stream: str) -> int:
-    return max(parse_ticks(record["createdDateTime"]) for record in result.records(stream))
+    return max(parse_ticks(record["createdDateTime"]) for record in result.records_of(stream))
 
 
 @dataclass
@@ -108,7 +108,7 @@ def test_a_sync_of_both_streams_emits_each_dynamics_sign_in_of_its_event_type_ex
     assert non_interactive == s.first_truth["non_interactive_sign_ins"]
     assert interactive == s.first_truth["sign_ins"]
     assert len(non_interactive) > 5 * len(interactive) > 0
-    assert all(r["signInEventTypes"] == ["nonInteractiveUser"] for r in s.first.records("non_interactive_sign_ins"))
+    assert all(r["signInEventTypes"] == ["nonInteractiveUser"] for r in s.first.records_of("non_interactive_sign_ins"))
 
 
 def test_each_sign_in_stream_keeps_its_own_state(two_syncs) -> None:
@@ -159,7 +159,7 @@ def test_the_or_fallback_reads_exactly_the_non_interactive_sign_ins_of_each_appl
     assert emitted_once(result, "non_interactive_sign_ins") == expected
     assert any(" or " in text for text in filters), "the combined query must have been tried and refused"
     assert any(text.endswith(f"resourceId eq '{DATAVERSE}'") for text in filters)
-    assert any("refused 'or'" in line for line in result.logs("WARN"))
+    assert any("refused 'or'" in line for line in result.log_lines("WARN"))
 
 
 @pytest.mark.parametrize("clause", ["application", "event_type"])
@@ -175,7 +175,7 @@ def test_an_ignored_filter_clause_costs_no_foreign_sign_ins(tmp_path: Path, clau
 
     assert ignored, "the fault must have fired"
     assert emitted_once(result, "non_interactive_sign_ins") == expected
-    assert any("non_interactive_sign_ins: dropped" in line for line in result.logs("WARN"))
+    assert any("non_interactive_sign_ins: dropped" in line for line in result.log_lines("WARN"))
 
 
 def test_a_429_on_beta_pauses_both_streams_for_its_retry_after(tmp_path: Path) -> None:
@@ -213,4 +213,4 @@ def test_an_expired_page_token_on_beta_restarts_the_window_without_loss_or_dupli
 
     assert [rule["fired"] for rule in emu.faults.list()] == [1]
     assert emitted_once(result, "non_interactive_sign_ins") == expected
-    assert any("page token expired" in line for line in result.logs())
+    assert any("page token expired" in line for line in result.log_lines())

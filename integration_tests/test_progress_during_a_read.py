@@ -11,6 +11,7 @@ import datetime as dt
 import re
 
 import pytest
+from airbyte_cdk.models import AirbyteEstimateTraceMessage, EstimateType, TraceType
 
 from testing.harness import config_since, read_successfully, running_emulator
 
@@ -30,27 +31,27 @@ def read(tmp_path_factory):
         yield read_successfully(emu, tmp_path_factory.mktemp("progress"), config, STREAMS, timeout=300)
 
 
-def estimates(result) -> list[dict]:
-    traces = (message["trace"] for message in result.of_type("TRACE"))
-    return [trace["estimate"] for trace in traces if trace.get("type") == "ESTIMATE"]
+def estimates(result) -> list[AirbyteEstimateTraceMessage]:
+    traces = (message.trace for message in result.trace_messages)
+    return [trace.estimate for trace in traces if trace.type == TraceType.ESTIMATE]
 
 
 @pytest.mark.parametrize("stream", sorted(STREAMS))
 def test_each_stream_gets_one_row_estimate_within_ten_percent_of_what_it_emits(read, stream):
-    [estimate] = [estimate for estimate in estimates(read) if estimate["name"] == stream]
-    emitted = len(read.records(stream))
-    assert estimate["type"] == "STREAM" and emitted > 0
-    assert abs(estimate["row_estimate"] - emitted) <= 0.10 * emitted, (estimate["row_estimate"], emitted)
+    [estimate] = [estimate for estimate in estimates(read) if estimate.name == stream]
+    emitted = len(read.records_of(stream))
+    assert estimate.type == EstimateType.STREAM and emitted > 0
+    assert abs(estimate.row_estimate - emitted) <= 0.10 * emitted, (estimate.row_estimate, emitted)
 
 
 def test_the_sign_in_streams_log_progress_per_window_and_stop_at_the_last_on_the_real_clock(read):
-    lines = [PROGRESS_LINE.match(line) for line in read.logs("INFO")]
+    lines = [PROGRESS_LINE.match(line) for line in read.log_lines("INFO")]
     progress = [match.groups() for match in lines if match]
     assert {stream for stream, *_ in progress} <= {"sign_ins", "non_interactive_sign_ins"}
     assert progress, "a read of over 30 s logs progress"
     for stream, done, total, records, _ in progress:
         assert 1 <= int(done) <= int(total), (stream, done, total)
-        assert int(records.replace(",", "")) <= len(read.records(stream))
+        assert int(records.replace(",", "")) <= len(read.records_of(stream))
     for stream in {stream for stream, *_ in progress}:
         windows = [int(done) for name, done, *_ in progress if name == stream]
         assert windows == sorted(set(windows)), "one line per finished window at most, in order"

@@ -19,12 +19,12 @@ import pytest
 from graph_emulator import Emulator
 from source_dynamics365_cc.signins.instants import parse_instant
 from testing.harness import (
+    Result,
     assert_every_state_is_safe,
     assert_no_duplicates,
     configured_catalog,
     connector_config,
     iso,
-    parse_messages,
     run_connector,
     running_emulator,
     start_connector,
@@ -58,7 +58,7 @@ def killed_attempt(tmp_path: Path, emu: Emulator, config: dict, state, delay: fl
         process.send_signal(signal.SIGKILL)
     stdout, stderr = process.communicate(timeout=60)
     assert_no_secret_leaked(f"{stdout}\n{stderr}", config)
-    return parse_messages(stdout)
+    return Result(process.returncode, stdout, stderr, process.args).messages
 
 
 @pytest.mark.slow
@@ -84,7 +84,7 @@ def test_a_sync_killed_at_random_points_and_resumed_from_its_last_state_loses_no
             state = last_state(messages, state)
         final = run_connector("read", tmp_path / "final", config, SIGN_INS, state, emulator=emu)
         emitted = assert_every_state_is_safe(final.messages, truth, emitted)
-    assert final.returncode == 0, final.errors
+    assert final.returncode == 0, final.error_messages
     assert_no_duplicates(final)
     assert emitted == set(truth)
     assert_no_secret_leaked(final, config)
@@ -105,9 +105,9 @@ def test_a_second_sync_resumes_at_the_state_and_re_reads_only_the_lookback(tmp_p
         second = run_connector("read", tmp_path / "2", config, SIGN_INS, state, emulator=emu)
         truth = truth_rows(emu, start, emu.tenant.now)
     assert first.returncode == 0 and second.returncode == 0
-    assert {r["id"] for r in first.records("sign_ins")} == set(truth)
+    assert {r["id"] for r in first.records_of("sign_ins")} == set(truth)
     reread = {sign_in for sign_in, moment in truth.items() if moment >= cursor - dt.timedelta(minutes=30)}
-    assert {r["id"] for r in second.records("sign_ins")} == reread
+    assert {r["id"] for r in second.records_of("sign_ins")} == reread
     assert parse_instant(second.final_state("sign_ins")["createdDateTime"]) == cursor
     for result in (first, second):
         assert_no_duplicates(result)

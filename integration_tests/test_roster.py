@@ -39,12 +39,12 @@ def test_an_expired_roster_page_token_restarts_the_roster_and_emits_each_user_on
     with running_emulator(seed=41, users=2400, sign_ins=10, days=30) as emu:
         emu.add_fault({"route": "users", "kind": "expired_skiptoken", "nth": 3})
         result = roster(emu, tmp_path, roster_scope="all_users", include_sign_in_activity=False)
-        emitted = [user["id"] for user in result.records("users")]
+        emitted = [user["id"] for user in result.records_of("users")]
         assert [rule["fired"] for rule in emu.faults.list()] == [1]
         truth = [user["id"] for user in emu.tenant.users() if not is_concealed(user)]
     assert Counter(emitted).most_common(1)[0][1] == 1
     assert set(emitted) == set(truth)
-    assert any("page token expired" in line for line in result.logs())
+    assert any("page token expired" in line for line in result.log_lines())
 
 
 def test_a_user_graph_lists_on_two_pages_is_emitted_once(tmp_path: Path):
@@ -53,7 +53,7 @@ def test_a_user_graph_lists_on_two_pages_is_emitted_once(tmp_path: Path):
         result = roster(emu, tmp_path, roster_scope="all_users", include_sign_in_activity=False)
         assert [rule["fired"] for rule in emu.faults.list()] == [1]
         truth = [user["id"] for user in emu.tenant.users() if not is_concealed(user)]
-    emitted = [user["id"] for user in result.records("users")]
+    emitted = [user["id"] for user in result.records_of("users")]
     assert len(emitted) == len(set(emitted)) and set(emitted) == set(truth)
 
 
@@ -63,7 +63,7 @@ def test_the_license_holders_are_read_one_query_per_sku_each_user_once(tmp_path:
         truth = holders_truth(emu)
         queries = [entry for entry in emu.request_log("users") if "$skiptoken" not in entry["query"]]
         skus = emu.tenant.dynamics_seat_skus()
-    emitted = [user["id"] for user in result.records("users")]
+    emitted = [user["id"] for user in result.records_of("users")]
     assert sorted(emitted) == sorted(truth)
     dynamics = set(skus)
     two = [u for u in truth.values() if len(dynamics & {lic["skuId"] for lic in u["assignedLicenses"]}) >= 2]
@@ -75,7 +75,7 @@ def test_the_license_holders_are_read_one_query_per_sku_each_user_once(tmp_path:
         and not any(s["skuId"] in dynamics and not s["assignedByGroup"] for s in u["licenseAssignmentStates"])
     ]
     assert through_group, "the tenant has a user holding Dynamics 365 through a group only"
-    assert all(record["signInActivity"] is not None for record in result.records("users"))
+    assert all(record["signInActivity"] is not None for record in result.records_of("users"))
     assert len(queries) == len(skus)
     assert all("assignedLicenses/any" in entry["query"]["$filter"] for entry in queries)
 
@@ -100,16 +100,16 @@ def test_a_sync_reads_the_holders_of_mixed_case_and_unprefixed_dynamics_skus_and
         if {lic["skuId"] for lic in user["assignedLicenses"]} & set(seats) <= unusual
     }
     assert len(unusual) == 2 and only_there, "the tenant has holders of the unusual SKUs only"
-    emitted = {user["id"] for user in result.records("users")}
+    emitted = {user["id"] for user in result.records_of("users")}
     assert only_there <= emitted and emitted == set(truth)
-    told = [line for line in result.logs("INFO") if "Dynamics 365 SKUs of the tenant" in line]
+    told = [line for line in result.log_lines("INFO") if "Dynamics 365 SKUs of the tenant" in line]
     assert len(told) == 1, "the classification is said once, though users and subscribed_skus both read the SKUs"
     assert (
         "Dynamics_365_Business_Central_Essentials_Attach (Dynamics 365 Business Central Essentials Attach)" in told[0]
     )
     assert "GUIDES_USER (Dynamics 365 Guides)" in told[0] and "ENTERPRISEPACK" not in told[0]
-    assert not [line for line in result.logs("WARN") if "not in Microsoft's licence table" in line]
-    flags = {sku["skuPartNumber"]: sku["isDynamics365"] for sku in result.records("subscribed_skus")}
+    assert not [line for line in result.log_lines("WARN") if "not in Microsoft's licence table" in line]
+    flags = {sku["skuPartNumber"]: sku["isDynamics365"] for sku in result.records_of("subscribed_skus")}
     assert flags["GUIDES_USER"] and not flags["ENTERPRISEPACK"]
 
 
@@ -117,10 +117,10 @@ def test_a_refused_license_filter_with_sign_in_activity_falls_back_with_one_warn
     with running_emulator(seed=43, users=300, sign_ins=10, days=30, license_filter_with_activity=False) as emu:
         result = roster(emu, tmp_path, roster_scope=HOLDERS)
         truth = holders_truth(emu)
-    assert sorted(user["id"] for user in result.records("users")) == sorted(truth)
-    warnings = [line for line in result.logs("WARN") if "refused the license filter" in line]
+    assert sorted(user["id"] for user in result.records_of("users")) == sorted(truth)
+    warnings = [line for line in result.log_lines("WARN") if "refused the license filter" in line]
     assert len(warnings) == 1 and "100 minutes per 500,000 users" in warnings[0]
-    assert all(user.get("signInActivity") is None for user in result.records("users"))
+    assert all(user.get("signInActivity") is None for user in result.records_of("users"))
 
 
 def test_a_licence_moved_between_two_per_sku_queries_leaves_each_holder_in_the_roster_once(tmp_path: Path):
@@ -151,14 +151,14 @@ def test_a_licence_moved_between_two_per_sku_queries_leaves_each_holder_in_the_r
         next_sync = roster(emu, tmp_path, roster_scope=HOLDERS)
         truth = holders_truth(emu)
 
-    emitted = [user["id"] for user in moved_on.records("users")]
+    emitted = [user["id"] for user in moved_on.records_of("users")]
     assert Counter(emitted).most_common(1)[0][1] == 1 and sorted(emitted) == sorted(truth_after_forward)
-    record = next(user for user in moved_on.records("users") if user["id"] == forward)
+    record = next(user for user in moved_on.records_of("users") if user["id"] == forward)
     assert first in {lic["skuId"] for lic in record["assignedLicenses"]}, "as the first SKU's query read them"
     assert second in {lic["skuId"] for lic in truth_after_forward[forward]["assignedLicenses"]}
-    emitted = [user["id"] for user in moved_back.records("users")]
+    emitted = [user["id"] for user in moved_back.records_of("users")]
     assert backward in truth_after_backward and sorted(emitted) == sorted(set(truth_after_backward) - {backward})
-    assert sorted(user["id"] for user in next_sync.records("users")) == sorted(truth), "the next sync has them"
+    assert sorted(user["id"] for user in next_sync.records_of("users")) == sorted(truth), "the next sync has them"
 
 
 @pytest.mark.slow
@@ -170,7 +170,7 @@ def test_pacing_alone_keeps_the_roster_under_both_limits_without_a_429_on_the_re
         result = roster(emu, tmp_path, roster_scope="all_users")
         stats = emu.stats()
         pages = len(emu.request_log("users"))
-    assert len(result.records("users")) == len({user["id"] for user in result.records("users")}) > 5000
+    assert len(result.records_of("users")) == len({user["id"] for user in result.records_of("users")}) > 5000
     assert pages == 12 and stats["throttled"] == 0 and stats["violations"] == 0
 
 
@@ -183,11 +183,11 @@ def test_a_tenant_without_p1_passes_check_and_syncs_the_roster_and_skus_without_
         sent = [entry["query"].get("$select", "") for entry in emu.request_log("users")]
         truth = holders_truth(emu)
     assert check.connection_status == {"status": "SUCCEEDED"}
-    assert any("P1 or P2 is missing" in line for line in check.logs("WARN"))
-    assert [s["name"] for s in discover.of_type("CATALOG")[0]["catalog"]["streams"]] == [
+    assert any("P1 or P2 is missing" in line for line in check.log_lines("WARN"))
+    assert [s.name for s in discover.catalog.catalog.streams] == [
         "users",
         "subscribed_skus",
         "groups",
     ]
-    assert sorted(user["id"] for user in result.records("users")) == sorted(truth)
-    assert result.records("subscribed_skus") and not any("signInActivity" in select for select in sent)
+    assert sorted(user["id"] for user in result.records_of("users")) == sorted(truth)
+    assert result.records_of("subscribed_skus") and not any("signInActivity" in select for select in sent)

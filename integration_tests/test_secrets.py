@@ -35,6 +35,7 @@ from testing.graph_fakes import (
     page,
     read_streams,
     register_login,
+    register_user_count,
 )
 from testing.graph_fakes import config as fake_config
 from testing.harness import (
@@ -114,7 +115,7 @@ def test_a_sync_talks_only_to_the_configured_hosts_and_prints_no_secret(tmp_path
         result = run_connector("read", tmp_path, config, configured_catalog(ALL_STREAMS), emulator=emu)
         log = emu.request_log()
     assert check.connection_status == {"status": "SUCCEEDED"}
-    assert result.returncode == 0 and result.records("users") and result.records("subscribed_skus")
+    assert result.returncode == 0 and result.records_of("users") and result.records_of("subscribed_skus")
     assert proxy.seen == [], "the connector sent traffic to a host other than the configured endpoints"
     assert {entry["route"] for entry in log} <= {
         "openid",
@@ -140,7 +141,7 @@ def test_an_untrusted_tls_certificate_stops_the_connector_before_any_credential_
         result = run_connector("read", tmp_path, config, configured_catalog({"users": "full_refresh"}))
         log = emu.request_log()
     assert check.connection_status["status"] == "FAILED"
-    assert result.returncode != 0 and result.records("users") == []
+    assert result.returncode != 0 and result.records_of("users") == []
     assert log == [], "a request was answered although the server's certificate is not trusted"
     for output in (check, result):
         assert_no_secret_leaked(output, config)
@@ -170,7 +171,7 @@ def test_refused_credentials_are_reported_without_repeating_them(tmp_path: Path,
         r"client secret is wrong|'credentials.private_key_password' is set, but the private key is not encrypted",
         check.connection_status["message"],
     )
-    assert result.returncode != 0 and result.errors
+    assert result.returncode != 0 and result.error_messages
     for output in (check, result):
         assert_no_secret_leaked(output, config)
 
@@ -187,6 +188,7 @@ def test_refused_credentials_are_reported_without_repeating_them(tmp_path: Path,
 def test_a_next_link_to_another_host_is_refused_and_the_token_stays_home(next_link: str):
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(f"{GRAPH}/v1.0/users", json=page([{"id": "u1"}], next_link))
         config = fake_config()
         catalog = CatalogBuilder().with_stream("users", SyncMode.full_refresh).build()
@@ -247,9 +249,9 @@ def test_a_foreign_login_endpoint_gets_no_request_unless_the_deployment_allows_i
         allowed = run_connector("check", tmp_path, config)
         allowed_log = emu.request_log()
     assert check.connection_status["status"] == "FAILED"
-    for text in (check.connection_status["message"], read.errors[0]):
+    for text in (check.connection_status["message"], read.error_messages[0]):
         assert "'login_endpoint'" in text and "DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS=1" in text
-    assert read.returncode == 1 and read.records("users") == []
+    assert read.returncode == 1 and read.records_of("users") == []
     assert refused_log == [], "a request reached the foreign host"
     assert allowed.connection_status == {"status": "SUCCEEDED"}
     assert [entry["route"] for entry in allowed_log].count("token") == 1, "the counter counts token requests"

@@ -72,12 +72,12 @@ def test_full_sync_emits_every_user_except_concealed_ones(first_sync):
     expected = sorted(u["id"] for u in users if not is_concealed(u))
 
     assert any(is_concealed(u) for u in users), "the tenant must hold a concealed user for this test to mean anything"
-    assert sorted(ids(result.records("users"))) == expected
+    assert sorted(ids(result.records_of("users"))) == expected
 
 
 def test_full_sync_emits_every_dynamics_sign_in_since_start_date_exactly_once(first_sync):
     emu, config, result = first_sync
-    emitted = ids(result.records("sign_ins"))
+    emitted = ids(result.records_of("sign_ins"))
     expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, DYNAMICS_365_APP_IDS)
 
     assert len(emitted) == len(set(emitted))
@@ -88,7 +88,7 @@ def test_full_sync_emits_every_dynamics_sign_in_since_start_date_exactly_once(fi
 def test_full_sync_emits_every_subscribed_sku(first_sync):
     emu, _, result = first_sync
 
-    assert sorted(r["skuId"] for r in result.records("subscribed_skus")) == sorted(
+    assert sorted(r["skuId"] for r in result.records_of("subscribed_skus")) == sorted(
         s["skuId"] for s in emu.tenant.subscribed_skus()
     )
 
@@ -103,7 +103,7 @@ def test_every_sign_in_request_uses_only_the_documented_operators_on_created_dat
 
 def test_sign_in_state_is_the_newest_emitted_created_date_time(first_sync):
     _, _, result = first_sync
-    newest = max(instant(r["createdDateTime"]) for r in result.records("sign_ins"))
+    newest = max(instant(r["createdDateTime"]) for r in result.records_of("sign_ins"))
 
     assert instant(result.final_state("sign_ins")["createdDateTime"]) == newest
 
@@ -143,7 +143,7 @@ def test_incremental_sync_rereads_the_lookback_window_and_catches_late_sign_ins(
         bounds = filter_bounds(emu)
         expected = truth_sign_in_ids(emu, cursor - LOOKBACK, emu.tenant.now, DYNAMICS_365_APP_IDS)
 
-    emitted = ids(second.records("sign_ins"))
+    emitted = ids(second.records_of("sign_ins"))
     assert bounds[0][0] == ticks_of(cursor - LOOKBACK)
     assert all(end == start for (_, end), (start, _) in zip(bounds, bounds[1:])), "windows must be contiguous"
     assert late, "some late sign-ins must belong to Dynamics apps for this test to mean anything"
@@ -159,7 +159,7 @@ def test_an_empty_app_list_reads_sign_ins_of_every_app(tmp_path):
         expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, None)
 
     assert expected > truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, DYNAMICS_365_APP_IDS)
-    assert sorted(ids(result.records("sign_ins"))) == sorted(expected)
+    assert sorted(ids(result.records_of("sign_ins"))) == sorted(expected)
 
 
 def test_certificate_credentials_sync_every_stream(tmp_path):
@@ -172,8 +172,8 @@ def test_certificate_credentials_sync_every_stream(tmp_path):
         expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, DYNAMICS_365_APP_IDS)
         tokens = emu.request_log("token")
 
-    assert set(ids(result.records("sign_ins"))) == expected
-    assert result.records("users") and result.records("subscribed_skus")
+    assert set(ids(result.records_of("sign_ins"))) == expected
+    assert result.records_of("users") and result.records_of("subscribed_skus")
     assert tokens and all(entry["status"] == 200 for entry in tokens)
 
 
@@ -189,7 +189,7 @@ def test_sign_in_requests_never_exceed_graph_throttle_paced_on_the_real_clock(tm
     assert requests > 5, "the sync must need more requests than one throttle window allows"
     assert stats["violations"] == 0
     assert stats["throttled"] == 0
-    assert set(ids(result.records("sign_ins"))) == expected
+    assert set(ids(result.records_of("sign_ins"))) == expected
 
 
 def test_a_lower_sign_in_rate_setting_is_kept_to_on_the_real_clock(tmp_path):
@@ -202,7 +202,7 @@ def test_a_lower_sign_in_rate_setting_is_kept_to_on_the_real_clock(tmp_path):
 
     assert requests > 2, "the sync must need more requests than the setting allows in 10 s"
     assert stats["max_requests_in_10s"] <= 2 and stats["throttled"] == 0
-    assert set(ids(result.records("sign_ins"))) == expected
+    assert set(ids(result.records_of("sign_ins"))) == expected
 
 
 def test_users_without_sign_in_activity_and_skus_are_not_paced_by_the_sign_in_budget_on_the_real_clock(tmp_path):
@@ -215,7 +215,7 @@ def test_users_without_sign_in_activity_and_skus_are_not_paced_by_the_sign_in_bu
 
     busiest = max(sum(1 for t in times if start <= t < start + 10) for start in times)
     assert sign_in_requests >= 1, "the sign-in budget must be in use"
-    assert len(times) > 5 and len(result.records("users")) > 2500
+    assert len(times) > 5 and len(result.records_of("users")) > 2500
     assert busiest > 1, "a second non-sign-in request inside 10 s proves the 1-per-10-s sign-in pacer was bypassed"
 
 
@@ -231,15 +231,15 @@ def test_a_tenant_refusing_or_is_read_one_application_query_at_a_time_without_du
         expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, apps)
         by_app = [truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, [app]) for app in apps]
 
-    emitted = ids(result.records("sign_ins"))
+    emitted = ids(result.records_of("sign_ins"))
     assert all(by_app), "the tenant must hold sign-ins of each application for this test to mean anything"
     assert check.connection_status["status"] == "SUCCEEDED"
     assert any(" or " in text for text in filters), "the connector must try the combined filter first"
     assert any("resourceId eq" in text and " or " not in text for text in filters)
     assert len(emitted) == len(set(emitted))
     assert set(emitted) == expected
-    assert sum("refused 'or'" in line for line in result.logs("WARN")) == 1
-    assert result.logs("ERROR") == [], "a refused 'or' is handled, not an error"
+    assert sum("refused 'or'" in line for line in result.log_lines("WARN")) == 1
+    assert result.log_lines("ERROR") == [], "a refused 'or' is handled, not an error"
 
 
 @pytest.mark.parametrize("saved", ["an hour ago", "in the future"])
@@ -254,5 +254,5 @@ def test_sign_ins_configured_as_full_refresh_read_from_the_start_date_whatever_s
         expected = truth_sign_in_ids(emu, config["start_date"], emu.tenant.now, DYNAMICS_365_APP_IDS)
         first_bound = filter_bounds(emu)[0][0]
 
-    assert sorted(ids(result.records("sign_ins"))) == sorted(expected)
+    assert sorted(ids(result.records_of("sign_ins"))) == sorted(expected)
     assert first_bound == ticks_of(instant(config["start_date"].replace("Z", "+00:00")))

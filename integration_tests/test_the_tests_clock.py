@@ -23,5 +23,5 @@ def test_a_retry_after_is_skipped_onto_the_tests_clock_in_full_and_the_emulator_
     assert [entry["status"] for entry in log] == [429, 200]
     assert log[1]["time"] - log[0]["time"] >= 201.0
     assert skipped == 201.0
-    assert result.records("subscribed_skus")
-    assert any("Retrying in 201.0 seconds" in line for line in result.logs())
+    assert result.records_of("subscribed_skus")
+    assert any("Retrying in 201.0 seconds" in line for line in result.log_lines())

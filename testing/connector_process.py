@@ -5,16 +5,19 @@ imported the connector once, testing/forked.py, or in a fresh interpreter), and 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from airbyte_cdk.models import AirbyteMessageSerializer
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput
+from serpyco_rs import SchemaValidationError
 
 from graph_emulator import Emulator
 
@@ -101,63 +104,72 @@ def stream_state_message(stream: str, state: Mapping[str, Any]) -> dict[str, Any
     return {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": dict(state)}}
 
 
-@dataclass
-class Result:
-    """One finished connector command: exit code, raw output and the Airbyte messages it printed."""
+class Result(EntrypointOutput):
+    """One finished connector process: the CDK's `EntrypointOutput` read from its stdout, plus what only a process
+    has (exit code, raw stdout and stderr) and the per-stream and plain-text views the tests read, which the CDK's
+    class lacks."""
 
-    returncode: int
-    stdout: str
-    stderr: str
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    def __init__(self, returncode: int, stdout: str, stderr: str, command: Sequence[str] | None = None) -> None:
+        super().__init__(
+            [line for line in stdout.splitlines() if line.strip()], command=list(command or ()), stderr=stderr
+        )
+        self.returncode = returncode
+        self.stdout = stdout
 
-    @classmethod
-    def from_output(cls, returncode: int, stdout: str, stderr: str) -> Result:
-        return cls(returncode, stdout, stderr, parse_messages(stdout))
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message in the order printed, in its wire form (dicts), for checks that walk the whole output."""
+        return [AirbyteMessageSerializer.dump(message) for message in self.get_message_iterator()]
 
-    def of_type(self, kind: str) -> list[dict[str, Any]]:
-        return [m for m in self.messages if m.get("type") == kind]
+    @property
+    def stray_lines(self) -> list[str]:
+        """Lines of stdout that are not Airbyte messages (the CDK's reader would pass them off as INFO logs; the
+        protocol allows none)."""
+        return [line for line in self.stdout.splitlines() if not _is_airbyte_message(line)]
 
-    def records(self, stream: str) -> list[dict[str, Any]]:
-        return [m["record"]["data"] for m in self.of_type("RECORD") if m["record"]["stream"] == stream]
+    def records_of(self, stream: str) -> list[dict[str, Any]]:
+        """The data of `stream`'s records, in the order emitted."""
+        return [m.record.data for m in self.records if m.record is not None and m.record.stream == stream]
 
     def states(self, stream: str | None = None) -> list[dict[str, Any]]:
         """Per-stream states in the order emitted (only `stream`'s when given)."""
         found = []
-        for message in self.of_type("STATE"):
-            body = message["state"].get("stream") or {}
-            if stream is None or body.get("stream_descriptor", {}).get("name") == stream:
-                found.append(body.get("stream_state") or {})
+        for message in self.state_messages:
+            body = message.state.stream if message.state is not None else None
+            if body is not None and (stream is None or body.stream_descriptor.name == stream):
+                found.append(dict(vars(body.stream_state)) if body.stream_state is not None else {})
         return found
 
     def final_state(self, stream: str) -> dict[str, Any] | None:
+        """`stream`'s last state, the one a platform would hand back with --state."""
         states = self.states(stream)
         return states[-1] if states else None
 
     @property
-    def errors(self) -> list[str]:
+    def error_messages(self) -> list[str]:
         """Messages of the ERROR traces (what the platform shows a user when a sync fails)."""
-        traces = (m["trace"] for m in self.of_type("TRACE"))
-        return [t["error"]["message"] for t in traces if t.get("type") == "ERROR"]
+        return [m.trace.error.message for m in self.errors if m.trace is not None and m.trace.error is not None]
 
     @property
     def connection_status(self) -> dict[str, Any] | None:
-        statuses = self.of_type("CONNECTION_STATUS")
-        return statuses[-1]["connectionStatus"] if statuses else None
+        """The last CONNECTION_STATUS in its wire form ({"status": ..., "message": ...}), None when none printed."""
+        statuses = self.connection_status_messages
+        return AirbyteMessageSerializer.dump(statuses[-1])["connectionStatus"] if statuses else None
 
-    def logs(self, level: str | None = None) -> list[str]:
-        entries = (m["log"] for m in self.of_type("LOG"))
-        return [e["message"] for e in entries if level is None or e["level"] == level.upper()]
+    def log_lines(self, level: str | None = None) -> list[str]:
+        """The text of the LOG messages (only those of `level` when given: "INFO", "WARN", "ERROR"...)."""
+        wanted = level.upper() if level is not None else None
+        entries = (m.log for m in self.logs if m.log is not None)
+        return [e.message for e in entries if wanted is None or e.level.value == wanted]
 
 
-def parse_messages(stdout: str) -> list[dict[str, Any]]:
-    """Every JSON object line of stdout; other lines are ignored (the protocol allows none, tests check that)."""
-    messages = []
-    for line in stdout.splitlines():
-        with contextlib.suppress(ValueError):
-            parsed = json.loads(line)
-            if isinstance(parsed, dict):
-                messages.append(parsed)
-    return messages
+def _is_airbyte_message(line: str) -> bool:
+    """Whether one stdout line is a well-formed Airbyte message."""
+    try:
+        AirbyteMessageSerializer.load(json.loads(line))
+    except (ValueError, SchemaValidationError):
+        return False
+    return True
 
 
 def connector_env(emulator: Emulator | None) -> dict[str, str]:
@@ -220,7 +232,7 @@ def run_connector(
     if not fresh_interpreter:
         argv = connector_argv(command, directory, *inputs, flags=flags)
         done = run_forked(argv[1:], REPO_ROOT, connector_env(emulator), timeout, skipped_seconds(emulator))
-        return Result.from_output(done.returncode, done.stdout, done.stderr)
+        return Result(done.returncode, done.stdout, done.stderr, argv)
     process = start_connector(command, directory, *inputs, emulator=emulator, flags=flags)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
@@ -228,7 +240,7 @@ def run_connector(
         process.kill()
         process.communicate()
         raise
-    return Result.from_output(process.returncode, stdout, stderr)
+    return Result(process.returncode, stdout, stderr, process.args)
 
 
 def read_successfully(
@@ -242,6 +254,6 @@ def read_successfully(
     """`read` of `streams` ({name: sync mode}) that must end well: exit 0 and no error trace."""
     catalog = configured_catalog(streams)
     result = run_connector("read", directory, config, catalog, state, emulator=emulator, timeout=timeout)
-    assert result.returncode == 0, result.errors or result.stderr[-2000:]
-    assert result.errors == []
+    assert result.returncode == 0, result.error_messages or result.stderr[-2000:]
+    assert result.error_messages == []
     return result

@@ -46,11 +46,8 @@ def register_groups(mocker: requests_mock.Mocker, groups: Iterable[dict] = ()) -
 
 
 def register_login(mocker: requests_mock.Mocker, roles: Optional[list] = ALL_ROLES, tokens: int = 1) -> Any:
-    """The OpenID document msal reads first, a token endpoint handing out `tokens` distinct tokens, the
-    `/users/$count` every users read asks first for its estimate and the `/groups` check asks for (a test of either
-    registers its own after)."""
-    register_user_count(mocker)
-    register_groups(mocker)
+    """Only the login: the OpenID document msal reads first and a token endpoint handing out `tokens` distinct
+    tokens (a users read's `/users/$count` and check's `/groups` probe are registered by the tests that send them)."""
     authority = f"{LOGIN}/{TENANT}"
     mocker.get(
         f"{authority}/v2.0/.well-known/openid-configuration",
@@ -119,8 +116,9 @@ def fake_runtime() -> Any:
     return unpaced_runtime(sleep=lambda _seconds: None)
 
 
-def read_streams(cfg: dict, *streams: tuple, state: Any = None) -> Any:
-    """An in-process `read` of the given (stream name, SyncMode) pairs; returns the CDK's EntrypointOutput."""
+def read_streams(cfg: dict, *streams: tuple, state: Any = None, runtime: Any = None) -> Any:
+    """An in-process `read` of the given (stream name, SyncMode) pairs, on `runtime` (fake_runtime()'s unless given:
+    a test pins its `now` to know each window's bounds); returns the CDK's EntrypointOutput."""
     from airbyte_cdk.test.catalog_builder import CatalogBuilder
     from airbyte_cdk.test.entrypoint_wrapper import read
 
@@ -130,4 +128,4 @@ def read_streams(cfg: dict, *streams: tuple, state: Any = None) -> Any:
     for name, mode in streams:
         builder.with_stream(name, mode)
     catalog = builder.build()
-    return read(SourceDynamics365Cc(catalog, cfg, state, fake_runtime()), cfg, catalog, state)
+    return read(SourceDynamics365Cc(catalog, cfg, state, runtime or fake_runtime()), cfg, catalog, state)

@@ -50,5 +50,5 @@ def assert_every_state_is_safe(
 
 
 def assert_no_duplicates(result: Result) -> None:
-    ids = [record["id"] for record in result.records("sign_ins")]
+    ids = [record["id"] for record in result.records_of("sign_ins")]
     assert len(ids) == len(set(ids)), "a sign-in was emitted twice in one sync"

@@ -26,11 +26,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
+from airbyte_cdk.models import AirbyteStateMessageSerializer
+
 from testing.harness import (
     Result,
     configured_catalog,
     connector_config,
-    parse_messages,
     run_connector,
     running_emulator,
     start_connector,
@@ -69,7 +70,7 @@ def step(number: int, name: str, text: str) -> None:
 
 
 def failure(result: Result, what: str) -> DemoFailed:
-    said = "; ".join(result.errors) or (result.connection_status or {}).get("message") or result.stderr[-500:]
+    said = "; ".join(result.error_messages) or (result.connection_status or {}).get("message") or result.stderr[-500:]
     return DemoFailed(f"{what} failed (exit {result.returncode}): {said}")
 
 
@@ -117,10 +118,8 @@ def read(label: str, emu, config: dict, catalog: dict, state: list | None) -> Re
     for handle in files.values():
         handle.close()
     stdout = "".join(lines)
-    result = Result(
-        process.returncode, stdout, (OUT / f"{label}.stderr").read_text(encoding="utf-8"), parse_messages(stdout)
-    )
-    if result.returncode != 0 or result.errors:
+    result = Result(process.returncode, stdout, (OUT / f"{label}.stderr").read_text(encoding="utf-8"), process.args)
+    if result.returncode != 0 or result.error_messages:
         raise failure(result, label)
     return result
 
@@ -128,28 +127,30 @@ def read(label: str, emu, config: dict, catalog: dict, state: list | None) -> Re
 def final_states(result: Result) -> list[dict[str, Any]]:
     """The last state message per stream: what Airbyte would pass back with --state."""
     latest = {}
-    for message in result.of_type("STATE"):
-        latest[message["state"]["stream"]["stream_descriptor"]["name"]] = message["state"]
+    for message in result.state_messages:
+        latest[message.state.stream.stream_descriptor.name] = AirbyteStateMessageSerializer.dump(message.state)
     return list(latest.values())
 
 
 def summary(first: Result, second: Result) -> None:
     print(f"\n{'stream':<26}{'1st read':>9}{'2nd read':>9}  covered / what the 2nd read added")
     for name in STREAMS:
-        print(f"{name:<26}{len(first.records(name)):>9}{len(second.records(name)):>9}  {describe(name, first, second)}")
+        print(
+            f"{name:<26}{len(first.records_of(name)):>9}{len(second.records_of(name)):>9}  {describe(name, first, second)}"
+        )
     print(f"\nOutput: {OUT}/ (<stream>.jsonl holds both reads, appended; state.json is the final state)")
 
 
 def describe(stream: str, first: Result, second: Result) -> str:
     if stream not in SIGN_IN_STREAMS:
         return "full refresh: the whole list again"
-    seen = {r["id"] for r in first.records(stream)}
+    seen = {r["id"] for r in first.records_of(stream)}
     cursor = first.final_state(stream)["createdDateTime"]
-    added = [r for r in second.records(stream) if r["id"] not in seen]
+    added = [r for r in second.records_of(stream) if r["id"] not in seen]
     late = sum(1 for r in added if r["createdDateTime"] < cursor)
-    times = sorted(r["createdDateTime"] for r in first.records(stream) + second.records(stream))
+    times = sorted(r["createdDateTime"] for r in first.records_of(stream) + second.records_of(stream))
     span = f"{times[0][:19]}Z .. {times[-1][:19]}Z" if times else "no sign-ins"
-    reread = len(second.records(stream)) - len(added)
+    reread = len(second.records_of(stream)) - len(added)
     return f"{span}; +{len(added)} new ({late} of them late, behind the saved cursor), {reread} re-read in the lookback"
 
 

@@ -19,7 +19,7 @@ from source_dynamics365_cc.errors import GraphUnavailable
 from source_dynamics365_cc.graph.throttle import SlidingWindowPacer
 from source_dynamics365_cc.runtime import Runtime
 from testing.clock import FakeClock
-from testing.graph_fakes import GRAPH, config, page, register_login
+from testing.graph_fakes import GRAPH, config, page, register_groups, register_login
 
 
 @pytest.mark.parametrize(
@@ -63,6 +63,7 @@ def run_check(**answers) -> None:
     parsed = parse_config(config(sign_in_app_ids=[]))
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_groups(mocker)
         for path in ("subscribedSkus", "users", "auditLogs/signIns"):
             mocker.get(f"{GRAPH}/v1.0/{path}", answers.get(path.split("/")[-1], [{"json": page([])}]))
         check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), paced_by(clock))

@@ -1,17 +1,37 @@
 """What Graph may answer beyond the happy path: ignored clauses, records without keys, refused filters, retention."""
 
 import email.utils
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
+from typing import Sequence
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests_mock
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.http import rate_limiting
+from airbyte_cdk.test.mock_http import HttpRequest
 
 from source_dynamics365_cc.signins.instants import format_instant, parse_ticks
-from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
+from testing.graph_fakes import (
+    GRAPH,
+    config,
+    fake_runtime,
+    graph_error,
+    page,
+    read_streams,
+    register_login,
+    register_user_count,
+)
+from testing.graph_requests import (
+    DYNAMICS_365_APPS,
+    json_response,
+    login,
+    next_page_request,
+    page_response,
+    sign_ins_request,
+)
 
 SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"
 USERS = f"{GRAPH}/v1.0/users"
@@ -23,6 +43,15 @@ NOW = datetime.now(timezone.utc).replace(microsecond=0)
 def recent_config(**overrides):
     """Fifty minutes: one window, no density probe, so each fake answer is one query's."""
     return config(start_date=format_instant(NOW - timedelta(minutes=50)), max_concurrency=1, **overrides)
+
+
+PINNED = replace(fake_runtime(), now=lambda: NOW)  # a read's windows end at NOW
+
+
+def recent_window(apps: Sequence[str] = DYNAMICS_365_APPS) -> HttpRequest:
+    """recent_config's one window on the PINNED clock: from fifty minutes before NOW to NOW's last tick before."""
+    last = format_instant(NOW - timedelta(seconds=1)).rstrip("Z") + ".9999999Z"
+    return sign_ins_request(format_instant(NOW - timedelta(minutes=50)), last, apps, top=999)
 
 
 def sign_in(record_id: str, minutes_ago: float, app_id: str = DYNAMICS) -> dict:
@@ -82,6 +111,7 @@ def test_a_sign_in_without_a_valid_createdDateTime_is_skipped_with_a_warning_not
 def test_a_user_without_an_id_is_skipped_with_a_warning():
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(USERS, json=page([{"id": "u1"}, {"userPrincipalName": "ghost@contoso.com"}, {"id": ""}]))
         output = read_streams(config(), ("users", SyncMode.full_refresh))
 
@@ -89,16 +119,17 @@ def test_a_user_without_an_id_is_skipped_with_a_warning():
     assert any("users: dropped 2 records without an id" in w for w in warnings(output))
 
 
-def test_a_400_on_a_next_link_fails_with_graphs_message_and_is_never_taken_for_a_refused_or():
-    first = page([sign_in("a", 10)], f"{SIGN_INS}?$skiptoken=2")
-    bad = {"status_code": 400, "json": graph_error("BadRequest", "Invalid filter clause")}
-    with requests_mock.Mocker() as mocker:
-        register_login(mocker)
-        mocker.get(SIGN_INS, [{"json": first}, bad])
-        output = read_streams(recent_config(), ("sign_ins", SyncMode.incremental))
+def test_a_400_on_a_next_link_fails_with_graphs_message_and_is_never_taken_for_a_refused_or(http_mocker):
+    login(http_mocker)
+    window, second = recent_window(), next_page_request(f"{SIGN_INS}?$skiptoken=2")
+    http_mocker.get(window, page_response([sign_in("a", 10)], f"{SIGN_INS}?$skiptoken=2"))
+    http_mocker.get(second, json_response(graph_error("BadRequest", "Invalid filter clause"), 400))
+    output = read_streams(recent_config(), ("sign_ins", SyncMode.incremental), runtime=PINNED)
 
     assert any("Invalid filter clause" in error.trace.error.message for error in output.errors)
-    assert len(filters(mocker)) == 2, "the window was not read again as split queries"
+    assert len(output.errors) == 2, "the stream's error and the sync's summary: no split query failed beside them"
+    http_mocker.assert_number_of_calls(window, 1)  # the window was not read again as split queries
+    http_mocker.assert_number_of_calls(second, 1)
     assert not any("refused 'or'" in w for w in warnings(output))
     assert (
         all(final_cursor(message) is None for message in [])
@@ -107,16 +138,16 @@ def test_a_400_on_a_next_link_fails_with_graphs_message_and_is_never_taken_for_a
     )
 
 
-def test_a_refused_filter_without_or_fails_with_graphs_message_instead_of_splitting():
-    refused = {"status_code": 400, "json": graph_error("BadRequest", "Invalid filter clause")}
-    with requests_mock.Mocker() as mocker:
-        register_login(mocker)
-        mocker.get(SIGN_INS, [refused])
-        output = read_streams(recent_config(sign_in_app_ids=[]), ("sign_ins", SyncMode.incremental))
+def test_a_refused_filter_without_or_fails_with_graphs_message_instead_of_splitting(http_mocker):
+    login(http_mocker)
+    window = recent_window(apps=())
+    http_mocker.get(window, json_response(graph_error("BadRequest", "Invalid filter clause"), 400))
+    output = read_streams(recent_config(sign_in_app_ids=[]), ("sign_ins", SyncMode.incremental), runtime=PINNED)
 
     expected = "rejected the sign-in query (400 BadRequest): Invalid filter clause"
     assert any(expected in error.trace.error.message for error in output.errors)
-    assert len(filters(mocker)) == 1
+    assert len(output.errors) == 2, "the stream's error and the sync's summary: no split query failed beside them"
+    http_mocker.assert_number_of_calls(window, 1)
 
 
 def test_a_start_past_retention_by_graphs_clock_moves_forward_with_a_warning_and_reads_on():
@@ -148,6 +179,7 @@ def test_a_start_past_retention_by_graphs_clock_moves_forward_with_a_warning_and
 def test_users_configured_incremental_as_pyairbyte_does_are_read_in_full_with_one_info_line():
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(USERS, json=page([{"id": "u1"}, {"id": "u2"}]))
         mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page([{"id": "s1", "skuId": "x"}]))
         output = read_streams(config(), ("users", SyncMode.incremental), ("subscribed_skus", SyncMode.incremental))
@@ -191,6 +223,7 @@ def test_the_state_never_passes_a_lookback_window_that_has_not_finished():
 def test_a_sync_of_every_stream_builds_them_once_and_asks_entra_for_one_token():
     with requests_mock.Mocker() as mocker:
         token_endpoint = register_login(mocker, tokens=2)
+        register_user_count(mocker)
         mocker.get(USERS, json=page([{"id": "u1"}]))
         mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page([{"id": "s1", "skuId": "x"}]))
         mocker.get(SIGN_INS, json=page([sign_in("dyn", 10)]))
@@ -228,24 +261,26 @@ def cdk_sleeps(monkeypatch) -> list:
 
 
 @pytest.mark.parametrize("body", [{}, {"value": None}, {"@odata.nextLink": f"{SIGN_INS}?$skiptoken=2"}])
-def test_a_page_without_a_value_list_is_fetched_again_like_a_malformed_page(cdk_sleeps, body):
-    with requests_mock.Mocker() as mocker:
-        register_login(mocker)
-        mocker.get(SIGN_INS, [{"json": body}, {"json": page([sign_in("a", 10)])}])
-        output = read_streams(recent_config(), ("sign_ins", SyncMode.incremental))
+def test_a_page_without_a_value_list_is_fetched_again_like_a_malformed_page(cdk_sleeps, body, http_mocker):
+    login(http_mocker)
+    window = recent_window()
+    http_mocker.get(window, [json_response(body), page_response([sign_in("a", 10)])])
+    output = read_streams(recent_config(), ("sign_ins", SyncMode.incremental), runtime=PINNED)
 
     assert [r.record.data["id"] for r in output.records] == ["a"] and not output.errors
-    assert len(filters(mocker)) == 2 and len(cdk_sleeps) == 1
+    http_mocker.assert_number_of_calls(window, 2)
+    assert len(cdk_sleeps) == 1
 
 
-def test_a_page_that_stays_without_a_value_list_fails_clearly_and_never_moves_the_cursor(cdk_sleeps):
+def test_a_page_that_stays_without_a_value_list_fails_clearly_and_never_moves_the_cursor(cdk_sleeps, http_mocker):
     start = recent_config()["start_date"]
-    with requests_mock.Mocker() as mocker:
-        register_login(mocker)
-        mocker.get(SIGN_INS, json={"value": None})
-        output = read_streams(recent_config(), ("sign_ins", SyncMode.incremental))
+    login(http_mocker)
+    window = recent_window()
+    http_mocker.get(window, json_response({"value": None}))
+    output = read_streams(recent_config(), ("sign_ins", SyncMode.incremental), runtime=PINNED)
 
-    assert not output.records and len(filters(mocker)) == 9  # the first try and 8 retries
+    assert not output.records
+    http_mocker.assert_number_of_calls(window, 9)  # the first try and 8 retries
     message = output.errors[0].trace.error.message
     assert "malformed page" in message and "without its 'value' list" in message
     cursors = [state.state.stream.stream_state.__dict__.get("createdDateTime") for state in output.state_messages]

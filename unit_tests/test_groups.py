@@ -2,10 +2,12 @@
 missing permission or a 403 is a warning in `check` and a skip with one warning in a sync, never a failure."""
 
 import logging
-from urllib.parse import parse_qs, urlsplit
+from dataclasses import replace
+from datetime import datetime, timezone
 
 import requests_mock
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.mock_http import HttpMocker, HttpResponse
 
 from source_dynamics365_cc.auth.tokens import GraphTokenProvider
 from source_dynamics365_cc.check import check_connection
@@ -17,8 +19,20 @@ from testing.graph_fakes import (
     graph_error,
     page,
     read_streams,
-    register_groups,
     register_login,
+)
+from testing.graph_requests import (
+    ADVANCED_QUERY,
+    DYNAMICS_365_APPS,
+    groups_request,
+    json_response,
+    login,
+    next_page_request,
+    page_response,
+    sign_ins_request,
+    subscribed_skus_request,
+    user_probe_request,
+    users_request,
 )
 
 GROUPS = f"{GRAPH}/v1.0/groups"
@@ -34,93 +48,82 @@ def group(group_id: str, *skus: str) -> dict:
     return {"id": group_id, "displayName": f"{group_id} licences", "assignedLicenses": [{"skuId": s} for s in skus]}
 
 
-def sku_of(url: str) -> str:
-    """The SKU a groups request filters on."""
-    return parse_qs(urlsplit(url).query)["$filter"][0].split(" eq ")[1].rstrip(")")
-
-
-def read_groups(mocker: requests_mock.Mocker, answers: dict) -> list[str]:
-    """A groups read against `answers` (SKU -> response list); the ids emitted."""
-    register_login(mocker)
-    mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
-    mocker.get(GROUPS, json=lambda request, context: answers[sku_of(request.url)].pop(0))
+def read_groups(
+    http_mocker: HttpMocker,
+    answers: dict[str, list[HttpResponse]],
+    next_pages: dict[str, list[HttpResponse]] | None = None,
+    skus: list[dict] = SKUS,
+) -> list[str]:
+    """A groups read against `answers` (SKU -> its query's answers in turn) and `next_pages` (nextLink -> its answers,
+    each asked as an advanced query too), every request asked exactly as often as it has answers; the ids emitted."""
+    login(http_mocker)
+    http_mocker.get(subscribed_skus_request(), page_response(skus))
+    expected = [(groups_request(sku), responses) for sku, responses in answers.items()]
+    expected += [(next_page_request(link, ADVANCED_QUERY), responses) for link, responses in (next_pages or {}).items()]
+    for request, responses in expected:
+        http_mocker.get(request, responses)
     output = read_streams(config(), ("groups", SyncMode.full_refresh))
     assert not output.errors, output.errors
+    for request, responses in expected:
+        http_mocker.assert_number_of_calls(request, len(responses))
     return [r.record.data["id"] for r in output.records]
 
 
-def test_groups_are_read_per_dynamics_sku_as_advanced_queries_and_each_group_is_emitted_once():
+def test_groups_are_read_per_dynamics_sku_as_advanced_queries_and_each_group_is_emitted_once(http_mocker):
+    """One advanced query per Dynamics 365 SKU (none for ENTERPRISEPACK: no mock answers it), SALES first."""
     both = group("g-both", SALES, TEAM)
     answers = {
-        SALES.upper(): [page([group("g-sales", SALES), both])],
-        TEAM.upper(): [page([both, group("g-team", TEAM), group("g-not", SALES)])],
+        SALES: [page_response([group("g-sales", SALES), both])],
+        TEAM: [page_response([both, group("g-team", TEAM), group("g-not", SALES)])],
     }
-    answers = {sku.lower(): pages for sku, pages in answers.items()}
-    with requests_mock.Mocker() as mocker:
-        emitted = read_groups(mocker, answers)
+    emitted = read_groups(http_mocker, answers)
     assert emitted == ["g-sales", "g-both", "g-team"], "the two-SKU group once; a group Graph sent in error dropped"
-    requests = [r for r in mocker.request_history if r.url.startswith(GROUPS)]
-    assert [sku_of(r.url) for r in requests] == [SALES, TEAM], "one query per Dynamics 365 SKU, not ENTERPRISEPACK"
-    for request in requests:
-        query = parse_qs(urlsplit(request.url).query)
-        assert request.headers["ConsistencyLevel"] == "eventual" and query["$count"] == ["true"]
-        assert "assignedLicenses" in query["$select"][0].split(",") and query["$top"] == ["999"]
 
 
-def test_groups_returned_without_assigned_licenses_are_taken_on_the_filters_word_once_each_and_said(caplog):
+def test_groups_returned_without_assigned_licenses_are_taken_on_the_filters_word_once_each_and_said(
+    caplog, http_mocker
+):
     bare = {"id": "g-bare", "displayName": "Sales licences"}  # a permission that does not return the property
-    answers = {SALES: [page([bare])], TEAM: [page([bare, {"id": "g-team", "displayName": "Team"}])]}
-    with requests_mock.Mocker() as mocker, caplog.at_level(logging.WARNING):
-        emitted = read_groups(mocker, answers)
+    answers = {SALES: [page_response([bare])], TEAM: [page_response([bare, {"id": "g-team", "displayName": "Team"}])]}
+    with caplog.at_level(logging.WARNING):
+        emitted = read_groups(http_mocker, answers)
     assert emitted == ["g-bare", "g-team"]
     assert "returned 2 groups without assignedLicenses" in caplog.text and "Group.Read.All" in caplog.text
 
 
-def test_users_and_groups_in_one_sync_read_the_tenants_skus_once():
+def test_users_and_groups_in_one_sync_read_the_tenants_skus_once(http_mocker):
+    """One subscribedSkus answer serves both streams, which each query the same two SKUs once."""
     holder = {"id": "u1", "assignedLicenses": [{"skuId": SALES}]}
-    with requests_mock.Mocker() as mocker:
-        register_login(mocker)
-        skus = mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
-        mocker.get(f"{GRAPH}/v1.0/users", json=page([holder]))
-        mocker.get(GROUPS, json=page([group("g-sales", SALES)]))
-        streams = (("users", SyncMode.full_refresh), ("groups", SyncMode.full_refresh))
-        output = read_streams(config(roster_scope="dynamics_365_license_holders"), *streams)
+    login(http_mocker)
+    skus = subscribed_skus_request()
+    http_mocker.get(skus, page_response(SKUS))
+    queries = [users_request(sku=SALES), users_request(sku=TEAM), groups_request(SALES), groups_request(TEAM)]
+    for query, answer in zip(queries, [[holder]] * 2 + [[group("g-sales", SALES)]] * 2):
+        http_mocker.get(query, page_response(answer))
+    streams = (("users", SyncMode.full_refresh), ("groups", SyncMode.full_refresh))
+    output = read_streams(config(roster_scope="dynamics_365_license_holders"), *streams)
     assert not output.errors and [r.record.data["id"] for r in output.records] == ["u1", "g-sales"]
-    assert skus.call_count == 1
-    queried = [sku_of(r.url) for r in mocker.request_history if "$filter" in parse_qs(urlsplit(r.url).query)]
-    assert queried == [SALES, TEAM, SALES, TEAM], "both streams query the same SKUs"
+    http_mocker.assert_number_of_calls(skus, 1)
+    for query in queries:
+        http_mocker.assert_number_of_calls(query, 1)
 
 
-def test_every_page_of_a_groups_query_carries_the_advanced_query_header():
+def test_every_page_of_a_groups_query_carries_the_advanced_query_header(http_mocker):
     second = f"{GROUPS}?$filter=x&$count=true&$skiptoken=p2"
-    answers = {SALES: [page([group("g1", SALES)], next_link=second)], TEAM: [page([])]}
-    with requests_mock.Mocker() as mocker:
-        register_login(mocker)
-        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
-        mocker.get(GROUPS, json=lambda request, context: answers[sku_of(request.url)].pop(0))
-        mocker.get(second, json=page([group("g2", SALES)]))
-        output = read_streams(config(), ("groups", SyncMode.full_refresh))
-    assert [r.record.data["id"] for r in output.records] == ["g1", "g2"]
-    pages = [r for r in mocker.request_history if r.url.startswith(GROUPS)]
-    assert len(pages) == 3 and all(r.headers.get("ConsistencyLevel") == "eventual" for r in pages)
+    answers = {SALES: [page_response([group("g1", SALES)], next_link=second)], TEAM: [page_response([])]}
+    emitted = read_groups(http_mocker, answers, {second: [page_response([group("g2", SALES)])]})
+    assert emitted == ["g1", "g2"]
 
 
-def test_an_expired_groups_page_token_restarts_the_query_without_duplicates():
+def test_an_expired_groups_page_token_restarts_the_query_without_duplicates(http_mocker):
     second = f"{GROUPS}?$count=true&$skiptoken=p2"
-    expired = {"status_code": 400, "json": graph_error("Directory_ExpiredPageToken", "expired")}
-    with requests_mock.Mocker() as mocker:
-        register_login(mocker)
-        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS[:1]))
-        mocker.get(
-            GROUPS,
-            [
-                {"json": page([group("g1", SALES)], next_link=second)},
-                {"json": page([group(g, SALES) for g in ("g1", "g2")])},
-            ],
-        )
-        mocker.get(second, [expired])
-        output = read_streams(config(), ("groups", SyncMode.full_refresh))
-    assert [r.record.data["id"] for r in output.records] == ["g1", "g2"] and not output.errors
+    expired = json_response(graph_error("Directory_ExpiredPageToken", "expired"), 400)
+    first, again = (
+        page_response([group("g1", SALES)], next_link=second),
+        page_response([group("g1", SALES), group("g2", SALES)]),
+    )
+    emitted = read_groups(http_mocker, {SALES: [first, again]}, {second: [expired]}, skus=SKUS[:1])
+    assert emitted == ["g1", "g2"]
 
 
 LEAST_PRIVILEGED = ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"]
@@ -197,37 +200,34 @@ def test_check_with_a_groups_permission_that_graph_refuses_passes_with_a_warning
     assert "a sync skips groups with a warning" in caplog.text
 
 
-def test_check_with_a_groups_permission_asks_for_one_group_as_a_sync_does():
+def test_check_with_a_groups_permission_asks_for_one_group_as_a_sync_does(http_mocker):
+    """check's probes on a clock pinned to midnight: the last hour of sign-ins, one user, and one group of the first
+    Dynamics 365 SKU as the advanced query a sync sends (`$count`, `ConsistencyLevel: eventual`), asked once."""
     parsed = parse_config(config())
-    with requests_mock.Mocker() as mocker:
-        register_login(
-            mocker, roles=["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All", "Group.Read.All"]
-        )
-        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
-        mocker.get(f"{GRAPH}/v1.0/users", json=page([]))
-        mocker.get(f"{GRAPH}/v1.0/auditLogs/signIns", json=page([]))
-        probe = register_groups(mocker)
-        check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), fake_runtime())
-    (request,) = probe.request_history
-    query = parse_qs(urlsplit(request.url).query)
-    assert sku_of(request.url) == SALES and query["$top"] == ["1"] and query["$count"] == ["true"]
-    assert request.headers["ConsistencyLevel"] == "eventual"
+    login(http_mocker, roles=["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All", "Group.Read.All"])
+    http_mocker.get(subscribed_skus_request(), page_response(SKUS))
+    http_mocker.get(user_probe_request(), page_response([]))
+    last_hour = sign_ins_request("2025-12-31T23:00:00Z", "2025-12-31T23:59:59.9999999Z", DYNAMICS_365_APPS, top=1)
+    http_mocker.get(last_hour, page_response([]))
+    probe = groups_request(SALES, top=1)
+    http_mocker.get(probe, page_response([]))
+    midnight = replace(fake_runtime(), now=lambda: datetime(2026, 1, 1, tzinfo=timezone.utc))
+    check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), midnight)
+    http_mocker.assert_number_of_calls(probe, 1)
 
 
-def test_a_group_graph_lists_twice_in_one_query_is_emitted_once():
+def test_a_group_graph_lists_twice_in_one_query_is_emitted_once(http_mocker):
     second = f"{GROUPS}?$count=true&$skiptoken=p2"
-    answers = {SALES: [page([group("g1", SALES), group("g2", SALES)], next_link=second)], TEAM: [page([])]}
-    with requests_mock.Mocker() as mocker:
-        register_login(mocker)
-        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS))
-        mocker.get(GROUPS, json=lambda request, context: answers[sku_of(request.url)].pop(0))
-        mocker.get(second, json=page([group("g2", SALES), group("g3", SALES)]))
-        output = read_streams(config(), ("groups", SyncMode.full_refresh))
-    assert [r.record.data["id"] for r in output.records] == ["g1", "g2", "g3"] and not output.errors
+    first = page_response([group("g1", SALES), group("g2", SALES)], next_link=second)
+    answers = {SALES: [first], TEAM: [page_response([])]}
+    emitted = read_groups(http_mocker, answers, {second: [page_response([group("g2", SALES), group("g3", SALES)])]})
+    assert emitted == ["g1", "g2", "g3"]
 
 
-def test_a_group_whose_licence_moves_to_a_later_sku_during_the_sync_is_emitted_once_as_first_read():
-    answers = {SALES: [page([group("g-moved", SALES)])], TEAM: [page([group("g-moved", TEAM), group("g-team", TEAM)])]}
-    with requests_mock.Mocker() as mocker:
-        emitted = read_groups(mocker, answers)
+def test_a_group_whose_licence_moves_to_a_later_sku_during_the_sync_is_emitted_once_as_first_read(http_mocker):
+    answers = {
+        SALES: [page_response([group("g-moved", SALES)])],
+        TEAM: [page_response([group("g-moved", TEAM), group("g-team", TEAM)])],
+    }
+    emitted = read_groups(http_mocker, answers)
     assert emitted == ["g-moved", "g-team"]

@@ -12,7 +12,15 @@ from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.signins.instants import format_instant
-from testing.graph_fakes import GRAPH, config, fake_runtime, page, register_login, sign_ins_in_window
+from testing.graph_fakes import (
+    GRAPH,
+    config,
+    fake_runtime,
+    page,
+    register_login,
+    register_user_count,
+    sign_ins_in_window,
+)
 
 SIGN_INS = f"{GRAPH}/v1.0/auditLogs/signIns"
 
@@ -41,6 +49,7 @@ def test_users_pages_are_followed_through_next_link_verbatim():
     next_link = f"{GRAPH}/v1.0/users?$select=id&$top=500&$skiptoken=abc%20def"
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(f"{GRAPH}/v1.0/users", [{"json": page([{"id": "u1"}], next_link)}, {"json": page([{"id": "u2"}])}])
         output = run_read(config(), catalog(("users", SyncMode.full_refresh)))
     assert [r.record.data["id"] for r in output.records] == ["u1", "u2"]
@@ -80,6 +89,7 @@ def test_reading_an_incremental_users_stream_in_full_leaves_the_callers_catalog_
     configured = catalog(("users", SyncMode.incremental))
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(f"{GRAPH}/v1.0/users", json=page([{"id": "u1"}]))
         source = SourceDynamics365Cc(configured, config(), None, fake_runtime())
         messages = list(source.read(logging.getLogger("test"), config(), configured))
@@ -95,6 +105,7 @@ def test_a_next_link_cycle_longer_than_one_page_fails_the_query_naming_the_strea
     answers = [page([{"id": "u0"}], link_a), *cycle * 3, page([{"id": "u3"}])]
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(f"{GRAPH}/v1.0/users", [{"json": answer} for answer in answers])
         output = run_read(config(), catalog(("users", SyncMode.full_refresh)))
     assert [r.record.data["id"] for r in output.records] == ["u0", "u1", "u2"]

@@ -1,12 +1,12 @@
 """The roster's parts: its queries and the settings that choose them."""
 
 import logging
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests_mock
 import yaml
 from airbyte_cdk.models import SyncMode
+from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 
 from source_dynamics365_cc.auth.tokens import GraphTokenProvider
 from source_dynamics365_cc.check import check_connection
@@ -15,7 +15,26 @@ from source_dynamics365_cc.errors import ConfigError
 from source_dynamics365_cc.streams.licenses import LicenseQuery
 from source_dynamics365_cc.streams.sign_ins import sign_in_kinds
 from source_dynamics365_cc.streams.users import RosterQuery
-from testing.graph_fakes import GRAPH, config, fake_runtime, graph_error, page, read_streams, register_login
+from testing.graph_fakes import (
+    GRAPH,
+    config,
+    fake_runtime,
+    graph_error,
+    page,
+    read_streams,
+    register_login,
+    register_user_count,
+)
+from testing.graph_requests import (
+    count_response,
+    json_response,
+    login,
+    next_page_request,
+    page_response,
+    subscribed_skus_request,
+    user_count_request,
+    users_request,
+)
 
 USERS = f"{GRAPH}/v1.0/users"
 SALES, SERVICE = "1e1a282c-9c54-43a2-9310-98ef728faace", "749742bf-0d37-4158-a120-33567104deeb"
@@ -123,6 +142,7 @@ def test_an_expired_users_page_token_restarts_the_query_without_duplicates():
     again = page([{"id": f"u{n}"} for n in (1, 2, 3)])
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
+        register_user_count(mocker)
         mocker.get(USERS, [{"json": first}, expired, {"json": again}])
         output = read_streams(config(exclude_concealed_users=False), ("users", SyncMode.full_refresh))
     assert [r.record.data["id"] for r in output.records] == ["u1", "u2", "u3"] and not output.errors
@@ -140,30 +160,21 @@ def test_check_without_the_sign_in_log_needs_no_audit_permission_reads_no_sign_i
     assert sign_in_kinds(parsed) == []
 
 
-def holders_read(answers: dict, **settings) -> list:
-    """A holders' read of SALES then SERVICE, each `/users` request answered by `answers[key]` in turn, the key being
-    the SKU a first page filters on or the `$skiptoken` a nextLink carries; the records emitted."""
+def holders_read(http_mocker: HttpMocker, answers: list[tuple[HttpRequest, list[HttpResponse]]]) -> list:
+    """A holders' read of SALES then SERVICE against `answers` (each request with its answers in turn): every request the
+    read sends is one of them, each asked exactly as often as it has answers; the records emitted."""
     skus = [
         {"skuId": SALES, "skuPartNumber": "DYN365_ENTERPRISE_SALES", "appliesTo": "User"},
         {"skuId": SERVICE, "skuPartNumber": "DYN365_ENTERPRISE_CUSTOMER_SERVICE", "appliesTo": "User"},
     ]
-
-    def respond(request, context):
-        query = parse_qs(urlsplit(request.url).query)
-        key = query["$skiptoken"][0] if "$skiptoken" in query else query["$filter"][0].split(" eq ")[1].rstrip(")")
-        answer = answers[key].pop(0)
-        context.status_code = answer.get("status_code", 200)
-        return answer["json"]
-
-    with requests_mock.Mocker() as mocker:
-        register_login(mocker)
-        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(skus))
-        mocker.get(USERS, json=respond)
-        output = read_streams(
-            config(roster_scope="dynamics_365_license_holders", **settings), ("users", SyncMode.full_refresh)
-        )
+    login(http_mocker)
+    http_mocker.get(subscribed_skus_request(), page_response(skus))
+    for request, responses in answers:
+        http_mocker.get(request, responses)
+    output = read_streams(config(roster_scope="dynamics_365_license_holders"), ("users", SyncMode.full_refresh))
     assert not output.errors, output.errors
-    assert not any(answers.values()), "every answer was asked for"
+    for request, responses in answers:
+        http_mocker.assert_number_of_calls(request, len(responses))
     return [r.record.data for r in output.records]
 
 
@@ -175,63 +186,70 @@ def next_page(token: str) -> str:
     return f"{USERS}?$select=id&$skiptoken={token}"
 
 
-EXPIRED = {"status_code": 400, "json": graph_error("Directory_ExpiredPageToken", "expired")}
+def holders_of(sku: str, sign_in_activity: bool = True) -> HttpRequest:
+    return users_request(sign_in_activity, sku=sku)
 
 
-def test_a_user_graph_lists_twice_in_one_query_is_emitted_once():
-    first = page([{"id": "u1"}, {"id": "u2"}], next_link=f"{USERS}?$select=id&$top=999&$skiptoken=p2")
-    with requests_mock.Mocker() as mocker:
-        register_login(mocker)
-        mocker.get(USERS, json=first)
-        mocker.get(f"{USERS}?$skiptoken=p2", json=page([{"id": "u2"}, {"id": "u3"}]))
-        output = read_streams(config(exclude_concealed_users=False), ("users", SyncMode.full_refresh))
+EXPIRED = json_response(graph_error("Directory_ExpiredPageToken", "expired"), 400)
+
+
+def test_a_user_graph_lists_twice_in_one_query_is_emitted_once(http_mocker):
+    second = f"{USERS}?$select=id&$top=999&$skiptoken=p2"
+    login(http_mocker)
+    http_mocker.get(user_count_request(), count_response(3))
+    http_mocker.get(users_request(), page_response([{"id": "u1"}, {"id": "u2"}], next_link=second))
+    http_mocker.get(next_page_request(second), page_response([{"id": "u2"}, {"id": "u3"}]))
+    output = read_streams(config(exclude_concealed_users=False), ("users", SyncMode.full_refresh))
     assert [r.record.data["id"] for r in output.records] == ["u1", "u2", "u3"] and not output.errors
 
 
-def test_a_user_whose_licence_moves_to_a_later_sku_during_the_sync_is_emitted_once_as_first_read():
+def test_a_user_whose_licence_moves_to_a_later_sku_during_the_sync_is_emitted_once_as_first_read(http_mocker):
     """Moved from SALES to SERVICE after SALES' query read them, before SERVICE's query: SALES' query emitted them."""
-    answers = {
-        SALES: [{"json": page([holder("mover", SALES), holder("u1", SALES)])}],
-        SERVICE: [{"json": page([holder("mover", SERVICE), holder("u2", SERVICE)])}],
-    }
-    records = holders_read(answers)
+    answers = [
+        (holders_of(SALES), [page_response([holder("mover", SALES), holder("u1", SALES)])]),
+        (holders_of(SERVICE), [page_response([holder("mover", SERVICE), holder("u2", SERVICE)])]),
+    ]
+    records = holders_read(http_mocker, answers)
     assert [record["id"] for record in records] == ["mover", "u1", "u2"]
     assert records[0]["assignedLicenses"] == [{"skuId": SALES}], "as SALES' query read them"
 
 
-def test_a_user_whose_licence_moves_to_an_earlier_sku_between_the_queries_is_missed_by_this_sync():
+def test_a_user_whose_licence_moves_to_an_earlier_sku_between_the_queries_is_missed_by_this_sync(http_mocker):
     """Moved from SERVICE to SALES after SALES' query passed, before SERVICE's: neither query returns them as a
     holder of its SKU (SERVICE's answer, should Graph still list them, holds SALES only and is dropped); the next sync
     has them."""
-    answers = {
-        SALES: [{"json": page([holder("u1", SALES)])}],
-        SERVICE: [{"json": page([holder("mover", SALES), holder("u2", SERVICE)])}],
-    }
-    assert [record["id"] for record in holders_read(answers)] == ["u1", "u2"]
+    answers = [
+        (holders_of(SALES), [page_response([holder("u1", SALES)])]),
+        (holders_of(SERVICE), [page_response([holder("mover", SALES), holder("u2", SERVICE)])]),
+    ]
+    assert [record["id"] for record in holders_read(http_mocker, answers)] == ["u1", "u2"]
 
 
-def test_the_fallback_after_a_refused_combined_filter_skips_the_users_the_refused_query_emitted():
+def test_the_fallback_after_a_refused_combined_filter_skips_the_users_the_refused_query_emitted(http_mocker):
     """SALES' query emits u1, its page token expires, Graph refuses the filter with signInActivity on the restarted
-    first page; the fallback without signInActivity lists u1 again."""
-    refused = {"status_code": 400, "json": graph_error("Request_UnsupportedQuery", "Unsupported query.")}
-    answers = {
-        SALES: [{"json": page([holder("u1", SALES)], next_link=next_page("p2"))}, refused],
-        "p2": [EXPIRED],
-        SERVICE: [{"json": page([holder("u3", SERVICE)])}],
-    }
-    answers[SALES].append({"json": page([holder("u1", SALES), holder("u2", SALES)])})
-    assert [record["id"] for record in holders_read(answers)] == ["u1", "u2", "u3"]
+    first page; the fallback without signInActivity lists u1 again, and SERVICE's query is asked without it too."""
+    refused = json_response(graph_error("Request_UnsupportedQuery", "Unsupported query."), 400)
+    answers = [
+        (holders_of(SALES), [page_response([holder("u1", SALES)], next_link=next_page("p2")), refused]),
+        (next_page_request(next_page("p2")), [EXPIRED]),
+        (holders_of(SALES, sign_in_activity=False), [page_response([holder("u1", SALES), holder("u2", SALES)])]),
+        (holders_of(SERVICE, sign_in_activity=False), [page_response([holder("u3", SERVICE)])]),  # the fallback holds
+    ]
+    assert [record["id"] for record in holders_read(http_mocker, answers)] == ["u1", "u2", "u3"]
 
 
-def test_a_restarted_query_emits_a_user_it_lists_twice_once():
+def test_a_restarted_query_emits_a_user_it_lists_twice_once(http_mocker):
     """After a restart the ids emitted since are looked up too: Graph listing u2 on two pages of the second pass."""
-    answers = {
-        SALES: [
-            {"json": page([holder("u1", SALES)], next_link=next_page("p2"))},
-            {"json": page([holder("u1", SALES), holder("u2", SALES)], next_link=next_page("p3"))},
-        ],
-        "p2": [EXPIRED],
-        "p3": [{"json": page([holder("u2", SALES), holder("u3", SALES)])}],
-        SERVICE: [{"json": page([holder("u3", SERVICE, SALES)])}],
-    }
-    assert [record["id"] for record in holders_read(answers)] == ["u1", "u2", "u3"]
+    answers = [
+        (
+            holders_of(SALES),
+            [
+                page_response([holder("u1", SALES)], next_link=next_page("p2")),
+                page_response([holder("u1", SALES), holder("u2", SALES)], next_link=next_page("p3")),
+            ],
+        ),
+        (next_page_request(next_page("p2")), [EXPIRED]),
+        (next_page_request(next_page("p3")), [page_response([holder("u2", SALES), holder("u3", SALES)])]),
+        (holders_of(SERVICE), [page_response([holder("u3", SERVICE, SALES)])]),
+    ]
+    assert [record["id"] for record in holders_read(http_mocker, answers)] == ["u1", "u2", "u3"]
