@@ -184,9 +184,9 @@ def run_demo() -> None:
         )
 
         spec = run_connector("spec", OUT / "spec", emulator=emu, fresh_interpreter=True)
-        if spec.returncode != 0 or not spec.of_type("SPEC"):
+        if spec.returncode != 0 or not spec.spec_messages:
             raise failure(spec, "spec")
-        fields = spec.of_type("SPEC")[0]["spec"]["connectionSpecification"]["properties"]
+        fields = spec.spec_messages[0].spec.connectionSpecification["properties"]
         step(1, "spec", f"ok, {len(fields)} settings")
 
         check = run_connector("check", OUT / "check", config, emulator=emu, fresh_interpreter=True)
@@ -195,9 +195,10 @@ def run_demo() -> None:
         step(2, "check", "SUCCEEDED")
 
         discover = run_connector("discover", OUT / "discover", config, emulator=emu, fresh_interpreter=True)
-        if discover.returncode != 0 or not discover.of_type("CATALOG"):
+        discovered = [message["catalog"] for message in discover.messages if message.get("type") == "CATALOG"]
+        if discover.returncode != 0 or not discovered:
             raise failure(discover, "discover")
-        catalog = configured_catalog(STREAMS, discover.of_type("CATALOG")[0]["catalog"])
+        catalog = configured_catalog(STREAMS, discovered[0])
         (OUT / "catalog.json").write_text(json.dumps(catalog, indent=2), encoding="utf-8")
         step(3, "discover", f"{', '.join(STREAMS)} -> {OUT}/catalog.json")
 
