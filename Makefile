@@ -58,8 +58,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# --dist loadfile: a test module is one worker's unit, so a module-scoped fixture (a sync on the real clock) runs once,
+# and the modules that wait on the real clock (conftest.py starts them first) each go to a worker of their own.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -n auto -m "not image_tests and not requires_creds"
+	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not image_tests and not requires_creds"
 
 # Build the connector image under a name of your own (not airbyte/: that is Airbyte's namespace).
 image:

@@ -23,7 +23,8 @@ def pytest_xdist_auto_num_workers(config) -> int:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that wait on the real clock (named `..._on_the_real_clock`: pacing at Graph's real rate) start first,
     with the rest of their modules, so that with workers (`-n`) their waits overlap the CPU-bound tests instead of
-    ending the run."""
+    ending the run. With `--dist loadfile` (make test) each of those modules goes to the next free worker; with
+    xdist's default `load`, consecutive tests go to one worker in chunks, which queued them all on one."""
     waiting = {getattr(item, "module", None) for item in items if _name(item).endswith("_on_the_real_clock")}
     items.sort(key=lambda item: getattr(item, "module", None) not in waiting)
 

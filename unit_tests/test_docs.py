@@ -7,6 +7,7 @@ what it is.
 
 import ast
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -157,10 +158,11 @@ def module_constants(tree: ast.Module) -> dict[str, str]:
     }
 
 
-def message_literals() -> list[str]:
+@functools.cache
+def message_literals() -> tuple[str, ...]:
     """Every string literal in the connector's code as it prints: implicitly concatenated pieces joined (as Python
     joins them), a module constant interpolated by name replaced by its text, any other value by a NUL (a value
-    the docs write as [name])."""
+    the docs write as [name]). Parsed once per test process: every quoted message is looked up in the same code."""
     literals = []
     for path in sorted(PACKAGE.rglob("*.py")):
         tree = ast.parse(path.read_text())
@@ -177,7 +179,7 @@ def message_literals() -> list[str]:
                 literals.append(node.value)
             elif isinstance(node, ast.JoinedStr):
                 literals.append("".join(text_of(part) for part in node.values))
-    return literals
+    return tuple(literals)
 
 
 def quoted_messages() -> list[str]:

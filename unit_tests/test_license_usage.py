@@ -17,6 +17,7 @@ from tools.license_usage import (
     EXAMPLE_PRICES,
     EXAMPLES,
     SQL,
+    LicenseUsage,
     answer,
     evidence_line,
     load,
@@ -200,6 +201,16 @@ def records(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="module")
+def standard(tmp_path_factory) -> LicenseUsage:
+    """The answer on the `records` set, computed once per module: the tests that only read it share it (each answer
+    costs DuckDB about a second of CPU binding the stacked views)."""
+    directory = tmp_path_factory.mktemp("standard")
+    for stream, rows in (("users", USERS), ("subscribed_skus", SKUS), ("sign_ins", SIGN_INS)):
+        write(directory, stream, rows)
+    return run(directory)
+
+
 def by_sku(usage) -> dict[str, dict[str, Any]]:
     return {row["sku_part_number"]: row for row in usage.skus}
 
@@ -210,8 +221,8 @@ def listed(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def test_one_row_per_dynamics_seat_sku_with_use_grace_and_idle_seats(records):
-    rows = by_sku(run(records))
+def test_one_row_per_dynamics_seat_sku_with_use_grace_and_idle_seats(standard):
+    rows = by_sku(standard)
     assert set(rows) == {"DYN365_ENTERPRISE_CUSTOMER_SERVICE", "DYN365_ENTERPRISE_SALES", "DYN365_TEAM_MEMBERS"}
     assert rows["DYN365_ENTERPRISE_SALES"] == {
         "sku_part_number": "DYN365_ENTERPRISE_SALES",
@@ -239,13 +250,13 @@ def test_one_row_per_dynamics_seat_sku_with_use_grace_and_idle_seats(records):
     assert rows["DYN365_ENTERPRISE_CUSTOMER_SERVICE"]["idle"] == 1
 
 
-def test_a_sku_the_name_table_does_not_know_shows_its_part_number(records):
-    team = by_sku(run(records))["DYN365_TEAM_MEMBERS"]
+def test_a_sku_the_name_table_does_not_know_shows_its_part_number(standard):
+    team = by_sku(standard)["DYN365_TEAM_MEMBERS"]
     assert team["product_name"] == "DYN365_TEAM_MEMBERS" and team["units_unassigned"] == 4
 
 
-def test_company_add_ons_are_listed_apart_not_as_seats(records):
-    usage = run(records)
+def test_company_add_ons_are_listed_apart_not_as_seats(standard):
+    usage = standard
     assert usage.add_ons == [
         {
             "sku_part_number": "CRMSTORAGE",
@@ -256,11 +267,11 @@ def test_company_add_ons_are_listed_apart_not_as_seats(records):
     assert "CRMSTORAGE" not in by_sku(usage)
 
 
-def test_non_interactive_sign_ins_count_as_use_when_read(records):
+def test_non_interactive_sign_ins_count_as_use_when_read(records, standard):
     write(records, "non_interactive_sign_ins", [sign_in(9, "gus", 2 * DAY)])
     usage = run(records, ("users", "subscribed_skus", "sign_ins", "non_interactive_sign_ins"))
     assert by_sku(usage)["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 2
-    assert by_sku(run(records))["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 1
+    assert by_sku(standard)["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 1
     assert "gus@contoso.com" not in {row["user_principal_name"] for row in usage.reclaim}
 
 
@@ -290,12 +301,12 @@ def test_the_reclaim_list_has_every_idle_seat_with_its_evidence(records):
     assert [row["user_principal_name"] for row in usage.reclaim][:2] == ["ed@contoso.com"] * 2, "disabled first"
 
 
-def test_a_holder_licensed_two_days_ago_is_in_grace_not_idle(records):
-    usage = run(records)
+def test_a_holder_licensed_two_days_ago_is_in_grace_not_idle(standard):
+    usage = standard
     assert "kai@contoso.com" not in {row["user_principal_name"] for row in usage.reclaim}
 
 
-def test_a_short_evidence_span_caps_days_idle_and_says_so(records):
+def test_a_short_evidence_span_caps_days_idle_and_says_so(records, standard):
     usage = run(records, evidence_start=AS_OF - 10 * DAY)
     assert usage.evidence["evidence_days"] == 10
     assert max(row["days_idle"] for row in usage.reclaim) == 10
@@ -304,7 +315,7 @@ def test_a_short_evidence_span_caps_days_idle_and_says_so(records):
         "ivy@contoso.com"
     }
     assert "SHORTER than the 30-day threshold" in evidence_line(usage)
-    assert "SHORTER" not in evidence_line(run(records))
+    assert "SHORTER" not in evidence_line(standard)
 
 
 def test_no_sign_in_records_call_nobody_idle_but_a_disabled_account_is_still_listed(tmp_path):
@@ -328,7 +339,7 @@ def test_a_threshold_per_sku(records, tmp_path_factory):
     assert sales["idle"] == 9  # ada and bo now too
 
 
-def test_money_from_a_price_list_and_none_without_one(records, tmp_path_factory):
+def test_money_from_a_price_list_and_none_without_one(records, standard, tmp_path_factory):
     lists = tmp_path_factory.mktemp("lists")
     prices = listed(
         lists, "p.csv", "# example\nsku_part_number,monthly_price,currency\nDYN365_ENTERPRISE_SALES,95.50,EUR\n"
@@ -351,12 +362,12 @@ def test_money_from_a_price_list_and_none_without_one(records, tmp_path_factory)
         "review": (1, 12 * 95.5),
     }
     assert "Not priced" in money_lines(usage) and "DYN365_ENTERPRISE_CUSTOMER_SERVICE" in money_lines(usage)
-    unpriced = run(records)
+    unpriced = standard
     assert unpriced.money == [] and money_lines(unpriced).startswith("No money shown: no price list was given.")
 
 
-def test_reclaim_csv_holds_one_row_per_idle_seat(records, tmp_path_factory):
-    usage = run(records)
+def test_reclaim_csv_holds_one_row_per_idle_seat(standard, tmp_path_factory):
+    usage = standard
     path = tmp_path_factory.mktemp("out") / "reclaim.csv"
     write_reclaim(usage, path)
     rows = list(csv.DictReader(path.open()))
@@ -373,7 +384,7 @@ def test_a_record_read_twice_counts_once_and_the_last_read_wins(records):
     assert rows["DYN365_ENTERPRISE_SALES"]["used_last_7_days"] == 0
 
 
-def test_the_same_sql_answers_on_pyairbyte_lowercased_columns_and_utc_timestamps(records, tmp_path_factory):
+def test_the_same_sql_answers_on_pyairbyte_lowercased_columns_and_utc_timestamps(standard, tmp_path_factory):
     """PyAirbyte's DuckDB cache lowercases column names and stores date-times as TIMESTAMP (UTC, no time zone)."""
     lowered = tmp_path_factory.mktemp("lowered")
     for stream, rows in (("users", USERS), ("subscribed_skus", SKUS), ("sign_ins", SIGN_INS)):
@@ -384,7 +395,7 @@ def test_the_same_sql_answers_on_pyairbyte_lowercased_columns_and_utc_timestamps
         "ALTER TABLE users ALTER createddatetime TYPE TIMESTAMP",
         "SET TimeZone = 'America/Los_Angeles'",
     )
-    assert run(lowered, rename=str.lower, reshape=pyairbyte_shape) == run(records)
+    assert run(lowered, rename=str.lower, reshape=pyairbyte_shape) == standard
 
 
 def test_the_docs_quote_the_sql_file_as_it_is():
