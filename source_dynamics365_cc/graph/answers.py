@@ -19,6 +19,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 from ..auth.permissions import forbidden_message
 from ..errors import TokenError
 from .pages import graph_page
+from .query import ExpectedRefusal
 
 PREMIUM_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 EXPIRED_PAGE_CODE = "Directory_ExpiredPageToken"
@@ -84,8 +85,10 @@ def no_refusal(response: requests.Response) -> Optional[Exception]:
 class GraphErrorHandler(ErrorHandler):
     """Decides what each Graph answer means; the CDK's HttpClient then retries, refreshes or fails. An answer the
     stream's `refusal` hook claims is raised as the hook's exception instead, for the stream's read to catch (an
-    exception raised here leaves the HttpClient as it is: pinned by unit_tests/test_cdk_contract.py). `resume_note`
-    ends a failure's message with what the next sync does, in the streams' words."""
+    exception raised here leaves the HttpClient as it is: pinned by unit_tests/test_cdk_contract.py). An answer the
+    query `expected` as a refusal (graph/query.py) is passed back unjudged, for the road to return as the read's
+    outcome (graph/road.py). `resume_note` ends a failure's message with what the next sync does, in the streams'
+    words."""
 
     def __init__(
         self,
@@ -94,9 +97,11 @@ class GraphErrorHandler(ErrorHandler):
         max_retries: int = 8,
         max_time_seconds: int = 900,
         refusal: Refusal = no_refusal,
+        expected: ExpectedRefusal = no_refusal,
     ) -> None:
         self._logger = logger
         self._refusal = refusal
+        self._expected = expected
         self._resume_note = resume_note
         self._max_retries = max_retries
         self._max_time = max_time_seconds
@@ -113,6 +118,8 @@ class GraphErrorHandler(ErrorHandler):
         self, response_or_exception: Optional[Union[requests.Response, Exception]] = None
     ) -> ErrorResolution:
         if isinstance(response_or_exception, requests.Response):
+            if self._expected(response_or_exception) is not None:
+                return SUCCESS
             refused = self._refusal(response_or_exception)
             if refused is not None:
                 raise refused

@@ -18,7 +18,8 @@ from typing import Optional
 
 from ..errors import FilterRefused
 from ..graph.pages import graph_page
-from ..graph.stream import NEXT_LINK, GraphStream
+from ..graph.road import NEXT_LINK
+from ..graph.stream import GraphStream
 from .instants import format_instant, parse_instant
 
 
