@@ -8,6 +8,7 @@ from typing import Any, Generator, Mapping, Optional
 import pytest
 import requests
 import requests_mock
+from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams.http.pagination_reset_exception import PaginationResetRequiredException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -16,7 +17,7 @@ from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.graph.query import GraphQuery
 from source_dynamics365_cc.graph.road import MAX_RESTARTS, Paginator
 from source_dynamics365_cc.streams import Groups, SubscribedSkus, Users
-from testing.graph_fakes import GRAPH, config, graph_error, page, register_login
+from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
 
 SALES, SERVICE = "1e1a282c-9c54-43a2-9310-98ef728faace", "749742bf-0d37-4158-a120-33567104deeb"
 SKUS = [
@@ -144,3 +145,21 @@ def test_a_paginator_guards_its_own_query_only():
 def test_a_query_is_a_value_its_resume_policy_aside():
     query = GraphQuery("users", {"$top": 1})
     assert query == replace(query, resume=Recorder()) and query.url("https://g") == "https://g/v1.0/users"
+
+
+def test_a_400_to_a_later_users_page_fails_the_read_whatever_its_link_looks_like():
+    """Graph judges the license filter with signInActivity on a query's first page: a 400 to a nextLink (here one
+    without `$skiptoken`) is another failure, never the combined-filter refusal and its fallback."""
+    cfg = config(roster_scope="dynamics_365_license_holders")
+    link = f"{GRAPH}/v1.0/users?$select=id,signInActivity&$filter=assignedLicenses/any(x:x/skuId eq {SALES})&page=2"
+    holder = {"id": "u1", "assignedLicenses": [{"skuId": SALES}]}
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page(SKUS[:1]))
+        users = mocker.get(f"{GRAPH}/v1.0/users", json=page([holder], link))
+        mocker.get(link, complete_qs=True, status_code=400, json=graph_error("BadRequest", "Invalid request"))
+        output = read_streams(cfg, ("users", SyncMode.full_refresh))
+    assert [record.record.data["id"] for record in output.records] == ["u1"]
+    assert users.call_count == 1, "no query without signInActivity follows"
+    assert not [log for log in output.logs if "refused the license filter" in log.log.message]
+    assert "rejected the request (400 BadRequest)" in output.errors[0].trace.error.message

@@ -35,24 +35,27 @@ class ResumePolicy(Protocol):
 @dataclass(frozen=True)
 class GraphQuery:
     """One query: its first page is `collection` under `api_version` with `params`; every later page is the
-    nextLink exactly as given. `headers` go on every page; `refusals` are the answers the asker handles itself;
-    `resume` is how the read goes on after an expired page token (None: the read fails, as for a collection no one
-    reads twice)."""
+    nextLink exactly as given. `headers` go on every page; `refusals` are the answers the asker handles itself, to
+    any page, `first_refusals` those it handles to the first page only (Graph judges a filter there: a 400 to a
+    nextLink is another failure); `resume` is how the read goes on after an expired page token (None: the read
+    fails, as for a collection no one reads twice)."""
 
     collection: str
     params: Mapping[str, Any] = field(default_factory=dict)
     api_version: str = "v1.0"
     headers: Mapping[str, str] = field(default_factory=dict)
     refusals: tuple[ExpectedRefusal, ...] = ()
+    first_refusals: tuple[ExpectedRefusal, ...] = ()
     resume: Optional[ResumePolicy] = field(default=None, compare=False)
 
     def url(self, graph_url: str) -> str:
         """The first page's address, without its parameters."""
         return f"{graph_url}/{self.api_version}/{self.collection}"
 
-    def refusal_of(self, response: requests.Response) -> Optional[object]:
-        """What the first refusal that claims the answer makes of it; None when the query expects no such answer."""
-        for refusal in self.refusals:
+    def refusal_of(self, response: requests.Response, first_page: bool) -> Optional[object]:
+        """What the first refusal that claims the answer (to the first page or a later one) makes of it; None when
+        the query expects no such answer there."""
+        for refusal in (*self.first_refusals, *self.refusals) if first_page else self.refusals:
             claimed = refusal(response)
             if claimed is not None:
                 return claimed

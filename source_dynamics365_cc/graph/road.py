@@ -11,6 +11,7 @@ An answer the query expects as a refusal is let through by the error handler (an
 returned outcome; the caller decides what follows (a fallback, a retry, a skip).
 """
 
+from functools import partial
 from typing import Any, Callable, Generator, Iterable, Mapping, Optional, Protocol
 from urllib.parse import urlsplit
 
@@ -21,13 +22,11 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from requests.utils import requote_uri
 
 from .pages import graph_page
-from .query import GraphQuery
+from .query import ExpectedRefusal, GraphQuery
 
 MAX_RESTARTS = 5
 NEXT_LINK = "@odata.nextLink"
 Record = Mapping[str, Any]
-# One request: the page's address and its parameters (none for a nextLink, which carries them).
-Send = Callable[[str, Mapping[str, Any]], requests.Response]
 # What a read yields and finally returns: the records, then None (read to the end) or a refusal's value.
 Read = Generator[Record, None, Optional[object]]
 
@@ -75,13 +74,16 @@ class Paginator:
 
 
 class Transport(Protocol):
-    """What the road needs of the stream that reads: Graph's address, a way to send a query's requests, a paginator
-    per query read, and the records of a page."""
+    """What the road needs of the stream that reads: Graph's address, a way to send a query's request (a page's
+    address and its parameters, none for a nextLink, which carries them; the answers its error handler lets through),
+    a paginator per query read, and the records of a page."""
 
     @property
     def graph_url(self) -> str: ...
 
-    def sender(self, query: GraphQuery) -> Send: ...
+    def send(
+        self, query: GraphQuery, url: str, params: Mapping[str, Any], expected: ExpectedRefusal
+    ) -> requests.Response: ...
 
     def paginator(self) -> Paginator: ...
 
@@ -108,16 +110,18 @@ def read_query(transport: Transport, query: GraphQuery, keep: Callable[[Record],
 
 def _pages(transport: Transport, query: GraphQuery, keep: Callable[[Record], bool]) -> Read:
     """One pass over the query's pages; a refusal it expects ends it with the refusal's value."""
-    send, paginator = transport.sender(query), transport.paginator()
+    paginator = transport.paginator()
     url: Optional[str] = query.url(transport.graph_url)
     params: Mapping[str, Any] = query.params
+    first_page = True
     while url is not None:
-        response = send(url, params)
-        refused = query.refusal_of(response)
+        expected = partial(query.refusal_of, first_page=first_page)
+        response = transport.send(query, url, params, expected)
+        refused = expected(response)
         if refused is not None:
             return refused
         for record in transport.records(response):
             if keep(record) and (query.resume is None or query.resume.admit(record)):
                 yield record
-        url, params = paginator.next_link(response), {}
+        url, params, first_page = paginator.next_link(response), {}, False
     return None

@@ -25,7 +25,7 @@ from .concealed import ConcealedUserFilter
 from .dropped import DroppedRecords
 from .pages import graph_page
 from .query import ExpectedRefusal, GraphQuery
-from .road import Paginator, Read, Record, Send, read_query
+from .road import Paginator, Read, Record, read_query
 from .throttle import RetryAfterBackoff
 
 # The header of Graph's advanced queries on directory objects (https://learn.microsoft.com/graph/aad-advanced-queries):
@@ -196,31 +196,30 @@ class GraphStream(HttpStream, ABC):
     def graph_url(self) -> str:
         return self._config.graph_url
 
-    def sender(self, query: GraphQuery) -> Send:
-        """Requests of `query`, each with its headers, through an HttpClient of its own on the stream's session (its
-        connections, budget and token): the client's error handler lets through the refusals the query expects."""
+    def send(
+        self, query: GraphQuery, url: str, params: Mapping[str, Any], expected: ExpectedRefusal
+    ) -> requests.Response:
+        """One request of `query`, with its headers, through an HttpClient on the stream's session (its connections,
+        budget and token) whose error handler lets through the answers `expected` claims: the refusals the query
+        expects of this page."""
         client = HttpClient(
             name=self.name,
             logger=self.logger,
-            error_handler=self._error_handler(query.refusal_of),
+            error_handler=self._error_handler(expected),
             session=self._session,
             authenticator=self._graph_auth,
             backoff_strategy=self.get_backoff_strategy(),
             message_repository=InMemoryMessageRepository(),
         )
-
-        def send(url: str, params: Mapping[str, Any]) -> requests.Response:
-            _, response = client.send_request(
-                "GET",
-                url,
-                request_kwargs=self.request_kwargs(),
-                headers=dict(query.headers),
-                params=dict(params),
-                dedupe_query_params=True,
-            )
-            return response
-
-        return send
+        _, response = client.send_request(
+            "GET",
+            url,
+            request_kwargs=self.request_kwargs(),
+            headers=dict(query.headers),
+            params=dict(params),
+            dedupe_query_params=True,
+        )
+        return response
 
     def paginator(self) -> Paginator:
         return Paginator(self._graph_netloc, self.name)

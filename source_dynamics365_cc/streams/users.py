@@ -18,7 +18,7 @@ from airbyte_cdk.sources.streams.core import StreamData
 from ..config import ALL_USERS
 from ..graph.answers import graph_error
 from ..graph.progress import counted_estimate
-from ..graph.query import ExpectedRefusal, GraphQuery
+from ..graph.query import GraphQuery
 from .licenses import LicenseQuery, LicenseQueryStream, license_filter
 from .restarts import EmittedIds, FromFirstPage
 
@@ -73,15 +73,6 @@ def selects_sign_in_activity(url: str) -> bool:
     return f"/{Users.collection}" in url and "signinactivity" in unquote(url).lower()
 
 
-def refuses_combined_filter(response: requests.Response) -> bool:
-    """A 400 to the first page of a users query that filters on licenses and selects signInActivity."""
-    request = response.request
-    if response.status_code != 400 or request is None:
-        return False
-    url = unquote(request.url or "")
-    return "assignedLicenses/any" in url and "signInActivity" in url and "$skiptoken" not in url
-
-
 @dataclass(frozen=True)
 class ActivityRefusal:
     """Graph refused signInActivity on a users page (403: no Entra ID P1/P2 or no AuditLog.Read.All); the read
@@ -97,12 +88,14 @@ class CombinedFilterRefusal:
 
 
 def activity_refusal(response: requests.Response) -> Optional[ActivityRefusal]:
-    path = response.request.path_url if response.request is not None else ""
-    return ActivityRefusal() if response.status_code == 403 and "signInActivity" in path else None
+    """A 403 to any page of a query that selects signInActivity (the only queries that expect it)."""
+    return ActivityRefusal() if response.status_code == 403 else None
 
 
 def combined_filter_refusal(response: requests.Response) -> Optional[CombinedFilterRefusal]:
-    if not refuses_combined_filter(response):
+    """A 400 to the first page of a query that filters on licenses and selects signInActivity (the only queries
+    that expect it, on their first page only)."""
+    if response.status_code != 400:
         return None
     return CombinedFilterRefusal(": ".join(filter(None, graph_error(response))))
 
@@ -140,11 +133,18 @@ class Users(LicenseQueryStream):
         return self.graph_query(self.roster_query(stream_slice))
 
     def graph_query(self, query: RosterQuery) -> GraphQuery:
-        """The roster query as Graph is asked it: the refusals of signInActivity it expects when it selects it, and
-        read again from its first page when its page token expires, skipping the users this sync emitted."""
-        refusals: tuple[ExpectedRefusal, ...] = (activity_refusal, combined_filter_refusal) if query.activity else ()
-        resume = FromFirstPage(self._emitted, self.name, self._log)
-        return GraphQuery(self.collection, query.params(), self.api_version, refusals=refusals, resume=resume)
+        """The roster query as Graph is asked it: when it selects signInActivity, Graph may refuse that on any page,
+        and the license filter with it on the first; read again from its first page when its page token expires,
+        skipping the users this sync emitted."""
+        licensed = query.licenses.sku_id is not None
+        return GraphQuery(
+            self.collection,
+            query.params(),
+            self.api_version,
+            refusals=(activity_refusal,) if query.activity else (),
+            first_refusals=(combined_filter_refusal,) if query.activity and licensed else (),
+            resume=FromFirstPage(self._emitted, self.name, self._log),
+        )
 
     def slice_records(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         """The whole roster in one query, or one SKU's holders; `/users/$count` counts every user, so the estimate is
