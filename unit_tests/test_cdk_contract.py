@@ -5,8 +5,8 @@ rename a private. Each test names the connector module that uses it, so a failur
   and rewrites ConcurrentCursor._concurrent_state["slices"] (the saved range, cut at the sync's first instant).
 - source.SourceDynamics365Cc.read calls ConcurrentSourceAdapter._select_abstract_streams and
   ._concurrent_source.read.
-- graph.stream.GraphStream.first_page (the density probe) sends through HttpStream._http_client.send_request, the
-  stream's own retries and budget.
+- graph.stream.GraphStream.send (every page of a query, and first_page: the density probe) builds an HttpClient on
+  the stream's own session (public arguments), and sends through its send_request: its retries and the budget.
 - graph.answers.GraphErrorHandler raises a stream's refusal from interpret_response: HttpClient lets an exception
   that is not one of its backoff exceptions leave send_request at once, unretried.
 """
@@ -53,12 +53,13 @@ def test_the_adapter_still_selects_concurrent_streams_and_reads_them_through_its
     assert "slice_logger" in inspect.signature(ConcurrentSource.create).parameters
 
 
-def test_http_streams_still_send_through_an_http_client_that_graph_stream_first_page_can_use():
-    parsed = parse_config(config())
-    stream = SignIns(parsed, GraphAuthenticator(GraphTokenProvider(parsed)))
-    client = getattr(stream, "_http_client", None)
-    assert isinstance(client, HttpClient), "HttpStream._http_client changed: see GraphStream.first_page"
-    assert {"http_method", "url", "request_kwargs", "params"} <= set(inspect.signature(client.send_request).parameters)
+def test_an_http_client_still_takes_a_session_and_sends_a_request_as_graph_stream_send_asks():
+    built = set(inspect.signature(HttpClient.__init__).parameters)
+    assert {"name", "logger", "error_handler", "session", "authenticator", "backoff_strategy"} <= built, (
+        "HttpClient's arguments changed: see GraphStream.send"
+    )
+    sent = set(inspect.signature(HttpClient.send_request).parameters)
+    assert {"http_method", "url", "request_kwargs", "headers", "params", "dedupe_query_params"} <= sent
 
 
 def test_a_refusal_raised_by_the_error_handler_leaves_send_request_at_once_unretried():

@@ -64,8 +64,8 @@ class GraphStream(HttpStream, ABC):
         self._log = logger or logging.getLogger("airbyte")
         self._graph_netloc = urlsplit(config.graph_url).netloc
         self._concealed = ConcealedUserFilter(config.exclude_concealed_users)
-        super().__init__(authenticator=authenticator, api_budget=api_budget)  # type: ignore[arg-type]
-        self._session = graph_session(api_budget)
+        super().__init__(authenticator=authenticator)
+        self._session = graph_session(api_budget)  # every request of the stream's queries goes through it (`send`)
         # No resumable full refresh: a saved skiptoken expires, so a retried sync must start the collection
         # again. The sign-in stream gets its window cursor from the source instead.
         self.cursor = None
@@ -140,17 +140,10 @@ class GraphStream(HttpStream, ABC):
         self, params: Mapping[str, Any], collection: Optional[str] = None, headers: Optional[Mapping[str, str]] = None
     ) -> requests.Response:
         """The first page of the collection (this stream's, or `collection`) with `params`, sent as the stream sends
-        its pages: through the stream's HttpClient, with its error handler, Retry-After backoff, budget and token.
-        For a request outside a read (the density probe, the SKU list of the license queries). The CDK keeps
-        that client in HttpStream._http_client, used here only (pinned by unit_tests/test_cdk_contract.py)."""
-        _, response = self._http_client.send_request(
-            "GET",
-            f"{self.url_base}{collection or self.collection}",
-            request_kwargs=self.request_kwargs(),
-            params=dict(params),
-            headers=dict(headers or {}),
-        )
-        return response
+        its pages (`send`): through its session, with its error handler, Retry-After backoff, budget and token. For
+        a request outside a read (the density probe, the SKU list of the license queries)."""
+        query = GraphQuery(collection or self.collection, params, self.api_version, headers or {})
+        return self.send(query, query.url(self.graph_url), query.params, no_refusal)
 
     def count(self) -> requests.Response:
         """`<collection>/$count` (an advanced query, the only kind in which Graph counts directory objects) in one
