@@ -5,15 +5,15 @@
      +-- TokenError             Entra refused to issue a token (AADSTS code -> admin-readable text: auth/entra.py)
      +-- GraphUnavailable       Graph unreachable or busy past the waiting a command allows (check)
     Exception
-     +-- FilterRefused          raised by the sign-in streams' refusal hook (signins/refusal.py), caught by their read
+     +-- FilterRefused          a refused sign-in filter (signins/refusal.py): a read's outcome; check's probe raises it
      +-- OptionalStreamRefused  Graph answered 403 to an optional stream (graph/stream.py), which the sync then skips
      +-- DeadlinePassed         a blocking call outlived its deadline (auth/deadline.py)
      +-- NotFromEntra           the login host answered, but not as Entra (auth/tokens.py turns it into a TokenError)
      +-- NotEntraDiscovery      the tenant's OpenID document is not Entra's (auth/tokens.py, likewise)
      +-- WaitLimitReached       check's waits on a busy Graph are used up (graph/throttle.py WaitLimit)
 
-How Graph's answers are classified is graph/answers.py; a stream's own refusals are its `refusal` hook, or, on the
-road (graph/road.py), values its query expects and its read returns: no exception at all.
+How Graph's answers are classified is graph/answers.py; the refusals a query expects are values its read returns on
+the road (graph/road.py), never raised through the CDK's handler; a `refusal` hook raises the rest (graph/stream.py).
 Messages never carry secrets.
 """
 

@@ -3,6 +3,7 @@ read's outcome, an expired page token resumes as the query's policy says, and ea
 
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Generator, Mapping, Optional
 
 import pytest
@@ -163,3 +164,11 @@ def test_a_400_to_a_later_users_page_fails_the_read_whatever_its_link_looks_like
     assert users.call_count == 1, "no query without signInActivity follows"
     assert not [log for log in output.logs if "refused the license filter" in log.log.message]
     assert "rejected the request (400 BadRequest)" in output.errors[0].trace.error.message
+
+
+def test_the_package_reads_a_slice_in_one_place():
+    package = Path(__file__).resolve().parent.parent / "source_dynamics365_cc"
+    overriding = sorted(
+        str(path.relative_to(package)) for path in package.rglob("*.py") if "def read_records(" in path.read_text()
+    )
+    assert overriding == ["graph/stream.py"], "a stream reads its slices through GraphStream.read_records, on the road"

@@ -1,7 +1,7 @@
 """The HTTP side of Microsoft Graph, shared by every stream.
 
 `stream.GraphStream` is the base stream: Graph's base URL, the error handler and the Retry-After backoff, and the
-`refusal` hook through which a stream claims an answer it handles itself. A stream reads each slice as a
+skip of an optional stream Graph refuses (403). A stream reads each slice as a
 `query.GraphQuery` (what to ask, the refusals it expects, how it resumes after an expired page token) on `road`'s
 `read_query`: `@odata.nextLink` paging followed exactly as given and never to another host, the resumption, and a
 refusal returned as the read's outcome. Next to it: `answers` (what each Graph answer means), `pages`

@@ -1,9 +1,10 @@
 """What each Graph answer means: `GraphErrorHandler` maps every response to an `ErrorResolution` (retry, refresh
 the token, fail as config error, ...), and the CDK's `HttpClient` acts on it.
 
-A stream that handles some answers itself (users without signInActivity, a refused sign-in filter) says so with
-its `refusal` hook (graph/stream.py): the handler asks it first and raises what it returns, so the classification
-here knows no stream's path. Messages never carry secrets.
+A query that handles some answers itself (users without signInActivity, a refused sign-in filter) names them
+(graph/query.py): the handler lets them through, unjudged, for the road to return (graph/road.py). A `refusal` hook
+(an optional stream's 403, check's probes) is asked next, and what it returns is raised. So the classification here
+knows no stream's path. Messages never carry secrets.
 """
 
 import email.utils
@@ -84,7 +85,7 @@ def no_refusal(response: requests.Response) -> Optional[Exception]:
 
 class GraphErrorHandler(ErrorHandler):
     """Decides what each Graph answer means; the CDK's HttpClient then retries, refreshes or fails. An answer the
-    stream's `refusal` hook claims is raised as the hook's exception instead, for the stream's read to catch (an
+    `refusal` hook claims is raised as the hook's exception instead, for the caller to catch (an
     exception raised here leaves the HttpClient as it is: pinned by unit_tests/test_cdk_contract.py). An answer the
     query `expected` as a refusal (graph/query.py) is passed back unjudged, for the road to return as the read's
     outcome (graph/road.py). `resume_note` ends a failure's message with what the next sync does, in the streams'

@@ -115,9 +115,7 @@ def _pages(transport: Transport, query: GraphQuery, keep: Callable[[Record], boo
     params: Mapping[str, Any] = query.params
     first_page = True
     while url is not None:
-        expected = partial(query.refusal_of, first_page=first_page)
-        response = transport.send(query, url, params, expected)
-        refused = expected(response)
+        response, refused = ask(transport, query, url, params, first_page)
         if refused is not None:
             return refused
         for record in transport.records(response):
@@ -125,3 +123,25 @@ def _pages(transport: Transport, query: GraphQuery, keep: Callable[[Record], boo
                 yield record
         url, params, first_page = paginator.next_link(response), {}, False
     return None
+
+
+def ask(
+    transport: Transport, query: GraphQuery, url: str, params: Mapping[str, Any], first_page: bool
+) -> tuple[requests.Response, Optional[object]]:
+    """One page of the query, and the refusal it met (None: an answer to read); the error handler lets through only
+    the refusals the query expects of that page."""
+    expected = partial(query.refusal_of, first_page=first_page)
+    response = transport.send(query, url, params, expected)
+    return response, expected(response)
+
+
+def filtered(read: Read, keep: Callable[[Record], bool]) -> Read:
+    """The records of `read` that `keep` accepts, then its outcome: for a caller that emits fewer of a query's records
+    than the query's own read admits (a sign-in that an earlier split query already emitted)."""
+    while True:
+        try:
+            record = next(read)
+        except StopIteration as end:
+            return end.value
+        if keep(record):
+            yield record

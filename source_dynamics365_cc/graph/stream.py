@@ -25,7 +25,7 @@ from .concealed import ConcealedUserFilter
 from .dropped import DroppedRecords
 from .pages import graph_page
 from .query import ExpectedRefusal, GraphQuery
-from .road import Paginator, Read, Record, read_query
+from .road import Paginator, Read, Record, ask, read_query
 from .throttle import RetryAfterBackoff
 
 # The header of Graph's advanced queries on directory objects (https://learn.microsoft.com/graph/aad-advanced-queries):
@@ -85,20 +85,14 @@ class GraphStream(HttpStream, ABC):
         """The handler of this stream's answers; `expected` lets through the refusals a query handles itself."""
         return GraphErrorHandler(self._log, self.resume_note, refusal=self._refused, expected=expected)
 
-    def refusal(self, response: requests.Response) -> Optional[Exception]:
-        """The exception for an answer this stream handles itself, which its read catches; None leaves the answer
-        to graph/answers.py. The one way a stream refuses an answer: the error handler asks here first."""
-        return None
-
     def _refused(self, response: requests.Response) -> Optional[Exception]:
-        """The stream's own refusal first; then a 403 to an optional stream, which `read` skips."""
-        refused = self.refusal(response)
+        """A 403 to an optional stream, which `read` skips."""
         permissions = optional_permissions(self.name)
-        if refused is None and permissions is not None and response.status_code == 403:
+        if permissions is not None and response.status_code == 403:
             return OptionalStreamRefused(
                 optional_stream_skipped(permissions, refused_by_graph(graph_error(response)[1]))
             )
-        return refused
+        return None
 
     def read(  # type: ignore[override]  # the CDK's own signature leaves the state manager untyped
         self,
@@ -132,10 +126,6 @@ class GraphStream(HttpStream, ABC):
     def path(self, **kwargs: Any) -> str:
         return self.collection
 
-    def first_page_params(self, stream_slice: Mapping[str, Any]) -> MutableMapping[str, Any]:
-        """The first page's parameters of the slice's query (a nextLink carries them on)."""
-        return {}
-
     def first_page(
         self, params: Mapping[str, Any], collection: Optional[str] = None, headers: Optional[Mapping[str, str]] = None
     ) -> requests.Response:
@@ -144,6 +134,10 @@ class GraphStream(HttpStream, ABC):
         a request outside a read (the density probe, the SKU list of the license queries)."""
         query = GraphQuery(collection or self.collection, params, self.api_version, headers or {})
         return self.send(query, query.url(self.graph_url), query.params, no_refusal)
+
+    def probe(self, query: GraphQuery) -> tuple[requests.Response, Optional[object]]:
+        """The query's first page alone (the density probe), and the refusal it met there (None: a page to read)."""
+        return ask(self, query, query.url(self.graph_url), query.params, first_page=True)
 
     def count(self) -> requests.Response:
         """`<collection>/$count` (an advanced query, the only kind in which Graph counts directory objects) in one
@@ -178,8 +172,8 @@ class GraphStream(HttpStream, ABC):
         yield from self.read_query(self.query_of(stream_slice))
 
     def query_of(self, stream_slice: Mapping[str, Any]) -> GraphQuery:
-        """The slice's query: this stream's collection with the slice's first-page parameters."""
-        return GraphQuery(self.collection, self.first_page_params(stream_slice), self.api_version)
+        """The slice's query: by default the whole collection (a stream that slices says what each slice asks)."""
+        return GraphQuery(self.collection, api_version=self.api_version)
 
     def read_query(self, query: GraphQuery, keep: Callable[[Record], bool] = lambda record: True) -> Read:
         """The query's records, read on the road (graph/road.py); returns None, or the refusal that ended it."""

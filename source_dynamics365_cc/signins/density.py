@@ -61,10 +61,9 @@ class RangeProbe:
 
     def __call__(self, start: datetime, end: datetime) -> NewestPage:
         window = {"start": format_instant(start), "end": format_instant(end)}
-        try:
-            response = self._stream.first_page(self._stream.first_page_params(window))
-        except FilterRefused as refused:  # says nothing of the density; the read sends the same query and handles it
-            raise ValueError(f"Microsoft Graph answered HTTP 400 {refused.code}: {refused.message}") from None
+        response, refused = self._stream.probe(self._stream.query_of(window))
+        if isinstance(refused, FilterRefused):  # says nothing of the density; the read sends the same query, handles it
+            raise ValueError(f"Microsoft Graph answered HTTP 400 {refused.code}: {refused.message}")
         body = graph_page(response)
         instants = [parse_instant(record["createdDateTime"]) for record in body.get("value") or []]
         return NewestPage(len(instants), min(instants, default=None), bool(body.get(NEXT_LINK)))

@@ -19,9 +19,9 @@ reaches past Entra's retention (by Graph's clock) moves the window's start insid
 import logging
 import threading
 from dataclasses import replace
+from functools import partial
 from typing import Any, Generator, Iterable, Iterator, Mapping, MutableMapping, Optional, Sequence
 
-import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.checkpoint import Cursor
 from airbyte_cdk.sources.streams.core import StreamData
@@ -30,6 +30,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from ..config import ConnectorConfig
 from ..errors import FilterRefused
 from ..graph.query import GraphQuery
+from ..graph.road import filtered
 from ..graph.stream import GraphStream
 from ..signins.instants import format_ticks, parse_instant, parse_ticks
 from ..signins.query import CURSOR_FIELD, SignInQuery, Window, application_matches
@@ -144,13 +145,21 @@ class SignIns(GraphStream):
             )
         yield from cursor.stream_slices()  # type: ignore[call-arg]
 
-    def first_page_params(self, stream_slice: Mapping[str, Any]) -> MutableMapping[str, Any]:
-        return sign_in_params(self.window_query(stream_slice))
-
     def window_query(self, stream_slice: Mapping[str, Any]) -> SignInQuery:
         """Every application's query for a cursor window `{"start", "end"}`."""
         window = Window.half_open(parse_instant(stream_slice["start"]), parse_instant(stream_slice["end"]))
         return SignInQuery(window, self._applications.matches, self.event_type)
+
+    def query_of(self, stream_slice: Mapping[str, Any]) -> GraphQuery:
+        """Every application's query for a cursor window, as Graph is asked it (the density probe sends it)."""
+        return self.graph_query(self.window_query(stream_slice))
+
+    def graph_query(self, query: SignInQuery, progress: Optional[NewestFirstProgress] = None) -> GraphQuery:
+        """A sign-in query as Graph is asked it: Graph may refuse its filter on the first page (an `or`, a start past
+        retention), and it resumes behind the oldest tick after an expired page token (`progress`)."""
+        return GraphQuery(
+            self.collection, sign_in_params(query), self.api_version, first_refusals=(filter_refusal,), resume=progress
+        )
 
     def slice_records(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         """The window in one `or` query while Graph takes it, in one query per term once Graph has refused `or`."""
@@ -165,45 +174,41 @@ class SignIns(GraphStream):
     def _read_combined(self, query: SignInQuery) -> Generator[Mapping[str, Any], None, bool]:
         """Every application in one query; False when Graph refuses its `or`. Graph judges a filter on a query's
         first request, so nothing of the window has been emitted then."""
-        try:
-            yield from self._read_query(query)
-        except FilterRefused as refusal:
-            if not query.combines_applications():
-                raise refusal.explained() from None
-            self._applications.split_after_refusal(self._log)
-            return False
-        return True
+        refusal = yield from self._read_query(query)
+        if refusal is None:
+            return True
+        if not query.combines_applications():
+            raise refusal.explained()
+        self._applications.split_after_refusal(self._log)
+        return False
 
     def _read_split(self, window: Window) -> Iterator[Mapping[str, Any]]:
         """One query per (field, application) term; a sign-in that two queries return is emitted by the first."""
         for index, match in enumerate(self._applications.matches):
-            try:
-                for record in self._read_query(SignInQuery(window, (match,), self.event_type)):
-                    if self._applications.first_query_of(record, index):
-                        yield record
-            except FilterRefused as refusal:
-                raise refusal.explained() from None
+            read = self._read_query(SignInQuery(window, (match,), self.event_type))
+            refusal = yield from filtered(read, partial(self._applications.first_query_of, index=index))
+            if refusal is not None:
+                raise refusal.explained()
 
-    def refusal(self, response: requests.Response) -> Optional[Exception]:
-        """A refused filter on a query's first request: the read splits the applications or starts inside retention."""
-        return filter_refusal(response)
-
-    def _read_query(self, query: SignInQuery) -> Iterator[Mapping[str, Any]]:
+    def _read_query(self, query: SignInQuery) -> Generator[Mapping[str, Any], None, Optional[FilterRefused]]:
         """One query, newest first, on the road: sent again behind the oldest record seen when a page token expires
         (`NewestFirstProgress`), and started later when Graph refuses its start as past retention. Only what the query
-        asked for is emitted."""
+        asked for is emitted; returns the refusal of its filter that is not about retention, for the caller."""
         progress = NewestFirstProgress(query, self._log)
         retention_retries = 0
         while not progress.query.window.is_empty():
-            try:
-                yield from self.read_query(
-                    GraphQuery(self.collection, sign_in_params(progress.query), self.api_version, resume=progress),
-                    lambda record: self._asked_for(progress.query, record) and self._dropped.has_id(self.name, record),
-                )
-                return
-            except FilterRefused as refusal:
-                progress.query = self._inside_retention(progress.query, refusal, retention_retries)
-                retention_retries += 1
+            refusal = yield from self.read_query(
+                self.graph_query(progress.query, progress),
+                lambda record: self._asked_for(progress.query, record) and self._dropped.has_id(self.name, record),
+            )
+            if not isinstance(refusal, FilterRefused):
+                return None
+            later = self._inside_retention(progress.query, refusal, retention_retries)
+            if later is None:
+                return refusal
+            progress.query = later
+            retention_retries += 1
+        return None
 
     def _asked_for(self, query: SignInQuery, record: Mapping[str, Any]) -> bool:
         reason = query.rejects(record)
@@ -211,11 +216,11 @@ class SignIns(GraphStream):
             self._dropped.drop(self.name, reason)
         return reason is None
 
-    def _inside_retention(self, query: SignInQuery, refusal: FilterRefused, attempt: int) -> SignInQuery:
-        """The query started just inside Entra's retention, when that is what Graph refused; re-raise otherwise."""
+    def _inside_retention(self, query: SignInQuery, refusal: FilterRefused, attempt: int) -> Optional[SignInQuery]:
+        """The query started just inside Entra's retention, when that is what Graph refused; None otherwise."""
         first = start_inside_retention(query.window.first, refusal.graph_now, attempt)
         if not reaches_past_retention(query.window.first, refusal.graph_now) or first is None:
-            raise refusal
+            return None
         self._log.warning(
             f"Microsoft Graph refused sign-ins from {format_ticks(query.window.first)} on ({refusal.message or 'HTTP 400'}): "
             f"that is past Entra's retention by Graph's clock. Reading this window from {format_ticks(first)} instead; "
