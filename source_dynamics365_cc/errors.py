@@ -5,16 +5,15 @@
      +-- TokenError             Entra refused to issue a token (AADSTS code -> admin-readable text: auth/entra.py)
      +-- GraphUnavailable       Graph unreachable or busy past the waiting a command allows (check)
     Exception
-     +-- SignInActivityRefused  raised by the users stream's refusal hook, caught by its read
-     +-- FilterRefused          raised by the sign-in streams' refusal hook (signins/refusal.py), caught by their read
+     +-- FilterRefused          a refused sign-in filter (signins/refusal.py): a read's outcome; check's probe raises it
      +-- OptionalStreamRefused  Graph answered 403 to an optional stream (graph/stream.py), which the sync then skips
-     +-- CombinedFilterRefused  Graph refused the users stream's license filter with signInActivity, caught by its read
      +-- DeadlinePassed         a blocking call outlived its deadline (auth/deadline.py)
      +-- NotFromEntra           the login host answered, but not as Entra (auth/tokens.py turns it into a TokenError)
      +-- NotEntraDiscovery      the tenant's OpenID document is not Entra's (auth/tokens.py, likewise)
      +-- WaitLimitReached       check's waits on a busy Graph are used up (graph/throttle.py WaitLimit)
 
-How Graph's answers are classified is graph/answers.py; a stream's own refusals are its `refusal` hook.
+How Graph's answers are classified is graph/answers.py; the refusals a query expects are values its read returns on
+the road (graph/road.py), never raised through the CDK's handler; a `refusal` hook raises the rest (graph/stream.py).
 Messages never carry secrets.
 """
 
@@ -45,10 +44,6 @@ class GraphUnavailable(AirbyteTracedException):
 
     def __init__(self, message: str) -> None:
         super().__init__(message=message, internal_message=message, failure_type=FailureType.transient_error)
-
-
-class SignInActivityRefused(Exception):
-    """Graph refused `signInActivity` on /users (no P1/P2 or no AuditLog.Read.All); the roster can go on without it."""
 
 
 class FilterRefused(Exception):
@@ -107,7 +102,3 @@ class WaitLimitReached(Exception):
         super().__init__(f"waited {waited:.0f} s")
         self.waited = waited
         self.status = status
-
-
-class CombinedFilterRefused(Exception):
-    """Graph refused `assignedLicenses/any(...)` together with `$select=signInActivity` (undocumented either way)."""

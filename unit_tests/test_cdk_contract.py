@@ -5,10 +5,11 @@ rename a private. Each test names the connector module that uses it, so a failur
   and rewrites ConcurrentCursor._concurrent_state["slices"] (the saved range, cut at the sync's first instant).
 - source.SourceDynamics365Cc.read calls ConcurrentSourceAdapter._select_abstract_streams and
   ._concurrent_source.read.
-- graph.stream.GraphStream.first_page (the density probe) sends through HttpStream._http_client.send_request, the
-  stream's own retries and budget.
-- graph.answers.GraphErrorHandler raises a stream's refusal from interpret_response: HttpClient lets an exception
-  that is not one of its backoff exceptions leave send_request at once, unretried.
+- graph.stream.GraphStream.send (every page of a query, and first_page: the density probe) builds an HttpClient on
+  the stream's own session (public arguments), and sends through its send_request: its retries and the budget.
+- graph.answers.GraphErrorHandler raises its `refusal` hook's exception from interpret_response (an optional stream's
+  403, check's refused sign-in filter): HttpClient lets an exception that is not one of its backoff exceptions leave
+  send_request at once, unretried.
 """
 
 import inspect
@@ -24,8 +25,8 @@ from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.auth.tokens import GraphAuthenticator, GraphTokenProvider
 from source_dynamics365_cc.config import parse_config
-from source_dynamics365_cc.errors import FilterRefused
-from source_dynamics365_cc.streams.sign_ins import SignIns
+from source_dynamics365_cc.errors import OptionalStreamRefused
+from source_dynamics365_cc.streams.groups import Groups
 from testing.graph_fakes import GRAPH, config, fake_runtime, graph_error, register_login
 
 
@@ -53,24 +54,25 @@ def test_the_adapter_still_selects_concurrent_streams_and_reads_them_through_its
     assert "slice_logger" in inspect.signature(ConcurrentSource.create).parameters
 
 
-def test_http_streams_still_send_through_an_http_client_that_graph_stream_first_page_can_use():
-    parsed = parse_config(config())
-    stream = SignIns(parsed, GraphAuthenticator(GraphTokenProvider(parsed)))
-    client = getattr(stream, "_http_client", None)
-    assert isinstance(client, HttpClient), "HttpStream._http_client changed: see GraphStream.first_page"
-    assert {"http_method", "url", "request_kwargs", "params"} <= set(inspect.signature(client.send_request).parameters)
+def test_an_http_client_still_takes_a_session_and_sends_a_request_as_graph_stream_send_asks():
+    built = set(inspect.signature(HttpClient.__init__).parameters)
+    assert {"name", "logger", "error_handler", "session", "authenticator", "backoff_strategy"} <= built, (
+        "HttpClient's arguments changed: see GraphStream.send"
+    )
+    sent = set(inspect.signature(HttpClient.send_request).parameters)
+    assert {"http_method", "url", "request_kwargs", "headers", "params", "dedupe_query_params"} <= sent
 
 
 def test_a_refusal_raised_by_the_error_handler_leaves_send_request_at_once_unretried():
     parsed = parse_config(config())
-    stream = SignIns(parsed, GraphAuthenticator(GraphTokenProvider(parsed)))
+    stream = Groups(parsed, GraphAuthenticator(GraphTokenProvider(parsed)))
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
         refused = mocker.get(
-            f"{GRAPH}/v1.0/auditLogs/signIns", status_code=400, json=graph_error("BadRequest", "Invalid filter clause")
+            f"{GRAPH}/v1.0/groups", status_code=403, json=graph_error("Authorization_RequestDenied", "Insufficient")
         )
-        with pytest.raises(FilterRefused):
-            stream.first_page({"$filter": "appId eq 'a' or resourceId eq 'a'", "$top": 1})
+        with pytest.raises(OptionalStreamRefused):
+            stream.first_page({"$top": 1})
     assert refused.call_count == 1, (
         "HttpClient now catches or retries what interpret_response raises: see graph.answers"
     )

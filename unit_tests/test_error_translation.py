@@ -11,7 +11,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_dynamics365_cc.auth.entra import token_error_message
 from source_dynamics365_cc.auth.tokens import GraphAuthenticator, GraphTokenProvider
 from source_dynamics365_cc.config import parse_config
-from source_dynamics365_cc.errors import FilterRefused, SignInActivityRefused
+from source_dynamics365_cc.errors import FilterRefused
 from source_dynamics365_cc.graph.answers import GraphErrorHandler
 from source_dynamics365_cc.signins.refusal import filter_refusal
 from source_dynamics365_cc.streams import Groups, NonInteractiveSignIns, SignIns, SubscribedSkus, Users
@@ -78,8 +78,10 @@ def test_a_missing_permission_is_named_by_the_resource_it_guards():
 
 def test_an_answer_the_streams_refusal_hook_claims_is_raised_as_the_hooks_exception():
     refused = answer(403, graph("Authorization_RequestDenied"), path="/v1.0/users?$select=id,signInActivity")
-    handler = GraphErrorHandler(logger=None, resume_note=RESUME_NOTE, refusal=lambda response: SignInActivityRefused())
-    with pytest.raises(SignInActivityRefused):
+    handler = GraphErrorHandler(
+        logger=None, resume_note=RESUME_NOTE, refusal=lambda response: FilterRefused("", "", None)
+    )
+    with pytest.raises(FilterRefused):
         handler.interpret_response(refused)
 
 

@@ -4,7 +4,7 @@ asks for, and which SKUs are Dynamics 365."""
 import tracemalloc
 import uuid
 
-from source_dynamics365_cc.streams.licenses import LicenseQuery, dynamics_skus, license_queries
+from source_dynamics365_cc.streams.licenses import LicenseQuery, dynamics_skus
 from source_dynamics365_cc.streams.restarts import MERGE_EVERY, EmittedIds, object_key
 
 SALES, SERVICE = "1e1a282c-9c54-43a2-9310-98ef728faace", "749742bf-0d37-4158-a120-33567104deeb"
@@ -55,8 +55,7 @@ def test_an_id_that_is_no_guid_still_takes_16_bytes():
 
 def test_a_license_query_matches_the_holders_of_its_sku_whatever_else_they_hold():
     both = {"id": "u", "assignedLicenses": [{"skuId": SALES}, {"skuId": SERVICE.upper()}]}
-    first, second = license_queries([SALES, SERVICE])
-    assert first == LicenseQuery(SALES) and second == LicenseQuery(SERVICE)
+    first, second = LicenseQuery(SALES), LicenseQuery(SERVICE)
     assert first.matches(both) and second.matches(both), "which query emits it is the stream's first sighting"
     assert not first.matches({"id": "x", "assignedLicenses": [{"skuId": SERVICE}]}), "Graph sent a non-holder"
     assert not first.matches({"id": "x"}), "a record without assignedLicenses holds nothing"

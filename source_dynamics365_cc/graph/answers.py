@@ -1,9 +1,10 @@
 """What each Graph answer means: `GraphErrorHandler` maps every response to an `ErrorResolution` (retry, refresh
 the token, fail as config error, ...), and the CDK's `HttpClient` acts on it.
 
-A stream that handles some answers itself (users without signInActivity, a refused sign-in filter) says so with
-its `refusal` hook (graph/stream.py): the handler asks it first and raises what it returns, so the classification
-here knows no stream's path. Messages never carry secrets.
+A query that handles some answers itself (users without signInActivity, a refused sign-in filter) names them
+(graph/query.py): the handler lets them through, unjudged, for the road to return (graph/road.py). A `refusal` hook
+(an optional stream's 403, check's probes) is asked next, and what it returns is raised. So the classification here
+knows no stream's path. Messages never carry secrets.
 """
 
 import email.utils
@@ -19,6 +20,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 from ..auth.permissions import forbidden_message
 from ..errors import TokenError
 from .pages import graph_page
+from .query import ExpectedRefusal
 
 PREMIUM_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
 EXPIRED_PAGE_CODE = "Directory_ExpiredPageToken"
@@ -83,9 +85,11 @@ def no_refusal(response: requests.Response) -> Optional[Exception]:
 
 class GraphErrorHandler(ErrorHandler):
     """Decides what each Graph answer means; the CDK's HttpClient then retries, refreshes or fails. An answer the
-    stream's `refusal` hook claims is raised as the hook's exception instead, for the stream's read to catch (an
-    exception raised here leaves the HttpClient as it is: pinned by unit_tests/test_cdk_contract.py). `resume_note`
-    ends a failure's message with what the next sync does, in the streams' words."""
+    `refusal` hook claims is raised as the hook's exception instead, for the caller to catch (an
+    exception raised here leaves the HttpClient as it is: pinned by unit_tests/test_cdk_contract.py). An answer the
+    query `expected` as a refusal (graph/query.py) is passed back unjudged, for the road to return as the read's
+    outcome (graph/road.py). `resume_note` ends a failure's message with what the next sync does, in the streams'
+    words."""
 
     def __init__(
         self,
@@ -94,9 +98,11 @@ class GraphErrorHandler(ErrorHandler):
         max_retries: int = 8,
         max_time_seconds: int = 900,
         refusal: Refusal = no_refusal,
+        expected: ExpectedRefusal = no_refusal,
     ) -> None:
         self._logger = logger
         self._refusal = refusal
+        self._expected = expected
         self._resume_note = resume_note
         self._max_retries = max_retries
         self._max_time = max_time_seconds
@@ -113,6 +119,8 @@ class GraphErrorHandler(ErrorHandler):
         self, response_or_exception: Optional[Union[requests.Response, Exception]] = None
     ) -> ErrorResolution:
         if isinstance(response_or_exception, requests.Response):
+            if self._expected(response_or_exception) is not None:
+                return SUCCESS
             refused = self._refusal(response_or_exception)
             if refused is not None:
                 raise refused

@@ -1,33 +1,33 @@
-"""`GraphStream`: what every Graph collection shares (base URL, `@odata.nextLink` paging, errors, retries, and the
-skip of an optional stream the app may not read)."""
+"""`GraphStream`: what every Graph collection shares (base URL, errors, retries, the skip of an optional stream the
+app may not read), and how it reads a slice: as the slice's `GraphQuery` (query.py), on the road (road.py)."""
 
 import logging
-import threading
 from abc import ABC
-from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, MutableMapping, Optional
 from urllib.parse import urlsplit
 
 import requests
-from airbyte_cdk.models import ConfiguredAirbyteStream, FailureType, SyncMode
-from airbyte_cdk.sources.streams.call_rate import AbstractAPIBudget
+from airbyte_cdk.models import ConfiguredAirbyteStream, SyncMode
+from airbyte_cdk.sources.http_config import MAX_CONNECTION_POOL_SIZE
+from airbyte_cdk.sources.message import InMemoryMessageRepository
+from airbyte_cdk.sources.streams.call_rate import AbstractAPIBudget, APIBudget, LimiterSession
 from airbyte_cdk.sources.streams.core import StreamData
-from airbyte_cdk.sources.streams.http import HttpStream
+from airbyte_cdk.sources.streams.http import HttpClient, HttpStream
 from airbyte_cdk.sources.streams.http.error_handlers import BackoffStrategy, ErrorHandler
-from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from requests.utils import requote_uri
 
 from ..auth.deadline import within
 from ..auth.permissions import NOT_GRANTED, optional_permissions, optional_stream_skipped, refused_by_graph
 from ..auth.tokens import GraphAuthenticator
 from ..config import ConnectorConfig
 from ..errors import OptionalStreamRefused
-from .answers import GraphErrorHandler, graph_error
+from .answers import GraphErrorHandler, graph_error, no_refusal
 from .concealed import ConcealedUserFilter
 from .dropped import DroppedRecords
 from .pages import graph_page
+from .query import ExpectedRefusal, GraphQuery
+from .road import Paginator, Read, Record, ask, read_query
 from .throttle import RetryAfterBackoff
 
-NEXT_LINK = "@odata.nextLink"
 # The header of Graph's advanced queries on directory objects (https://learn.microsoft.com/graph/aad-advanced-queries):
 # `$count` needs it, and every default query also works with it.
 ADVANCED_QUERY = {"ConsistencyLevel": "eventual"}
@@ -38,7 +38,8 @@ COUNT_SECONDS = 10.0
 
 
 class GraphStream(HttpStream, ABC):
-    """A Graph collection (v1.0 unless a stream says otherwise) read page by page through `@odata.nextLink`, followed exactly as given."""
+    """A Graph collection (v1.0 unless a stream says otherwise): each slice one query, read page by page through
+    `@odata.nextLink`, followed exactly as given."""
 
     primary_key = "id"
     raise_on_http_errors = True
@@ -63,8 +64,8 @@ class GraphStream(HttpStream, ABC):
         self._log = logger or logging.getLogger("airbyte")
         self._graph_netloc = urlsplit(config.graph_url).netloc
         self._concealed = ConcealedUserFilter(config.exclude_concealed_users)
-        self._query_links = threading.local()  # `.seen`: the page URLs of the query this thread is reading
-        super().__init__(authenticator=authenticator, api_budget=api_budget)  # type: ignore[arg-type]
+        super().__init__(authenticator=authenticator)
+        self._session = graph_session(api_budget)  # every request of the stream's queries goes through it (`send`)
         # No resumable full refresh: a saved skiptoken expires, so a retried sync must start the collection
         # again. The sign-in stream gets its window cursor from the source instead.
         self.cursor = None
@@ -78,22 +79,20 @@ class GraphStream(HttpStream, ABC):
         return f"{self._config.graph_url}/{self.api_version}/"
 
     def get_error_handler(self) -> Optional[ErrorHandler]:
-        return GraphErrorHandler(self._log, self.resume_note, refusal=self._refused)
+        return self._error_handler()
 
-    def refusal(self, response: requests.Response) -> Optional[Exception]:
-        """The exception for an answer this stream handles itself, which its read catches; None leaves the answer
-        to graph/answers.py. The one way a stream refuses an answer: the error handler asks here first."""
-        return None
+    def _error_handler(self, expected: ExpectedRefusal = no_refusal) -> GraphErrorHandler:
+        """The handler of this stream's answers; `expected` lets through the refusals a query handles itself."""
+        return GraphErrorHandler(self._log, self.resume_note, refusal=self._refused, expected=expected)
 
     def _refused(self, response: requests.Response) -> Optional[Exception]:
-        """The stream's own refusal first; then a 403 to an optional stream, which `read` skips."""
-        refused = self.refusal(response)
+        """A 403 to an optional stream, which `read` skips."""
         permissions = optional_permissions(self.name)
-        if refused is None and permissions is not None and response.status_code == 403:
+        if permissions is not None and response.status_code == 403:
             return OptionalStreamRefused(
                 optional_stream_skipped(permissions, refused_by_graph(graph_error(response)[1]))
             )
-        return refused
+        return None
 
     def read(  # type: ignore[override]  # the CDK's own signature leaves the state manager untyped
         self,
@@ -124,40 +123,21 @@ class GraphStream(HttpStream, ABC):
     def request_kwargs(self, **kwargs: Any) -> Mapping[str, Any]:
         return {"timeout": (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS)}
 
-    def path(self, *, next_page_token: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> str:
-        if next_page_token:
-            return str(next_page_token["next_link"])
+    def path(self, **kwargs: Any) -> str:
         return self.collection
-
-    def request_params(
-        self,
-        stream_state: Optional[Mapping[str, Any]],
-        stream_slice: Optional[Mapping[str, Any]] = None,
-        next_page_token: Optional[Mapping[str, Any]] = None,
-    ) -> MutableMapping[str, Any]:
-        """Only the first page takes parameters: a nextLink already carries them, and repeating one is a 400."""
-        if next_page_token:
-            return {}
-        return self.first_page_params(stream_slice or {})
-
-    def first_page_params(self, stream_slice: Mapping[str, Any]) -> MutableMapping[str, Any]:
-        return {}
 
     def first_page(
         self, params: Mapping[str, Any], collection: Optional[str] = None, headers: Optional[Mapping[str, str]] = None
     ) -> requests.Response:
         """The first page of the collection (this stream's, or `collection`) with `params`, sent as the stream sends
-        its pages: through the stream's HttpClient, with its error handler, Retry-After backoff, budget and token.
-        For a request outside a read (the density probe, the SKU list of the license queries). The CDK keeps
-        that client in HttpStream._http_client, used here only (pinned by unit_tests/test_cdk_contract.py)."""
-        _, response = self._http_client.send_request(
-            "GET",
-            f"{self.url_base}{collection or self.collection}",
-            request_kwargs=self.request_kwargs(),
-            params=dict(params),
-            headers=dict(headers or {}),
-        )
-        return response
+        its pages (`send`): through its session, with its error handler, Retry-After backoff, budget and token. For
+        a request outside a read (the density probe, the SKU list of the license queries)."""
+        query = GraphQuery(collection or self.collection, params, self.api_version, headers or {})
+        return self.send(query, query.url(self.graph_url), query.params, no_refusal)
+
+    def probe(self, query: GraphQuery) -> tuple[requests.Response, Optional[object]]:
+        """The query's first page alone (the density probe), and the refusal it met there (None: a page to read)."""
+        return ask(self, query, query.url(self.graph_url), query.params, first_page=True)
 
     def count(self) -> requests.Response:
         """`<collection>/$count` (an advanced query, the only kind in which Graph counts directory objects) in one
@@ -173,38 +153,8 @@ class GraphStream(HttpStream, ABC):
         )
 
     def next_page_token(self, response: requests.Response) -> Optional[Mapping[str, Any]]:
-        link = graph_page(response).get(NEXT_LINK)
-        if not link:
-            return None
-        self._refuse_foreign_link(str(link))
-        self._refuse_repeated_link(response.request.url, requote_uri(str(link)))
-        return {"next_link": link}
-
-    def _refuse_repeated_link(self, page_url: Optional[str], link: str) -> None:
-        """A query whose next link names a page it already read would go round forever, emitting the same records
-        each time: a cycle of any length (A, B, A) ends the query."""
-        seen = self._query_links.seen
-        seen.add(str(page_url))
-        if link in seen:
-            raise AirbyteTracedException(
-                message=(
-                    f"Microsoft Graph repeated a page link while reading the {self.name} stream (the same page link "
-                    "twice in one query); stopping to avoid an endless loop. Run the sync again later."
-                ),
-                failure_type=FailureType.system_error,
-            )
-
-    def _refuse_foreign_link(self, link: str) -> None:
-        """Never follow a link to another host: the request would carry our token there."""
-        parts = urlsplit(link)
-        if parts.scheme != "https" or parts.netloc != self._graph_netloc:
-            raise AirbyteTracedException(
-                message=(
-                    f"Microsoft Graph returned a next-page link to another host ({parts.scheme}://{parts.hostname}); "
-                    "refusing to send the access token there."
-                ),
-                failure_type=FailureType.system_error,
-            )
+        """Not the CDK's paging: a query's pages are read on the road (`read_query`), its nextLinks checked there."""
+        return None
 
     def read_records(
         self,
@@ -212,12 +162,69 @@ class GraphStream(HttpStream, ABC):
         cursor_field: Optional[List[str]] = None,
         stream_slice: Optional[Mapping[str, Any]] = None,
         stream_state: Optional[Mapping[str, Any]] = None,
-    ) -> Iterable[Mapping[str, Any]]:
-        """One query, first page to last. The links it has read are kept per thread: the sign-in windows of one
-        stream are read by several workers at once, each its own query."""
-        self._query_links.seen = set()
-        yield from super().read_records(sync_mode, cursor_field, stream_slice, stream_state)
+    ) -> Iterable[StreamData]:
+        """A slice's records: the one way a stream reads, whatever its slices are (a SKU, a window)."""
+        yield from self.slice_records(stream_slice or {})
+
+    def slice_records(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
+        """The records of the slice's query, read on the road. A stream whose slices take more (a fallback after a
+        refusal, a split query) says so here."""
+        yield from self.read_query(self.query_of(stream_slice))
+
+    def query_of(self, stream_slice: Mapping[str, Any]) -> GraphQuery:
+        """The slice's query: by default the whole collection (a stream that slices says what each slice asks)."""
+        return GraphQuery(self.collection, api_version=self.api_version)
+
+    def read_query(self, query: GraphQuery, keep: Callable[[Record], bool] = lambda record: True) -> Read:
+        """The query's records, read on the road (graph/road.py); returns None, or the refusal that ended it."""
+        return read_query(self, query, keep)
+
+    @property
+    def graph_url(self) -> str:
+        return self._config.graph_url
+
+    def send(
+        self, query: GraphQuery, url: str, params: Mapping[str, Any], expected: ExpectedRefusal
+    ) -> requests.Response:
+        """One request of `query`, with its headers, through an HttpClient on the stream's session (its connections,
+        budget and token) whose error handler lets through the answers `expected` claims: the refusals the query
+        expects of this page."""
+        client = HttpClient(
+            name=self.name,
+            logger=self.logger,
+            error_handler=self._error_handler(expected),
+            session=self._session,
+            authenticator=self._graph_auth,
+            backoff_strategy=self.get_backoff_strategy(),
+            message_repository=InMemoryMessageRepository(),
+        )
+        _, response = client.send_request(
+            "GET",
+            url,
+            request_kwargs=self.request_kwargs(),
+            headers=dict(query.headers),
+            params=dict(params),
+            dedupe_query_params=True,
+        )
+        return response
+
+    def paginator(self) -> Paginator:
+        return Paginator(self._graph_netloc, self.name)
+
+    def records(self, response: requests.Response) -> Iterable[Record]:
+        return self.parse_response(response)
 
     def parse_response(self, response: requests.Response, **kwargs: Any) -> Iterable[Mapping[str, Any]]:
         records = graph_page(response)["value"]
         yield from self._concealed.keep(records)
+
+
+def graph_session(api_budget: Optional[AbstractAPIBudget]) -> requests.Session:
+    """The session a stream's queries share, as the CDK's HttpClient builds one: paced by the sync's budget, with a
+    connection pool as large as the CDK's."""
+    session = LimiterSession(api_budget=api_budget or APIBudget(policies=[]))
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=MAX_CONNECTION_POOL_SIZE, pool_maxsize=MAX_CONNECTION_POOL_SIZE
+    )
+    session.mount("https://", adapter)
+    return session

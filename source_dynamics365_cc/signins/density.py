@@ -18,7 +18,8 @@ from typing import Optional
 
 from ..errors import FilterRefused
 from ..graph.pages import graph_page
-from ..graph.stream import NEXT_LINK, GraphStream
+from ..graph.road import NEXT_LINK
+from ..graph.stream import GraphStream
 from .instants import format_instant, parse_instant
 
 
@@ -60,10 +61,9 @@ class RangeProbe:
 
     def __call__(self, start: datetime, end: datetime) -> NewestPage:
         window = {"start": format_instant(start), "end": format_instant(end)}
-        try:
-            response = self._stream.first_page(self._stream.first_page_params(window))
-        except FilterRefused as refused:  # says nothing of the density; the read sends the same query and handles it
-            raise ValueError(f"Microsoft Graph answered HTTP 400 {refused.code}: {refused.message}") from None
+        response, refused = self._stream.probe(self._stream.query_of(window))
+        if isinstance(refused, FilterRefused):  # says nothing of the density; the read sends the same query, handles it
+            raise ValueError(f"Microsoft Graph answered HTTP 400 {refused.code}: {refused.message}")
         body = graph_page(response)
         instants = [parse_instant(record["createdDateTime"]) for record in body.get("value") or []]
         return NewestPage(len(instants), min(instants, default=None), bool(body.get(NEXT_LINK)))

@@ -16,13 +16,14 @@ filter's word: emitted once, with one warning.
 """
 
 from functools import partial
-from typing import Any, Iterator, List, Mapping, MutableMapping, Optional
+from typing import Any, Iterable, Iterator, Mapping, MutableMapping, Optional
 
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.streams.core import StreamData
 
+from ..graph.query import GraphQuery
 from ..graph.stream import ADVANCED_QUERY
-from .licenses import LicenseQuery, LicenseQueryStream, license_filter, license_queries
-from .restarts import EmittedIds, restarting
+from .licenses import LicenseQuery, LicenseQueryStream, license_filter
+from .restarts import EmittedIds, FromFirstPage
 
 GROUP_FIELDS = (
     "id",
@@ -37,7 +38,6 @@ GROUP_FIELDS = (
     "assignedLicenses",
 )
 PAGE_SIZE = 999  # Microsoft: "The default and maximum page sizes are 100 and 999 group objects"
-QUERY = "license_query"  # the slice key that carries a request's LicenseQuery
 
 
 def group_query_params(sku_id: str) -> MutableMapping[str, Any]:
@@ -51,47 +51,48 @@ class Groups(LicenseQueryStream):
     name = "groups"
     collection = "groups"
 
-    def request_headers(self, **kwargs: Any) -> Mapping[str, Any]:
-        """Every page of an advanced query carries its header; a nextLink carries only the query string."""
-        return ADVANCED_QUERY
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._emitted = EmittedIds()
+        self._unchecked: list[str] = []
 
-    def first_page_params(self, stream_slice: Mapping[str, Any]) -> MutableMapping[str, Any]:
-        query: LicenseQuery = stream_slice[QUERY]
-        return group_query_params(str(query.sku_id))
-
-    def read_records(
-        self,
-        sync_mode: SyncMode,
-        cursor_field: Optional[List[str]] = None,
-        stream_slice: Optional[Mapping[str, Any]] = None,
-        stream_state: Optional[Mapping[str, Any]] = None,
-    ) -> Iterator[Mapping[str, Any]]:
-        """The groups assigning each Dynamics 365 SKU, SKU by SKU, each group once; each query restarts when its page
-        token expires."""
+    def stream_slices(self, **kwargs: Any) -> Iterable[Optional[Mapping[str, Any]]]:
+        """One slice per Dynamics 365 SKU, `{"sku_id": ...}`; each group emitted once per sync, whichever query
+        returns it first. The groups taken on the filter's word are reported once the last slice is read."""
+        self._emitted, self._unchecked = EmittedIds(), []
         skus = self.licensed_skus()
         self._log.info(f"groups: reading the groups that assign {len(skus)} Dynamics 365 SKUs, one query each.")
-        emitted = EmittedIds()
-        unchecked: list[str] = []
-        for query in license_queries(skus):
-            read = partial(self._emit_new, sync_mode, query, emitted, unchecked)
-            yield from restarting(read, emitted, self.name, self._log)
-        if unchecked:
+        yield from ({"sku_id": sku_id} for sku_id in skus)
+        if self._unchecked:
             self._log.warning(
-                f"Microsoft Graph returned {len(unchecked)} groups without assignedLicenses (the app's permission may "
-                "not cover that property: Group.Read.All or Directory.Read.All do); each was emitted once, as the "
+                f"Microsoft Graph returned {len(self._unchecked)} groups without assignedLicenses (the app's permission "
+                "may not cover that property: Group.Read.All or Directory.Read.All do); each was emitted once, as the "
                 "license filter returned it."
             )
 
-    def _emit_new(
-        self, sync_mode: SyncMode, query: LicenseQuery, emitted: EmittedIds, unchecked: list[str]
-    ) -> Iterator[Mapping[str, Any]]:
-        """The groups this query asked for that this read has not emitted yet; one without an id is dropped and
-        counted, one without `assignedLicenses` is taken on the filter's word (`unchecked` lists those emitted)."""
-        for record in super().read_records(sync_mode, stream_slice={QUERY: query}):
-            if not self._dropped.has_id(self.name, record):
-                continue
-            bare = record.get("assignedLicenses") is None
-            if (bare or query.matches(record)) and emitted.add(record["id"]):
-                if bare:
-                    unchecked.append(record["id"])
-                yield record
+    def query_of(self, stream_slice: Mapping[str, Any]) -> GraphQuery:
+        """The groups assigning the slice's SKU, as an advanced query (its header on every page: a nextLink carries
+        only the query string), read again from its first page when its page token expires."""
+        return GraphQuery(
+            self.collection,
+            group_query_params(str(stream_slice["sku_id"])),
+            self.api_version,
+            ADVANCED_QUERY,
+            resume=FromFirstPage(self._emitted, self.name, self._log),
+        )
+
+    def slice_records(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
+        """The groups the slice's query asked for that this sync has not emitted yet; one without `assignedLicenses`
+        is taken on the filter's word (and counted for the warning)."""
+        query = LicenseQuery(stream_slice["sku_id"])
+        for record in self.read_query(self.query_of(stream_slice), partial(self._asked_for, query)):
+            if record.get("assignedLicenses") is None:
+                self._unchecked.append(record["id"])
+            yield record
+
+    def _asked_for(self, query: LicenseQuery, record: Mapping[str, Any]) -> bool:
+        """A group the query asked for, or one without `assignedLicenses` to check; one without an id is dropped and
+        counted."""
+        if not self._dropped.has_id(self.name, record):
+            return False
+        return record.get("assignedLicenses") is None or query.matches(record)

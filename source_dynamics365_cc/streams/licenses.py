@@ -79,11 +79,6 @@ class LicenseQuery:
         return self.sku_id is None or self.sku_id in held_skus(record)
 
 
-def license_queries(skus: Sequence[str]) -> list[LicenseQuery]:
-    """One query per SKU, in the order given."""
-    return [LicenseQuery(sku_id) for sku_id in skus]
-
-
 def held_skus(record: Mapping[str, Any]) -> set[str]:
     """The SKU ids in a user's or group's `assignedLicenses`, lower case."""
     licenses = record.get("assignedLicenses")

@@ -16,13 +16,13 @@ import logging
 import uuid
 from array import array
 from bisect import bisect_left
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Any, Mapping
 
 from airbyte_cdk.models import FailureType
-from airbyte_cdk.sources.streams.http.pagination_reset_exception import PaginationResetRequiredException
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-MAX_QUERY_RESTARTS = 5
+from ..graph.query import GraphQuery
+
 # Only the sign-in streams keep a cursor; a full-refresh stream cannot resume (Graph's page tokens expire).
 RESUME_NOTE = (
     "sign_ins and non_interactive_sign_ins resume from their last saved state; users, subscribed_skus and groups are "
@@ -32,7 +32,6 @@ ID_BYTES = 16
 # How many new ids wait in a set before they join the sorted run: about 300 KiB, and a merge per 4,096 ids.
 MERGE_EVERY = 4096
 _LOW = (1 << 64) - 1
-Record = TypeVar("Record")
 
 
 def object_key(object_id: str) -> int:
@@ -102,25 +101,29 @@ class EmittedIds:
         self._recent.clear()
 
 
-def restarting(
-    read: Callable[[], Iterable[Record]], emitted: EmittedIds, stream: str, logger: logging.Logger
-) -> Iterator[Record]:
-    """`read()` to its end, called again each time Graph expires the page token, at most `MAX_QUERY_RESTARTS` times.
-    `read` skips what `emitted` already holds, so a restart emits nothing twice."""
-    restarts = 0
-    while True:
-        try:
-            yield from read()
-            return
-        except PaginationResetRequiredException:
-            restarts += 1
-            if restarts > MAX_QUERY_RESTARTS:
-                raise AirbyteTracedException(
-                    message=f"Microsoft Graph kept expiring the {stream} page token; the {stream} stream will be read "
-                    "again on the next sync.",
-                    failure_type=FailureType.transient_error,
-                ) from None
-            logger.info(
-                f"{stream}: the page token expired; reading the query again from its first page, skipping the "
-                f"{len(emitted)} already emitted."
-            )
+class FromFirstPage:
+    """The directory's resume policy (graph/query.py `ResumePolicy`): after an expired page token the query is sent
+    again from its first page (the only way on), and `emitted`, the stream's ids of the whole sync, keeps out what
+    was already emitted, by this query or any other."""
+
+    def __init__(self, emitted: EmittedIds, stream: str, logger: logging.Logger) -> None:
+        self._emitted = emitted
+        self._stream = stream
+        self._log = logger
+
+    def admit(self, record: Mapping[str, Any]) -> bool:
+        return self._emitted.add(record["id"])
+
+    def resumed(self, query: GraphQuery) -> GraphQuery:
+        self._log.info(
+            f"{self._stream}: the page token expired; reading the query again from its first page, skipping the "
+            f"{len(self._emitted)} already emitted."
+        )
+        return query
+
+    def exhausted(self) -> AirbyteTracedException:
+        return AirbyteTracedException(
+            message=f"Microsoft Graph kept expiring the {self._stream} page token; the {self._stream} stream will be "
+            "read again on the next sync.",
+            failure_type=FailureType.transient_error,
+        )

@@ -19,16 +19,18 @@ reaches past Entra's retention (by Graph's clock) moves the window's start insid
 import logging
 import threading
 from dataclasses import replace
-from typing import Any, Generator, Iterable, Iterator, List, Mapping, MutableMapping, Optional, Sequence
+from functools import partial
+from typing import Any, Generator, Iterable, Iterator, Mapping, MutableMapping, Optional, Sequence
 
-import requests
-from airbyte_cdk.models import FailureType, SyncMode
+from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.checkpoint import Cursor
-from airbyte_cdk.sources.streams.http.pagination_reset_exception import PaginationResetRequiredException
+from airbyte_cdk.sources.streams.core import StreamData
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from ..config import ConnectorConfig
 from ..errors import FilterRefused
+from ..graph.query import GraphQuery
+from ..graph.road import filtered
 from ..graph.stream import GraphStream
 from ..signins.instants import format_ticks, parse_instant, parse_ticks
 from ..signins.query import CURSOR_FIELD, SignInQuery, Window, application_matches
@@ -37,18 +39,25 @@ from ..signins.retention import reaches_past_retention, start_inside_retention
 from .restarts import RESUME_NOTE
 
 PAGE_SIZE = 999
-MAX_WINDOW_RESTARTS = 5
-QUERY = "sign_in_query"  # the slice key that carries a request's SignInQuery
+
+
+def sign_in_params(query: SignInQuery) -> MutableMapping[str, Any]:
+    """The first page of a sign-in query: its `$filter`, 999 a page."""
+    return {"$filter": query.filter(), "$top": PAGE_SIZE}
 
 
 class NewestFirstProgress:
-    """How far a newest-first query has come: the oldest tick seen and the ids emitted at it."""
+    """How far a newest-first query has come: the oldest tick seen and the ids emitted at it. The sign-ins' resume
+    policy (graph/query.py `ResumePolicy`): after an expired page token the query is sent again behind the oldest
+    tick, which holds `query`, the part of the window still to read."""
 
-    def __init__(self) -> None:
+    def __init__(self, query: SignInQuery, logger: logging.Logger) -> None:
+        self.query = query
         self.oldest: Optional[int] = None
         self.ids_at_oldest: set[str] = set()
+        self._log = logger
 
-    def admit_if_new(self, record: Mapping[str, Any]) -> bool:
+    def admit(self, record: Mapping[str, Any]) -> bool:
         """Note the record as seen and say whether it is new; only ids at the oldest tick can repeat after a restart."""
         ticks = parse_ticks(record[CURSOR_FIELD])
         if self.oldest is None or ticks < self.oldest:
@@ -64,6 +73,18 @@ class NewestFirstProgress:
         if self.oldest is None:
             return query
         return replace(query, window=Window(query.window.first, self.oldest))
+
+    def resumed(self, query: GraphQuery) -> Optional[GraphQuery]:
+        self.query = self.rest_of(self.query)
+        self._log.info(f"Sign-in page token expired; re-reading the window {self.query.window.describe()}.")
+        return None if self.query.window.is_empty() else replace(query, params=sign_in_params(self.query))
+
+    def exhausted(self) -> AirbyteTracedException:
+        return AirbyteTracedException(
+            message="Microsoft Graph kept expiring the sign-in page token; the window will be read again on the next "
+            "sync.",
+            failure_type=FailureType.transient_error,
+        )
 
 
 class ApplicationQueries:
@@ -124,87 +145,70 @@ class SignIns(GraphStream):
             )
         yield from cursor.stream_slices()  # type: ignore[call-arg]
 
-    def first_page_params(self, stream_slice: Mapping[str, Any]) -> MutableMapping[str, Any]:
-        return {"$filter": self.query_of(stream_slice).filter(), "$top": PAGE_SIZE}
-
-    def query_of(self, stream_slice: Mapping[str, Any]) -> SignInQuery:
-        """The query a request carries, or, for a cursor window `{"start", "end"}`, every application's query."""
-        query = stream_slice.get(QUERY)
-        if isinstance(query, SignInQuery):
-            return query
+    def window_query(self, stream_slice: Mapping[str, Any]) -> SignInQuery:
+        """Every application's query for a cursor window `{"start", "end"}`."""
         window = Window.half_open(parse_instant(stream_slice["start"]), parse_instant(stream_slice["end"]))
         return SignInQuery(window, self._applications.matches, self.event_type)
 
-    def read_records(
-        self,
-        sync_mode: SyncMode,
-        cursor_field: Optional[List[str]] = None,
-        stream_slice: Optional[Mapping[str, Any]] = None,
-        stream_state: Optional[Mapping[str, Any]] = None,
-    ) -> Iterable[Mapping[str, Any]]:
+    def query_of(self, stream_slice: Mapping[str, Any]) -> GraphQuery:
+        """Every application's query for a cursor window, as Graph is asked it (the density probe sends it)."""
+        return self.graph_query(self.window_query(stream_slice))
+
+    def graph_query(self, query: SignInQuery, progress: Optional[NewestFirstProgress] = None) -> GraphQuery:
+        """A sign-in query as Graph is asked it: Graph may refuse its filter on the first page (an `or`, a start past
+        retention), and it resumes behind the oldest tick after an expired page token (`progress`)."""
+        return GraphQuery(
+            self.collection, sign_in_params(query), self.api_version, first_refusals=(filter_refusal,), resume=progress
+        )
+
+    def slice_records(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         """The window in one `or` query while Graph takes it, in one query per term once Graph has refused `or`."""
-        query = self.query_of(stream_slice or {})
+        query = self.window_query(stream_slice)
         done = False
         if not self._applications.split:
-            done = yield from self._read_combined(sync_mode, query)
+            done = yield from self._read_combined(query)
         if not done:
-            yield from self._read_split(sync_mode, query.window)
+            yield from self._read_split(query.window)
         self._report_concealed(query.window)
 
-    def _read_combined(self, sync_mode: SyncMode, query: SignInQuery) -> Generator[Mapping[str, Any], None, bool]:
+    def _read_combined(self, query: SignInQuery) -> Generator[Mapping[str, Any], None, bool]:
         """Every application in one query; False when Graph refuses its `or`. Graph judges a filter on a query's
         first request, so nothing of the window has been emitted then."""
-        try:
-            yield from self._read_query(sync_mode, query)
-        except FilterRefused as refusal:
-            if not query.combines_applications():
-                raise refusal.explained() from None
-            self._applications.split_after_refusal(self._log)
-            return False
-        return True
+        refusal = yield from self._read_query(query)
+        if refusal is None:
+            return True
+        if not query.combines_applications():
+            raise refusal.explained()
+        self._applications.split_after_refusal(self._log)
+        return False
 
-    def _read_split(self, sync_mode: SyncMode, window: Window) -> Iterator[Mapping[str, Any]]:
+    def _read_split(self, window: Window) -> Iterator[Mapping[str, Any]]:
         """One query per (field, application) term; a sign-in that two queries return is emitted by the first."""
         for index, match in enumerate(self._applications.matches):
-            try:
-                for record in self._read_query(sync_mode, SignInQuery(window, (match,), self.event_type)):
-                    if self._applications.first_query_of(record, index):
-                        yield record
-            except FilterRefused as refusal:
-                raise refusal.explained() from None
+            read = self._read_query(SignInQuery(window, (match,), self.event_type))
+            refusal = yield from filtered(read, partial(self._applications.first_query_of, index=index))
+            if refusal is not None:
+                raise refusal.explained()
 
-    def refusal(self, response: requests.Response) -> Optional[Exception]:
-        """A refused filter on a query's first request: the read splits the applications or starts inside retention."""
-        return filter_refusal(response)
-
-    def _read_query(self, sync_mode: SyncMode, query: SignInQuery) -> Iterator[Mapping[str, Any]]:
-        """One query, newest first: restarted behind the oldest record seen when a page token expires, and started
-        later when Graph refuses its start as past retention. Only what the query asked for is emitted."""
-        progress = NewestFirstProgress()
-        restarts = retention_retries = 0
-        while not query.window.is_empty():
-            try:
-                for record in super().read_records(sync_mode, stream_slice={QUERY: query}):
-                    if (
-                        self._asked_for(query, record)
-                        and self._dropped.has_id(self.name, record)
-                        and progress.admit_if_new(record)
-                    ):
-                        yield record
-                return
-            except PaginationResetRequiredException:
-                restarts += 1
-                if restarts > MAX_WINDOW_RESTARTS:
-                    raise AirbyteTracedException(
-                        message="Microsoft Graph kept expiring the sign-in page token; the window will be read again "
-                        "on the next sync.",
-                        failure_type=FailureType.transient_error,
-                    ) from None
-                query = progress.rest_of(query)
-                self._log.info(f"Sign-in page token expired; re-reading the window {query.window.describe()}.")
-            except FilterRefused as refusal:
-                query = self._inside_retention(query, refusal, retention_retries)
-                retention_retries += 1
+    def _read_query(self, query: SignInQuery) -> Generator[Mapping[str, Any], None, Optional[FilterRefused]]:
+        """One query, newest first, on the road: sent again behind the oldest record seen when a page token expires
+        (`NewestFirstProgress`), and started later when Graph refuses its start as past retention. Only what the query
+        asked for is emitted; returns the refusal of its filter that is not about retention, for the caller."""
+        progress = NewestFirstProgress(query, self._log)
+        retention_retries = 0
+        while not progress.query.window.is_empty():
+            refusal = yield from self.read_query(
+                self.graph_query(progress.query, progress),
+                lambda record: self._asked_for(progress.query, record) and self._dropped.has_id(self.name, record),
+            )
+            if not isinstance(refusal, FilterRefused):
+                return None
+            later = self._inside_retention(progress.query, refusal, retention_retries)
+            if later is None:
+                return refusal
+            progress.query = later
+            retention_retries += 1
+        return None
 
     def _asked_for(self, query: SignInQuery, record: Mapping[str, Any]) -> bool:
         reason = query.rejects(record)
@@ -212,11 +216,11 @@ class SignIns(GraphStream):
             self._dropped.drop(self.name, reason)
         return reason is None
 
-    def _inside_retention(self, query: SignInQuery, refusal: FilterRefused, attempt: int) -> SignInQuery:
-        """The query started just inside Entra's retention, when that is what Graph refused; re-raise otherwise."""
+    def _inside_retention(self, query: SignInQuery, refusal: FilterRefused, attempt: int) -> Optional[SignInQuery]:
+        """The query started just inside Entra's retention, when that is what Graph refused; None otherwise."""
         first = start_inside_retention(query.window.first, refusal.graph_now, attempt)
         if not reaches_past_retention(query.window.first, refusal.graph_now) or first is None:
-            raise refusal
+            return None
         self._log.warning(
             f"Microsoft Graph refused sign-ins from {format_ticks(query.window.first)} on ({refusal.message or 'HTTP 400'}): "
             f"that is past Entra's retention by Graph's clock. Reading this window from {format_ticks(first)} instead; "

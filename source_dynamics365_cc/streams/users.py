@@ -9,18 +9,18 @@ returns them, every later sighting (another SKU's query, a restart, a fallback, 
 import time
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, MutableMapping, Optional
+from typing import Any, Callable, Generator, Iterable, Iterator, Mapping, MutableMapping, Optional
 from urllib.parse import unquote
 
 import requests
-from airbyte_cdk.models import SyncMode
+from airbyte_cdk.sources.streams.core import StreamData
 
 from ..config import ALL_USERS
-from ..errors import CombinedFilterRefused, SignInActivityRefused
 from ..graph.answers import graph_error
 from ..graph.progress import counted_estimate
-from .licenses import LicenseQuery, LicenseQueryStream, license_filter, license_queries
-from .restarts import EmittedIds, restarting
+from ..graph.query import GraphQuery
+from .licenses import LicenseQuery, LicenseQueryStream, license_filter
+from .restarts import EmittedIds, FromFirstPage
 
 ROSTER_FIELDS = (
     "id",
@@ -49,7 +49,6 @@ PAGE_SIZE = 999
 # Microsoft documents a 500-user page when signInActivity is selected (a larger $top is served as 500).
 PAGE_SIZE_WITH_SIGN_IN_ACTIVITY = 500
 ACTIVITY_ATTEMPTS = 3
-QUERY = "roster_query"  # the slice key that carries a request's RosterQuery
 
 
 @dataclass(frozen=True)
@@ -74,13 +73,31 @@ def selects_sign_in_activity(url: str) -> bool:
     return f"/{Users.collection}" in url and "signinactivity" in unquote(url).lower()
 
 
-def refuses_combined_filter(response: requests.Response) -> bool:
-    """A 400 to the first page of a users query that filters on licenses and selects signInActivity."""
-    request = response.request
-    if response.status_code != 400 or request is None:
-        return False
-    url = unquote(request.url or "")
-    return "assignedLicenses/any" in url and "signInActivity" in url and "$skiptoken" not in url
+@dataclass(frozen=True)
+class ActivityRefusal:
+    """Graph refused signInActivity on a users page (403: no Entra ID P1/P2 or no AuditLog.Read.All); the read
+    retries, then goes on without it."""
+
+
+@dataclass(frozen=True)
+class CombinedFilterRefusal:
+    """Graph refused the license filter together with signInActivity (400, undocumented either way), in its words;
+    the holders are read without signInActivity from then on."""
+
+    said: str
+
+
+def activity_refusal(response: requests.Response) -> Optional[ActivityRefusal]:
+    """A 403 to any page of a query that selects signInActivity (the only queries that expect it)."""
+    return ActivityRefusal() if response.status_code == 403 else None
+
+
+def combined_filter_refusal(response: requests.Response) -> Optional[CombinedFilterRefusal]:
+    """A 400 to the first page of a query that filters on licenses and selects signInActivity (the only queries
+    that expect it, on their first page only)."""
+    if response.status_code != 400:
+        return None
+    return CombinedFilterRefusal(": ".join(filter(None, graph_error(response))))
 
 
 class Users(LicenseQueryStream):
@@ -93,86 +110,89 @@ class Users(LicenseQueryStream):
         super().__init__(*args, **kwargs)
         self._with_activity = self._config.include_sign_in_activity and self._config.include_sign_in_log
         self._sleep = sleep
+        self._emitted = EmittedIds()
 
-    def first_page_params(self, stream_slice: Mapping[str, Any]) -> MutableMapping[str, Any]:
-        query = stream_slice.get(QUERY)
-        return (query if isinstance(query, RosterQuery) else RosterQuery(self._with_activity)).params()
-
-    def refusal(self, response: requests.Response) -> Optional[Exception]:
-        """A 403 to a request that selects signInActivity: the read retries, then goes on without it. A 400 to the
-        license filter with signInActivity: the holders' read falls back to no signInActivity."""
-        path = response.request.path_url if response.request is not None else ""
-        if response.status_code == 403 and "signInActivity" in path:
-            return SignInActivityRefused()
-        if refuses_combined_filter(response):
-            return CombinedFilterRefused(": ".join(filter(None, graph_error(response))))
-        return None
-
-    def read_records(
-        self,
-        sync_mode: SyncMode,
-        cursor_field: Optional[List[str]] = None,
-        stream_slice: Optional[Mapping[str, Any]] = None,
-        stream_state: Optional[Mapping[str, Any]] = None,
-    ) -> Iterable[Mapping[str, Any]]:
-        """The whole roster in one query, or the license holders in one query per Dynamics 365 SKU; `emitted`
-        holds every user this read emitted, whichever query it came from."""
-        emitted = EmittedIds()
+    def stream_slices(self, **kwargs: Any) -> Iterable[Optional[Mapping[str, Any]]]:
+        """One slice per query: `{"sku_id": None}` for the whole roster, or one per Dynamics 365 SKU for its holders.
+        Every user is emitted once per sync, whichever query returns them first; the concealed users skipped are
+        reported once the last slice is read."""
+        self._emitted = EmittedIds()
         if self._config.roster_scope == ALL_USERS:
-            # `/users/$count` counts every user: an estimate for this scope only, not for the holders.
-            yield from counted_estimate(self, self._log)  # type: ignore[misc]  # a TRACE message, passed through as is
-            yield from self._read_query(sync_mode, RosterQuery(self._with_activity), emitted)
+            yield {"sku_id": None}
         else:
             skus = self.licensed_skus()
             self._log.info(f"users: reading the holders of {len(skus)} Dynamics 365 SKUs, one query each.")
-            for licenses in license_queries(skus):
-                yield from self._read_holders(sync_mode, RosterQuery(self._with_activity, licenses), emitted)
+            yield from ({"sku_id": sku_id} for sku_id in skus)
         self._report_concealed()
 
-    def _read_holders(
-        self, sync_mode: SyncMode, query: RosterQuery, emitted: EmittedIds
-    ) -> Iterator[Mapping[str, Any]]:
+    def roster_query(self, stream_slice: Mapping[str, Any]) -> RosterQuery:
+        """The slice's query, with signInActivity while Graph gives it."""
+        return RosterQuery(self._with_activity, LicenseQuery(stream_slice.get("sku_id")))
+
+    def query_of(self, stream_slice: Mapping[str, Any]) -> GraphQuery:
+        return self.graph_query(self.roster_query(stream_slice))
+
+    def graph_query(self, query: RosterQuery) -> GraphQuery:
+        """The roster query as Graph is asked it: when it selects signInActivity, Graph may refuse that on any page,
+        and the license filter with it on the first; read again from its first page when its page token expires,
+        skipping the users this sync emitted."""
+        licensed = query.licenses.sku_id is not None
+        return GraphQuery(
+            self.collection,
+            query.params(),
+            self.api_version,
+            refusals=(activity_refusal,) if query.activity else (),
+            first_refusals=(combined_filter_refusal,) if query.activity and licensed else (),
+            resume=FromFirstPage(self._emitted, self.name, self._log),
+        )
+
+    def slice_records(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
+        """The whole roster in one query, or one SKU's holders; `/users/$count` counts every user, so the estimate is
+        for the whole roster only."""
+        query = self.roster_query(stream_slice)
+        if query.licenses.sku_id is None:
+            yield from counted_estimate(self, self._log)
+            yield from self._read_query(query)
+        else:
+            yield from self._read_holders(query)
+
+    def _read_holders(self, query: RosterQuery) -> Iterator[Mapping[str, Any]]:
         """One SKU's holders; where Graph refuses its license filter with signInActivity, without signInActivity
         from then on, said once (the users the refused query emitted before are still skipped)."""
-        try:
-            yield from self._read_query(sync_mode, query, emitted)
-        except CombinedFilterRefused as refusal:
+        refusal = yield from self._read_query(query)
+        if isinstance(refusal, CombinedFilterRefusal):
             self._with_activity = False
             self._log.warning(
-                f"Microsoft Graph refused the license filter together with signInActivity ({refusal or 'HTTP 400'}); "
+                f"Microsoft Graph refused the license filter together with signInActivity ({refusal.said or 'HTTP 400'}); "
                 "reading the Dynamics 365 license holders without signInActivity from now on. users.signInActivity "
                 "stays empty, so the answer's 'last sign-in to any app' is missing; who used Dynamics 365 still comes "
                 "from the sign-in log. To keep signInActivity, set the roster scope to 'All users': that reads every "
                 "user at 500 a request and 10 requests a minute (Graph's limit), at least 100 minutes per 500,000 users."
             )
-            yield from self._read_query(sync_mode, replace(query, activity=False), emitted)
+            yield from self._read_query(replace(query, activity=False))
 
-    def _read_query(self, sync_mode: SyncMode, query: RosterQuery, emitted: EmittedIds) -> Iterator[Mapping[str, Any]]:
-        """One query, started again from its first page when its page token expires or Graph refuses
-        signInActivity (retried, then left out); a user in `emitted` is not emitted again."""
+    def _read_query(self, query: RosterQuery) -> Generator[Mapping[str, Any], None, Optional[object]]:
+        """One query, sent again when Graph refuses signInActivity (retried, then left out); returns the refusal of
+        the license filter with signInActivity, which only the holders' read handles."""
         refusals = 0
         while True:
-            try:
-                yield from restarting(partial(self._emit_new, sync_mode, query, emitted), emitted, self.name, self._log)
-                return
-            except SignInActivityRefused:
-                refusals += 1
-                if refusals < ACTIVITY_ATTEMPTS:
-                    self._sleep(2.0 * refusals)
-                else:
-                    self._log.warning(
-                        "Microsoft Graph refused signInActivity on users (it needs Entra ID P1/P2 and "
-                        "AuditLog.Read.All); reading the remaining users without it."
-                    )
-                    self._with_activity = False
-                    query = replace(query, activity=False)
+            refusal = yield from self.read_query(self.graph_query(query), partial(self._asked_for, query))
+            if not isinstance(refusal, ActivityRefusal):
+                return refusal
+            refusals += 1
+            if refusals < ACTIVITY_ATTEMPTS:
+                self._sleep(2.0 * refusals)
+            else:
+                self._log.warning(
+                    "Microsoft Graph refused signInActivity on users (it needs Entra ID P1/P2 and "
+                    "AuditLog.Read.All); reading the remaining users without it."
+                )
+                self._with_activity = False
+                query = replace(query, activity=False)
 
-    def _emit_new(self, sync_mode: SyncMode, query: RosterQuery, emitted: EmittedIds) -> Iterator[Mapping[str, Any]]:
-        """The query's pages, first to last: the records it asked for that this read has not emitted yet; one
-        without an id is dropped and counted."""
-        for record in super().read_records(sync_mode, stream_slice={QUERY: query}):
-            if self._dropped.has_id(self.name, record) and query.licenses.matches(record) and emitted.add(record["id"]):
-                yield record
+    def _asked_for(self, query: RosterQuery, record: Mapping[str, Any]) -> bool:
+        """A user the query asked for; one without an id is dropped and counted."""
+        return self._dropped.has_id(self.name, record) and query.licenses.matches(record)
 
     def _report_concealed(self) -> None:
         skipped = self._concealed.take_count()
