@@ -1,13 +1,13 @@
 """`check`: prove that a sync will work, or say in an admin's words why it will not.
 
 In order: the configuration, a token (secret, tenant, app, consent), the token's application
-permissions, then one cheap call to each Graph resource the streams read, the sign-in and groups calls
-with the very query a sync sends. An optional stream (`groups`) never fails check: without its permission, or
+permissions, then one cheap call to each Graph resource the streams read: each stream's own first query
+(the sign-ins' over the last hour) narrowed to one record. An optional stream (`groups`) never fails check: without its permission, or
 when Graph refuses its probe, check passes with a warning, as a sync skips it with one. Each failure raises
 `ConfigError`/`TokenError`/`GraphUnavailable` with its message.
 
-The calls go through the CDK's `HttpClient` as the streams' do: the same error handler, Retry-After
-backoff, request budget and authenticator. A busy tenant (another tool on the same app) is waited
+The calls take the streams' own road (`GraphStream.probe`): their HttpClient, Retry-After backoff, request
+budget and authenticator, with check's error handler and wait limit. A busy tenant (another tool on the same app) is waited
 out, each wait logged, since *Set up source* in the Airbyte UI must not fail at random; a host that
 cannot be reached or trusted, or a fresh token refused, fails at once. The whole check has one deadline
 (the runtime's `deadline_seconds`, 60 s): the token request, the waits and the probes share it, and a host
@@ -16,12 +16,11 @@ still silent or trickling when it passes is named in a sentence (auth/deadline.p
 
 import logging
 from datetime import timedelta
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Optional, TypeVar, Union
 from urllib.parse import urlsplit
 
 import requests
 from airbyte_cdk.models import FailureType
-from airbyte_cdk.sources.streams.http import HttpClient
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -39,19 +38,19 @@ from .config import ConnectorConfig
 from .errors import ConfigError, DeadlinePassed, FilterRefused, GraphUnavailable, TokenError, WaitLimitReached
 from .graph.answers import GraphErrorHandler
 from .graph.pages import graph_page
-from .graph.stream import ADVANCED_QUERY
+from .graph.query import ExpectedRefusal, GraphQuery
+from .graph.stream import GraphStream
 from .graph.throttle import RetryAfterBackoff, WaitLimit
 from .runtime import MACHINE, Runtime
 from .signins.query import SignInQuery, Window, application_matches
-from .signins.refusal import FILTER_REFUSED, filter_refusal
+from .signins.refusal import FILTER_REFUSED
 from .streams import Groups, SubscribedSkus, Users
-from .streams.groups import group_query_params
 from .streams.licenses import dynamics_skus
 from .streams.restarts import RESUME_NOTE
 from .streams.sign_ins import SIGN_IN_LOG_LEFT_OUT, sign_in_kinds
 
-PROBE_TIMEOUT_SECONDS = 60
 HOUR = timedelta(hours=1)
+StreamKind = TypeVar("StreamKind", bound=GraphStream)
 
 
 def check_roles(roles: list[str], left_out: tuple[str, ...] = ()) -> None:
@@ -63,14 +62,16 @@ def check_roles(roles: list[str], left_out: tuple[str, ...] = ()) -> None:
 
 
 class CheckErrorHandler(ErrorHandler):
-    """The streams' `GraphErrorHandler`, but what check cannot fix by waiting fails at once in check's words:
+    """The streams' `GraphErrorHandler` on check's probes, but what check cannot fix by waiting fails at once in check's words:
     an unreachable or untrusted host, and a 401 to a token issued a moment ago (a cloud mismatch). A 429 is
     retried like a 503, without the CDK's rate-limit status message, which belongs to a sync."""
 
-    def __init__(self, config: ConnectorConfig, logger: logging.Logger, seconds: float) -> None:
+    def __init__(
+        self, config: ConnectorConfig, logger: logging.Logger, seconds: float, expected: ExpectedRefusal
+    ) -> None:
         """`seconds` is the time check has left: it decides when check stops waiting, never the retry count (each
-        wait is at least a second)."""
-        self._graph = GraphErrorHandler(logger, RESUME_NOTE, max_retries=int(seconds) + 1, refusal=filter_refusal)
+        wait is at least a second). `expected` are the refusals the probe's query handles itself (graph/query.py)."""
+        self._graph = GraphErrorHandler(logger, RESUME_NOTE, max_retries=int(seconds) + 1, expected=expected)
         self._graph_url = config.graph_url
 
     @property
@@ -113,55 +114,20 @@ class CheckErrorHandler(ErrorHandler):
         return resolution
 
 
-class GraphProbe:
-    """Sends check's GETs through one `HttpClient`; the wait limit (the time check has left, `seconds`) is shared
-    by all of them. The request budget (every documented Graph limit) comes from the runtime, as a sync's does."""
-
-    def __init__(
-        self,
-        config: ConnectorConfig,
-        authenticator: GraphAuthenticator,
-        logger: logging.Logger,
-        runtime: Runtime,
-        seconds: float,
-    ) -> None:
-        self._config = config
-        self._client = HttpClient(
-            name="check",
-            logger=logger,
-            error_handler=CheckErrorHandler(config, logger, seconds),
-            api_budget=runtime.budget(config.sign_in_requests_per_10_seconds),  # type: ignore[arg-type]
-            authenticator=authenticator,
-            backoff_strategy=WaitLimit(RetryAfterBackoff(RESUME_NOTE), seconds, logger),
-        )
-
-    def get(
-        self,
-        path: str,
-        params: Mapping[str, Any],
-        api_version: str = "v1.0",
-        headers: Optional[Mapping[str, str]] = None,
-    ) -> requests.Response:
-        """One GET; anything but success (or a refused sign-in filter, raised as `FilterRefused`) becomes a clear
-        failure."""
-        try:
-            _, response = self._client.send_request(
-                "GET",
-                f"{self._config.graph_url}/{api_version}/{path}",
-                request_kwargs={"timeout": PROBE_TIMEOUT_SECONDS},
-                params=dict(params),
-                headers=dict(headers or {}),
-            )
-            return response
-        except WaitLimitReached as spent:
-            raise GraphUnavailable(
-                f"Microsoft Graph is busy or unavailable (HTTP {spent.status}) and stayed so through "
-                f"{spent.waited:.0f} s of waiting; try again in a few minutes."
-            ) from None
-        except (ConfigError, TokenError, GraphUnavailable):
-            raise
-        except AirbyteTracedException as error:
-            raise _plain(error) from None
+def send_probe(stream: GraphStream, query: GraphQuery) -> tuple[requests.Response, Optional[object]]:
+    """The query's first page on the stream's road (`GraphStream.probe`), and the refusal it expects that Graph
+    answered (None: a page); anything else but success becomes a clear failure in check's words."""
+    try:
+        return stream.probe(query)
+    except WaitLimitReached as spent:
+        raise GraphUnavailable(
+            f"Microsoft Graph is busy or unavailable (HTTP {spent.status}) and stayed so through "
+            f"{spent.waited:.0f} s of waiting; try again in a few minutes."
+        ) from None
+    except (ConfigError, TokenError, GraphUnavailable):
+        raise
+    except AirbyteTracedException as error:
+        raise _plain(error) from None
 
 
 def _plain(error: AirbyteTracedException) -> AirbyteTracedException:
@@ -197,6 +163,34 @@ def check_connection(
         ) from None
 
 
+class CheckStreams:
+    """The streams check probes, built as a sync builds them but sending on check's terms: one `CheckErrorHandler`
+    and `WaitLimit` per probe (the time check has left, `seconds`, bounds every wait of all of them), and the one
+    request budget (every documented Graph limit) from the runtime, as a sync's."""
+
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        provider: GraphTokenProvider,
+        logger: logging.Logger,
+        runtime: Runtime,
+        seconds: float,
+    ) -> None:
+        backoff = WaitLimit(RetryAfterBackoff(RESUME_NOTE), seconds, logger)
+        self._terms: dict[str, Any] = {
+            "authenticator": GraphAuthenticator(provider),
+            "api_budget": runtime.budget(config.sign_in_requests_per_10_seconds),
+            "logger": logger,
+            "answers": lambda expected: CheckErrorHandler(config, logger, seconds, expected),
+            "backoff": backoff,
+        }
+        self._config = config
+
+    def build(self, kind: type[StreamKind]) -> StreamKind:
+        """A stream of `kind` on check's terms."""
+        return kind(self._config, **self._terms)
+
+
 def _probe_streams(
     config: ConnectorConfig,
     provider: GraphTokenProvider,
@@ -205,12 +199,16 @@ def _probe_streams(
     roles: list[str],
     deadline: Deadline,
 ) -> None:
-    """One probe per stream the configuration reads, in the time `deadline` leaves."""
-    probe = GraphProbe(config, GraphAuthenticator(provider), logger, runtime, deadline.remaining())
-    skus = graph_page(probe.get(SubscribedSkus.collection, {})).get("value") or []
-    probe.get(Users.collection, {"$select": "id,userPrincipalName", "$top": 1})
+    """One probe per stream the configuration reads, each the first page of the stream's own first query narrowed to
+    one record, in the time `deadline` leaves."""
+    streams = CheckStreams(config, provider, logger, runtime, deadline.remaining())
+    sku_stream = streams.build(SubscribedSkus)
+    response, _ = send_probe(sku_stream, sku_stream.query_of({}))
+    skus = graph_page(response).get("value") or []
+    users = streams.build(Users)
+    send_probe(users, users.query_of({"sku_id": None}).narrowed())  # a refused signInActivity: a sync goes on without
     if config.include_sign_in_log:
-        probe_sign_ins(config, probe, runtime)
+        probe_sign_ins(config, streams, runtime)
     else:
         logger.warning(SIGN_IN_LOG_LEFT_OUT)
     readable, unreadable = optional_streams(roles)
@@ -219,30 +217,30 @@ def _probe_streams(
     for stream in readable:
         if stream.stream == Groups.name:
             try:
-                probe_groups(probe, [*dynamics_skus(skus), *config.roster_sku_ids])
+                probe_groups(streams.build(Groups), [*dynamics_skus(skus), *config.roster_sku_ids])
             except (ConfigError, GraphUnavailable) as refused:
                 logger.warning(optional_stream_refused(stream, refused.message or "no answer"))
 
 
-def probe_groups(probe: GraphProbe, sku_ids: list[str]) -> None:
+def probe_groups(groups: Groups, sku_ids: list[str]) -> None:
     """One group assigning the first Dynamics 365 SKU, asked as a sync asks (an advanced query); a tenant without such
     a SKU has no group to name, and is asked for any one group."""
-    params = group_query_params(sku_ids[0]) if sku_ids else {"$select": "id,displayName"}
-    probe.get(Groups.collection, {**params, "$top": 1}, headers=ADVANCED_QUERY)
+    query = groups.query_of({"sku_id": sku_ids[0]}) if sku_ids else groups.any_group_query()
+    send_probe(groups, query.narrowed())
 
 
-def probe_sign_ins(config: ConnectorConfig, probe: GraphProbe, runtime: Runtime) -> None:
-    """The last hour of each sign-in stream the config offers, with the sync's own filter; where Graph refuses its
+def probe_sign_ins(config: ConnectorConfig, streams: CheckStreams, runtime: Runtime) -> None:
+    """The last hour of each sign-in stream the config offers, with the sync's own query; where Graph refuses its
     `or`, with one term, as a sync would then read it. Beta's non-interactive sign-ins only when opted in."""
     now = runtime.now()
     window = Window.half_open(now - HOUR, now)
     matches = tuple(application_matches(config.sign_in_app_ids))
     for kind in sign_in_kinds(config):
+        stream = streams.build(kind)
         for terms in (matches, matches[:1]):
             query = SignInQuery(window, terms, kind.event_type)
-            try:
-                probe.get(kind.collection, {"$filter": query.filter(), "$top": 1}, kind.api_version)
+            _, refusal = send_probe(stream, stream.graph_query(query).narrowed())
+            if not isinstance(refusal, FilterRefused):
                 break
-            except FilterRefused as refusal:
-                if not query.combines_applications():
-                    raise ConfigError(refusal.explained().message or FILTER_REFUSED) from None
+            if not query.combines_applications():
+                raise ConfigError(refusal.explained().message or FILTER_REFUSED)

@@ -83,9 +83,10 @@ def count_response(count: int) -> HttpResponse:
     return HttpResponse(str(count), 200, {"Content-Type": "text/plain"})
 
 
-def user_probe_request() -> HttpRequest:
-    """check's one-user probe of the directory."""
-    return graph_request("/v1.0/users", {"$select": "id,userPrincipalName", "$top": "1"})
+def user_probe_request(sign_in_activity: bool = True) -> HttpRequest:
+    """check's probe of the directory: the roster's own query (every user) for one user."""
+    select = f"{ROSTER_FIELDS},signInActivity" if sign_in_activity else ROSTER_FIELDS
+    return graph_request("/v1.0/users", {"$select": select, "$top": "1"})
 
 
 def sign_ins_request(

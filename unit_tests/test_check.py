@@ -18,6 +18,7 @@ from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import GraphUnavailable
 from source_dynamics365_cc.graph.throttle import SlidingWindowPacer
 from source_dynamics365_cc.runtime import Runtime
+from source_dynamics365_cc.streams import Users
 from testing.clock import FakeClock
 from testing.graph_fakes import GRAPH, config, page, register_groups, register_login
 
@@ -123,3 +124,21 @@ def test_check_keeps_its_minute_when_graph_keeps_answering_retry_after_zero(cdk_
     waits = [sleep for sleep in cdk_sleeps if sleep]  # the backoff library also sleeps 0 s around the CDK's own
     assert 50 <= len(waits) <= DEADLINE_SECONDS and sum(waits) <= DEADLINE_SECONDS
     assert "busy or unavailable (HTTP 429) and stayed so through" in refused.value.message
+
+
+def test_check_probes_each_stream_with_its_own_first_query_narrowed_to_one_record():
+    parsed = parse_config(config(sign_in_app_ids=[]))
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        register_groups(mocker)
+        sku = {"skuId": "sku-1", "skuPartNumber": "DYN365_ENTERPRISE_SALES", "servicePlans": []}
+        mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page([sku]))
+        users = mocker.get(f"{GRAPH}/v1.0/users", json=page([]))
+        sign_ins = mocker.get(f"{GRAPH}/v1.0/auditLogs/signIns", json=page([]))
+        check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), paced_by(FakeClock()))
+        groups = [r for r in mocker.request_history if r.path == "/v1.0/groups"]
+    roster = Users(parsed, None).query_of({"sku_id": None}).narrowed()
+    assert users.last_request.qs == {k.lower(): [str(v).lower()] for k, v in roster.params.items()}
+    assert sign_ins.last_request.qs["$top"] == ["1"] and "createddatetime ge" in sign_ins.last_request.qs["$filter"][0]
+    assert groups[-1].qs["$top"] == ["1"] and "assignedlicenses" in groups[-1].qs["$filter"][0]
+    assert groups[-1].headers["ConsistencyLevel"] == "eventual"

@@ -7,7 +7,7 @@ The streams build their queries; nothing here knows a stream. A refusal is worde
 what it returns is the outcome the road hands back instead of failing the read.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Optional, Protocol
 
 import requests
@@ -51,6 +51,11 @@ class GraphQuery:
     def url(self, graph_url: str) -> str:
         """The first page's address, without its parameters."""
         return f"{graph_url}/{self.api_version}/{self.collection}"
+
+    def narrowed(self) -> "GraphQuery":
+        """The same question for its first record only (`$top=1`): what `check` sends to prove the query is answered,
+        with the headers and expected refusals of the read it stands for."""
+        return replace(self, params={**self.params, "$top": 1}, resume=None)
 
     def refusal_of(self, response: requests.Response, first_page: bool) -> Optional[object]:
         """What the first refusal that claims the answer (to the first page or a later one) makes of it; None when

@@ -56,14 +56,20 @@ class GraphStream(HttpStream, ABC):
         api_budget: Optional[AbstractAPIBudget] = None,
         logger: Optional[logging.Logger] = None,
         dropped: Optional[DroppedRecords] = None,
+        answers: Optional[Callable[[ExpectedRefusal], ErrorHandler]] = None,
+        backoff: Optional[BackoffStrategy] = None,
     ) -> None:
-        """`dropped` counts the records Graph should not have sent; the source reports them when the sync ends."""
+        """`dropped` counts the records Graph should not have sent; the source reports them when the sync ends.
+        `answers` (the handler of a query's answers, given the refusals it expects) and `backoff` replace the
+        stream's own on its road: `check` sends the streams' queries with its own deadline and wording."""
         self._config = config
         self._graph_auth = authenticator
         self._dropped = dropped or DroppedRecords()
         self._log = logger or logging.getLogger("airbyte")
         self._graph_netloc = urlsplit(config.graph_url).netloc
         self._concealed = ConcealedUserFilter(config.exclude_concealed_users)
+        self._answers = answers or self._error_handler
+        self._backoff = backoff
         super().__init__(authenticator=authenticator)
         self._session = graph_session(api_budget)  # every request of the stream's queries goes through it (`send`)
         # No resumable full refresh: a saved skiptoken expires, so a retried sync must start the collection
@@ -136,7 +142,8 @@ class GraphStream(HttpStream, ABC):
         return self.send(query, query.url(self.graph_url), query.params, no_refusal)
 
     def probe(self, query: GraphQuery) -> tuple[requests.Response, Optional[object]]:
-        """The query's first page alone (the density probe), and the refusal it met there (None: a page to read)."""
+        """The query's first page alone (the density probe, `check`), and the refusal it met there (None: a page to
+        read)."""
         return ask(self, query, query.url(self.graph_url), query.params, first_page=True)
 
     def count(self) -> requests.Response:
@@ -192,10 +199,10 @@ class GraphStream(HttpStream, ABC):
         client = HttpClient(
             name=self.name,
             logger=self.logger,
-            error_handler=self._error_handler(expected),
+            error_handler=self._answers(expected),
             session=self._session,
             authenticator=self._graph_auth,
-            backoff_strategy=self.get_backoff_strategy(),
+            backoff_strategy=self._backoff or self.get_backoff_strategy(),
             message_repository=InMemoryMessageRepository(),
         )
         _, response = client.send_request(

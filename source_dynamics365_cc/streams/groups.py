@@ -81,6 +81,10 @@ class Groups(LicenseQueryStream):
             resume=FromFirstPage(self._emitted, self.name, self._log),
         )
 
+    def any_group_query(self) -> GraphQuery:
+        """Any group, as an advanced query: what `check` asks of a tenant with no Dynamics 365 SKU to slice on."""
+        return GraphQuery(self.collection, {"$select": "id,displayName"}, self.api_version, ADVANCED_QUERY)
+
     def slice_records(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         """The groups the slice's query asked for that this sync has not emitted yet; one without `assignedLicenses`
         is taken on the filter's word (and counted for the warning)."""
