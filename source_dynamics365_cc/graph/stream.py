@@ -149,11 +149,12 @@ class GraphStream(HttpStream, ABC):
     def count(self) -> requests.Response:
         """`<collection>/$count` (an advanced query, the only kind in which Graph counts directory objects) in one
         short try: one request, no retry, `COUNT_SECONDS` in all. An estimate is worth seconds, never a read's retry
-        budget (a count endpoint answering 503 once cost a read over four minutes); progress.py goes on without it."""
+        budget (a count endpoint answering 503 once cost a read over four minutes); progress.py goes on without it. Sent
+        on the stream's own session (its connection pool and budget), without the handler's retries."""
         url = f"{self.url_base}{self.collection}/$count"
         return within(
             COUNT_SECONDS,
-            lambda: requests.get(
+            lambda: self._session.get(
                 url, headers=ADVANCED_QUERY, auth=self._graph_auth, timeout=(CONNECT_TIMEOUT_SECONDS, COUNT_SECONDS)
             ),
             f"{self.name}-count",
