@@ -14,9 +14,10 @@ from airbyte_cdk.models import SyncMode
 
 from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.errors import ConfigError
+from testing.clock import SkippedSeconds
 from testing.graph_fakes import read_streams
 from testing.harness import config_since, connector_config, running_emulator
-from testing.runtime import unpaced_runtime
+from testing.runtime import skip_library_waits, unpaced_runtime
 
 ALL = {"exclude_concealed_users": False}  # every user the tenant has, as its truth lists them
 
@@ -60,11 +61,15 @@ def test_a_proxys_json_in_place_of_openid_discovery_is_told_as_such_with_what_it
 
 
 @pytest.mark.parametrize("kind", ["null_record", "corrupt_gzip"])
-def test_a_malformed_page_is_fetched_again_and_the_read_completes(emulator, kind):
+def test_a_malformed_page_is_fetched_again_and_the_read_completes(emulator, kind, monkeypatch):
+    """The CDK's backoff before each retry is skipped onto a clock the test owns, and counted there."""
+    skipped = SkippedSeconds()
+    skip_library_waits(skipped, monkeypatch.setattr)
     emulator.add_fault({"route": "users", "kind": kind, "times": 2})
     output = read_streams(connector_config(emulator) | ALL, ("users", SyncMode.full_refresh))
     assert not output.errors
     assert len(output.records) == len(list(emulator.tenant.users()))
+    assert skipped() > 0, "the retries waited (on the test's clock) before asking again"
 
 
 def test_the_users_estimate_gets_one_short_try_and_the_read_goes_on(emulator):

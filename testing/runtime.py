@@ -54,8 +54,9 @@ class _SkippingTime(ModuleType):
 LIBRARY_CLOCKS = ("airbyte_cdk.sources.streams.http.rate_limiting", "backoff._sync", "msal.individual_cache")
 
 
-def skip_library_waits(skipped: SkippedSeconds) -> None:
-    """Put those modules on `skipped`'s clock. For a process of its own only (testing/forked.py's child): it changes
-    them for the whole process, and leaves the `time` module itself alone for every other caller."""
+def skip_library_waits(skipped: SkippedSeconds, assign: Callable[[Any, str, Any], None] = setattr) -> None:
+    """Put those modules on `skipped`'s clock, leaving the `time` module itself alone for every other caller. A
+    process of its own (testing/forked.py's child) assigns for good; an in-process test passes pytest's
+    `monkeypatch.setattr`, which undoes it when the test ends."""
     for name in LIBRARY_CLOCKS:
-        importlib.import_module(name).time = _SkippingTime(skipped)  # type: ignore[attr-defined]
+        assign(importlib.import_module(name), "time", _SkippingTime(skipped))
