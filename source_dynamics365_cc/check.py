@@ -28,10 +28,12 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .auth.deadline import Deadline, within
 from .auth.permissions import (
     PERMISSIONS_HINT,
+    forbidden_message,
     missing_permissions_message,
     optional_stream_refused,
     optional_stream_warning,
     optional_streams,
+    stream_permissions,
 )
 from .auth.tokens import GraphAuthenticator, GraphTokenProvider, token_roles
 from .config import ConnectorConfig
@@ -39,7 +41,7 @@ from .errors import ConfigError, DeadlinePassed, FilterRefused, GraphUnavailable
 from .graph.answers import GraphErrorHandler
 from .graph.pages import graph_page
 from .graph.query import ExpectedRefusal, GraphQuery
-from .graph.stream import GraphStream
+from .graph.stream import GraphStream, OptionalStreamRefusal
 from .graph.throttle import RetryAfterBackoff, WaitLimit
 from .runtime import MACHINE, Runtime
 from .signins.query import SignInQuery, Window, application_matches
@@ -67,11 +69,18 @@ class CheckErrorHandler(ErrorHandler):
     retried like a 503, without the CDK's rate-limit status message, which belongs to a sync."""
 
     def __init__(
-        self, config: ConnectorConfig, logger: logging.Logger, seconds: float, expected: ExpectedRefusal
+        self,
+        config: ConnectorConfig,
+        logger: logging.Logger,
+        seconds: float,
+        query: GraphQuery,
+        expected: ExpectedRefusal,
     ) -> None:
         """`seconds` is the time check has left: it decides when check stops waiting, never the retry count (each
-        wait is at least a second). `expected` are the refusals the probe's query handles itself (graph/query.py)."""
-        self._graph = GraphErrorHandler(logger, RESUME_NOTE, max_retries=int(seconds) + 1, expected=expected)
+        wait is at least a second). `expected` are the refusals the probe's `query` handles itself (graph/query.py)."""
+        self._graph = GraphErrorHandler(
+            logger, RESUME_NOTE, max_retries=int(seconds) + 1, expected=expected, permission=query.permission
+        )
         self._graph_url = config.graph_url
 
     @property
@@ -181,7 +190,7 @@ class CheckStreams:
             "authenticator": GraphAuthenticator(provider),
             "api_budget": runtime.budget(config.sign_in_requests_per_10_seconds),
             "logger": logger,
-            "answers": lambda expected: CheckErrorHandler(config, logger, seconds, expected),
+            "answers": lambda query, expected: CheckErrorHandler(config, logger, seconds, query, expected),
             "backoff": backoff,
         }
         self._config = config
@@ -217,16 +226,22 @@ def _probe_streams(
     for stream in readable:
         if stream.stream == Groups.name:
             try:
-                probe_groups(streams.build(Groups), [*dynamics_skus(skus), *config.roster_sku_ids])
-            except (ConfigError, GraphUnavailable) as refused:
-                logger.warning(optional_stream_refused(stream, refused.message or "no answer"))
+                refusal = probe_groups(streams.build(Groups), [*dynamics_skus(skus), *config.roster_sku_ids])
+            except (ConfigError, GraphUnavailable) as failed:
+                refusal = failed.message or "no answer"
+            if refusal is not None:
+                logger.warning(optional_stream_refused(stream, refusal))
 
 
-def probe_groups(groups: Groups, sku_ids: list[str]) -> None:
+def probe_groups(groups: Groups, sku_ids: list[str]) -> Optional[str]:
     """One group assigning the first Dynamics 365 SKU, asked as a sync asks (an advanced query); a tenant without such
-    a SKU has no group to name, and is asked for any one group."""
+    a SKU has no group to name, and is asked for any one group. Returns why Graph refused it (a 403, which a sync
+    skips the stream for), or None."""
     query = groups.query_of({"sku_id": sku_ids[0]}) if sku_ids else groups.any_group_query()
-    send_probe(groups, query.narrowed())
+    _, refusal = send_probe(groups, query.narrowed())
+    if isinstance(refusal, OptionalStreamRefusal):
+        return forbidden_message(stream_permissions(groups.name), refusal.said)
+    return None
 
 
 def probe_sign_ins(config: ConnectorConfig, streams: CheckStreams, runtime: Runtime) -> None:

@@ -6,15 +6,14 @@
      +-- GraphUnavailable       Graph unreachable or busy past the waiting a command allows (check)
     Exception
      +-- FilterRefused          a refused sign-in filter (signins/refusal.py): a read's outcome; check's probe raises it
-     +-- OptionalStreamRefused  Graph answered 403 to an optional stream (graph/stream.py), which the sync then skips
      +-- DeadlinePassed         a blocking call outlived its deadline (auth/deadline.py)
      +-- NotFromEntra           the login host answered, but not as Entra (auth/tokens.py turns it into a TokenError)
      +-- NotEntraDiscovery      the tenant's OpenID document is not Entra's (auth/tokens.py, likewise)
      +-- WaitLimitReached       check's waits on a busy Graph are used up (graph/throttle.py WaitLimit)
 
 How Graph's answers are classified is graph/answers.py; the refusals a query expects are values its read returns on
-the road (graph/road.py), never raised through the CDK's handler; a `refusal` hook raises the rest (graph/stream.py).
-Messages never carry secrets.
+the road (graph/road.py), never raised through the CDK's handler (an optional stream's 403 among them: the stream
+then skips itself, graph/stream.py). Messages never carry secrets.
 """
 
 from datetime import datetime
@@ -64,10 +63,6 @@ class FilterRefused(Exception):
             ),
             failure_type=FailureType.system_error,
         )
-
-
-class OptionalStreamRefused(Exception):
-    """Graph answered 403 to an optional stream; the message is the warning the sync logs when it skips the stream."""
 
 
 class DeadlinePassed(Exception):

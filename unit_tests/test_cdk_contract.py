@@ -5,17 +5,16 @@ rename a private. Each test names the connector module that uses it, so a failur
   and rewrites ConcurrentCursor._concurrent_state["slices"] (the saved range, cut at the sync's first instant).
 - source.SourceDynamics365Cc.read calls ConcurrentSourceAdapter._select_abstract_streams and
   ._concurrent_source.read.
-- graph.stream.GraphStream.send (every page of a query, and first_page: the density probe) builds an HttpClient on
-  the stream's own session (public arguments), and sends through its send_request: its retries and the budget.
-- graph.answers.GraphErrorHandler raises its `refusal` hook's exception from interpret_response (an optional stream's
-  403, check's refused sign-in filter): HttpClient lets an exception that is not one of its backoff exceptions leave
-  send_request at once, unretried.
+- graph.stream.GraphStream.send (every page of a query, and probe: the density probe, check) builds an HttpClient on
+  the session of the query's limits (public arguments), and sends through its send_request: its retries and the
+  budget.
+- graph.answers.GraphErrorHandler answers SUCCESS to a refusal the query expects (an optional stream's 403, a
+  refused sign-in filter): HttpClient then hands the response back at once, unretried, for the road to return.
 """
 
 import inspect
 from datetime import timedelta
 
-import pytest
 import requests_mock
 from airbyte_cdk.sources.concurrent_source.concurrent_source import ConcurrentSource
 from airbyte_cdk.sources.concurrent_source.concurrent_source_adapter import ConcurrentSourceAdapter
@@ -25,7 +24,7 @@ from airbyte_cdk.sources.streams.http.http_client import HttpClient
 from source_dynamics365_cc import SourceDynamics365Cc
 from source_dynamics365_cc.auth.tokens import GraphAuthenticator, GraphTokenProvider
 from source_dynamics365_cc.config import parse_config
-from source_dynamics365_cc.errors import OptionalStreamRefused
+from source_dynamics365_cc.graph.stream import OptionalStreamRefusal
 from source_dynamics365_cc.streams.groups import Groups
 from testing.graph_fakes import GRAPH, config, fake_runtime, graph_error, register_login
 
@@ -63,7 +62,7 @@ def test_an_http_client_still_takes_a_session_and_sends_a_request_as_graph_strea
     assert {"http_method", "url", "request_kwargs", "headers", "params", "dedupe_query_params"} <= sent
 
 
-def test_a_refusal_raised_by_the_error_handler_leaves_send_request_at_once_unretried():
+def test_a_refusal_the_query_expects_leaves_send_request_at_once_unretried():
     parsed = parse_config(config())
     stream = Groups(parsed, GraphAuthenticator(GraphTokenProvider(parsed)))
     with requests_mock.Mocker() as mocker:
@@ -71,8 +70,6 @@ def test_a_refusal_raised_by_the_error_handler_leaves_send_request_at_once_unret
         refused = mocker.get(
             f"{GRAPH}/v1.0/groups", status_code=403, json=graph_error("Authorization_RequestDenied", "Insufficient")
         )
-        with pytest.raises(OptionalStreamRefused):
-            stream.first_page({"$top": 1})
-    assert refused.call_count == 1, (
-        "HttpClient now catches or retries what interpret_response raises: see graph.answers"
-    )
+        _, refusal = stream.probe(stream.any_group_query())
+    assert isinstance(refusal, OptionalStreamRefusal)
+    assert refused.call_count == 1, "HttpClient now retries or fails an answer judged SUCCESS: see graph.answers"

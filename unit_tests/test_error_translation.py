@@ -1,6 +1,7 @@
 """What each Graph answer means: one row of the error table per test case."""
 
 import json
+from functools import partial
 
 import pytest
 import requests
@@ -9,10 +10,12 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Resp
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_dynamics365_cc.auth.entra import token_error_message
+from source_dynamics365_cc.auth.permissions import stream_permissions
 from source_dynamics365_cc.auth.tokens import GraphAuthenticator, GraphTokenProvider
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import FilterRefused
 from source_dynamics365_cc.graph.answers import GraphErrorHandler
+from source_dynamics365_cc.graph.query import GraphQuery
 from source_dynamics365_cc.signins.refusal import filter_refusal
 from source_dynamics365_cc.streams import Groups, NonInteractiveSignIns, SignIns, SubscribedSkus, Users
 from source_dynamics365_cc.streams.restarts import RESUME_NOTE
@@ -68,25 +71,30 @@ def test_a_tenant_without_premium_fails_as_config_error_naming_p1_p2():
     assert "P1 or P2" in resolution.error_message
 
 
-def test_a_missing_permission_is_named_by_the_resource_it_guards():
-    on_sign_ins = HANDLER.interpret_response(answer(403, graph("Authorization_RequestDenied")))
-    on_skus = HANDLER.interpret_response(answer(403, graph("Authorization_RequestDenied"), path="/v1.0/subscribedSkus"))
+def test_a_missing_permission_is_named_by_the_query_it_refused_not_by_its_url():
+    """The handler reads the permission from the query (`GraphQuery.permission`): the same URL names whatever the
+    query says covers it."""
+    refused = answer(403, graph("Authorization_RequestDenied"), path="/v1.0/subscribedSkus")
+    on_sign_ins = handler_of("sign_ins").interpret_response(refused)
+    on_skus = handler_of("subscribed_skus").interpret_response(refused)
     assert "AuditLog.Read.All" in on_sign_ins.error_message
-    assert "Directory.Read.All" in on_skus.error_message
+    assert "LicenseAssignment.Read.All (or one of Organization.Read.All, Directory.Read.All" in on_skus.error_message
     assert "Grant admin consent" in on_skus.error_message
+    assert "its application permissions" in HANDLER.interpret_response(refused).error_message
 
 
-def test_an_answer_the_streams_refusal_hook_claims_is_raised_as_the_hooks_exception():
+def handler_of(stream: str) -> GraphErrorHandler:
+    return GraphErrorHandler(logger=None, resume_note=RESUME_NOTE, permission=stream_permissions(stream))
+
+
+def test_an_answer_the_query_expects_is_passed_back_unjudged_for_the_road_to_return():
     refused = answer(403, graph("Authorization_RequestDenied"), path="/v1.0/users?$select=id,signInActivity")
-    handler = GraphErrorHandler(
-        logger=None, resume_note=RESUME_NOTE, refusal=lambda response: FilterRefused("", "", None)
-    )
-    with pytest.raises(FilterRefused):
-        handler.interpret_response(refused)
+    handler = GraphErrorHandler(None, RESUME_NOTE, expected=lambda response: FilterRefused("", "", None))
+    assert handler.interpret_response(refused).response_action == ResponseAction.SUCCESS
 
 
-def test_without_a_streams_hook_the_classification_knows_no_stream_path():
-    """A 403 on signInActivity and a refused sign-in filter are the streams' business: the handler alone fails them."""
+def test_unless_a_query_expects_them_the_classification_knows_no_stream_path():
+    """A 403 on signInActivity and a refused sign-in filter are the queries' business: the handler alone fails them."""
     activity = answer(403, graph("Authorization_RequestDenied"), path="/v1.0/users?$select=id,signInActivity")
     sign_ins = answer(400, graph("BadRequest", "Invalid filter clause"), "/v1.0/auditLogs/signIns?$filter=appId eq 'a'")
     assert HANDLER.interpret_response(activity).response_action == ResponseAction.FAIL
@@ -135,17 +143,15 @@ def test_a_refused_filter_on_a_sign_in_querys_first_request_goes_to_the_stream_t
 
 
 @pytest.mark.parametrize(
-    "url, body",
-    [
-        ("/v1.0/auditLogs/signIns?$filter=appId eq 'a'&$skiptoken=abc", graph("BadRequest", "Invalid filter clause")),
-        ("/v1.0/auditLogs/signIns?$filter=appId eq 'a'", graph("BadRequest", "Invalid $skiptoken value")),
-        ("/v1.0/users?$filter=id eq 'a'", graph("BadRequest", "Invalid filter clause")),
-    ],
-    ids=["on-a-next-link", "not-about-the-filter", "not-a-sign-in-query"],
+    "first_page, body",
+    [(False, graph("BadRequest", "Invalid filter clause")), (True, graph("BadRequest", "Invalid $skiptoken value"))],
+    ids=["on-a-next-link", "not-about-the-filter"],
 )
-def test_any_other_400_fails_with_graphs_message(url, body):
-    """Even with the sign-in streams' refusal hook, which claims only a refused filter on a query's first request."""
-    resolution = GraphErrorHandler(None, RESUME_NOTE, refusal=filter_refusal).interpret_response(answer(400, body, url))
+def test_any_other_400_fails_with_graphs_message(first_page, body):
+    """Even to a sign-in query, which expects a refused filter on its first page only."""
+    query = GraphQuery("auditLogs/signIns", {"$filter": "appId eq 'a'"}, first_refusals=(filter_refusal,))
+    expected = partial(query.refusal_of, first_page=first_page)
+    resolution = GraphErrorHandler(None, RESUME_NOTE, expected=expected).interpret_response(answer(400, body))
 
     assert resolution.response_action == ResponseAction.FAIL
     assert body["error"]["message"] in resolution.error_message

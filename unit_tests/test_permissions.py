@@ -9,6 +9,7 @@ from source_dynamics365_cc.auth.permissions import (
     missing_permissions_message,
     optional_stream_warning,
     optional_streams,
+    stream_permissions,
     uncovered_streams,
 )
 from source_dynamics365_cc.auth.tokens import token_roles
@@ -56,7 +57,7 @@ def test_the_warning_for_an_unreadable_groups_stream_names_its_permission_and_wh
 
 
 def test_a_403_to_groups_names_the_groups_permission():
-    message = forbidden_message("/v1.0/groups?$filter=assignedLicenses/any(x:x/skuId eq 1)", "Insufficient privileges")
+    message = forbidden_message(stream_permissions("groups"), "Insufficient privileges")
     assert "the application permission GroupMember.Read.All (or one of Group.Read.All" in message
 
 
@@ -111,13 +112,9 @@ def test_a_token_without_roles_means_admin_consent_is_missing():
 
 
 @pytest.mark.parametrize(
-    "path, permission",
-    [
-        ("/v1.0/users?$select=id&$top=999", "User.Read.All"),
-        ("/v1.0/subscribedSkus", "LicenseAssignment.Read.All"),
-        ("/v1.0/auditLogs/signIns?$top=999", "AuditLog.Read.All"),
-    ],
+    "stream, permission",
+    [("users", "User.Read.All"), ("subscribed_skus", "LicenseAssignment.Read.All"), ("sign_ins", "AuditLog.Read.All")],
 )
-def test_a_403_names_the_least_privileged_permission_of_its_resource(path, permission):
-    message = forbidden_message(path, "Insufficient privileges to complete the operation.")
+def test_a_403_names_the_least_privileged_permission_of_its_stream(stream, permission):
+    message = forbidden_message(stream_permissions(stream), "Insufficient privileges to complete the operation.")
     assert f"the app needs the application permission {permission}" in message

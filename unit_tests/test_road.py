@@ -17,7 +17,9 @@ from source_dynamics365_cc.auth.tokens import GraphAuthenticator, GraphTokenProv
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.graph.query import GraphQuery
 from source_dynamics365_cc.graph.road import MAX_RESTARTS, Paginator
-from source_dynamics365_cc.streams import Groups, SubscribedSkus, Users
+from source_dynamics365_cc.graph.stream import OptionalStreamRefusal
+from source_dynamics365_cc.limits import SIGN_IN_ACTIVITY_LIMITS, SIGN_IN_LOG_LIMITS
+from source_dynamics365_cc.streams import Groups, NonInteractiveSignIns, SignIns, SubscribedSkus, Users
 from testing.graph_fakes import GRAPH, config, graph_error, page, read_streams, register_login
 
 SALES, SERVICE = "1e1a282c-9c54-43a2-9310-98ef728faace", "749742bf-0d37-4158-a120-33567104deeb"
@@ -172,3 +174,52 @@ def test_the_package_reads_a_slice_in_one_place():
         str(path.relative_to(package)) for path in package.rglob("*.py") if "def read_records(" in path.read_text()
     )
     assert overriding == ["graph/stream.py"], "a stream reads its slices through GraphStream.read_records, on the road"
+
+
+@pytest.mark.parametrize(
+    "kind, settings, limits, permission",
+    [
+        (Users, {"include_sign_in_activity": True}, SIGN_IN_ACTIVITY_LIMITS, "User.Read.All"),
+        (Users, {"include_sign_in_activity": False}, (), "User.Read.All"),
+        (SignIns, {}, SIGN_IN_LOG_LIMITS, "AuditLog.Read.All"),
+        (NonInteractiveSignIns, {"include_non_interactive_sign_ins": True}, SIGN_IN_LOG_LIMITS, "AuditLog.Read.All"),
+        (Groups, {}, (), "GroupMember.Read.All"),
+        (SubscribedSkus, {}, (), "LicenseAssignment.Read.All"),
+    ],
+)
+def test_a_query_names_the_limits_it_counts_against_and_the_permission_that_covers_it(
+    kind, settings, limits, permission
+):
+    """What the budget paces by and what a 403 names come from the query the stream built, not from its URL."""
+    slices = (
+        {"sku_id": SALES}
+        if kind in (Users, Groups)
+        else {"start": "2026-12-01T00:00:00Z", "end": "2026-12-02T00:00:00Z"}
+    )
+    query = stream(kind, **settings).query_of(slices)
+    assert query.limits == limits
+    assert query.permission is not None and query.permission.least_privileged == permission
+
+
+def test_only_an_optional_streams_queries_end_in_a_skip_at_graphs_403():
+    forbidden = requests.Response()
+    forbidden.status_code, forbidden._content = (
+        403,
+        json.dumps(graph_error("Authorization_RequestDenied", "No")).encode(),
+    )
+    groups = stream(Groups).query_of({"sku_id": SALES})
+    users = stream(Users, include_sign_in_activity=False).query_of({"sku_id": SALES})
+    assert groups.refusal_of(forbidden, first_page=False) == OptionalStreamRefusal("No")
+    assert users.refusal_of(forbidden, first_page=True) is None
+
+
+def test_nothing_in_the_package_parses_a_request_url_to_learn_what_was_asked():
+    """Only the paginator reads a page's URL (graph/road.py: a page read twice is a cycle); the answer side reads the
+    query."""
+    package = Path(__file__).resolve().parent.parent / "source_dynamics365_cc"
+    parsing = sorted(
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if "parse_qs" in path.read_text() or ".path_url" in path.read_text() or "request.url" in path.read_text()
+    )
+    assert parsing == ["graph/road.py"], "the answer side reads the query (graph/query.py), never the request's URL"

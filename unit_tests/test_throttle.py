@@ -20,11 +20,19 @@ from source_dynamics365_cc.graph.throttle import (
     MAX_RETRY_AFTER_SECONDS,
     MIN_BACKOFF_SECONDS,
     GraphApiBudget,
+    QueryBudget,
     RetryAfterBackoff,
     SlidingWindowPacer,
     retry_after_seconds,
 )
-from source_dynamics365_cc.limits import DOCUMENTED_LIMITS, SIGN_IN_ACTIVITY_LIMIT, SIGN_IN_LOG_LIMIT, graph_budget
+from source_dynamics365_cc.limits import (
+    DOCUMENTED_LIMITS,
+    SIGN_IN_ACTIVITY_LIMIT,
+    SIGN_IN_ACTIVITY_LIMITS,
+    SIGN_IN_LOG_LIMIT,
+    SIGN_IN_LOG_LIMITS,
+    graph_budget,
+)
 from source_dynamics365_cc.signins.instants import format_instant
 from source_dynamics365_cc.streams.restarts import RESUME_NOTE
 from testing.clock import FakeClock
@@ -78,21 +86,23 @@ def test_retry_after_accepts_integer_fractional_and_missing_values():
     assert retry_after_seconds(response(429, "soon")) is None
 
 
-def sign_in_budget(clock: FakeClock, limit: int = 5, margin: float = 0.25) -> GraphApiBudget:
+def sign_in_budget(clock: FakeClock, limit: int = 5, margin: float = 0.25) -> QueryBudget:
+    """The budget of a sign-in query, in a command's budget that paces the sign-in log only."""
     pacer = SlidingWindowPacer(limit, window=10, margin=margin, clock=clock, sleep=clock.sleep)
-    return GraphApiBudget([(SIGN_IN_LOG_LIMIT, pacer)], sleep=clock.sleep)
+    return GraphApiBudget([(SIGN_IN_LOG_LIMIT, pacer)], sleep=clock.sleep).for_limits(SIGN_IN_LOG_LIMITS)
 
 
-def test_budget_paces_only_sign_in_requests_and_pauses_on_429():
+def test_budget_paces_only_the_queries_that_count_against_a_limit_and_pauses_them_on_429():
     clock = FakeClock()
-    budget = sign_in_budget(clock, limit=1, margin=0)
-    users = request("https://graph.example.test/v1.0/users")
-    sign_ins = request("https://graph.example.test/v1.0/auditLogs/signIns?$top=999")
+    pacer = SlidingWindowPacer(1, window=10, margin=0, clock=clock, sleep=clock.sleep)
+    budget = GraphApiBudget([(SIGN_IN_LOG_LIMIT, pacer)], sleep=clock.sleep)
+    users, sign_ins = budget.for_limits(()), budget.for_limits(SIGN_IN_LOG_LIMITS)
+    page = request("https://graph.example.test/v1.0/auditLogs/signIns?$top=999")
     for _ in range(3):
-        budget.acquire_call(users)
+        users.acquire_call(page)  # the URL says sign-ins; the query says no limit, and the query decides
     assert clock.now == 0
-    budget.update_from_response(sign_ins, response(429, "4.5"))
-    budget.acquire_call(sign_ins)
+    sign_ins.update_from_response(page, response(429, "4.5"))
+    sign_ins.acquire_call(page)
     assert clock.now == 4.5
 
 
@@ -105,20 +115,15 @@ def paced_budget(clock: FakeClock) -> GraphApiBudget:
 ACTIVITY_PAGE = "https://graph.example.test/v1.0/users?%24select=id%2CsignInActivity&%24top=500"
 
 
-def test_the_documented_limits_are_graphs_and_say_which_requests_count():
+def test_the_documented_limits_are_graphs_and_an_activity_page_counts_under_both():
     assert [(limit.requests, limit.seconds) for limit in DOCUMENTED_LIMITS] == [(5, 10.0), (10, 60.0)]
-    sign_ins = "https://graph.example.test/beta/auditLogs/signIns?$filter=x"
-    next_activity_page = "https://graph.example.test/v1.0/users?$select=id,signInActivity&$top=500&$skiptoken=abc"
-    plain_users = "https://graph.example.test/v1.0/users?%24select=id%2CuserPrincipalName&%24top=999"
-    assert SIGN_IN_LOG_LIMIT.counts(sign_ins) and not SIGN_IN_ACTIVITY_LIMIT.counts(sign_ins)
-    for activity in (ACTIVITY_PAGE, next_activity_page):  # counted under both readings of Microsoft's table
-        assert SIGN_IN_ACTIVITY_LIMIT.counts(activity) and SIGN_IN_LOG_LIMIT.counts(activity)
-    assert not any(limit.counts(plain_users) for limit in DOCUMENTED_LIMITS)
+    assert SIGN_IN_LOG_LIMITS == (SIGN_IN_LOG_LIMIT,)
+    assert set(SIGN_IN_ACTIVITY_LIMITS) == {SIGN_IN_LOG_LIMIT, SIGN_IN_ACTIVITY_LIMIT}  # both readings of the table
 
 
 def test_users_pages_with_sign_in_activity_go_at_ten_per_minute():
     clock = FakeClock()
-    budget = paced_budget(clock)
+    budget = paced_budget(clock).for_limits(SIGN_IN_ACTIVITY_LIMITS)
     sent = []
     for _ in range(25):
         budget.acquire_call(request(ACTIVITY_PAGE))
@@ -130,25 +135,26 @@ def test_users_pages_with_sign_in_activity_go_at_ten_per_minute():
 def test_a_request_under_two_limits_is_counted_in_both_when_it_is_sent():
     clock = FakeClock()
     budget = paced_budget(clock)
+    sign_in_query, activity_query = budget.for_limits(SIGN_IN_LOG_LIMITS), budget.for_limits(SIGN_IN_ACTIVITY_LIMITS)
     sign_ins = request("https://graph.example.test/v1.0/auditLogs/signIns?$top=999")
     for _ in range(5):
-        budget.acquire_call(sign_ins)
-    budget.acquire_call(request(ACTIVITY_PAGE))  # the sign-in log's window is full: it waits for it
+        sign_in_query.acquire_call(sign_ins)
+    activity_query.acquire_call(request(ACTIVITY_PAGE))  # the sign-in log's window is full: it waits for it
     assert clock.now == 10.25
     for _ in range(4):
-        budget.acquire_call(sign_ins)
+        sign_in_query.acquire_call(sign_ins)
     assert clock.now == 10.25
-    budget.acquire_call(sign_ins)
+    sign_in_query.acquire_call(sign_ins)
     assert clock.now == 10.25 + 10.25, "the activity page took one of the sign-in log's five slots when it was sent"
 
 
 def test_a_retry_after_on_an_activity_page_pauses_every_request_under_its_limits_only():
     clock = FakeClock()
     budget = paced_budget(clock)
-    budget.update_from_response(request(ACTIVITY_PAGE), response(429, "30"))
-    budget.acquire_call(request("https://graph.example.test/v1.0/subscribedSkus"))
+    budget.for_limits(SIGN_IN_ACTIVITY_LIMITS).update_from_response(request(ACTIVITY_PAGE), response(429, "30"))
+    budget.for_limits(()).acquire_call(request("https://graph.example.test/v1.0/subscribedSkus"))
     assert clock.now == 0
-    budget.acquire_call(request("https://graph.example.test/v1.0/auditLogs/signIns"))
+    budget.for_limits(SIGN_IN_LOG_LIMITS).acquire_call(request("https://graph.example.test/v1.0/auditLogs/signIns"))
     assert clock.now == 30
 
 

@@ -104,7 +104,8 @@ def optional_streams(roles: Iterable[str]) -> tuple[list[StreamPermissions], lis
 
 def optional_permissions(stream: str) -> Optional[StreamPermissions]:
     """The permissions of `stream` if it is optional (a sync skips it when the app may not read it), else None."""
-    return next((s for s in STREAM_PERMISSIONS if s.optional and s.stream == stream), None)
+    permissions = stream_permissions(stream)
+    return permissions if permissions is not None and permissions.optional else None
 
 
 def optional_stream_warning(stream: StreamPermissions) -> str:
@@ -154,18 +155,15 @@ def missing_permissions_message(roles: Iterable[str], left_out: Iterable[str] = 
     return f"{UNCOVERED_MESSAGE} (it has {', '.join(granted)}): {needs}."
 
 
-def permission_for(path: str) -> Optional[StreamPermissions]:
-    """The stream whose Graph resource a request path (such as /v1.0/auditLogs/signIns?...) reads, if any."""
-    for stream in STREAM_PERMISSIONS:
-        if f"/{stream.resource.lower()}" in path.lower():
-            return stream
-    return None
+def stream_permissions(stream: str) -> Optional[StreamPermissions]:
+    """The permissions that let `stream` read (None for a name this table does not know)."""
+    return next((s for s in STREAM_PERMISSIONS if s.stream == stream), None)
 
 
-def forbidden_message(path: str, message: str) -> str:
-    """Name the least-privileged application permission for the resource a 403 came from."""
-    stream = permission_for(path)
-    needs = f"the application permission {stream.requirement()}" if stream else "its application permissions"
+def forbidden_message(permission: Optional[StreamPermissions], message: str) -> str:
+    """Name the least-privileged application permission of the query Graph answered 403 (`permission`: the
+    permissions that cover it, as the query says; None: Graph's own words only)."""
+    needs = f"the application permission {permission.requirement()}" if permission else "its application permissions"
     return (
         f"Microsoft Graph denied access ({message or 'Authorization_RequestDenied'}): the app needs {needs} "
         f"with admin consent. {PERMISSIONS_HINT}"

@@ -1,23 +1,23 @@
 """What each Graph answer means: `GraphErrorHandler` maps every response to an `ErrorResolution` (retry, refresh
 the token, fail as config error, ...), and the CDK's `HttpClient` acts on it.
 
-A query that handles some answers itself (users without signInActivity, a refused sign-in filter) names them
-(graph/query.py): the handler lets them through, unjudged, for the road to return (graph/road.py). A `refusal` hook
-(an optional stream's 403, check's probes) is asked next, and what it returns is raised. So the classification here
-knows no stream's path. Messages never carry secrets.
+A query that handles some answers itself (users without signInActivity, a refused sign-in filter, an optional
+stream's 403) names them (graph/query.py): the handler lets them through, unjudged, for the road to return
+(graph/road.py). What the handler needs to know of the question (the permission a 403 names) it reads from the query,
+so the classification here knows no stream's path. Messages never carry secrets.
 """
 
 import email.utils
 import logging
 from datetime import datetime, timezone
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
-from ..auth.permissions import forbidden_message
+from ..auth.permissions import StreamPermissions, forbidden_message
 from ..errors import TokenError
 from .pages import graph_page
 from .query import ExpectedRefusal
@@ -75,21 +75,18 @@ RATE_LIMITED = ErrorResolution(
     ResponseAction.RATE_LIMITED, FailureType.transient_error, "Microsoft Graph is throttling; waiting."
 )
 SUCCESS = ErrorResolution(ResponseAction.SUCCESS)
-# A stream's hook: the exception for an answer the stream handles itself, or None to let the handler decide.
-Refusal = Callable[[requests.Response], Optional[Exception]]
 
 
-def no_refusal(response: requests.Response) -> Optional[Exception]:
+def no_refusal(response: requests.Response) -> Optional[object]:
+    """A query that expects no refusal: every answer is judged here."""
     return None
 
 
 class GraphErrorHandler(ErrorHandler):
-    """Decides what each Graph answer means; the CDK's HttpClient then retries, refreshes or fails. An answer the
-    `refusal` hook claims is raised as the hook's exception instead, for the caller to catch (an
-    exception raised here leaves the HttpClient as it is: pinned by unit_tests/test_cdk_contract.py). An answer the
-    query `expected` as a refusal (graph/query.py) is passed back unjudged, for the road to return as the read's
-    outcome (graph/road.py). `resume_note` ends a failure's message with what the next sync does, in the streams'
-    words."""
+    """Decides what each Graph answer to one query means; the CDK's HttpClient then retries, refreshes or fails. An
+    answer the query `expected` as a refusal (graph/query.py) is passed back unjudged, for the road to return as the
+    read's outcome (graph/road.py). A 403 names the query's `permission`. `resume_note` ends a failure's message with
+    what the next sync does, in the streams' words."""
 
     def __init__(
         self,
@@ -97,12 +94,12 @@ class GraphErrorHandler(ErrorHandler):
         resume_note: str,
         max_retries: int = 8,
         max_time_seconds: int = 900,
-        refusal: Refusal = no_refusal,
         expected: ExpectedRefusal = no_refusal,
+        permission: Optional[StreamPermissions] = None,
     ) -> None:
         self._logger = logger
-        self._refusal = refusal
         self._expected = expected
+        self._permission = permission
         self._resume_note = resume_note
         self._max_retries = max_retries
         self._max_time = max_time_seconds
@@ -121,9 +118,6 @@ class GraphErrorHandler(ErrorHandler):
         if isinstance(response_or_exception, requests.Response):
             if self._expected(response_or_exception) is not None:
                 return SUCCESS
-            refused = self._refusal(response_or_exception)
-            if refused is not None:
-                raise refused
             return self._interpret_status(response_or_exception)
         if isinstance(response_or_exception, requests.exceptions.ContentDecodingError):
             return ErrorResolution(
@@ -157,7 +151,7 @@ class GraphErrorHandler(ErrorHandler):
                 "The access token was rejected; fetching a new one.",
             )
         if status == 403:
-            return self._interpret_forbidden(response, code, message)
+            return self._interpret_forbidden(code, message)
         if code == EXPIRED_PAGE_CODE:
             return ErrorResolution(
                 ResponseAction.RESET_PAGINATION,
@@ -175,15 +169,14 @@ class GraphErrorHandler(ErrorHandler):
             return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, malformed_page(self._resume_note))
         return SUCCESS
 
-    def _interpret_forbidden(self, response: requests.Response, code: str, message: str) -> ErrorResolution:
-        path = response.request.path_url if response.request is not None else ""
+    def _interpret_forbidden(self, code: str, message: str) -> ErrorResolution:
         if code == PREMIUM_CODE:
             return _fail(
                 "Sign-in logs need Microsoft Entra ID P1 or P2 in this tenant (Graph: 'tenant doesn't have premium license'). "
                 "Add a P1/P2 license (Microsoft 365 admin center > Billing > Licenses), or turn off the setting 'Read the "
                 "sign-in log (needs Entra ID P1/P2)' (include_sign_in_log) in the source's settings."
             )
-        return _fail(forbidden_message(path, message))
+        return _fail(forbidden_message(self._permission, message))
 
 
 def graph_clock(response: requests.Response) -> Optional[datetime]:

@@ -1,7 +1,8 @@
 """`GraphQuery`: one question to Microsoft Graph, as a value the stream derives from its slice and hands to the road
 (road.py): what to ask (the collection under its API version, the first page's parameters, the headers of every
-page), which of Graph's refusals the asker handles itself, and how its read resumes when Graph expires its page
-token.
+page), the documented limits its requests count against (the budget paces by them), the permission that covers it
+(a 403 names it), which of Graph's refusals the asker handles itself, and how its read resumes when Graph expires its
+page token. The answer side reads all of it here, never from the request's URL.
 
 The streams build their queries; nothing here knows a stream. A refusal is worded by the stream that expects it:
 what it returns is the outcome the road hands back instead of failing the read.
@@ -12,6 +13,9 @@ from typing import Any, Callable, Mapping, Optional, Protocol
 
 import requests
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from ..auth.permissions import StreamPermissions
+from .throttle import GraphLimit
 
 # A refusal the asker expects: what it makes of Graph's answer (any value but None), or None for an answer it does not
 # claim, which the error handler then classifies as usual (graph/answers.py).
@@ -35,15 +39,19 @@ class ResumePolicy(Protocol):
 @dataclass(frozen=True)
 class GraphQuery:
     """One query: its first page is `collection` under `api_version` with `params`; every later page is the
-    nextLink exactly as given. `headers` go on every page; `refusals` are the answers the asker handles itself, to
-    any page, `first_refusals` those it handles to the first page only (Graph judges a filter there: a 400 to a
-    nextLink is another failure); `resume` is how the read goes on after an expired page token (None: the read
-    fails, as for a collection no one reads twice)."""
+    nextLink exactly as given. `headers` go on every page; `limits` are the documented throttling limits every
+    request of it counts against (limits.py); `permission` the application permissions that cover it, which a 403
+    names (None: Graph's own words only); `refusals` are the answers the asker handles itself, to any page,
+    `first_refusals` those it handles to the first page only (Graph judges a filter there: a 400 to a nextLink is
+    another failure); `resume` is how the read goes on after an expired page token (None: the read fails, as for a
+    collection no one reads twice)."""
 
     collection: str
     params: Mapping[str, Any] = field(default_factory=dict)
     api_version: str = "v1.0"
     headers: Mapping[str, str] = field(default_factory=dict)
+    limits: tuple[GraphLimit, ...] = ()
+    permission: Optional[StreamPermissions] = None
     refusals: tuple[ExpectedRefusal, ...] = ()
     first_refusals: tuple[ExpectedRefusal, ...] = ()
     resume: Optional[ResumePolicy] = field(default=None, compare=False)

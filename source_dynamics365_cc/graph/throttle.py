@@ -1,11 +1,12 @@
 """The throttle policy: pace every request Graph counts against a documented limit, obey Retry-After.
 
-A `GraphLimit` is one limit Microsoft documents per app and tenant and the requests counted against it; the
-table of them, `limits.DOCUMENTED_LIMITS`, lives above the packages, since only the streams know their paths.
-One `SlidingWindowPacer` per limit keeps every worker under it together; `GraphApiBudget` plugs the
-pacers into the CDK's request path (every request of a command), counts a request in every limit
-it falls under at once, and when Graph still answers 429 (another tool using the same app, say) its
-Retry-After pauses every request under those limits, not only the one that was told.
+A `GraphLimit` is one limit Microsoft documents per app and tenant; the table of them is `limits.DOCUMENTED_LIMITS`,
+and each query names the limits it counts against (`GraphQuery.limits`): nothing here reads a URL. One
+`SlidingWindowPacer` per limit keeps every worker under it together; `GraphApiBudget` holds them for a command, and
+its `for_limits` plugs the pacers of one query's limits into the CDK's request path (every request of that query,
+retries included): a request is counted in every limit of its query at once, and when Graph still answers 429
+(another tool using the same app, say) its Retry-After pauses every request under those limits, not only the one
+that was told.
 `RetryAfterBackoff` tells the CDK how long to wait.
 """
 
@@ -16,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timezone
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -133,35 +134,50 @@ class SlidingWindowPacer:
 
 @dataclass(frozen=True)
 class GraphLimit:
-    """A throttling limit Microsoft documents per app and tenant, and which requests Graph counts against it."""
+    """A throttling limit Microsoft documents per app and tenant: so many requests in so many seconds. Which requests
+    count against it is the queries' to say (`GraphQuery.limits`)."""
 
     name: str
     requests: int
     seconds: float
-    counts: Callable[[str], bool]  # on the request's URL
 
 
 PacedLimit = tuple[GraphLimit, SlidingWindowPacer]
 
 
-class GraphApiBudget(AbstractAPIBudget):
-    """Paces each request through the pacer of every limit it counts against, and feeds them Graph's Retry-After.
-
-    A request under several limits waits until all have room and is counted in all of them at once, under one
-    lock, so no pacer counts it earlier than it is sent."""
+class GraphApiBudget:
+    """A command's pacers, one per documented limit, shared by every stream and worker of the command. A query's
+    requests go through `for_limits(query.limits)`; a limit this budget does not pace is not waited for."""
 
     def __init__(self, limits: Sequence[PacedLimit], sleep: Callable[[float], None] = time.sleep) -> None:
-        self._limits = tuple(limits)
+        self._pacers = dict(limits)
         self._sleep = sleep
         self._lock = threading.Lock()
 
+    def for_limits(self, limits: Iterable[GraphLimit]) -> "QueryBudget":
+        """The budget of a query counting against `limits`, for the CDK's request path."""
+        return QueryBudget([self._pacers[limit] for limit in limits if limit in self._pacers], self._lock, self._sleep)
+
+
+class QueryBudget(AbstractAPIBudget):
+    """Paces each request of a query through the pacers of the query's limits, and feeds them Graph's Retry-After.
+
+    A request under several limits waits until all have room and is counted in all of them at once, under the
+    command's one lock, so no pacer counts it earlier than it is sent."""
+
+    def __init__(
+        self, pacers: Sequence[SlidingWindowPacer], lock: threading.Lock, sleep: Callable[[float], None]
+    ) -> None:
+        self._pacers = tuple(pacers)
+        self._lock = lock
+        self._sleep = sleep
+
     def acquire_call(self, request: Any, block: bool = True, timeout: Optional[float] = None) -> None:
-        pacers = self._pacers_for(request)
-        while pacers:
+        while self._pacers:
             with self._lock:
-                wait = max(pacer.wait_time() for pacer in pacers)
+                wait = max(pacer.wait_time() for pacer in self._pacers)
                 if wait <= 0:
-                    for pacer in pacers:
+                    for pacer in self._pacers:
                         pacer.count()
                     return
             self._sleep(wait)
@@ -174,12 +190,8 @@ class GraphApiBudget(AbstractAPIBudget):
             return
         seconds = retry_after_seconds(response)
         if seconds and seconds <= MAX_RETRY_AFTER_SECONDS:  # a longer wait ends the sync instead
-            for pacer in self._pacers_for(request):
+            for pacer in self._pacers:
                 pacer.pause(seconds)
-
-    def _pacers_for(self, request: Any) -> list[SlidingWindowPacer]:
-        url = getattr(request, "url", "") or ""
-        return [pacer for limit, pacer in self._limits if limit.counts(url)]
 
 
 class RetryAfterBackoff(BackoffStrategy):

@@ -8,7 +8,7 @@ needs, a quieter one fewer (larger) ones; both only move the window size, never 
 estimate the platform shows is refined as windows finish (graph/progress.py), from each window's own
 expected count (`records_in`): a log that starts inside the range is then told by its empty windows.
 
-The probe is the stream's own `first_page`, so the shared sign-in pacer, Retry-After backoff and the
+The probe is the stream's own query sent by `GraphStream.probe`, so the shared sign-in pacer, Retry-After backoff and the
 Graph error handler apply to it exactly as to a window's first page.
 """
 

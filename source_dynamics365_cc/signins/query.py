@@ -21,7 +21,6 @@ from .instants import format_ticks, parse_ticks, ticks_of
 
 APPLICATION_FIELDS = ("appId", "resourceId")
 CURSOR_FIELD = "createdDateTime"
-SIGN_IN_PATH = "/auditLogs/signIns"  # v1.0 and beta alike
 # Why `SignInQuery.rejects` drops a record, naming the clause of the `$filter` Graph ignored (quoted as they stand in
 # the docs' troubleshooting; a test holds the two together).
 OUTSIDE_WINDOW = DropReason(
@@ -133,8 +132,3 @@ class SignInQuery:
         if self.matches and not any(match.holds_for(record) for match in self.matches):
             return OTHER_APPLICATION
         return None
-
-
-def is_sign_in_request(url: str) -> bool:
-    """Whether a request's URL reads sign-ins: Graph counts those, v1.0 and beta alike, against one limit."""
-    return SIGN_IN_PATH in url

@@ -2,13 +2,11 @@
 check's probe) handle themselves instead of failing."""
 
 from typing import Optional
-from urllib.parse import parse_qs, urlsplit
 
 import requests
 
 from ..errors import FilterRefused
 from ..graph.answers import graph_clock, graph_error
-from .query import SIGN_IN_PATH
 
 # A 400 to the first request of a sign-in query that names its filter: the stream decides whether Graph refused
 # a window start past retention, an `or` (not confirmed on signIns), or something it must report.
@@ -25,16 +23,10 @@ def filter_refusal(response: requests.Response) -> Optional[FilterRefused]:
 
 
 def refuses_filter(response: requests.Response) -> bool:
-    """A 400 to the FIRST request of a sign-in query whose error names the filter or an unsupported query.
-
-    Graph judges a filter on a query's first request; a 400 on a nextLink (an invalid or expired page token, say)
-    is another failure and is never read as a refused filter.
-    """
-    if response.status_code != 400 or response.request is None:
-        return False
-    parts = urlsplit(response.request.url or "")
-    params = parse_qs(parts.query)
-    if SIGN_IN_PATH not in parts.path or "$filter" not in params or "$skiptoken" in params:
+    """A 400 whose error names the filter or an unsupported query. Only a sign-in query's first page is asked
+    (`GraphQuery.first_refusals`): Graph judges a filter on a query's first request, and a 400 to a nextLink (an
+    invalid or expired page token, say) is another failure, never read as a refused filter."""
+    if response.status_code != 400:
         return False
     code, message = graph_error(response)
     text = message.lower()

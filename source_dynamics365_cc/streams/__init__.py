@@ -5,7 +5,10 @@
 Next to them: `licenses` (the queries for the holders of Dynamics 365 seats) and `restarts` (a directory read again
 from its first page when its page token expires).
 
-It may import: `clock`, `config`, `errors`, `graph`, `licensing`, `signins`.
+A stream's queries name the permissions that cover them (from `auth`) and the throttling limits they count against
+(from `limits`).
+
+It may import: `auth`, `clock`, `config`, `errors`, `graph`, `licensing`, `limits`, `signins`.
 """
 
 from .groups import Groups

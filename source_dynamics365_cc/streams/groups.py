@@ -73,17 +73,15 @@ class Groups(LicenseQueryStream):
     def query_of(self, stream_slice: Mapping[str, Any]) -> GraphQuery:
         """The groups assigning the slice's SKU, as an advanced query (its header on every page: a nextLink carries
         only the query string), read again from its first page when its page token expires."""
-        return GraphQuery(
-            self.collection,
+        return self.query(
             group_query_params(str(stream_slice["sku_id"])),
-            self.api_version,
-            ADVANCED_QUERY,
+            headers=ADVANCED_QUERY,
             resume=FromFirstPage(self._emitted, self.name, self._log),
         )
 
     def any_group_query(self) -> GraphQuery:
         """Any group, as an advanced query: what `check` asks of a tenant with no Dynamics 365 SKU to slice on."""
-        return GraphQuery(self.collection, {"$select": "id,displayName"}, self.api_version, ADVANCED_QUERY)
+        return self.query({"$select": "id,displayName"}, headers=ADVANCED_QUERY)
 
     def slice_records(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         """The groups the slice's query asked for that this sync has not emitted yet; one without `assignedLicenses`

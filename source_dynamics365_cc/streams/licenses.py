@@ -14,7 +14,7 @@ from ..graph.pages import graph_page
 from ..graph.stream import GraphStream
 from ..licensing import SkuClass, classify
 from .restarts import RESUME_NOTE
-from .subscribed_skus import ClassifiedSkus, SubscribedSkus
+from .subscribed_skus import ClassifiedSkus, sku_list_query
 
 
 def license_filter(sku_id: str) -> str:
@@ -46,7 +46,7 @@ class LicensedSkus:
 
     def of(self, stream: GraphStream) -> list[str]:
         if self._skus is None:
-            response = stream.first_page({}, collection=SubscribedSkus.collection)
+            response, _ = stream.probe(sku_list_query())
             found = dynamics_seats(self._classified.of(graph_page(response).get("value") or []))
             self._skus = list(dict.fromkeys([*found, *self._configured]))
         return self._skus

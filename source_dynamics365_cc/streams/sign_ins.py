@@ -32,6 +32,7 @@ from ..errors import FilterRefused
 from ..graph.query import GraphQuery
 from ..graph.road import filtered
 from ..graph.stream import GraphStream
+from ..limits import SIGN_IN_LOG_LIMITS
 from ..signins.instants import format_ticks, parse_instant, parse_ticks
 from ..signins.query import CURSOR_FIELD, SignInQuery, Window, application_matches
 from ..signins.refusal import filter_refusal
@@ -119,6 +120,7 @@ class SignIns(GraphStream):
     collection = "auditLogs/signIns"
     resume_note = RESUME_NOTE
     cursor_field = CURSOR_FIELD
+    limits = SIGN_IN_LOG_LIMITS
     state_checkpoint_interval = None
     event_type: Optional[str] = None  # v1.0 has interactive sign-ins only, and no signInEventTypes to filter on
 
@@ -157,9 +159,7 @@ class SignIns(GraphStream):
     def graph_query(self, query: SignInQuery, progress: Optional[NewestFirstProgress] = None) -> GraphQuery:
         """A sign-in query as Graph is asked it: Graph may refuse its filter on the first page (an `or`, a start past
         retention), and it resumes behind the oldest tick after an expired page token (`progress`)."""
-        return GraphQuery(
-            self.collection, sign_in_params(query), self.api_version, first_refusals=(filter_refusal,), resume=progress
-        )
+        return self.query(sign_in_params(query), first_refusals=(filter_refusal,), resume=progress)
 
     def slice_records(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         """The window in one `or` query while Graph takes it, in one query per term once Graph has refused `or`."""
@@ -242,6 +242,7 @@ class NonInteractiveSignIns(SignIns):
     lookback, application filter and guards as `sign_ins`, its own state, and the same request budget."""
 
     name = "non_interactive_sign_ins"
+    covered_as = SignIns.name
     api_version = "beta"
     event_type = "nonInteractiveUser"
 

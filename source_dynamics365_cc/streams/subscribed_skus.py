@@ -8,6 +8,8 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import requests
 
+from ..auth.permissions import stream_permissions
+from ..graph.query import GraphQuery
 from ..graph.stream import GraphStream
 from ..licensing import SkuClass, classify
 from .restarts import RESUME_NOTE
@@ -80,3 +82,9 @@ class SubscribedSkus(GraphStream):
         records = list(super().parse_response(response, **kwargs))
         for record, sku in zip(records, self._classified.of(records), strict=True):
             yield {**record, "productDisplayName": sku.product_name, "isDynamics365": sku.is_dynamics365}
+
+
+def sku_list_query() -> GraphQuery:
+    """The tenant's SKUs as `subscribed_skus` asks for them (one page: a tenant has a few hundred at most), for the
+    license queries of other streams: covered by this stream's permission, which a 403 names."""
+    return GraphQuery(SubscribedSkus.collection, permission=stream_permissions(SubscribedSkus.name))

@@ -10,7 +10,6 @@ import time
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Callable, Generator, Iterable, Iterator, Mapping, MutableMapping, Optional
-from urllib.parse import unquote
 
 import requests
 from airbyte_cdk.sources.streams.core import StreamData
@@ -19,6 +18,7 @@ from ..config import ALL_USERS
 from ..graph.answers import graph_error
 from ..graph.progress import counted_estimate
 from ..graph.query import GraphQuery
+from ..limits import SIGN_IN_ACTIVITY_LIMITS
 from .licenses import LicenseQuery, LicenseQueryStream, license_filter
 from .restarts import EmittedIds, FromFirstPage
 
@@ -65,12 +65,6 @@ class RosterQuery:
         if self.licenses.sku_id is not None:
             params["$filter"] = license_filter(self.licenses.sku_id)
         return params
-
-
-def selects_sign_in_activity(url: str) -> bool:
-    """A users page that asks for signInActivity: its first page or a nextLink, which carries the `$select`.
-    Graph counts those against its signInActivity limit (limits.py)."""
-    return f"/{Users.collection}" in url and "signinactivity" in unquote(url).lower()
 
 
 @dataclass(frozen=True)
@@ -137,10 +131,9 @@ class Users(LicenseQueryStream):
         and the license filter with it on the first; read again from its first page when its page token expires,
         skipping the users this sync emitted."""
         licensed = query.licenses.sku_id is not None
-        return GraphQuery(
-            self.collection,
+        return self.query(
             query.params(),
-            self.api_version,
+            limits=SIGN_IN_ACTIVITY_LIMITS if query.activity else (),
             refusals=(activity_refusal,) if query.activity else (),
             first_refusals=(combined_filter_refusal,) if query.activity and licensed else (),
             resume=FromFirstPage(self._emitted, self.name, self._log),
