@@ -15,7 +15,6 @@ still silent or trickling when it passes is named in a sentence (auth/deadline.p
 """
 
 import logging
-from datetime import timedelta
 from typing import Any, Optional, TypeVar, Union
 from urllib.parse import urlsplit
 
@@ -44,14 +43,12 @@ from .graph.query import ExpectedRefusal, GraphQuery
 from .graph.stream import GraphStream, OptionalStreamRefusal
 from .graph.throttle import RetryAfterBackoff, WaitLimit
 from .runtime import MACHINE, Runtime
-from .signins.query import SignInQuery, Window, application_matches
 from .signins.refusal import FILTER_REFUSED
 from .streams import Groups, SubscribedSkus, Users
 from .streams.licenses import dynamics_skus
 from .streams.restarts import RESUME_NOTE
 from .streams.sign_ins import SIGN_IN_LOG_LEFT_OUT, sign_in_kinds
 
-HOUR = timedelta(hours=1)
 StreamKind = TypeVar("StreamKind", bound=GraphStream)
 
 
@@ -245,17 +242,15 @@ def probe_groups(groups: Groups, sku_ids: list[str]) -> Optional[str]:
 
 
 def probe_sign_ins(config: ConnectorConfig, streams: CheckStreams, runtime: Runtime) -> None:
-    """The last hour of each sign-in stream the config offers, with the sync's own query; where Graph refuses its
-    `or`, with one term, as a sync would then read it. Beta's non-interactive sign-ins only when opted in."""
+    """The last hour of each sign-in stream the config offers, with the sync's own query (`SignIns.recent_query`);
+    where Graph refuses its `or`, with one term, as a sync would then read it. Beta's non-interactive sign-ins only
+    when opted in."""
     now = runtime.now()
-    window = Window.half_open(now - HOUR, now)
-    matches = tuple(application_matches(config.sign_in_app_ids))
     for kind in sign_in_kinds(config):
         stream = streams.build(kind)
-        for terms in (matches, matches[:1]):
-            query = SignInQuery(window, terms, kind.event_type)
-            _, refusal = send_probe(stream, stream.graph_query(query).narrowed())
+        for first_term_only in (False, True):
+            _, refusal = send_probe(stream, stream.recent_query(now, first_term_only))
             if not isinstance(refusal, FilterRefused):
                 break
-            if not query.combines_applications():
+            if first_term_only or not stream.combines_applications():
                 raise ConfigError(refusal.explained().message or FILTER_REFUSED)

@@ -19,6 +19,7 @@ reaches past Entra's retention (by Graph's clock) moves the window's start insid
 import logging
 import threading
 from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Generator, Iterable, Iterator, Mapping, MutableMapping, Optional, Sequence
 
@@ -40,6 +41,8 @@ from ..signins.retention import reaches_past_retention, start_inside_retention
 from .restarts import RESUME_NOTE
 
 PAGE_SIZE = 999
+# The span of sign-ins `check` asks for (`SignIns.recent_query`).
+RECENT = timedelta(hours=1)
 
 
 def sign_in_params(query: SignInQuery) -> MutableMapping[str, Any]:
@@ -160,6 +163,17 @@ class SignIns(GraphStream):
         """A sign-in query as Graph is asked it: Graph may refuse its filter on the first page (an `or`, a start past
         retention), and it resumes behind the oldest tick after an expired page token (`progress`)."""
         return self.query(sign_in_params(query), first_refusals=(filter_refusal,), resume=progress)
+
+    def recent_query(self, now: datetime, first_term_only: bool = False) -> GraphQuery:
+        """The last hour of sign-ins as a sync asks for a window, narrowed to one record: what `check` sends. With
+        `first_term_only`, the first application's term alone, as a sync reads once Graph has refused `or`."""
+        matches = self._applications.matches[:1] if first_term_only else self._applications.matches
+        query = SignInQuery(Window.half_open(now - RECENT, now), matches, self.event_type)
+        return self.graph_query(query).narrowed()
+
+    def combines_applications(self) -> bool:
+        """Whether a window's query names several applications in one `or` (which Graph might refuse)."""
+        return len(self._applications.matches) > 1
 
     def slice_records(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
         """The window in one `or` query while Graph takes it, in one query per term once Graph has refused `or`."""
