@@ -37,6 +37,7 @@ def cached_ids(cache, stream: str) -> list[str]:
     return [record["id"] for record in cache[stream]]
 
 
+@pytest.mark.slow
 def test_pyairbyte_reads_every_stream_into_duckdb_then_sign_ins_incrementally(emulator, tmp_path):
     # Imported here, after the two settings above, not when the module is collected: the import costs about 5 s of
     # CPU, which every test worker would pay to collect this one test.

@@ -29,6 +29,9 @@ from unit_tests.license_records import (
     write,
 )
 
+# Each answer costs DuckDB most of a second: the module starts first under -n (conftest.py).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def records(tmp_path: Path) -> Path:
