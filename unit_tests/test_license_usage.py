@@ -29,7 +29,7 @@ from unit_tests.license_records import (
     write,
 )
 
-# Each answer costs DuckDB most of a second: the module starts first under -n (conftest.py).
+# The longest unit module (DuckDB answers, matplotlib charts): it starts first under -n (conftest.py).
 pytestmark = pytest.mark.slow
 
 
@@ -41,7 +41,7 @@ def records(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def standard(tmp_path_factory) -> LicenseUsage:
     """The answer on the `records` set, computed once per module: the tests that only read it share it (each answer
-    costs DuckDB about a second of CPU binding the stacked views)."""
+    costs DuckDB a quarter of a second of CPU planning the stacked views)."""
     return run(standard_records(tmp_path_factory.mktemp("standard")))
 
 

@@ -40,7 +40,7 @@ from unit_tests.license_records import (
     write,
 )
 
-# Each answer costs DuckDB most of a second: the module starts first under -n (conftest.py).
+# The longest unit module (DuckDB answers, matplotlib charts): it starts first under -n (conftest.py).
 pytestmark = pytest.mark.slow
 
 
