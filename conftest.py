@@ -21,12 +21,16 @@ def pytest_xdist_auto_num_workers(config) -> int:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that wait on the real clock (named `..._on_the_real_clock`: pacing at Graph's real rate) start first,
-    with the rest of their modules, so that with workers (`-n`) their waits overlap the CPU-bound tests instead of
-    ending the run. With `--dist loadfile` (make test) each of those modules goes to the next free worker; with
-    xdist's default `load`, consecutive tests go to one worker in chunks, which queued them all on one."""
-    waiting = {getattr(item, "module", None) for item in items if _name(item).endswith("_on_the_real_clock")}
-    items.sort(key=lambda item: getattr(item, "module", None) not in waiting)
+    """Tests that wait on the real clock (named `..._on_the_real_clock`: pacing at Graph's real rate) or take long
+    (marked `slow`) start first, with the rest of their modules, so that with workers (`-n`) they overlap the short
+    tests instead of ending the run. With `--dist loadfile` (make test) each of those modules goes to the next free
+    worker; with xdist's default `load`, consecutive tests go to one worker in chunks, which queued them all on one."""
+    long = {getattr(item, "module", None) for item in items if _is_long(item)}
+    items.sort(key=lambda item: getattr(item, "module", None) not in long)
+
+
+def _is_long(item: pytest.Item) -> bool:
+    return _name(item).endswith("_on_the_real_clock") or item.get_closest_marker("slow") is not None
 
 
 def _name(item: pytest.Item) -> str:

@@ -23,6 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CONNECTOR = "source-dynamics365-cc"
 DISTRIBUTION = "airbyte-source-dynamics365-cc"
 
+pytestmark = pytest.mark.slow  # a venv built and installed from this checkout: the module starts first under -n
+
 
 def metadata_version() -> str:
     """metadata.yaml's dockerImageTag: the one place the version is kept."""

@@ -1,5 +1,5 @@
-"""What the connector takes from the machine it runs on: the time, a way to wait, the request pacers, and how long
-a wait on a host may last.
+"""What the connector takes from the machine it runs on: the time, a way to wait, a clock to time waits and progress
+by, the request pacers, and how long a wait on a host may last.
 
 The source receives one `Runtime` and hands its parts to what needs them, so tests and the benchmark
 pass their own (a pacer opened wide, a sleep that returns at once) instead of patching modules.
@@ -20,10 +20,12 @@ from .limits import graph_budget
 @dataclass(frozen=True)
 class Runtime:
     """`pacer` builds the pacer of one documented limit (limits.DOCUMENTED_LIMITS) from its requests and seconds;
+    `monotonic` times a read's progress (graph/progress.py), on the clock `sleep` moves on;
     `deadline_seconds` is `check`'s whole budget and a token request's (auth/deadline.py)."""
 
     now: Callable[[], datetime] = utc_now
     sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
     pacer: Callable[[int, float], SlidingWindowPacer] = SlidingWindowPacer
     deadline_seconds: float = DEADLINE_SECONDS
 

@@ -179,6 +179,7 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
             sync_end=self._sync_end,
             logger=logger,
             in_full=read_in_full(self._catalog, stream.name),
+            monotonic=self._runtime.monotonic,
         )
         return self.convert_to_concurrent_stream(logger, stream, state_manager, cursor)
 

@@ -30,11 +30,15 @@ class SkippedSeconds:
     sees a Retry-After end when the connector's skipped wait does, and its request log dates each request in that
     time. Time moves on by every skipped wait, also by waits that overlap in several threads: it never runs
     slower than the connector believes, so a wait the connector owes is never cut short.
+
+    `paced`: the connector's pacers wait at Graph's documented rates (skipped onto this clock) instead of never, for
+    tests of pacing that need not wait in real time (testing/runtime.py `paced_runtime`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, paced: bool = False) -> None:
         # Made by the fork server's context: the value (and its lock) can then be handed to a child it forks.
         self._total = multiprocessing.get_context("forkserver").Value("d", 0.0)
+        self.paced = paced
 
     def __call__(self) -> float:
         """Seconds skipped so far."""

@@ -4,8 +4,10 @@ the connector's settings for it (the emulator speaks Entra and Graph, not the co
 Time: an emulator from `running_emulator` runs on a clock the test owns (testing/clock.py `SkippedSeconds`), and a
 connector testing/connector_process.py forks for it runs on that clock too: its pacers never wait and every wait it
 owes (a Retry-After, a retry's backoff) is skipped and moves the emulator's time on, so its throttle and request log
-see the wait as done. Tests about pacing itself ask for `running_emulator(real_clock=True)`, say so in their names,
-and wait in real time, as does every connector run in a fresh interpreter.
+see the wait as done. Tests of the pacing arithmetic ask for `running_emulator(paced=True)`: the connector's pacers
+then wait at Graph's rates, on that clock, and the emulator's throttle judges them in that time. The few tests that
+prove pacing on the machine's clock ask for `running_emulator(real_clock=True)`, say so in their names, and wait in
+real time, as does every connector run in a fresh interpreter.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from .clock import SkippedSeconds
 
 
 @contextlib.contextmanager
-def running_emulator(*, real_clock: bool = False, **tenant_kwargs: Any) -> Iterator[Emulator]:
+def running_emulator(*, real_clock: bool = False, paced: bool = False, **tenant_kwargs: Any) -> Iterator[Emulator]:
     """An emulated tenant (TenantSpec(**tenant_kwargs)) served on a free port for the block's duration, on a clock
-    the test owns, or on the machine's with `real_clock` (for tests about pacing)."""
-    clock = EmulatorClock() if real_clock else EmulatorClock(SkippedSeconds())
+    the test owns (with the connector's pacers waiting on it when `paced`), or on the machine's with `real_clock`
+    (for tests about pacing in real time)."""
+    clock = EmulatorClock() if real_clock else EmulatorClock(SkippedSeconds(paced))
     with Emulator(TenantSpec(**tenant_kwargs), port=0, clock=clock) as emulator:
         yield emulator
 

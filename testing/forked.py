@@ -10,7 +10,8 @@ nothing but import, so no lock or connection of the test process reaches the con
 `if __name__ == "__main__":` guard: each child imports the script's main module first.
 
 A run may be given a clock the test owns (testing/clock.py `SkippedSeconds`): the child then runs the connector
-as `main.py` does but on a runtime whose pacers never wait (testing/runtime.py `unpaced_runtime`), and skips every
+as `main.py` does but on a runtime whose pacers never wait (testing/runtime.py `unpaced_runtime`; or, for a clock
+made `paced`, pace at Graph's rates on that clock, `paced_runtime`), and skips every
 wait (its own, the CDK's retry waits and msal's), adding it to that clock, which the emulator reads too. Nothing of this
 reaches the connector's code or a `main.py` process: the child passes the runtime to `run()`, as the bench does.
 
@@ -82,7 +83,8 @@ def _main(
     if skipped is None:
         run()
         return
-    from .runtime import skip_library_waits, unpaced_runtime
+    from .runtime import paced_runtime, skip_library_waits, unpaced_runtime
 
     skip_library_waits(skipped)
-    run(runtime=unpaced_runtime(skipped.sleep, skipped.monotonic))
+    runtime = paced_runtime if skipped.paced else unpaced_runtime
+    run(runtime=runtime(skipped.sleep, skipped.monotonic))

@@ -1,8 +1,9 @@
 """Run the connector the way Airbyte does (`python main.py ...` in a process of its own) against a Graph emulator.
 
 Tests and `tools/demo.py` import from here; the work is split by job, and every name stays importable from here:
-- testing/emulated_tenant.py: an emulated tenant on a clock the test owns (`running_emulator`; `real_clock=True` for
-  tests about pacing, which say so in their names) and the connector config for it (`connector_config`);
+- testing/emulated_tenant.py: an emulated tenant on a clock the test owns (`running_emulator`; `paced=True` for the
+  connector to pace at Graph's rates on it, `real_clock=True` for the few tests that pace in real time, which say so
+  in their names) and the connector config for it (`connector_config`);
 - testing/connector_process.py: the input files a platform writes, one connector command run in a process of its
   own (`run_connector`, forked on the emulator's clock by default), its Airbyte messages read back (`Result`);
 - testing/truth.py: the emulated tenant's own sign-ins, the truth a sync is compared with (`truth_sign_in_ids`), and

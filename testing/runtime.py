@@ -1,5 +1,6 @@
-"""Connector runtimes whose request pacers never wait: for fakes that do not throttle, the CPU-bound bench, and a
-connector process on a clock the test owns (testing/clock.py `SkippedSeconds`, set up by testing/forked.py).
+"""Connector runtimes on a clock the caller gives: pacers that never wait (for fakes that do not throttle, the
+CPU-bound bench, and a connector process on a clock the test owns, testing/clock.py `SkippedSeconds`, set up by
+testing/forked.py), or pacers at Graph's documented rates on that clock (a test of pacing that skips the waits).
 
 It imports only the connector's runtime and throttle and testing/clock.py, so the bench's timed process loads nothing
 else of testing/.
@@ -23,7 +24,18 @@ def unpaced_runtime(
     them, for as long as `monotonic` says."""
     return Runtime(
         sleep=sleep,
+        monotonic=monotonic,
         pacer=lambda limit, _seconds: SlidingWindowPacer(limit, window=0.0, margin=0.0, clock=monotonic, sleep=sleep),
+    )
+
+
+def paced_runtime(sleep: Callable[[float], None], monotonic: Callable[[], float]) -> Runtime:
+    """The machine's pacers (every documented limit at its rate, with its margin) waiting with `sleep` and reading
+    `monotonic`: on a clock the test owns, the pacing arithmetic is exercised in full without its real waits."""
+    return Runtime(
+        sleep=sleep,
+        monotonic=monotonic,
+        pacer=lambda limit, seconds: SlidingWindowPacer(limit, seconds, clock=monotonic, sleep=sleep),
     )
 
 

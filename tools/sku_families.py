@@ -1,6 +1,6 @@
 """examples/sku_families.csv from Microsoft's licence table: which product family's sign-ins are evidence of use for
 each Dynamics 365 SKU. Run `python -m tools.sku_families > examples/sku_families.csv` after replacing the shipped
-table; unit_tests/test_license_usage.py re-derives it so the shipped file cannot drift from the table.
+table; unit_tests/test_license_worklist.py re-derives it so the shipped file cannot drift from the table.
 
 A family is where a licence is used, named by the application a sign-in names: Dataverse (Sales, Customer Service,
 Field Service, Marketing, Project Operations, Team Members, Guides: Dynamics CRM Online), Business Central, and

@@ -16,11 +16,10 @@ from source_dynamics365_cc.auth.tokens import GraphTokenProvider
 from source_dynamics365_cc.check import check_connection
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import GraphUnavailable
-from source_dynamics365_cc.graph.throttle import SlidingWindowPacer
-from source_dynamics365_cc.runtime import Runtime
 from source_dynamics365_cc.streams import Users
 from testing.clock import FakeClock
 from testing.graph_fakes import GRAPH, config, page, register_groups, register_login
+from testing.runtime import paced_runtime
 
 
 @pytest.mark.parametrize(
@@ -49,14 +48,6 @@ def cdk_sleeps(monkeypatch) -> list:
     return sleeps
 
 
-def paced_by(clock: FakeClock) -> Runtime:
-    """The machine's runtime with the sign-in pacer on the fake clock."""
-    return Runtime(
-        sleep=clock.sleep,
-        pacer=lambda limit, seconds: SlidingWindowPacer(limit, seconds, clock=clock, sleep=clock.sleep),
-    )
-
-
 def run_check(**answers) -> None:
     """check_connection against requests-mock, with each Graph path answered by `answers[path]` (a list of
     requests-mock responses), a fake clock for the sign-in pacer, and no real waiting."""
@@ -67,7 +58,9 @@ def run_check(**answers) -> None:
         register_groups(mocker)
         for path in ("subscribedSkus", "users", "auditLogs/signIns"):
             mocker.get(f"{GRAPH}/v1.0/{path}", answers.get(path.split("/")[-1], [{"json": page([])}]))
-        check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), paced_by(clock))
+        check_connection(
+            parsed, GraphTokenProvider(parsed), logging.getLogger("check"), paced_runtime(clock.sleep, clock)
+        )
 
 
 def busy(status: int, retry_after: str | None = None) -> dict:
@@ -135,7 +128,10 @@ def test_check_probes_each_stream_with_its_own_first_query_narrowed_to_one_recor
         mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page([sku]))
         users = mocker.get(f"{GRAPH}/v1.0/users", json=page([]))
         sign_ins = mocker.get(f"{GRAPH}/v1.0/auditLogs/signIns", json=page([]))
-        check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), paced_by(FakeClock()))
+        clock = FakeClock()
+        check_connection(
+            parsed, GraphTokenProvider(parsed), logging.getLogger("check"), paced_runtime(clock.sleep, clock)
+        )
         groups = [r for r in mocker.request_history if r.path == "/v1.0/groups"]
     roster = Users(parsed, None).query_of({"sku_id": None}).narrowed()
     assert users.last_request.qs == {k.lower(): [str(v).lower()] for k, v in roster.params.items()}

@@ -8,7 +8,7 @@ which never passes a window that is not yet fully emitted.
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.message import MessageRepository
@@ -102,13 +102,15 @@ def sign_in_cursor(
     sync_end: datetime,
     logger: logging.Logger,
     in_full: bool,
+    monotonic: Callable[[], float],
 ) -> ConcurrentCursor:
     """The stream's window cursor from its saved state; `in_full` (the catalog asks for full refresh) ignores that
-    state: a full refresh replaces the destination's table, so it must read everything from the start date."""
+    state: a full refresh replaces the destination's table, so it must read everything from the start date. Its
+    progress is timed on `monotonic`, the runtime's clock (the one its pacers wait on)."""
     saved = {} if in_full else state_manager.get_stream_state(stream.name, stream.namespace)
     state = checked_state(saved, sync_end, stream.name)
     _warn_if_behind_retention(stream.name, state, config, logger)
-    progress = ReadProgress(stream.name, stream.namespace, message_repository, logger)
+    progress = ReadProgress(stream.name, stream.namespace, message_repository, logger, monotonic)
     return SignInWindowCursor(
         sizer=WindowSizer(sync_end, config, RangeProbe(stream), logger, on_estimate=progress.estimate),
         progress=progress,

@@ -1,0 +1,262 @@
+"""examples/license_usage.sql's worklist on records of its own (unit_tests/license_records.py), with real SKU ids so
+Microsoft's table names them and the shipped sku_families places them: the connector's classification, product
+families, clients shown for review, grace, disabled accounts, right-sizing, conversions, the optional tables,
+renewal dates, trials and device licences, exclusions, snapshots and the shipped reference tables."""
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from source_dynamics365_cc.licensing import microsoft_products
+from tools import sku_families
+from tools.license_usage import EXAMPLE_PRICES, EXAMPLES, answer, load, load_lists, report, unknowns
+from unit_tests.license_records import (
+    AS_OF,
+    BC,
+    BC_ATTACH,
+    BUSINESS_CENTRAL_APP,
+    CRM_ADMIN,
+    DAY,
+    GUIDES,
+    OFFICE,
+    POWER_APPS,
+    SALES,
+    SERVICE,
+    TEAM,
+    TRIAL,
+    at,
+    by_sku,
+    catalog,
+    listed,
+    on_list,
+    run,
+    sign_in,
+    sku,
+    standard_records,
+    user,
+    worklist_records,
+    write,
+)
+
+# The longest unit module (DuckDB answers, matplotlib charts): it starts first under -n (conftest.py).
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def records(tmp_path: Path) -> Path:
+    return standard_records(tmp_path)
+
+
+def test_the_answer_reads_the_connectors_classification_not_a_part_number_rule_of_its_own(tmp_path):
+    """GUIDES_USER has no Dynamics prefix and is Dynamics 365 ("Dynamics 365 Guides"); a record the connector marked
+    no Dynamics 365 stays out whatever its part number looks like."""
+    skus = [sku(GUIDES, "GUIDES_USER", 3, 1), {**sku(OFFICE, "DYN365_LOOKALIKE", 2, 1), "isDynamics365": False}]
+    write(tmp_path, "users", [user("lu", GUIDES, OFFICE)])
+    write(tmp_path, "subscribed_skus", skus)
+    write(tmp_path, "sign_ins", [])
+    rows = by_sku(run(tmp_path))
+    assert set(rows) == {"GUIDES_USER"}
+    assert rows["GUIDES_USER"]["product_name"] == "Dynamics 365 Guides" and rows["GUIDES_USER"]["holders"] == 1
+
+
+def test_a_sign_in_counts_only_for_the_seats_of_its_product_family(tmp_path):
+    worklist_records(
+        tmp_path,
+        [user("bea", BC, SALES), user("bo", BC)],
+        [sign_in(1, "bea", DAY), sign_in(2, "bo", DAY, app=BUSINESS_CENTRAL_APP)],
+    )
+    rows = on_list(run(tmp_path, evidence_start=AS_OF - 30 * DAY))
+    assert set(rows) == {("bea", "DYN365_BUSCENTRAL_ESSENTIAL")}, "a Dataverse sign-in is no use of Business Central"
+    assert rows[("bea", "DYN365_BUSCENTRAL_ESSENTIAL")]["reason"] == (
+        "no Business Central sign-in in 30 days (but signs in to Dataverse)"
+    ), "and Sales beside Business Central is no second base to downgrade: Business Central qualifies for no attach"
+
+
+def test_power_apps_and_the_admin_centre_are_shown_for_review_not_counted_as_use(tmp_path):
+    worklist_records(
+        tmp_path,
+        [user("pa", SALES), user("ad", SALES)],
+        [sign_in(1, "pa", DAY, app=POWER_APPS), sign_in(2, "ad", DAY, app=CRM_ADMIN), sign_in(3, "x", 20 * DAY)],
+    )
+    rows = on_list(run(tmp_path))
+    assert rows[("pa", "DYN365_ENTERPRISE_SALES")]["action"] == "review"
+    assert rows[("pa", "DYN365_ENTERPRISE_SALES")]["other_clients"] == "PowerApps (Power Apps)"
+    assert "Dynamics CRM Online Administration (admin centre)" in rows[("ad", "DYN365_ENTERPRISE_SALES")]["reason"]
+
+
+def test_licensed_since_does_not_move_when_microsoft_adds_a_plan_to_the_sku(tmp_path):
+    held = user("al", SALES)
+    held["assignedPlans"].append(
+        {"assignedDateTime": at(DAY), "capabilityStatus": "Enabled", "service": "CRM", "servicePlanId": "plan-new"}
+    )
+    worklist_records(tmp_path, [held], [sign_in(1, "x", 20 * DAY)])
+    write(
+        tmp_path,
+        "subscribed_skus",
+        [
+            {
+                **sku(SALES, "DYN365_ENTERPRISE_SALES", 20, 1),
+                "servicePlans": [
+                    {"servicePlanId": "plan-sales", "appliesTo": "User"},
+                    {"servicePlanId": "plan-new", "appliesTo": "User"},
+                ],
+            }
+        ],
+    )
+    row = on_list(run(tmp_path))[("al", "DYN365_ENTERPRISE_SALES")]
+    assert row["licensed_since"] == AS_OF - 60 * DAY and row["action"] == "remove", "not back in its grace period"
+
+
+def test_a_disabled_account_is_never_in_grace_and_comes_first(tmp_path):
+    worklist_records(
+        tmp_path,
+        [user("ed", SALES, licensed=2 * DAY), user("cy", SALES, SERVICE)],
+        [sign_in(1, "x", 20 * DAY)],
+    )
+    usage = run(tmp_path, prices=EXAMPLE_PRICES)
+    assert [(row["user_id"], row["action"], row["account_kind"]) for row in usage.reclaim][0] == (
+        "ed",
+        "remove",
+        "disabled",
+    )
+    assert [row["user_id"] for row in usage.reclaim] == ["ed", "cy", "cy"]
+
+
+def test_right_sizing_two_bases_team_members_beside_a_full_licence_and_an_attach_alone(tmp_path):
+    worklist_records(
+        tmp_path,
+        [user("two", SALES, SERVICE), user("tm", SALES, TEAM), user("att", BC_ATTACH)],
+        [sign_in(1, "two", DAY), sign_in(2, "tm", DAY), sign_in(3, "att", DAY, app=BUSINESS_CENTRAL_APP)],
+    )
+    usage = run(tmp_path, prices=EXAMPLE_PRICES)
+    rows = on_list(usage)
+    assert set(rows) == {
+        ("two", "DYN365_ENTERPRISE_SALES"),
+        ("tm", "DYN365_TEAM_MEMBERS"),
+        ("att", "Dynamics_365_Business_Central_Essentials_Attach"),
+    }
+    downgrade = rows[("two", "DYN365_ENTERPRISE_SALES")]
+    assert downgrade["action"] == "downgrade" and "D365_SALES_ENT_ATTACH" in downgrade["reason"]
+    assert (downgrade["monthly_amount"], downgrade["annual_amount"]) == (80, 960)
+    assert rows[("tm", "DYN365_TEAM_MEMBERS")]["action"] == "remove"
+    assert rows[("att", "Dynamics_365_Business_Central_Essentials_Attach")]["reason"].startswith("compliance:")
+
+
+def test_an_account_seen_only_in_non_interactive_sign_ins_is_converted(tmp_path):
+    robot = user("svc", SALES)
+    robot["signInActivity"] = {"lastSignInDateTime": None, "lastSuccessfulSignInDateTime": at(DAY)}
+    worklist_records(tmp_path, [robot, user("gus", SALES)], [sign_in(1, "x", 20 * DAY)])
+    write(tmp_path, "non_interactive_sign_ins", [sign_in(2, "svc", DAY), sign_in(3, "gus", DAY)])
+    rows = on_list(run(tmp_path, ("users", "subscribed_skus", "sign_ins", "non_interactive_sign_ins")))
+    assert rows[("svc", "DYN365_ENTERPRISE_SALES")]["action"] == "convert"
+    assert ("gus", "DYN365_ENTERPRISE_SALES") not in rows, "a person on a refreshed token uses the seat"
+
+
+def test_guests_leavers_and_administrators_from_the_optional_tables(tmp_path):
+    guest = {**user("gu", SALES), "userType": "Guest"}
+    worklist_records(tmp_path, [guest, user("lv", SALES), user("adm", SALES)], [sign_in(1, "lv", DAY)])
+    reshape = (
+        "INSERT INTO leavers VALUES ('lv', TIMESTAMPTZ '2026-11-20 00:00:00+00')",
+        "INSERT INTO role_assignments VALUES ('adm', '62e90394-69f5-4237-9190-012177145e10')",
+    )
+    rows = on_list(run(tmp_path, reshape=reshape))
+    assert (
+        rows[("gu", "DYN365_ENTERPRISE_SALES")]["action"],
+        rows[("gu", "DYN365_ENTERPRISE_SALES")]["account_kind"],
+    ) == (
+        "review",
+        "guest",
+    )
+    assert rows[("lv", "DYN365_ENTERPRISE_SALES")]["reason"] == "a leaver: employeeLeaveDateTime 2026-11-20 has passed"
+    assert rows[("adm", "DYN365_ENTERPRISE_SALES")]["account_kind"] == "administrator only"
+    plain = on_list(run(tmp_path))
+    assert (
+        plain[("adm", "DYN365_ENTERPRISE_SALES")]["account_kind"] == "member"
+        and ("lv", "DYN365_ENTERPRISE_SALES") not in plain
+    )
+
+
+def test_the_renewal_date_from_subscriptions_and_unknown_said_without_them(tmp_path):
+    worklist_records(tmp_path, [user("cy", SALES)], [sign_in(1, "x", DAY)])
+    renewal = "INSERT INTO subscriptions VALUES (?, 'Enabled', FALSE, 20, TIMESTAMPTZ '2027-03-01 00:00:00+00', NULL)"
+    usage = run(tmp_path, reshape=(renewal.replace("?", f"'{SALES}'"),))
+    assert usage.reclaim[0]["saves_from"] == dt.datetime(2027, 3, 1, tzinfo=dt.timezone.utc)
+    assert usage.evidence["renewal_dates_known"] and not any("Renewal" in line for line in unknowns(usage))
+    unknown = run(tmp_path)
+    assert unknown.reclaim[0]["saves_from"] is None and "Renewal dates: unknown" in " ".join(unknowns(unknown))
+
+
+def test_trials_and_device_licences_are_kept_out_of_unassigned_seats(tmp_path):
+    worklist_records(tmp_path, [user("tr", TRIAL)], [sign_in(1, "tr", DAY)])
+    rows = by_sku(run(tmp_path, prices=EXAMPLE_PRICES))
+    trial, device = rows["Dynamics_365_Sales_Premium_Viral_Trial"], rows["Dynamics_365_for_Operations_Devices"]
+    assert (trial["role"], trial["units_unassigned"], trial["unassigned_monthly_cost"]) == ("trial", None, None)
+    assert device["units_unassigned"] is None and device["not_counted_unassigned"].startswith("a device licence")
+    assert rows["DYN365_ENTERPRISE_SALES"]["units_unassigned"] == 15
+
+
+def test_the_exclusions_table_is_honoured_until_its_date(tmp_path):
+    worklist_records(tmp_path, [user("cy", SALES), user("jo", SALES)], [sign_in(1, "x", DAY)])
+    exclusions = listed(
+        tmp_path,
+        "x.csv",
+        "holder,sku_part_number,reason,owner,until\n"
+        "cy@contoso.com,DYN365_ENTERPRISE_SALES,on parental leave,Ann,2027-01-31\n"
+        "jo,,left the list too early,Ann,2026-11-01\n",
+    )
+    with duckdb.connect() as con:
+        load(con, catalog("users", "subscribed_skus", "sign_ins"), tmp_path)
+        load_lists(con, exclusions=exclusions)
+        usage = answer(con, AS_OF)
+    assert [row["user_id"] for row in usage.reclaim] == ["jo"], "an exclusion past its date no longer holds"
+    assert usage.excluded[0]["excluded_because"] == "on parental leave" and usage.excluded[0]["excluded_by"] == "Ann"
+    assert {row["reason"] for row in usage.seats if row["user_principal_name"] == "cy@contoso.com"} == {
+        "excluded: on parental leave"
+    }
+
+
+def test_each_run_is_kept_as_a_snapshot_and_the_trend_is_drawn(records, tmp_path_factory, capsys):
+    out = tmp_path_factory.mktemp("history")
+    streams = catalog("users", "subscribed_skus", "sign_ins")
+    for day in (0, 1, 1):
+        last = report(
+            records,
+            streams,
+            AS_OF + day * DAY,
+            out / "c.png",
+            out / "r.csv",
+            prices=EXAMPLE_PRICES,
+            history=out / "h.duckdb",
+            trend_chart=out / "t.png",
+        )
+    assert "History: " in capsys.readouterr().out and (out / "t.png").stat().st_size > 0
+    with duckdb.connect(str(out / "h.duckdb")) as con:
+        kept = con.sql("SELECT taken_at, count(*) FROM worklist_snapshots GROUP BY taken_at ORDER BY 1").fetchall()
+    assert [count for _, count in kept] == [8, len(last.reclaim)], "one snapshot per as_of; a rerun replaces its own"
+
+
+def test_the_shipped_sku_families_are_what_microsofts_table_derives(tmp_path):
+    """examples/sku_families.csv cannot drift from the shipped licence table or the rules."""
+    derived = tmp_path / "sku_families.csv"
+    with derived.open("w", encoding="utf-8") as out:
+        sku_families.write(sku_families.families(microsoft_products()), out)
+    assert (EXAMPLES / "sku_families.csv").read_text(encoding="utf-8") == derived.read_text(encoding="utf-8")
+    families = {(row[1], row[2]) for row in sku_families.families(microsoft_products())}
+    assert ("DYN365_BUSCENTRAL_ESSENTIAL", "Business Central") in families
+    assert ("DYN365_ENTERPRISE_SALES", "Dataverse") in families
+    assert ("DYN365_FINANCE", "Finance and Operations") in families
+    assert not any(part == "DYN365_BUSCENTRAL_ESSENTIAL" and family != "Business Central" for part, family in families)
+
+
+def test_the_reference_tables_name_their_sources():
+    apps = (EXAMPLES / "dynamics_apps.csv").read_text()
+    assert "Verify first-party Microsoft applications in sign-in reports" in apps
+    for app_id in (
+        "00000007-0000-0000-c000-000000000000",
+        BUSINESS_CENTRAL_APP,
+        "00000015-0000-0000-c000-000000000000",
+    ):
+        assert f"{app_id}," in apps
+    assert "Dynamics 365 Licensing Guide" in (EXAMPLES / "sku_roles.csv").read_text()
