@@ -20,7 +20,7 @@ from source_dynamics365_cc.graph.throttle import SlidingWindowPacer
 from source_dynamics365_cc.runtime import Runtime
 from source_dynamics365_cc.streams import Users
 from testing.clock import FakeClock
-from testing.graph_fakes import GRAPH, config, page, register_groups, register_login
+from testing.graph_fakes import GRAPH, config, page, register_groups, register_login, register_optional_reads
 
 
 @pytest.mark.parametrize(
@@ -65,6 +65,7 @@ def run_check(**answers) -> None:
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
         register_groups(mocker)
+        register_optional_reads(mocker)
         for path in ("subscribedSkus", "users", "auditLogs/signIns"):
             mocker.get(f"{GRAPH}/v1.0/{path}", answers.get(path.split("/")[-1], [{"json": page([])}]))
         check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), paced_by(clock))
@@ -131,6 +132,7 @@ def test_check_probes_each_stream_with_its_own_first_query_narrowed_to_one_recor
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
         register_groups(mocker)
+        register_optional_reads(mocker)
         sku = {"skuId": "sku-1", "skuPartNumber": "DYN365_ENTERPRISE_SALES", "servicePlans": []}
         mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page([sku]))
         users = mocker.get(f"{GRAPH}/v1.0/users", json=page([]))
