@@ -210,6 +210,7 @@ SKU_COLUMNS = (
     ("idle", "idle"),
     ("idle_through_group", "of which via group"),
     ("worklist", "on the worklist"),
+    ("renewal_date", "renews"),
 )
 MONEY_COLUMNS = (
     ("monthly_price", "price/month"),

@@ -4,6 +4,7 @@ money by term, exclusions, snapshots, repeated records and PyAirbyte's lowercase
 
 import csv
 import datetime as dt
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tools.license_usage import (
     load,
     load_lists,
     money_lines,
+    print_answer,
     report,
     unknowns,
     write_reclaim,
@@ -587,6 +589,17 @@ def test_the_renewal_date_from_subscriptions_and_unknown_said_without_them(tmp_p
     assert usage.evidence["renewal_dates_known"] and not any("Renewal" in line for line in unknowns(usage))
     unknown = run(tmp_path)
     assert unknown.reclaim[0]["saves_from"] is None and "Renewal dates: unknown" in " ".join(unknowns(unknown))
+
+
+def test_the_printed_answer_gives_each_skus_renewal_date_and_a_dash_while_unknown(tmp_path):
+    worklist_records(tmp_path, [user("cy", SALES)], [sign_in(1, "x", DAY)])
+    renewal = f"INSERT INTO subscriptions VALUES ('{SALES}', 'Enabled', FALSE, 20, TIMESTAMPTZ '2027-03-01 00:00:00+00', NULL)"
+    known, unknown = io.StringIO(), io.StringIO()
+    print_answer(run(tmp_path, reshape=(renewal,)), out=known)
+    print_answer(run(tmp_path), out=unknown)
+    sales_line = next(line for line in known.getvalue().splitlines() if "DYN365_ENTERPRISE_SALES " in line)
+    assert "renews" in known.getvalue() and "2027-03-01 00:00 UTC" in sales_line
+    assert "2027-03-01" not in unknown.getvalue() and "Renewal dates: unknown" in unknown.getvalue()
 
 
 def test_a_sku_whose_subscriptions_in_force_are_trials_is_a_trial_whatever_its_part_number(tmp_path):
