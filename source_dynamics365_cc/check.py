@@ -241,11 +241,15 @@ def _probe_streams(
 
 def probe_optional(streams: CheckStreams, name: str, sku_ids: list[str]) -> Optional[str]:
     """The optional stream `name`'s first query, as a sync sends it; `groups` narrowed to one group (`probe_groups`),
-    `subscriptions` and `directory_role_assignments` whole (their lists document no `$top`, and are short). Returns why
-    Graph refused it (a 403, which a sync skips the stream for), or None."""
+    `subscriptions` and `directory_role_assignments` whole (their lists document no `$top`, and are short); another
+    optional stream is judged by its permission alone. Returns why Graph refused it (a 403, which a sync skips the
+    stream for), or None."""
     if name == Groups.name:
         return probe_groups(streams.build(Groups), sku_ids)
-    stream = streams.build(OPTIONAL_WHOLE[name])
+    kind = OPTIONAL_WHOLE.get(name)
+    if kind is None:
+        return None
+    stream = streams.build(kind)
     return refused(stream, stream.query_of({}))
 
 
