@@ -85,3 +85,22 @@ def test_without_its_permission_check_warns_and_the_default_catalog_syncs_green_
     assert "Grant admin consent" in skipped and "Traceback" not in check.stderr + read.stderr
     for result in (check, read):
         assert_no_secret_leaked(result, config)
+
+
+def test_a_403_to_role_assignments_and_a_503_to_subscriptions_leave_the_sync_green(tmp_path: Path):
+    with running_emulator(seed=74, users=50, sign_ins=10, days=2) as emu:
+        emu.add_fault({"route": "roleAssignments", "kind": "status", "status": 403, "times": None})
+        emu.add_fault({"route": "subscriptions", "kind": "status", "status": 503, "nth": 2, "times": 1})
+        config = connector_config(emu)
+        check = run_connector("check", tmp_path, config, emulator=emu, timeout=90)
+        read = run_connector("read", tmp_path, config, DEFAULT_CATALOG, emulator=emu, timeout=240)
+        truth = emu.tenant.company_subscriptions()
+        fired = [rule["fired"] for rule in emu.faults.list()]
+    assert check.connection_status == {"status": "SUCCEEDED"}
+    (warned,) = [line for line in check.log_lines("WARN") if "optional directory_role_assignments" in line]
+    assert "cannot be read now: Microsoft Graph denied access" in warned and "RoleManagement.Read.Directory" in warned
+    assert read.returncode == 0 and read.error_messages == [] and read.log_lines("ERROR") == []
+    assert fired[1] == 1, "the 503 reached the sync's subscriptions request, which was asked again"
+    assert len(read.records_of("subscriptions")) == len(truth) and not read.records_of("directory_role_assignments")
+    (skipped,) = [line for line in read.log_lines("WARN") if "Skipping the optional" in line]
+    assert "directory_role_assignments" in skipped and "Microsoft Graph refused it (HTTP 403" in skipped
