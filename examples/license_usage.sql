@@ -20,14 +20,17 @@
 --                             that stream is not synced (the app lacks GroupMember.Read.All), and the reclaim list
 --                             shows a group's id instead of its name:
 --                             CREATE TABLE groups (id VARCHAR, displayName VARCHAR);
--- Three tables the connector does not fill yet; create each empty until it does, and the answer says what it lacks:
---   subscriptions             skuId, status, isTrial, totalLicenses, nextLifecycleDateTime, createdDateTime (Graph's
---                             /directory/subscriptions): the renewal date. Empty: "renewal date unknown".
+-- Two optional streams (their permissions are optional) and a table the connector does not fill yet; create each
+-- empty when it is not synced, and the answer says what it lacks:
+--   subscriptions             skuId, status, isTrial, totalLicenses, nextLifecycleDateTime, createdDateTime (the
+--                             subscriptions stream, Graph's /directory/subscriptions): the renewal date, and which
+--                             SKUs are trials. Empty: "renewal date unknown", trials known by sku_roles only.
 --                             CREATE TABLE subscriptions (skuId VARCHAR, status VARCHAR, isTrial BOOLEAN,
 --                                 totalLicenses INTEGER, nextLifecycleDateTime TIMESTAMPTZ, createdDateTime TIMESTAMPTZ);
---   role_assignments          principalId, roleDefinitionId (Graph's /roleManagement/directory/roleAssignments): who
---                             holds a directory role. Empty: nobody is classified "administrator only".
---                             CREATE TABLE role_assignments (principalId VARCHAR, roleDefinitionId VARCHAR);
+--   directory_role_assignments  principalId, roleDefinitionId (the directory_role_assignments stream, Graph's
+--                             /roleManagement/directory/roleAssignments): who holds a directory role. Empty: nobody
+--                             is classified "administrator only".
+--                             CREATE TABLE directory_role_assignments (principalId VARCHAR, roleDefinitionId VARCHAR);
 --   leavers                   id, employeeLeaveDateTime: users.employeeLeaveDateTime, which Graph returns only to an
 --                             app granted User-LifeCycleInfo.Read.All (the connector does not select it yet). Empty:
 --                             nobody is classified a leaver.
@@ -105,8 +108,10 @@ SET TimeZone = 'UTC';
 -- A seat is a SKU that applies to users; "Company" SKUs (storage, capacity) are the tenant's and nobody's to reclaim.
 -- The product name is Microsoft's (productDisplayName), or the part number for a SKU newer than the table. The role
 -- comes from sku_roles (a SKU not listed is a base); a trial's free units and a device licence's units are no seats
--- bought for people, so they never count as "unassigned". The renewal date is the earliest nextLifecycleDateTime of
--- the SKU's subscriptions still in force: from then on a reduction saves money.
+-- bought for people, so they never count as "unassigned". A trial is a SKU sku_roles calls one, or one whose
+-- subscriptions in force are all trials (isTrial: a trial of a paid product keeps its part number). The renewal date
+-- is the earliest nextLifecycleDateTime of the SKU's subscriptions still in force: from then on a reduction saves
+-- money.
 CREATE OR REPLACE TEMP VIEW dynamics_skus AS
 SELECT
     sku.skuId AS sku_id,
@@ -116,7 +121,8 @@ SELECT
     coalesce(role.role, 'base') AS role,
     role.attach_sku,
     role.qualifying_bases,
-    coalesce(role.role, 'base') NOT IN ('trial', 'device') AS counts_unassigned,
+    coalesce(renewal.trial, FALSE) AS trial,
+    coalesce(role.role, 'base') NOT IN ('trial', 'device') AND NOT coalesce(renewal.trial, FALSE) AS counts_unassigned,
     CAST(sku.prepaidUnits ->> 'enabled' AS INTEGER) AS units_bought,
     sku.consumedUnits AS units_assigned,
     coalesce(threshold.threshold_days, 30) AS threshold_days,
@@ -132,7 +138,8 @@ LEFT JOIN sku_roles AS role ON role.sku_part_number = sku.skuPartNumber
 LEFT JOIN sku_prices AS attach_price ON attach_price.sku_part_number = role.attach_sku
     AND attach_price.currency = price.currency
 LEFT JOIN (
-    SELECT skuId AS sku_id, min(nextLifecycleDateTime) AS renewal_date
+    SELECT skuId AS sku_id, min(nextLifecycleDateTime) AS renewal_date,
+        min(CASE WHEN isTrial THEN 1 ELSE 0 END) = 1 AS trial
     FROM subscriptions
     WHERE status IN ('Enabled', 'Warning')
     GROUP BY skuId
@@ -192,7 +199,7 @@ SELECT
     start_at AS evidence_start,
     CAST(floor((epoch(getvariable('as_of')) - epoch(start_at)) / 86400) AS INTEGER) AS evidence_days,
     (SELECT count(*) FROM subscriptions) > 0 AS renewal_dates_known,
-    (SELECT count(*) FROM role_assignments) > 0 AS directory_roles_known,
+    (SELECT count(*) FROM directory_role_assignments) > 0 AS directory_roles_known,
     (SELECT count(*) FROM leavers) > 0 AS leave_dates_known
 FROM (
     SELECT coalesce(
@@ -288,7 +295,7 @@ LEFT JOIN (
     SELECT id, min(employeeLeaveDateTime) AS leave_date FROM leavers GROUP BY id
 ) AS leaver ON leaver.id = u.id
 LEFT JOIN (
-    SELECT principalId AS principal_id, count(*) AS roles FROM role_assignments GROUP BY principalId
+    SELECT principalId AS principal_id, count(*) AS roles FROM directory_role_assignments GROUP BY principalId
 ) AS role ON role.principal_id = u.id
 LEFT JOIN (
     SELECT DISTINCT userId AS user_id FROM sign_ins WHERE createdDateTime <= getvariable('as_of')
@@ -544,7 +551,7 @@ SELECT
     sku.units_assigned,
     CASE WHEN sku.counts_unassigned THEN greatest(sku.units_bought - sku.units_assigned, 0) END AS units_unassigned,
     CASE
-        WHEN sku.role = 'trial' THEN 'a trial: free units, not seats bought'
+        WHEN sku.role = 'trial' OR sku.trial THEN 'a trial: free units, not seats bought'
         WHEN sku.role = 'device' THEN 'a device licence: for shared devices, not people'
     END AS not_counted_unassigned,
     count(seat.user_id) AS holders,
@@ -565,7 +572,7 @@ FROM dynamics_skus AS sku
 LEFT JOIN holder_seats AS seat ON seat.sku_id = sku.sku_id
 WHERE sku.is_seat
 GROUP BY sku.sku_part_number, sku.product_name, sku.role, sku.units_bought, sku.units_assigned,
-    sku.counts_unassigned, sku.threshold_days, sku.renewal_date, sku.monthly_price, sku.currency
+    sku.counts_unassigned, sku.trial, sku.threshold_days, sku.renewal_date, sku.monthly_price, sku.currency
 ORDER BY sku.sku_part_number;
 
 -- The worklist: one row per user and SKU to act on, disabled accounts first, then the most money a month, then the

@@ -216,6 +216,7 @@ class Sku:
     # The product families its holder works in, by hand from Microsoft's product (the emulator's truth; the answer
     # derives its own from the service plans in examples/sku_families.csv).
     families: tuple[str, ...] = ()
+    trial: bool = False  # bought as a free trial (/directory/subscriptions: isTrial), whatever its part number says
 
 
 SKUS: tuple[Sku, ...] = (
@@ -294,7 +295,7 @@ SKUS: tuple[Sku, ...] = (
         True,
         families=(BUSINESS_CENTRAL_FAMILY,),
     ),
-    # A Dynamics 365 product whose part number has no Dynamics prefix at all ("Dynamics 365 Guides").
+    # A Dynamics 365 product whose part number has no Dynamics prefix at all ("Dynamics 365 Guides"), on a trial.
     Sku(
         "0a389a77-9850-4dc4-b600-bc66fdfefc60",
         "GUIDES_USER",
@@ -305,6 +306,7 @@ SKUS: tuple[Sku, ...] = (
         ),
         True,
         families=(DATAVERSE_FAMILY,),
+        trial=True,  # a trial by its subscription only: its part number and licence table say a paid product
     ),
 )
 USER_LICENSABLE = tuple(s for s in SKUS if s.applies_to == "User")
@@ -323,6 +325,7 @@ CASE_SKUS: tuple[Sku, ...] = (
         ),
         True,
         families=(DATAVERSE_FAMILY,),
+        trial=True,
     ),
     Sku(
         "3bbd44ed-8a70-4c07-9088-6232ddbd5ddd",

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator
 
 from . import catalog
 from .gen import TICKS, format_ticks, guid, mix
+from .subscriptions import Subscription, subscriptions_of
 
 DOMAIN = "contoso.onmicrosoft.com"
 
@@ -379,17 +380,36 @@ class Directory:
         for index in range(self.count):
             yield self.user(index, select)
 
-    def subscribed_skus(self, tenant_id: str, premium: bool) -> list[dict[str, Any]]:
-        """The licence inventory; consumedUnits counts the users holding each SKU."""
+    def _consumed(self) -> dict[str, int]:
+        """skuId -> how many users hold it."""
         consumed: dict[str, int] = {}
         for index in range(self.count):
             for sku in self.licences(index):
                 consumed[sku.sku_id] = consumed.get(sku.sku_id, 0) + 1
-        out = []
+        return consumed
+
+    def _inventory(self, premium: bool) -> Iterator[tuple[catalog.Sku, int]]:
+        """Each SKU the tenant has (Entra ID P1 only on a premium tenant) with its units bought: at least as many as
+        its holders."""
+        consumed = self._consumed()
         for sku in self.skus:
-            if sku.part_number == "AAD_PREMIUM" and not premium:
-                continue
-            prepaid = max(sku.prepaid, consumed.get(sku.sku_id, 0))
+            if sku.part_number != "AAD_PREMIUM" or premium:
+                yield sku, max(sku.prepaid, consumed.get(sku.sku_id, 0))
+
+    def subscriptions(self, premium: bool) -> list[Subscription]:
+        """The commercial subscriptions behind the inventory (graph_emulator.subscriptions), in inventory order."""
+        return [found for sku, units in self._inventory(premium) for found in self._subscriptions_of(sku, units)]
+
+    def _subscriptions_of(self, sku: catalog.Sku, units: int) -> list[Subscription]:
+        return subscriptions_of(sku, units, self._salt, self._now)
+
+    def subscribed_skus(self, tenant_id: str, premium: bool) -> list[dict[str, Any]]:
+        """The licence inventory; consumedUnits counts the users holding each SKU, subscriptionIds its subscriptions
+        in force."""
+        consumed = self._consumed()
+        out = []
+        for sku, prepaid in self._inventory(premium):
+            in_force = [found.id for found in self._subscriptions_of(sku, prepaid) if found.status != "Deleted"]
             out.append(
                 {
                     "accountId": tenant_id,
@@ -410,7 +430,7 @@ class Directory:
                     ],
                     "skuId": sku.sku_id,
                     "skuPartNumber": sku.part_number,
-                    "subscriptionIds": [guid(mix(int(sku.sku_id[:8], 16)), self._salt)],
+                    "subscriptionIds": in_force,
                 }
             )
         return out

@@ -1,8 +1,8 @@
 """WireMock-style fault injection: typed rules matched per route, consumed as they fire.
 
 Rule format (the same dict over HTTP and in Python):
-    {"route": "signIns"|"users"|"usersCount"|"groups"|"subscribedSkus"|"token"|"openid"
-               |"auditQueries"|"auditQuery"|"auditRecords"|"*",
+    {"route": "signIns"|"users"|"usersCount"|"groups"|"subscribedSkus"|"subscriptions"|"roleAssignments"
+               |"token"|"openid"|"auditQueries"|"auditQuery"|"auditRecords"|"*",
      "kind": "status"|"reset"|"delay"|"malformed"|"expired_skiptoken"|"invalid_skiptoken"
              |"revoke_tokens"|"ignore_filter"|"redirect"|"block_page"|"value_missing"|"value_null"|"link_cycle"
              |"query_failed"|"query_vanished"
@@ -116,6 +116,8 @@ ROUTES = frozenset(
         "usersCount",
         "groups",
         "subscribedSkus",
+        "subscriptions",
+        "roleAssignments",
         "token",
         "openid",
         "auditQueries",

@@ -19,6 +19,7 @@ from .directory import DEFAULT_USER_SELECT, USER_PROPERTIES
 from .gen import format_ticks
 from .groups import DEFAULT_GROUP_SELECT, GROUP_PROPERTIES, group
 from .paging import PageTokens
+from .roles import Assignment
 from .signins import INTERACTIVE
 from .tenant import DAY, Tenant
 
@@ -40,6 +41,35 @@ GROUP_READ_ROLES = (
     "Group.ReadWrite.All",
     "Directory.ReadWrite.All",
 )
+# "List subscriptions" application permissions, least privileged first
+SUBSCRIPTION_READ_ROLES = ("Organization.Read.All", DIRECTORY, "Organization.ReadWrite.All")
+SUBSCRIPTION_PROPERTIES = (
+    "createdDateTime",
+    "commerceSubscriptionId",
+    "id",
+    "isTrial",
+    "nextLifecycleDateTime",
+    "serviceStatus",
+    "skuId",
+    "skuPartNumber",
+    "status",
+    "totalLicenses",
+    "ownerId",
+    "ownerTenantId",
+    "ownerType",
+)
+# "List unifiedRoleAssignments" application permissions for the directory provider, least privileged first
+ROLE_ASSIGNMENT_READ_ROLES = (
+    "RoleManagement.Read.Directory",
+    "RoleManagement.Read.All",
+    DIRECTORY,
+    "RoleManagement.ReadWrite.Directory",
+    "Directory.ReadWrite.All",
+)
+ROLE_ASSIGNMENT_PROPERTIES = ("id", "principalId", "resourceScope", "directoryScopeId", "roleDefinitionId")
+ROLE_ASSIGNMENT_EXPANDS = ("principal", "roleDefinition", "directoryScope")
+ROLE_ASSIGNMENT_FILTERABLE = ("principalId", "roleDefinitionId", "directoryScopeId")
+ROLE_ASSIGNMENT_FILTER = re.compile(r"(\w+) eq '([^']*)'")
 LICENSE_FILTER = re.compile(
     r"assignedLicenses/any\((\w+):\s*\1/skuId eq ([0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})\)"
 )
@@ -152,7 +182,8 @@ def _count(q: dict[str, str]) -> bool:
 
 
 class GraphRoutes:
-    """Handlers for /v1.0/users, /v1.0/groups, /v1.0/subscribedSkus, /{v1.0,beta}/auditLogs/signIns."""
+    """Handlers for /v1.0/users, /v1.0/groups, /v1.0/subscribedSkus, /v1.0/directory/subscriptions,
+    /v1.0/roleManagement/directory/roleAssignments, /{v1.0,beta}/auditLogs/signIns."""
 
     def __init__(self, tenant: Tenant, tokens: PageTokens) -> None:
         self.tenant = tenant
@@ -322,6 +353,80 @@ class GraphRoutes:
             {},
         )
 
+    def subscriptions(self, req: Request) -> Result:
+        """The tenant's commercial subscriptions, one page. Microsoft's "List subscriptions" names no query option
+        and shows no paging: `$select` (any OData list takes it) is served, every other option is Graph's 400."""
+        _require_role(req.claims, *SUBSCRIPTION_READ_ROLES)
+        q = req.query
+        _only(q, {"$select"})
+        records = self.tenant.company_subscriptions()
+        select = _select(q, SUBSCRIPTION_PROPERTIES, SUBSCRIPTION_PROPERTIES, "companySubscription")
+        context = f"{self.base_url}/v1.0/$metadata#directory/subscriptions" + (
+            f"({','.join(select)})" if "$select" in q else ""
+        )
+        return 200, {"@odata.context": context, "value": [{p: r[p] for p in select} for r in records]}, {}
+
+    def role_assignments(self, req: Request) -> Result:
+        """The directory's role assignments, one page (Microsoft documents no paging for the list). "List
+        unifiedRoleAssignments" documents `$filter`, `$expand` and `$select` only: another option is Graph's 400, and so
+        is a `$filter` other than `eq` on principalId, roleDefinitionId or directoryScopeId, an unknown property, and an
+        `$expand` other than principal, roleDefinition or directoryScope (appScope is the entitlement provider's) or
+        with options of its own, which Microsoft does not document for this list."""
+        _require_role(req.claims, *ROLE_ASSIGNMENT_READ_ROLES)
+        q = req.query
+        _only(q, {"$filter", "$expand", "$select"})
+        select = _select(q, ROLE_ASSIGNMENT_PROPERTIES, ROLE_ASSIGNMENT_PROPERTIES, "unifiedRoleAssignment")
+        expand = _expand(q, ROLE_ASSIGNMENT_EXPANDS, "unifiedRoleAssignment")
+        keep = _role_assignment_filter(q)
+        records = []
+        for assignment in self.tenant.role_assignments():
+            record = assignment.to_dict()
+            if keep(record):
+                shown = {p: record[p] for p in select}
+                records.append(shown | {name: self._expanded(assignment, name) for name in expand})
+        context = f"{self.base_url}/v1.0/$metadata#roleManagement/directory/roleAssignments"
+        return 200, {"@odata.context": context, "value": records}, {}
+
+    def _expanded(self, assignment: Assignment, name: str) -> dict[str, Any] | None:
+        """An assignment's expanded relationship: its role, its principal (a user, or a service principal), or its
+        directory scope (none for the whole directory, "/")."""
+        if name == "roleDefinition":
+            return assignment.role.to_dict()
+        if name == "principal":
+            if assignment.user_index is None:
+                return {"@odata.type": "#microsoft.graph.servicePrincipal", "id": assignment.principal_id}
+            user = self.tenant.directory.user(assignment.user_index, ("id", "displayName", "userPrincipalName"))
+            return {"@odata.type": "#microsoft.graph.user", **user}
+        return None
+
+
+def _expand(q: dict[str, str], known: tuple[str, ...], type_name: str) -> tuple[str, ...]:
+    """The `$expand`ed relationships in the order asked; an unknown one, or one with options, is Graph's 400."""
+    if "$expand" not in q:
+        return ()
+    by_lower = {name.lower(): name for name in known}
+    chosen: list[str] = []
+    for name in (part.strip() for part in q["$expand"].split(",")):
+        found = by_lower.get(name.lower())
+        if found is None:
+            raise errors.bad_request(f"Could not find a property named '{name}' on type 'microsoft.graph.{type_name}'.")
+        chosen.append(found)
+    return tuple(chosen)
+
+
+def _role_assignment_filter(q: dict[str, str]) -> Callable[[dict[str, Any]], bool]:
+    """`<property> eq '<value>'` on one of the filterable properties; no `$filter`: every assignment."""
+    if "$filter" not in q:
+        return lambda record: True
+    found = ROLE_ASSIGNMENT_FILTER.fullmatch(q["$filter"].strip())
+    if found is None:
+        raise errors.invalid_filter()
+    prop = {p.lower(): p for p in ROLE_ASSIGNMENT_FILTERABLE}.get(found.group(1).lower())
+    if prop is None:
+        raise errors.unsupported_filter(found.group(1), "unifiedRoleAssignment")
+    value = found.group(2).lower()
+    return lambda record: str(record[prop]).lower() == value
+
 
 class LoginRoutes:
     """Handlers for the Entra endpoints msal calls."""
@@ -358,6 +463,14 @@ def route_table(
         ("GET", re.compile(r"^/v1\.0/users/\$count$"), "usersCount", graph.users_count, True),
         ("GET", re.compile(r"^/v1\.0/subscribedSkus/?$"), "subscribedSkus", graph.subscribed_skus, True),
         ("GET", re.compile(r"^/v1\.0/groups/?$"), "groups", graph.groups, True),
+        ("GET", re.compile(r"^/v1\.0/directory/subscriptions/?$"), "subscriptions", graph.subscriptions, True),
+        (
+            "GET",
+            re.compile(r"^/v1\.0/roleManagement/directory/roleAssignments/?$"),
+            "roleAssignments",
+            graph.role_assignments,
+            True,
+        ),
         ("GET", re.compile(r"^/(?P<version>v1\.0|beta)/auditLogs/signIns/?$", re.I), "signIns", graph.sign_ins, True),
         ("POST", re.compile(queries + "/?$", re.I), "auditQueries", audit.create, True),
         ("GET", re.compile(query + "/?$", re.I), "auditQuery", audit.get, True),

@@ -1,7 +1,7 @@
 """The tenant: its clock, licence state, directory and sign-in log (the emulator's backend).
 
 Routes ask the tenant; tests ask it too (`sign_ins_between`, `users`, `groups`, `subscribed_skus`,
-`dynamics_seat_skus`) for the truth to compare a connector's output with.
+`company_subscriptions`, `role_assignments`, `dynamics_seat_skus`) for the truth to compare a connector's output with.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .crm_activity import CrmActivity
 from .directory import Directory
 from .gen import TICKS, datetime_to_ticks, mix, parse_ticks
 from .groups import GROUP_PROPERTIES, group
+from .roles import GLOBAL_ADMINISTRATOR, Assignment, role_assignments
 from .signins import INTERACTIVE, NON_INTERACTIVE, Row, SignInLog
 
 MINUTE = 60 * TICKS
@@ -186,6 +187,16 @@ class Tenant:
     def subscribed_skus(self) -> list[dict[str, Any]]:
         """Truth for tests: the licence inventory as /subscribedSkus returns it."""
         return self.directory.subscribed_skus(self.tenant_id, self.premium)
+
+    def company_subscriptions(self) -> list[dict[str, Any]]:
+        """Truth for tests: the commercial subscriptions as /directory/subscriptions returns them, each owned by the
+        tenant's Global Administrator."""
+        owner = next(a.principal_id for a in self.role_assignments() if a.role is GLOBAL_ADMINISTRATOR)
+        return [found.to_dict(self.now_ticks, owner) for found in self.directory.subscriptions(self.premium)]
+
+    def role_assignments(self) -> list[Assignment]:
+        """Truth for tests: who holds which directory role (graph_emulator.roles)."""
+        return role_assignments(self.directory, self.spec.seed)
 
     def dynamics_seat_skus(self) -> list[str]:
         """Truth for tests: the skuIds of the tenant's Dynamics 365 seats (appliesTo "User"), in /subscribedSkus

@@ -34,7 +34,11 @@ STREAMS = {
     "sign_ins": "incremental",
     "non_interactive_sign_ins": "incremental",
     "groups": "full_refresh",
+    "subscriptions": "full_refresh",
+    "directory_role_assignments": "full_refresh",
 }
+# The optional streams the answer reads when synced; `usage` is the answer without them (their tables empty).
+OPTIONAL = ("subscriptions", "directory_role_assignments")
 THRESHOLDS = {
     "DYN365_ENTERPRISE_SALES": 10,
     "DYN365_ENTERPRISE_CUSTOMER_SERVICE": 14,
@@ -65,7 +69,8 @@ def instant(text: str | None) -> dt.datetime | None:
 
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory):
-    """One sync of users, subscribed_skus, both sign-in streams and groups from a tenant with the worklist's cases."""
+    """One sync of users, subscribed_skus, both sign-in streams, groups, subscriptions and directory role assignments
+    from a tenant with the worklist's cases."""
     now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) - TENANT_LAG
     tenant_spec = {"seed": 14, "users": 240, "sign_ins": 1500, "days": 25, "non_interactive_ratio": 2}
     with running_emulator(now=now, worklist_cases=True, **tenant_spec) as emu:
@@ -81,16 +86,29 @@ def synced(tmp_path_factory):
         yield emu.tenant, catalog_, directory, result
 
 
-@pytest.fixture(scope="module")
-def usage(synced, tmp_path_factory):
-    """The answer on the synced records, with the example prices and per-SKU thresholds."""
+def answer_on(synced, tmp_path_factory, streams: set[str]):
+    """The answer on the synced records of `streams` (the others' tables empty, as when not synced), with the example
+    prices and per-SKU thresholds."""
     tenant, catalog_, directory, _ = synced
     thresholds = tmp_path_factory.mktemp("lists") / "thresholds.csv"
     thresholds.write_text("sku_part_number,threshold_days\n" + "".join(f"{k},{v}\n" for k, v in THRESHOLDS.items()))
+    chosen = {**catalog_, "streams": [entry for entry in catalog_["streams"] if entry["stream"]["name"] in streams]}
     with duckdb.connect() as con:
-        load(con, catalog_, directory)
+        load(con, chosen, directory)
         load_lists(con, EXAMPLE_PRICES, thresholds)
         return answer(con, tenant.now)
+
+
+@pytest.fixture(scope="module")
+def usage(synced, tmp_path_factory):
+    """The answer without the optional streams: what an app without their permissions gets."""
+    return answer_on(synced, tmp_path_factory, set(STREAMS) - set(OPTIONAL))
+
+
+@pytest.fixture(scope="module")
+def usage_with_directory(synced, tmp_path_factory):
+    """The answer with subscriptions and directory role assignments synced."""
+    return answer_on(synced, tmp_path_factory, set(STREAMS))
 
 
 def cast(tenant) -> dict[str, dict[str, Any]]:
@@ -248,6 +266,61 @@ def test_the_administrator_without_use_is_reviewed_and_the_missing_roles_are_sai
     said = " ".join(unknowns(usage))
     assert "Administrators: not classified" in said and "Renewal dates: unknown" in said
     assert all(row["saves_from"] is None for row in usage.reclaim)
+
+
+def in_force(tenant) -> dict[str, list[dict[str, Any]]]:
+    """skuId -> the tenant's subscriptions of it still in force (Enabled or Warning)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for subscription in tenant.company_subscriptions():
+        if subscription["status"] in ("Enabled", "Warning"):
+            found.setdefault(subscription["skuId"], []).append(subscription)
+    return found
+
+
+def test_with_subscriptions_synced_each_seat_saves_from_its_skus_earliest_renewal(synced, usage_with_directory):
+    tenant, *_ = synced
+    renewal = {sku: min(instant(s["nextLifecycleDateTime"]) for s in subs) for sku, subs in in_force(tenant).items()}
+    assert usage_with_directory.evidence["renewal_dates_known"]
+    assert not any("Renewal" in line for line in unknowns(usage_with_directory))
+    assert usage_with_directory.reclaim and all(
+        row["saves_from"] == renewal[row["sku_id"]] for row in usage_with_directory.reclaim
+    )
+    skus = {sku["skuPartNumber"]: sku["skuId"] for sku in tenant.subscribed_skus()}
+    for row in usage_with_directory.skus:
+        assert row["renewal_date"] == renewal[skus[row["sku_part_number"]]], row["sku_part_number"]
+    sales = in_force(tenant)[skus["DYN365_ENTERPRISE_SALES"]]
+    assert len(sales) == 2, "the Sales top-up: two dates, the earlier counts"
+
+
+def test_with_subscriptions_synced_every_trial_the_tenant_bought_is_outside_unassigned(synced, usage_with_directory):
+    tenant, *_ = synced
+    trials = {subs[0]["skuPartNumber"] for subs in in_force(tenant).values() if all(s["isTrial"] for s in subs)}
+    assert {"GUIDES_USER", TRIAL} <= trials, "one trial its part number does not tell"
+    rows = {row["sku_part_number"]: row for row in usage_with_directory.skus}
+    for part in trials:
+        assert rows[part]["units_unassigned"] is None and rows[part]["not_counted_unassigned"].startswith("a trial")
+    inventory = {sku["skuPartNumber"]: sku for sku in tenant.subscribed_skus()}
+    unassigned = sum(
+        (inventory[part]["prepaidUnits"]["enabled"] - inventory[part]["consumedUnits"]) * price
+        for part, price in PRICES.items()
+        if part in rows and part not in trials
+    )
+    assert usage_with_directory.money[0]["unassigned_monthly_cost"] == unassigned
+
+
+def test_with_role_assignments_synced_idle_administrators_are_administrators_only(synced, usage, usage_with_directory):
+    tenant, *_ = synced
+    holders = {a.principal_id for a in tenant.role_assignments()}
+    administrator = cast(tenant)["administrator without use"]
+    assert usage_with_directory.evidence["directory_roles_known"]
+    assert not any("Administrators" in line for line in unknowns(usage_with_directory))
+    kinds = {(row["user_id"], row["sku_part_number"]): row["account_kind"] for row in usage_with_directory.reclaim}
+    named = {user for (user, _), kind in kinds.items() if kind == "administrator only"}
+    assert administrator["id"] in named and named <= holders
+    row = rows_of(usage_with_directory, administrator)["DYN365_ENTERPRISE_SALES"]
+    assert row["reason"].startswith("administrator only: holds a directory role")
+    before = {(row["user_id"], row["sku_part_number"]) for row in usage.reclaim}
+    assert set(kinds) == before, "the roles change why a seat is listed, never which"
 
 
 def test_right_sizing_and_the_guest(synced, usage):

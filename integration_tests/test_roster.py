@@ -187,6 +187,8 @@ def test_a_tenant_without_p1_passes_check_and_syncs_the_roster_and_skus_without_
         "users",
         "subscribed_skus",
         "groups",
+        "subscriptions",
+        "directory_role_assignments",
     ]
     assert sorted(user["id"] for user in result.records_of("users")) == sorted(truth)
     assert result.records_of("subscribed_skus") and not any("signInActivity" in select for select in sent)

@@ -125,6 +125,8 @@ def test_a_sync_talks_only_to_the_configured_hosts_and_prints_no_secret(tmp_path
         "signIns",
         "subscribedSkus",
         "groups",
+        "subscriptions",
+        "roleAssignments",
     }
     assert all(entry["status"] != 404 for entry in log), "a request went to a path the connector should not call"
     for output in (check, result):

@@ -2,7 +2,8 @@
 
 In order: the configuration, a token (secret, tenant, app, consent), the token's application
 permissions, then one cheap call to each Graph resource the streams read: each stream's own first query
-(the sign-ins' over the last hour) narrowed to one record. An optional stream (`groups`) never fails check: without its permission, or
+(the sign-ins' over the last hour) narrowed to one record. An optional stream (`groups`, `subscriptions`,
+`directory_role_assignments`) never fails check: without its permission, or
 when Graph refuses its probe, check passes with a warning, as a sync skips it with one. Each failure raises
 `ConfigError`/`TokenError`/`GraphUnavailable` with its message.
 
@@ -44,12 +45,17 @@ from .graph.stream import GraphStream, OptionalStreamRefusal
 from .graph.throttle import RetryAfterBackoff, WaitLimit
 from .runtime import MACHINE, Runtime
 from .signins.refusal import FILTER_REFUSED
-from .streams import Groups, SubscribedSkus, Users
+from .streams import DirectoryRoleAssignments, Groups, SubscribedSkus, Subscriptions, Users
 from .streams.licenses import dynamics_skus
 from .streams.restarts import RESUME_NOTE
 from .streams.sign_ins import SIGN_IN_LOG_LEFT_OUT, sign_in_kinds
 
 StreamKind = TypeVar("StreamKind", bound=GraphStream)
+# The optional streams check probes with their whole first query (`probe_optional`).
+OPTIONAL_WHOLE: dict[str, type[GraphStream]] = {
+    Subscriptions.name: Subscriptions,
+    DirectoryRoleAssignments.name: DirectoryRoleAssignments,
+}
 
 
 def check_roles(roles: list[str], left_out: tuple[str, ...] = ()) -> None:
@@ -220,24 +226,43 @@ def _probe_streams(
     readable, unreadable = optional_streams(roles)
     for stream in unreadable:
         logger.warning(optional_stream_warning(stream))
+    sku_ids = [*dynamics_skus(skus), *config.roster_sku_ids]
     for stream in readable:
-        if stream.stream == Groups.name:
-            try:
-                refusal = probe_groups(streams.build(Groups), [*dynamics_skus(skus), *config.roster_sku_ids])
-            except (ConfigError, GraphUnavailable) as failed:
-                refusal = failed.message or "no answer"
-            if refusal is not None:
-                logger.warning(optional_stream_refused(stream, refusal))
+        try:
+            refusal = probe_optional(streams, stream.stream, sku_ids)
+        except (ConfigError, GraphUnavailable) as failed:
+            refusal = failed.message or "no answer"
+        if refusal is not None:
+            logger.warning(optional_stream_refused(stream, refusal))
+
+
+def probe_optional(streams: CheckStreams, name: str, sku_ids: list[str]) -> Optional[str]:
+    """The optional stream `name`'s first query, as a sync sends it; `groups` narrowed to one group (`probe_groups`),
+    `subscriptions` and `directory_role_assignments` whole (their lists document no `$top`, and are short); another
+    optional stream is judged by its permission alone. Returns why Graph refused it (a 403, which a sync skips the
+    stream for), or None."""
+    if name == Groups.name:
+        return probe_groups(streams.build(Groups), sku_ids)
+    kind = OPTIONAL_WHOLE.get(name)
+    if kind is None:
+        return None
+    stream = streams.build(kind)
+    return refused(stream, stream.query_of({}))
 
 
 def probe_groups(groups: Groups, sku_ids: list[str]) -> Optional[str]:
     """One group assigning the first Dynamics 365 SKU, asked as a sync asks (an advanced query); a tenant without such
-    a SKU has no group to name, and is asked for any one group. Returns why Graph refused it (a 403, which a sync
-    skips the stream for), or None."""
+    a SKU has no group to name, and is asked for any one group."""
     query = groups.query_of({"sku_id": sku_ids[0]}) if sku_ids else groups.any_group_query()
-    _, refusal = send_probe(groups, query.narrowed())
+    return refused(groups, query.narrowed())
+
+
+def refused(stream: GraphStream, query: GraphQuery) -> Optional[str]:
+    """Check's sentence for Graph's 403 to an optional stream's probe, naming the stream's permission; None when
+    Graph answered."""
+    _, refusal = send_probe(stream, query)
     if isinstance(refusal, OptionalStreamRefusal):
-        return forbidden_message(stream_permissions(groups.name), refusal.said)
+        return forbidden_message(stream_permissions(stream.name), refusal.said)
     return None
 
 

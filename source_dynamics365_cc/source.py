@@ -1,6 +1,7 @@
-"""The Airbyte source: spec, check, discover and read for users, the sign-in streams, subscribed_skus and groups.
+"""The Airbyte source: spec, check, discover and read for users, the sign-in streams, subscribed_skus, groups,
+subscriptions and directory_role_assignments.
 
-`users`, `subscribed_skus` and `groups` are read one page after another; `sign_ins` is read as time windows
+`users`, `subscribed_skus`, `groups`, `subscriptions` and `directory_role_assignments` are read one page after another; `sign_ins` is read as time windows
 in the CDK's concurrent framework, paced by one shared throttle, with the ConcurrentCursor merging
 the finished windows into the state `{"createdDateTime": ...}`.
 """
@@ -40,7 +41,7 @@ from .graph.dropped import DroppedRecords
 from .graph.throttle import GraphApiBudget
 from .runtime import MACHINE, Runtime
 from .signins.cursor import sign_in_cursor
-from .streams import Groups, SubscribedSkus, Users
+from .streams import DirectoryRoleAssignments, Groups, SubscribedSkus, Subscriptions, Users
 from .streams.licenses import LicensedSkus
 from .streams.sign_ins import SignIns, sign_in_kinds
 from .streams.subscribed_skus import ClassifiedSkus
@@ -164,6 +165,8 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
             *(self._sign_ins(kind, parsed, authenticator, budget) for kind in sign_in_kinds(parsed)),
             SubscribedSkus(parsed, authenticator, logger=logger, dropped=self._dropped, classified=classified),
             Groups(parsed, authenticator, logger=logger, dropped=self._dropped, licensed=licensed),
+            Subscriptions(parsed, authenticator, logger=logger, dropped=self._dropped),
+            DirectoryRoleAssignments(parsed, authenticator, logger=logger, dropped=self._dropped),
         ]
 
     def _sign_ins(

@@ -45,6 +45,13 @@ def register_groups(mocker: requests_mock.Mocker, groups: Iterable[dict] = ()) -
     return mocker.get(f"{GRAPH}/v1.0/groups", json=page(groups))
 
 
+def register_optional_reads(mocker: requests_mock.Mocker) -> None:
+    """`/directory/subscriptions` and `/roleManagement/directory/roleAssignments`, each one empty page: what check
+    probes when the token carries their permissions (Directory.Read.All does)."""
+    mocker.get(f"{GRAPH}/v1.0/directory/subscriptions", json=page([]))
+    mocker.get(f"{GRAPH}/v1.0/roleManagement/directory/roleAssignments", json=page([]))
+
+
 def register_login(mocker: requests_mock.Mocker, roles: Optional[list] = ALL_ROLES, tokens: int = 1) -> Any:
     """Only the login: the OpenID document msal reads first and a token endpoint handing out `tokens` distinct
     tokens (a users read's `/users/$count` and check's `/groups` probe are registered by the tests that send them)."""

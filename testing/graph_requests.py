@@ -118,6 +118,19 @@ def groups_request(sku: str, top: int = 999) -> HttpRequest:
     return graph_request("/v1.0/groups", query, ADVANCED_QUERY)
 
 
+def subscriptions_request() -> HttpRequest:
+    """GET /v1.0/directory/subscriptions as Microsoft's example sends it: no query option (the list documents none by
+    name)."""
+    return graph_request("/v1.0/directory/subscriptions")
+
+
+def role_assignments_request() -> HttpRequest:
+    """Every directory role assignment with its role: the list documents `$select` and `$expand`, and the
+    unifiedRoleAssignment resource `$expand` of `roleDefinition`."""
+    query = {"$select": "id,principalId,roleDefinitionId,directoryScopeId", "$expand": "roleDefinition"}
+    return graph_request("/v1.0/roleManagement/directory/roleAssignments", query)
+
+
 def next_page_request(link: str, headers: Mapping[str, str] | None = None) -> HttpRequest:
     """A nextLink followed exactly as Graph gave it (its query is in the link)."""
     return HttpRequest(link, headers=dict(headers or {}))

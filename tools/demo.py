@@ -50,6 +50,8 @@ STREAMS = {
     "non_interactive_sign_ins": "incremental",
     "subscribed_skus": "full_refresh",
     "groups": "full_refresh",
+    "subscriptions": "full_refresh",
+    "directory_role_assignments": "full_refresh",
 }
 SIGN_IN_STREAMS = ("sign_ins", "non_interactive_sign_ins")
 # Two non-interactive sign-ins per interactive one (real tenants see about ten): both sign-in streams share Graph's

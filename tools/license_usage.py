@@ -28,12 +28,12 @@ EXAMPLE_EXCLUSIONS = EXAMPLES / "exclusions.csv"
 # Read only when selected; the SQL reads it always, so an unselected stream becomes an empty table of the same shape.
 NON_INTERACTIVE = "non_interactive_sign_ins"
 NON_INTERACTIVE_SHAPE_OF = "sign_ins"
-# Tables the SQL reads that the connector does not fill yet (issue 29: the subscriptions and role assignments streams,
-# users.employeeLeaveDateTime): created empty unless the catalog has them, and the answer says what that leaves unknown.
+# The optional streams the SQL reads (their permissions are optional, so a sync may skip them): created empty unless the
+# catalog has them, and the answer says what that leaves unknown.
 OPTIONAL_TABLES = {
     "subscriptions": "skuId VARCHAR, status VARCHAR, isTrial BOOLEAN, totalLicenses INTEGER, "
     "nextLifecycleDateTime TIMESTAMPTZ, createdDateTime TIMESTAMPTZ",
-    "role_assignments": "principalId VARCHAR, roleDefinitionId VARCHAR",
+    "directory_role_assignments": "principalId VARCHAR, roleDefinitionId VARCHAR",
 }
 LEAVE_DATE = "employeeLeaveDateTime"
 LEAVERS_FROM_USERS = "CREATE TABLE leavers AS SELECT id, employeeLeaveDateTime FROM users"
@@ -221,6 +221,7 @@ SKU_COLUMNS = (
     ("idle", "idle"),
     ("idle_through_group", "of which via group"),
     ("worklist", "on the worklist"),
+    ("renewal_date", "renews"),
 )
 MONEY_COLUMNS = (
     ("monthly_price", "price/month"),
@@ -294,13 +295,14 @@ def unknowns(usage: LicenseUsage) -> list[str]:
     lines = []
     if not facts["renewal_dates_known"]:
         lines.append(
-            "Renewal dates: unknown (the subscriptions table is empty: the connector does not sync "
-            "/directory/subscriptions yet); a reduction saves money from each subscription's renewal."
+            "Renewal dates: unknown (the subscriptions table is empty: its stream was not synced, or the app lacks "
+            "Organization.Read.All); a reduction saves money from each subscription's renewal, and a trial is known "
+            "by its part number only."
         )
     if not facts["directory_roles_known"]:
         lines.append(
-            "Administrators: not classified (the role_assignments table is empty: the connector does not sync "
-            "directory role assignments yet); an idle administrator shows as an idle seat."
+            "Administrators: not classified (the directory_role_assignments table is empty: its stream was not "
+            "synced, or the app lacks RoleManagement.Read.Directory); an idle administrator shows as an idle seat."
         )
     if not facts["leave_dates_known"]:
         lines.append(

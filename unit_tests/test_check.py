@@ -18,7 +18,7 @@ from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import GraphUnavailable
 from source_dynamics365_cc.streams import Users
 from testing.clock import FakeClock
-from testing.graph_fakes import GRAPH, config, page, register_groups, register_login
+from testing.graph_fakes import GRAPH, config, page, register_groups, register_login, register_optional_reads
 from testing.runtime import paced_runtime
 
 
@@ -56,6 +56,7 @@ def run_check(**answers) -> None:
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
         register_groups(mocker)
+        register_optional_reads(mocker)
         for path in ("subscribedSkus", "users", "auditLogs/signIns"):
             mocker.get(f"{GRAPH}/v1.0/{path}", answers.get(path.split("/")[-1], [{"json": page([])}]))
         check_connection(
@@ -124,6 +125,7 @@ def test_check_probes_each_stream_with_its_own_first_query_narrowed_to_one_recor
     with requests_mock.Mocker() as mocker:
         register_login(mocker)
         register_groups(mocker)
+        register_optional_reads(mocker)
         sku = {"skuId": "sku-1", "skuPartNumber": "DYN365_ENTERPRISE_SALES", "servicePlans": []}
         mocker.get(f"{GRAPH}/v1.0/subscribedSkus", json=page([sku]))
         users = mocker.get(f"{GRAPH}/v1.0/users", json=page([]))

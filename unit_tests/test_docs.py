@@ -25,8 +25,10 @@ from source_dynamics365_cc.signins import query as odata
 from source_dynamics365_cc.source import SourceDynamics365Cc
 from source_dynamics365_cc.streams.groups import Groups
 from source_dynamics365_cc.streams.restarts import RESUME_NOTE
+from source_dynamics365_cc.streams.role_assignments import DirectoryRoleAssignments
 from source_dynamics365_cc.streams.sign_ins import sign_in_kinds
 from source_dynamics365_cc.streams.subscribed_skus import SubscribedSkus
+from source_dynamics365_cc.streams.subscriptions import Subscriptions
 from source_dynamics365_cc.streams.users import Users
 from testing.graph_fakes import config
 
@@ -303,7 +305,8 @@ def test_the_page_has_airbytes_sections():
 def graph_streams(discovered) -> dict:
     """The stream classes a config with every opt-in stream on reads through, by name (they know their Graph path)."""
     parsed = parse_config(config(include_non_interactive_sign_ins=True), logger=logging.getLogger("airbyte"))
-    classes = {cls.name: cls for cls in (Users, *sign_in_kinds(parsed), SubscribedSkus, Groups)}
+    kinds = (Users, *sign_in_kinds(parsed), SubscribedSkus, Groups, Subscriptions, DirectoryRoleAssignments)
+    classes = {cls.name: cls for cls in kinds}
     assert set(classes) == set(discovered)
     return classes
 

@@ -4,6 +4,7 @@ families, clients shown for review, grace, disabled accounts, right-sizing, conv
 renewal dates, trials and device licences, exclusions, snapshots and the shipped reference tables."""
 
 import datetime as dt
+import io
 from pathlib import Path
 
 import duckdb
@@ -11,7 +12,7 @@ import pytest
 
 from source_dynamics365_cc.licensing import microsoft_products
 from tools import sku_families
-from tools.license_usage import EXAMPLE_PRICES, EXAMPLES, answer, load, load_lists, report, unknowns
+from tools.license_usage import EXAMPLE_PRICES, EXAMPLES, answer, load, load_lists, print_answer, report, unknowns
 from unit_tests.license_records import (
     AS_OF,
     BC,
@@ -159,7 +160,7 @@ def test_guests_leavers_and_administrators_from_the_optional_tables(tmp_path):
     worklist_records(tmp_path, [guest, user("lv", SALES), user("adm", SALES)], [sign_in(1, "lv", DAY)])
     reshape = (
         "INSERT INTO leavers VALUES ('lv', TIMESTAMPTZ '2026-11-20 00:00:00+00')",
-        "INSERT INTO role_assignments VALUES ('adm', '62e90394-69f5-4237-9190-012177145e10')",
+        "INSERT INTO directory_role_assignments VALUES ('adm', '62e90394-69f5-4237-9190-012177145e10')",
     )
     rows = on_list(run(tmp_path, reshape=reshape))
     assert (
@@ -186,6 +187,34 @@ def test_the_renewal_date_from_subscriptions_and_unknown_said_without_them(tmp_p
     assert usage.evidence["renewal_dates_known"] and not any("Renewal" in line for line in unknowns(usage))
     unknown = run(tmp_path)
     assert unknown.reclaim[0]["saves_from"] is None and "Renewal dates: unknown" in " ".join(unknowns(unknown))
+
+
+def test_the_printed_answer_gives_each_skus_renewal_date_and_a_dash_while_unknown(tmp_path):
+    worklist_records(tmp_path, [user("cy", SALES)], [sign_in(1, "x", DAY)])
+    renewal = f"INSERT INTO subscriptions VALUES ('{SALES}', 'Enabled', FALSE, 20, TIMESTAMPTZ '2027-03-01 00:00:00+00', NULL)"
+    known, unknown = io.StringIO(), io.StringIO()
+    print_answer(run(tmp_path, reshape=(renewal,)), out=known)
+    print_answer(run(tmp_path), out=unknown)
+    sales_line = next(line for line in known.getvalue().splitlines() if "DYN365_ENTERPRISE_SALES " in line)
+    assert "renews" in known.getvalue() and "2027-03-01 00:00 UTC" in sales_line
+    assert "2027-03-01" not in unknown.getvalue() and "Renewal dates: unknown" in unknown.getvalue()
+
+
+def test_a_sku_whose_subscriptions_in_force_are_trials_is_a_trial_whatever_its_part_number(tmp_path):
+    worklist_records(tmp_path, [user("cy", SALES)], [sign_in(1, "cy", DAY)])
+    subscription = "INSERT INTO subscriptions VALUES ('{sku}', '{status}', {trial}, 25, TIMESTAMPTZ '{ends}', NULL)"
+    trial = subscription.format(sku=SALES, status="Enabled", trial="TRUE", ends="2026-12-20 00:00:00+00")
+    ran_out = subscription.format(sku=SALES, status="Deleted", trial="TRUE", ends="2026-06-01 00:00:00+00")
+    bought = subscription.format(sku=SALES, status="Enabled", trial="FALSE", ends="2027-03-01 00:00:00+00")
+    sales = by_sku(run(tmp_path, reshape=(trial,)))["DYN365_ENTERPRISE_SALES"]
+    assert (sales["units_unassigned"], sales["not_counted_unassigned"]) == (
+        None,
+        "a trial: free units, not seats bought",
+    )
+    assert sales["renewal_date"] == dt.datetime(2026, 12, 20, tzinfo=dt.timezone.utc), "a trial's end"
+    paid = by_sku(run(tmp_path, reshape=(ran_out, bought)))["DYN365_ENTERPRISE_SALES"]
+    assert paid["units_unassigned"] == 15 and paid["not_counted_unassigned"] is None, "a deleted trial is no trial"
+    assert paid["renewal_date"] == dt.datetime(2027, 3, 1, tzinfo=dt.timezone.utc)
 
 
 def test_trials_and_device_licences_are_kept_out_of_unassigned_seats(tmp_path):

@@ -35,16 +35,33 @@ def test_the_least_privileged_set_is_one_permission_per_stream_as_microsoft_list
         "AuditLog.Read.All",
         "LicenseAssignment.Read.All",
         "GroupMember.Read.All",
+        "Organization.Read.All",
+        "RoleManagement.Read.Directory",
     )
-    assert [stream.stream for stream in STREAM_PERMISSIONS] == ["users", "sign_ins", "subscribed_skus", "groups"]
+    assert [stream.stream for stream in STREAM_PERMISSIONS] == [
+        "users",
+        "sign_ins",
+        "subscribed_skus",
+        "groups",
+        "subscriptions",
+        "directory_role_assignments",
+    ]
 
 
-def test_only_the_groups_stream_is_optional_and_a_set_without_its_permission_still_passes():
-    assert [stream.stream for stream in STREAM_PERMISSIONS if stream.optional] == ["groups"]
-    without_groups = ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"]
-    check_roles(without_groups)
-    assert optional_streams(without_groups) == ([], [STREAM_PERMISSIONS[3]])
-    assert optional_streams(SIMPLE_ROLES) == ([STREAM_PERMISSIONS[3]], []), "Directory.Read.All reads groups"
+def test_the_optional_streams_are_the_directory_extras_and_a_set_without_their_permissions_still_passes():
+    optional = [stream for stream in STREAM_PERMISSIONS if stream.optional]
+    assert [stream.stream for stream in optional] == ["groups", "subscriptions", "directory_role_assignments"]
+    without_them = ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"]
+    check_roles(without_them)
+    assert optional_streams(without_them) == ([], optional)
+    assert optional_streams(SIMPLE_ROLES) == (optional, []), "Directory.Read.All reads all three"
+
+
+def test_the_subscriptions_permission_is_not_the_one_subscribed_skus_needs():
+    """Microsoft's "List subscriptions" table has no LicenseAssignment.Read.All: the least-privileged app cannot read
+    subscriptions, so the stream must be optional for the default catalog to sync green."""
+    subscriptions, skus = stream_permissions("subscriptions"), stream_permissions("subscribed_skus")
+    assert subscriptions.optional and not subscriptions.covered_by([skus.least_privileged])
 
 
 def test_the_warning_for_an_unreadable_groups_stream_names_its_permission_and_what_is_lost():

@@ -12,6 +12,15 @@ From Microsoft's permission tables (December 2026, cited in docs/dynamics365-cc.
   fix if Graph still answers 403.
 - `GET /groups` (the `groups` stream, optional): GroupMember.Read.All, then Group.Read.All, Directory.Read.All,
   Group.ReadWrite.All, Directory.ReadWrite.All ("List groups", least to most privileged). Optional.
+- `GET /directory/subscriptions` (the `subscriptions` stream, optional): least privileged Organization.Read.All;
+  higher Directory.Read.All, Organization.ReadWrite.All ("List subscriptions", v1.0,
+  https://learn.microsoft.com/graph/api/directory-list-subscriptions). LicenseAssignment.Read.All, which covers
+  `subscribed_skus`, is not in the table: optional, or an app granted only the required streams' least-privileged
+  permissions would fail.
+- `GET /roleManagement/directory/roleAssignments` (the `directory_role_assignments` stream, optional):
+  RoleManagement.Read.Directory, then RoleManagement.Read.All, Directory.Read.All, RoleManagement.ReadWrite.Directory,
+  Directory.ReadWrite.All ("List unifiedRoleAssignments", directory provider, least to most privileged,
+  https://learn.microsoft.com/graph/api/rbacapplication-list-roleassignments). Optional.
 
 An optional stream never turns a connection red: the default catalog (which selects every discovered stream) must
 sync green with the least-privileged permissions of the required streams. So `check` warns, never fails, on one, and
@@ -82,6 +91,26 @@ STREAM_PERMISSIONS = (
         ),
         optional=True,
         without="the license answer then names the groups that assign licenses by id only",
+    ),
+    StreamPermissions(
+        "subscriptions",
+        "directory/subscriptions",
+        ("Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All"),
+        optional=True,
+        without="the license answer then knows no renewal date and no trial but by its licence table",
+    ),
+    StreamPermissions(
+        "directory_role_assignments",
+        "roleManagement/directory/roleAssignments",
+        (
+            "RoleManagement.Read.Directory",
+            "RoleManagement.Read.All",
+            "Directory.Read.All",
+            "RoleManagement.ReadWrite.Directory",
+            "Directory.ReadWrite.All",
+        ),
+        optional=True,
+        without="the license answer then classifies no idle seat holder as an administrator only",
     ),
 )
 
