@@ -79,7 +79,12 @@ class CheckErrorHandler(ErrorHandler):
         """`seconds` is the time check has left: it decides when check stops waiting, never the retry count (each
         wait is at least a second). `expected` are the refusals the probe's `query` handles itself (graph/query.py)."""
         self._graph = GraphErrorHandler(
-            logger, RESUME_NOTE, max_retries=int(seconds) + 1, expected=expected, permission=query.permission
+            logger,
+            RESUME_NOTE,
+            max_retries=int(seconds) + 1,
+            expected=expected,
+            permission=query.permission,
+            entity=query.entity,
         )
         self._graph_url = config.graph_url
 
