@@ -35,16 +35,25 @@ def test_the_least_privileged_set_is_one_permission_per_stream_as_microsoft_list
         "AuditLog.Read.All",
         "LicenseAssignment.Read.All",
         "GroupMember.Read.All",
+        "AuditLogsQuery-CRM.Read.All",
     )
-    assert [stream.stream for stream in STREAM_PERMISSIONS] == ["users", "sign_ins", "subscribed_skus", "groups"]
+    assert [stream.stream for stream in STREAM_PERMISSIONS] == [
+        "users",
+        "sign_ins",
+        "subscribed_skus",
+        "groups",
+        "dynamics_activity",
+    ]
 
 
-def test_only_the_groups_stream_is_optional_and_a_set_without_its_permission_still_passes():
-    assert [stream.stream for stream in STREAM_PERMISSIONS if stream.optional] == ["groups"]
+def test_only_groups_and_dynamics_activity_are_optional_and_a_set_without_their_permissions_still_passes():
+    groups, activity = STREAM_PERMISSIONS[3:5]
+    assert [stream.stream for stream in STREAM_PERMISSIONS if stream.optional] == ["groups", "dynamics_activity"]
     without_groups = ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"]
     check_roles(without_groups)
-    assert optional_streams(without_groups) == ([], [STREAM_PERMISSIONS[3]])
-    assert optional_streams(SIMPLE_ROLES) == ([STREAM_PERMISSIONS[3]], []), "Directory.Read.All reads groups"
+    assert optional_streams(without_groups) == ([], [groups, activity])
+    assert optional_streams(SIMPLE_ROLES) == ([groups], [activity]), "Directory.Read.All reads groups"
+    assert optional_streams(["AuditLogsQuery.Read.All"]) == ([activity], [groups]), "every workload's audit role"
 
 
 def test_the_warning_for_an_unreadable_groups_stream_names_its_permission_and_what_is_lost():
