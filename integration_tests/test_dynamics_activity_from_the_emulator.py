@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from testing.harness import (
     read_successfully,
     run_connector,
     running_emulator,
+    start_connector,
     stream_state_message,
 )
 
@@ -180,3 +183,42 @@ def test_in_a_national_cloud_the_stream_is_a_warning_in_check_and_a_skip_in_a_sy
         (warning,) = [line for line in result.log_lines("WARN") if "global cloud only" in line]
         assert "uses the china cloud" in warning
     assert not read.records_of("dynamics_activity")
+
+
+def first_state_with_queries(process) -> dict[str, Any]:
+    """Read the connector's stdout up to its first dynamics_activity STATE that holds running queries."""
+    for line in process.stdout:
+        message = json.loads(line) if line.startswith("{") else {}
+        stream = message.get("state", {}).get("stream", {}) if message.get("type") == "STATE" else {}
+        if (
+            stream.get("stream_descriptor", {}).get("name") == "dynamics_activity"
+            and "queries" in stream["stream_state"]
+        ):
+            return stream["stream_state"]
+    raise AssertionError("the connector ended without saving a running query")
+
+
+def test_a_sync_killed_while_waiting_resumes_the_same_queries(tmp_path: Path):
+    with lagging_tenant() as emu:
+        start = emu.tenant.now - dt.timedelta(days=1, hours=12)
+        config = activity_config(emu, start)
+        emu.set_audit_latency(600)
+        process = start_connector("read", tmp_path / "killed", config, configured_catalog(ACTIVITY), emulator=emu)
+        give_up = threading.Timer(120, process.kill)  # the state leaves with the first wait's log line, seconds in
+        give_up.start()
+        try:
+            saved = first_state_with_queries(process)
+        finally:
+            give_up.cancel()
+            process.send_signal(signal.SIGKILL)
+            process.communicate(timeout=60)
+        created = emu.audit_queries()
+        resumed = read_successfully(
+            emu, tmp_path / "resumed", config, ACTIVITY, [stream_state_message("dynamics_activity", saved)]
+        )
+        after = emu.audit_queries()
+        truth = truth_ids(emu, start, emu.tenant.now + TENANT_LAG)
+    assert [query["id"] for query in saved["queries"]] == [query["id"] for query in created]
+    assert [query["id"] for query in after[: len(created)]] == [query["id"] for query in created]
+    assert all(query["filterStartDateTime"] >= saved["queries"][-1]["end"] for query in after[len(created) :])
+    assert sorted(emitted(resumed)) == sorted(truth)

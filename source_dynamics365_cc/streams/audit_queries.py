@@ -9,7 +9,9 @@ v1.0 first: Microsoft moved the API back to beta once (MC1052169, 2025), so a v1
 segment (`Resource not found for the segment`, 400) sends the create, and every later create of the sync, to beta.
 A query is polled at a bounded interval (`POLL_FIRST_SECONDS`, doubling to `POLL_MOST_SECONDS`: Microsoft documents no
 duration, and a query of a day of CRM records takes minutes) until `WINDOW_DEADLINE_SECONDS` of waiting, which ends in
-a sentence, never a hang. A query that failed, was cancelled or vanished (404) is `Gone`: its window is created again.
+a sentence, never a hang; each wait is logged, which also carries the state saved before it out of the CDK's print
+buffer (it leaves on the next line printed) to the platform. A query that failed, was cancelled or vanished (404) is
+`Gone`: its window is created again.
 
 Every request is a `GraphQuery` of the stream (graph/stream.py `GraphStream.query`): its permission names a 403, an
 optional stream's 403 comes back as `OptionalStreamRefusal` (the stream skips itself), and 429 and Retry-After are
@@ -173,6 +175,10 @@ class AuditQueries:
             if waited >= WINDOW_DEADLINE_SECONDS:
                 raise too_slow(submitted, status, waited)
             pause = min(interval, WINDOW_DEADLINE_SECONDS - waited)
+            self._log.info(
+                f"dynamics_activity: Purview's audit log query for {submitted.window} is {status}; asking again in "
+                f"{pause:.0f} s ({waited / 60:.0f} of at most {WINDOW_DEADLINE_SECONDS / 60:.0f} minutes waited)."
+            )
             self._sleep(pause)
             waited += pause
             interval = min(interval * 2, POLL_MOST_SECONDS)

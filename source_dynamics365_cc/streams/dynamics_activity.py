@@ -217,6 +217,7 @@ class DynamicsActivity(GraphStream, CheckpointMixin):
                 outcome = yield from self._queries.records(submitted, self._admit)
             if outcome is None:
                 self._done(window)
+                self._report_concealed(window)
                 return
             if isinstance(outcome, OptionalStreamRefusal):
                 self._skip(refused_by_graph(outcome.said))
@@ -247,6 +248,14 @@ class DynamicsActivity(GraphStream, CheckpointMixin):
             return False
         self._found += 1
         return True
+
+    def _report_concealed(self, window: AuditWindow) -> None:
+        skipped = self._concealed.take_count()
+        if skipped:
+            self._log.info(
+                f"{self.name}: skipped {skipped} records with a concealed userPrincipalName from {window} "
+                "(exclude_concealed_users)."
+            )
 
     def _done(self, window: AuditWindow) -> None:
         self._submitted.pop(window, None)
