@@ -146,3 +146,19 @@ def test_the_plan_keeps_the_saved_windows_and_fills_the_gaps_with_day_long_ones(
     windows = planned(start, end, [kept, AuditWindow(start - timedelta(days=1), start)])
     assert windows[0] == AuditWindow(start, kept.start) and windows[1] == kept
     assert [w.end for w in windows[2:]] == [kept.end + timedelta(days=1), end]
+
+
+def test_a_saved_v1_query_that_v1_no_longer_serves_is_created_again_on_beta(http_mocker):
+    login(http_mocker, CRM_ROLES)
+    unknown = json_response(graph_error("BadRequest", "Resource not found for the segment 'auditLog'."), 400)
+    http_mocker.get(audit_query_request("q0"), unknown)
+    http_mocker.post(audit_query_create_request(FIRST, LAST), unknown)
+    http_mocker.post(
+        audit_query_create_request(FIRST, LAST, "beta"), audit_query_response("q1", "notStarted", code=201)
+    )
+    http_mocker.get(audit_query_request("q1", "beta"), audit_query_response("q1", "succeeded"))
+    http_mocker.get(audit_records_request("q1", "beta"), page_response([record("a")]))
+    saved = {"queries": [{"start": FIRST, "end": LAST, "id": "q0", "api_version": "v1.0"}]}
+    state = StateBuilder().with_stream_state("dynamics_activity", saved).build()
+    output = read_streams(activity_config(), ACTIVITY, state=state, runtime=at_now())
+    assert output.errors == [] and [r.record.data["id"] for r in output.records] == ["a"]

@@ -107,10 +107,14 @@ class Gone:
 
 
 def gone_when_missing(response: requests.Response) -> Optional[Gone]:
-    """The refusal a query's own routes expect: a 404, the tenant no longer holds the query."""
-    if response.status_code != 404:
-        return None
-    return Gone(f"Microsoft Graph no longer holds it ({graph_error(response)[1] or 'HTTP 404'})")
+    """The refusal a query's own routes expect: a 404, the tenant no longer holds the query; or the 400 of a version
+    that no longer serves the API (a saved v1.0 query after Microsoft moved it to beta), so the window is created
+    again, on beta, instead of failing every sync on the same saved query."""
+    if response.status_code == 404:
+        return Gone(f"Microsoft Graph no longer holds it ({graph_error(response)[1] or 'HTTP 404'})")
+    if segment_missing(response):
+        return Gone("its API version no longer serves audit log queries")
+    return None
 
 
 def segment_missing(response: requests.Response) -> Optional[str]:
