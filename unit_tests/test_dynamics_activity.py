@@ -162,3 +162,15 @@ def test_a_saved_v1_query_that_v1_no_longer_serves_is_created_again_on_beta(http
     state = StateBuilder().with_stream_state("dynamics_activity", saved).build()
     output = read_streams(activity_config(), ACTIVITY, state=state, runtime=at_now())
     assert output.errors == [] and [r.record.data["id"] for r in output.records] == ["a"]
+
+
+def test_a_403_to_a_page_of_records_skips_the_stream_and_keeps_the_window_unread(http_mocker):
+    login(http_mocker, CRM_ROLES)
+    http_mocker.post(audit_query_create_request(FIRST, LAST), audit_query_response("q1", "notStarted", code=201))
+    http_mocker.get(audit_query_request("q1"), audit_query_response("q1", "succeeded"))
+    denied = json_response(graph_error("Authorization_RequestDenied", "Insufficient privileges"), 403)
+    http_mocker.get(audit_records_request("q1"), denied)
+    output = read_streams(activity_config(), ACTIVITY, runtime=at_now())
+    assert output.errors == [] and not output.records
+    assert all("createdDateTime" not in state for state in states(output)), "the cursor never passes the window"
+    assert any("Skipping the optional dynamics_activity stream" in str(m.log.message) for m in output.logs)

@@ -33,7 +33,7 @@ from ..errors import ConfigError
 from ..graph.road import Record
 from ..graph.stream import GraphStream, OptionalStreamRefusal
 from ..limits import AUDIT_QUERIES_UNFINISHED, AUDIT_QUERY_SUBMISSIONS_PER_DAY
-from .audit_queries import QUERIES, AuditQueries, AuditWindow, Finished, Gone, Submitted, instant, parse_instant
+from .audit_queries import QUERIES, AuditQueries, AuditWindow, Finished, Submitted, instant, parse_instant
 from .restarts import RESUME_NOTE, EmittedIds
 
 WINDOW = timedelta(days=1)
@@ -215,16 +215,17 @@ class DynamicsActivity(GraphStream, CheckpointMixin):
                 return
             if isinstance(outcome, Finished):
                 outcome = yield from self._queries.records(submitted, self._admit)
+            if isinstance(outcome, OptionalStreamRefusal):
+                self._skip(refused_by_graph(outcome.said))
+            if self._skipped:  # Graph's 403, to the poll or to a page of records (the road skipped the stream)
+                return
             if outcome is None:
                 self._done(window)
                 self._report_concealed(window)
                 return
-            if isinstance(outcome, OptionalStreamRefusal):
-                self._skip(refused_by_graph(outcome.said))
-                return
             self._submitted.pop(window, None)
             self._log.warning(
-                f"dynamics_activity: the audit log query for {window} {_why(outcome)}; creating it again."
+                f"dynamics_activity: the audit log query for {window} is gone ({outcome.why}); creating it again."
             )
         raise _failed(window, MAX_ATTEMPTS)
 
@@ -269,10 +270,6 @@ def _saved(window: AuditWindow) -> dict[str, str]:
 
 def _window(saved: Mapping[str, str]) -> AuditWindow:
     return AuditWindow(parse_instant(saved["start"]), parse_instant(saved["end"]))
-
-
-def _why(outcome: Any) -> str:
-    return f"is gone ({outcome.why})" if isinstance(outcome, Gone) else f"ended unexpectedly ({outcome!r})"
 
 
 def _failed(window: AuditWindow, attempts: int) -> AirbyteTracedException:
