@@ -183,12 +183,14 @@ class DynamicsActivity(GraphStream, CheckpointMixin):
             yield from ({"collect": _saved(w)} for w in batch)
 
     def slice_records(self, stream_slice: Mapping[str, Any]) -> Iterator[StreamData]:
-        if "submit" in stream_slice:
-            for saved in stream_slice["submit"]:
-                if not self._submit(_window(saved)):
-                    return
+        """A `collect` slice reads one window; a `submit` slice creates its windows' queries and emits nothing, so the
+        CDK saves them in the state before any of them is waited for."""
+        if "collect" in stream_slice:
+            yield from self._collect(_window(stream_slice["collect"]))
             return
-        yield from self._collect(_window(stream_slice["collect"]))
+        for saved in stream_slice["submit"]:
+            if not self._submit(_window(saved)):
+                return
 
     def _submit(self, window: AuditWindow) -> bool:
         """The window's query, created unless a stopped sync created it; False when Graph refused (the stream is
