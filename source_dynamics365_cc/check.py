@@ -3,8 +3,9 @@
 In order: the configuration, a token (secret, tenant, app, consent), the token's application
 permissions, then one cheap call to each Graph resource the streams read: each stream's own first query
 (the sign-ins' over the last hour) narrowed to one record. An optional stream (`groups`, `subscriptions`,
-`directory_role_assignments`) never fails check: without its permission, or
-when Graph refuses its probe, check passes with a warning, as a sync skips it with one. Each failure raises
+`directory_role_assignments`, `dynamics_activity`) never fails check: without its permission, or
+when Graph refuses its probe, check passes with a warning, as a sync skips it with one. The opt-in `dynamics_activity`
+is checked by the token's roles only (`ACTIVITY_NOT_PROBED` says why), and outside the global cloud is a warning. Each failure raises
 `ConfigError`/`TokenError`/`GraphUnavailable` with its message.
 
 The calls take the streams' own road (`GraphStream.probe`): their HttpClient, Retry-After backoff, request
@@ -28,6 +29,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .auth.deadline import Deadline, within
 from .auth.permissions import (
     PERMISSIONS_HINT,
+    StreamPermissions,
     forbidden_message,
     missing_permissions_message,
     optional_stream_refused,
@@ -45,11 +47,20 @@ from .graph.stream import GraphStream, OptionalStreamRefusal
 from .graph.throttle import RetryAfterBackoff, WaitLimit
 from .runtime import MACHINE, Runtime
 from .signins.refusal import FILTER_REFUSED
-from .streams import DirectoryRoleAssignments, Groups, SubscribedSkus, Subscriptions, Users
+from .streams import DirectoryRoleAssignments, DynamicsActivity, Groups, SubscribedSkus, Subscriptions, Users
+from .streams.dynamics_activity import NATIONAL_CLOUD
 from .streams.licenses import dynamics_skus
 from .streams.restarts import RESUME_NOTE
 from .streams.sign_ins import SIGN_IN_LOG_LEFT_OUT, sign_in_kinds
 
+# Why check sends no audit log query: a create is one of the tenant's daily submissions (at least 200) and takes
+# minutes to run, past check's one-minute deadline. The token's role proves the permission; a sync warns when it
+# finds no record in a day or more (streams/dynamics_activity.py `no_activity_warning`).
+ACTIVITY_NOT_PROBED = (
+    "dynamics_activity: the app holds an audit log query permission; check creates no audit log query (each one "
+    "takes minutes and counts against the tenant's daily allowance). A sync warns if Purview holds no Dynamics 365 "
+    "record for a day or more: Dataverse activity logging must be on for each production environment."
+)
 StreamKind = TypeVar("StreamKind", bound=GraphStream)
 # The optional streams check probes with their whole first query (`probe_optional`).
 OPTIONAL_WHOLE: dict[str, type[GraphStream]] = {
@@ -82,7 +93,12 @@ class CheckErrorHandler(ErrorHandler):
         """`seconds` is the time check has left: it decides when check stops waiting, never the retry count (each
         wait is at least a second). `expected` are the refusals the probe's `query` handles itself (graph/query.py)."""
         self._graph = GraphErrorHandler(
-            logger, RESUME_NOTE, max_retries=int(seconds) + 1, expected=expected, permission=query.permission
+            logger,
+            RESUME_NOTE,
+            max_retries=int(seconds) + 1,
+            expected=expected,
+            permission=query.permission,
+            entity=query.entity,
         )
         self._graph_url = config.graph_url
 
@@ -224,9 +240,16 @@ def _probe_streams(
     else:
         logger.warning(SIGN_IN_LOG_LEFT_OUT)
     readable, unreadable = optional_streams(roles)
+    if not config.include_dynamics_activity:
+        readable, unreadable = _offered(readable), _offered(unreadable)
+    elif config.cloud != "global":
+        logger.warning(NATIONAL_CLOUD.format(cloud=config.cloud))
+        readable, unreadable = _offered(readable), _offered(unreadable)
     for stream in unreadable:
         logger.warning(optional_stream_warning(stream))
     sku_ids = [*dynamics_skus(skus), *config.roster_sku_ids]
+    if any(stream.stream == DynamicsActivity.name for stream in readable):
+        logger.info(ACTIVITY_NOT_PROBED)
     for stream in readable:
         try:
             refusal = probe_optional(streams, stream.stream, sku_ids)
@@ -248,6 +271,12 @@ def probe_optional(streams: CheckStreams, name: str, sku_ids: list[str]) -> Opti
         return None
     stream = streams.build(kind)
     return refused(stream, stream.query_of({}))
+
+
+def _offered(streams: list[StreamPermissions]) -> list[StreamPermissions]:
+    """The optional streams but dynamics_activity, which the configuration does not offer (or cannot, outside the
+    global cloud)."""
+    return [stream for stream in streams if stream.stream != DynamicsActivity.name]
 
 
 def probe_groups(groups: Groups, sku_ids: list[str]) -> Optional[str]:

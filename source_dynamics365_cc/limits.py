@@ -21,6 +21,15 @@ SIGN_IN_LOG_LIMITS = (SIGN_IN_LOG_LIMIT,)
 SIGN_IN_ACTIVITY_LIMITS = (SIGN_IN_LOG_LIMIT, SIGN_IN_ACTIVITY_LIMIT)
 
 
+# https://learn.microsoft.com/en-us/graph/throttling-limits#security-audit-log-query-service-limits: per tenant, at
+# least 200 audit log query submissions per rolling 24 hours and 50 queued or running queries (a baseline; a tenant
+# with more licenses may get more, by a calculation Microsoft does not publish). Allowances, not a rate: no pacer
+# spreads them. streams/dynamics_activity.py creates a query per day-long window and keeps at most a fifth of the
+# unfinished ones; a create past them is answered 429 with Retry-After, waited out as every request's.
+AUDIT_QUERY_SUBMISSIONS_PER_DAY = 200
+AUDIT_QUERIES_UNFINISHED = 50
+
+
 def graph_budget(
     sign_in_requests_per_10_seconds: int,
     pacer: Callable[[int, float], SlidingWindowPacer],

@@ -10,7 +10,7 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 from queue import Queue
-from typing import Any, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from airbyte_cdk.models import (
     AirbyteMessage,
@@ -41,7 +41,7 @@ from .graph.dropped import DroppedRecords
 from .graph.throttle import GraphApiBudget
 from .runtime import MACHINE, Runtime
 from .signins.cursor import sign_in_cursor
-from .streams import DirectoryRoleAssignments, Groups, SubscribedSkus, Subscriptions, Users
+from .streams import DirectoryRoleAssignments, DynamicsActivity, Groups, SubscribedSkus, Subscriptions, Users
 from .streams.licenses import LicensedSkus
 from .streams.sign_ins import SignIns, sign_in_kinds
 from .streams.subscribed_skus import ClassifiedSkus
@@ -121,7 +121,10 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
     ) -> Iterator[AirbyteMessage]:
         concurrent_streams = self._select_abstract_streams(config, catalog)
         names = {stream.name for stream in concurrent_streams}
-        regular = _full_refresh_copy([s for s in catalog.streams if s.stream.name not in names], logger)
+        incremental = {stream.name for stream in self.streams(config) if stream.supports_incremental}
+        regular = _full_refresh_copy(
+            [s for s in catalog.streams if s.stream.name not in names], logger, keep_incremental=incremental
+        )
         failure: Optional[AirbyteTracedException] = None
         if regular.streams:
             try:
@@ -167,6 +170,22 @@ class SourceDynamics365Cc(ConcurrentSourceAdapter):
             Groups(parsed, authenticator, logger=logger, dropped=self._dropped, licensed=licensed),
             Subscriptions(parsed, authenticator, logger=logger, dropped=self._dropped),
             DirectoryRoleAssignments(parsed, authenticator, logger=logger, dropped=self._dropped),
+            *self._dynamics_activity(parsed, authenticator),
+        ]
+
+    def _dynamics_activity(self, config: ConnectorConfig, authenticator: GraphAuthenticator) -> List[Stream]:
+        """The opt-in stream, when the config asks for it."""
+        if not config.include_dynamics_activity:
+            return []
+        return [
+            DynamicsActivity(
+                config,
+                authenticator,
+                logger=logger,
+                dropped=self._dropped,
+                sync_end=self._sync_end,
+                sleep=self._runtime.sleep,
+            )
         ]
 
     def _sign_ins(
@@ -196,17 +215,21 @@ def read_in_full(catalog: Optional[ConfiguredAirbyteCatalog], name: str) -> bool
     )
 
 
-def _full_refresh_copy(streams: List[ConfiguredAirbyteStream], logger: logging.Logger) -> ConfiguredAirbyteCatalog:
-    """A catalog of copies of `streams`, each configured as full refresh; the caller's catalog is left as it is.
-    The streams read one page after another have no cursor (every incremental stream here is concurrent): one
-    configured incremental is read in full, as the CDK reads any such stream. PyAirbyte, for one, configures every
-    stream as incremental."""
+def _full_refresh_copy(
+    streams: List[ConfiguredAirbyteStream], logger: logging.Logger, keep_incremental: Iterable[str] = ()
+) -> ConfiguredAirbyteCatalog:
+    """A catalog of copies of `streams`, each configured as full refresh but those named in `keep_incremental` (read
+    one page after another with a cursor of their own: dynamics_activity); the caller's catalog is left as it is.
+    The others have no cursor: one configured incremental is read in full, as the CDK reads any such stream.
+    PyAirbyte, for one, configures every stream as incremental."""
+    kept = set(keep_incremental)
+    copies = []
     for configured in streams:
-        if configured.sync_mode == SyncMode.incremental:
+        if configured.sync_mode == SyncMode.incremental and configured.stream.name not in kept:
             logger.info(f"The stream {configured.stream.name} supports only full refresh; reading it in full.")
-    return ConfiguredAirbyteCatalog(
-        streams=[replace(configured, sync_mode=SyncMode.full_refresh) for configured in streams]
-    )
+            configured = replace(configured, sync_mode=SyncMode.full_refresh)
+        copies.append(configured)
+    return ConfiguredAirbyteCatalog(streams=copies)
 
 
 def _parsed(config: Mapping[str, Any], logger: logging.Logger, now: Optional[datetime] = None) -> ConnectorConfig:

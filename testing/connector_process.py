@@ -32,6 +32,7 @@ _DISCOVER_CONFIG = {
     "client_id": "22222222-2222-4222-8222-222222222222",
     "credentials": {"auth_type": "client_secret", "client_secret": "placeholder"},
     "include_non_interactive_sign_ins": True,  # every stream, opt-in ones included: catalogs pick what they need
+    "include_dynamics_activity": True,
 }
 
 

@@ -131,6 +131,34 @@ def role_assignments_request() -> HttpRequest:
     return graph_request("/v1.0/roleManagement/directory/roleAssignments", query)
 
 
+def audit_query_create_request(start: str, end: str, version: str = "v1.0") -> HttpRequest:
+    """The create of an audit log query for Dataverse's records (`crm`) in [start, end], as a JSON body."""
+    body = {
+        "displayName": f"source-dynamics365-cc dynamics_activity {start} to {end}",
+        "filterStartDateTime": start,
+        "filterEndDateTime": end,
+        "recordTypeFilters": ["crm"],
+    }
+    # As text, the way requests serializes `json=` (a Mapping here would make HttpMocker parse the token request's
+    # form body as JSON when it tries this matcher on it).
+    return HttpRequest(f"{GRAPH}/{version}/security/auditLog/queries", body=json.dumps(body))
+
+
+def audit_query_request(query_id: str, version: str = "v1.0") -> HttpRequest:
+    """One audit log query's status."""
+    return graph_request(f"/{version}/security/auditLog/queries/{query_id}")
+
+
+def audit_records_request(query_id: str, version: str = "v1.0") -> HttpRequest:
+    """The first page of a succeeded audit log query's records."""
+    return graph_request(f"/{version}/security/auditLog/queries/{query_id}/records", {"$top": "1000"})
+
+
+def audit_query_response(query_id: str, status: str, exceeded: bool = False, code: int = 200) -> HttpResponse:
+    """An audit log query as Graph answers a create (201, `notStarted`) or a status read."""
+    return json_response({"id": query_id, "status": status, "isRecordCountLimitExceeded": exceeded}, code)
+
+
 def next_page_request(link: str, headers: Mapping[str, str] | None = None) -> HttpRequest:
     """A nextLink followed exactly as Graph gave it (its query is in the link)."""
     return HttpRequest(link, headers=dict(headers or {}))

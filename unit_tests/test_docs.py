@@ -23,6 +23,7 @@ from source_dynamics365_cc.auth.entra import AADSTS_MESSAGES
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.signins import query as odata
 from source_dynamics365_cc.source import SourceDynamics365Cc
+from source_dynamics365_cc.streams.dynamics_activity import DynamicsActivity
 from source_dynamics365_cc.streams.groups import Groups
 from source_dynamics365_cc.streams.restarts import RESUME_NOTE
 from source_dynamics365_cc.streams.role_assignments import DirectoryRoleAssignments
@@ -80,7 +81,7 @@ def reference_row(path: str) -> list[str]:
 @pytest.fixture(scope="module")
 def discovered() -> dict:
     """The streams as `discover` reports them with every opt-in stream on, by name; discover makes no network call."""
-    every_stream = config(include_non_interactive_sign_ins=True)
+    every_stream = config(include_non_interactive_sign_ins=True, include_dynamics_activity=True)
     catalog = SourceDynamics365Cc(config=every_stream).discover(logging.getLogger("airbyte"), every_stream)
     return {stream.name: stream for stream in catalog.streams}
 
@@ -284,7 +285,8 @@ def test_prerequisites_say_airbyte_cloud_takes_no_custom_docker_connector():
 
 def test_the_shipped_catalog_is_discover_with_sign_ins_incremental(discovered):
     configured = {entry["stream"]["name"]: entry for entry in SHIPPED_CATALOG["streams"]}
-    assert set(configured) == set(discovered) - {"non_interactive_sign_ins"}, "every stream a default config offers"
+    opt_in = {"non_interactive_sign_ins", "dynamics_activity"}
+    assert set(configured) == set(discovered) - opt_in, "every stream a default config offers"
     for name, entry in configured.items():
         assert entry["stream"]["json_schema"] == discovered[name].json_schema, f"{name}: regenerate the catalog"
         expected_mode = "incremental" if name == "sign_ins" else "full_refresh"
@@ -304,16 +306,19 @@ def test_the_page_has_airbytes_sections():
 @pytest.fixture(scope="module")
 def graph_streams(discovered) -> dict:
     """The stream classes a config with every opt-in stream on reads through, by name (they know their Graph path)."""
-    parsed = parse_config(config(include_non_interactive_sign_ins=True), logger=logging.getLogger("airbyte"))
+    every_stream = config(include_non_interactive_sign_ins=True, include_dynamics_activity=True)
+    parsed = parse_config(every_stream, logger=logging.getLogger("airbyte"))
     kinds = (Users, *sign_in_kinds(parsed), SubscribedSkus, Groups, Subscriptions, DirectoryRoleAssignments)
-    classes = {cls.name: cls for cls in kinds}
+    classes = {cls.name: cls for cls in (*kinds, DynamicsActivity)}
     assert set(classes) == set(discovered)
     return classes
 
 
 def endpoint(stream_class) -> str:
-    """`GET /<version>/<collection>`, from the class: no stream needs building."""
-    return f"GET /{stream_class.api_version}/{stream_class.collection}"
+    """`GET /<version>/<collection>`, from the class: no stream needs building. dynamics_activity first creates an
+    audit log query: `POST`."""
+    method = "POST" if stream_class is DynamicsActivity else "GET"
+    return f"{method} /{stream_class.api_version}/{stream_class.collection}"
 
 
 def test_the_overview_lists_exactly_the_streams_discover_reports(discovered):
@@ -322,7 +327,7 @@ def test_the_overview_lists_exactly_the_streams_discover_reports(discovered):
 
 
 def test_the_readme_stream_table_lists_exactly_the_streams_discover_reports(discovered):
-    rows = re.findall(r"^\| `(\w+)`[^|]*\| `GET ", README, re.MULTILINE)
+    rows = re.findall(r"^\| `(\w+)`[^|]*\| `(?:GET|POST) ", README, re.MULTILINE)
     assert sorted(rows) == sorted(discovered)
 
 
@@ -332,7 +337,7 @@ def test_the_pages_give_each_stream_the_graph_endpoint_and_version_it_reads(page
     for name, stream in graph_streams.items():
         assert f"`{endpoint(stream)}`" in text, f"{page} does not say that {name} reads {endpoint(stream)}"
     versions = {stream.api_version for stream in graph_streams.values()}
-    named = set(re.findall(r"`GET /([\w.]+)/", text))
+    named = set(re.findall(r"`(?:GET|POST) /([\w.]+)/", text))
     assert named == versions, f"{page} names the Graph versions {named}, the streams read {versions}"
 
 

@@ -37,6 +37,7 @@ def test_the_least_privileged_set_is_one_permission_per_stream_as_microsoft_list
         "GroupMember.Read.All",
         "Organization.Read.All",
         "RoleManagement.Read.Directory",
+        "AuditLogsQuery-CRM.Read.All",
     )
     assert [stream.stream for stream in STREAM_PERMISSIONS] == [
         "users",
@@ -45,16 +46,26 @@ def test_the_least_privileged_set_is_one_permission_per_stream_as_microsoft_list
         "groups",
         "subscriptions",
         "directory_role_assignments",
+        "dynamics_activity",
     ]
 
 
-def test_the_optional_streams_are_the_directory_extras_and_a_set_without_their_permissions_still_passes():
+def test_the_optional_streams_are_the_directory_extras_and_activity_and_a_set_without_their_permissions_passes():
     optional = [stream for stream in STREAM_PERMISSIONS if stream.optional]
-    assert [stream.stream for stream in optional] == ["groups", "subscriptions", "directory_role_assignments"]
+    directory_extras, activity = optional[:3], optional[3]
+    assert [stream.stream for stream in optional] == [
+        "groups",
+        "subscriptions",
+        "directory_role_assignments",
+        "dynamics_activity",
+    ]
     without_them = ["User.Read.All", "LicenseAssignment.Read.All", "AuditLog.Read.All"]
     check_roles(without_them)
     assert optional_streams(without_them) == ([], optional)
-    assert optional_streams(SIMPLE_ROLES) == (optional, []), "Directory.Read.All reads all three"
+    assert optional_streams(SIMPLE_ROLES) == (directory_extras, [activity]), "Directory.Read.All reads all three"
+    assert optional_streams(["AuditLogsQuery.Read.All"]) == ([activity], directory_extras), (
+        "every workload's audit role"
+    )
 
 
 def test_the_subscriptions_permission_is_not_the_one_subscribed_skus_needs():

@@ -223,3 +223,14 @@ def test_nothing_in_the_package_parses_a_request_url_to_learn_what_was_asked():
         if "parse_qs" in path.read_text() or ".path_url" in path.read_text() or "request.url" in path.read_text()
     )
     assert parsing == ["graph/road.py"], "the answer side reads the query (graph/query.py), never the request's URL"
+
+
+def test_a_create_is_one_post_of_its_json_body_and_its_answer_is_one_entity_not_a_page():
+    groups = stream(Groups)
+    query = GraphQuery("things", method="POST", body={"name": "x"}, entity=True)
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        created = mocker.post(f"{GRAPH}/v1.0/things", json={"id": "t1", "name": "x"}, status_code=201)
+        response, refusal = groups.probe(query)
+    assert refusal is None and response.status_code == 201
+    assert [request.json() for request in created.request_history] == [{"name": "x"}]

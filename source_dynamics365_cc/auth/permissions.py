@@ -21,6 +21,9 @@ From Microsoft's permission tables (December 2026, cited in docs/dynamics365-cc.
   RoleManagement.Read.Directory, then RoleManagement.Read.All, Directory.Read.All, RoleManagement.ReadWrite.Directory,
   Directory.ReadWrite.All ("List unifiedRoleAssignments", directory provider, least to most privileged,
   https://learn.microsoft.com/graph/api/rbacapplication-list-roleassignments). Optional.
+- `POST /security/auditLog/queries` for `crm` records and the query's `/records` (the `dynamics_activity` stream,
+  optional and opt-in): AuditLogsQuery-CRM.Read.All (Microsoft Dynamics CRM), or AuditLogsQuery.Read.All (every
+  workload) (docs/purview-audit-facts.md).
 
 An optional stream never turns a connection red: the default catalog (which selects every discovered stream) must
 sync green with the least-privileged permissions of the required streams. So `check` warns, never fails, on one, and
@@ -111,6 +114,13 @@ STREAM_PERMISSIONS = (
         ),
         optional=True,
         without="the license answer then classifies no idle seat holder as an administrator only",
+    ),
+    StreamPermissions(
+        "dynamics_activity",
+        "security/auditLog/queries",
+        ("AuditLogsQuery-CRM.Read.All", "AuditLogsQuery.Read.All"),
+        optional=True,
+        without="the license answer then shows who signed in to Dynamics 365, not who worked in it",
     ),
 )
 

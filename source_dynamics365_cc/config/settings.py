@@ -92,6 +92,9 @@ SETTINGS = {
         Setting("cloud", "global"),
         Setting("sign_in_requests_per_10_seconds", 5, low=1, high=5),
         Setting("max_concurrency", 3, low=1, high=8),
+        # Off: the stream needs an optional permission and a tenant setting (Dataverse activity logging), and every
+        # sync spends some of the tenant's daily audit log query submissions.
+        Setting("include_dynamics_activity", False),
     )
 }
 
@@ -135,6 +138,8 @@ class ConnectorConfig:
     exclude_concealed_users: bool
     sign_in_requests_per_10_seconds: int
     max_concurrency: int
+    include_dynamics_activity: bool = False
+    cloud: str = "global"
 
     @property
     def authority(self) -> str:
@@ -183,6 +188,8 @@ def parse_config(
         exclude_concealed_users=_boolean(raw, "exclude_concealed_users"),
         sign_in_requests_per_10_seconds=_integer(raw, "sign_in_requests_per_10_seconds"),
         max_concurrency=_integer(raw, "max_concurrency"),
+        include_dynamics_activity=_boolean(raw, "include_dynamics_activity"),
+        cloud=cloud_name,
     )
 
 

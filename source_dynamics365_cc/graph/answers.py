@@ -19,7 +19,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 
 from ..auth.permissions import StreamPermissions, forbidden_message
 from ..errors import TokenError
-from .pages import graph_page
+from .pages import graph_entity, graph_page
 from .query import ExpectedRefusal
 
 PREMIUM_CODE = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
@@ -84,9 +84,10 @@ def no_refusal(response: requests.Response) -> Optional[object]:
 
 class GraphErrorHandler(ErrorHandler):
     """Decides what each Graph answer to one query means; the CDK's HttpClient then retries, refreshes or fails. An
-    answer the query `expected` as a refusal (graph/query.py) is passed back unjudged, for the road to return as the
-    read's outcome (graph/road.py). A 403 names the query's `permission`. `resume_note` ends a failure's message with
-    what the next sync does, in the streams' words."""
+        answer the query `expected` as a refusal (graph/query.py) is passed back unjudged, for the road to return as the
+        read's outcome (graph/road.py). A 403 names the query's `permission`. A 2xx must be a page of records, or one entity
+    when the query answers one. `resume_note` ends a failure's message with
+        what the next sync does, in the streams' words."""
 
     def __init__(
         self,
@@ -96,8 +97,11 @@ class GraphErrorHandler(ErrorHandler):
         max_time_seconds: int = 900,
         expected: ExpectedRefusal = no_refusal,
         permission: Optional[StreamPermissions] = None,
+        entity: bool = False,
     ) -> None:
+        """`entity`: the query answers one entity (graph/query.py `GraphQuery.entity`), not a page of records."""
         self._logger = logger
+        self._decode = graph_entity if entity else graph_page
         self._expected = expected
         self._permission = permission
         self._resume_note = resume_note
@@ -164,7 +168,7 @@ class GraphErrorHandler(ErrorHandler):
         """A 200 whose body is cut short, not JSON, without its `value` list or with something other than records in
         it is a transport fault: fetch the page again (graph/pages.py says why a page without records is one)."""
         try:
-            graph_page(response)
+            self._decode(response)
         except ValueError:
             return ErrorResolution(ResponseAction.RETRY, FailureType.transient_error, malformed_page(self._resume_note))
         return SUCCESS

@@ -2,7 +2,7 @@
 (road.py): what to ask (the collection under its API version, the first page's parameters, the headers of every
 page), the documented limits its requests count against (the budget paces by them), the permission that covers it
 (a 403 names it), which of Graph's refusals the asker handles itself, and how its read resumes when Graph expires its
-page token. The answer side reads all of it here, never from the request's URL.
+page token. Most queries are GETs; a create (an audit log query, streams/audit_queries.py) is a POST with a JSON body. The answer side reads all of it here, never from the request's URL.
 
 The streams build their queries; nothing here knows a stream. A refusal is worded by the stream that expects it:
 what it returns is the outcome the road hands back instead of failing the read.
@@ -44,7 +44,9 @@ class GraphQuery:
     names (None: Graph's own words only); `refusals` are the answers the asker handles itself, to any page,
     `first_refusals` those it handles to the first page only (Graph judges a filter there: a 400 to a nextLink is
     another failure); `resume` is how the read goes on after an expired page token (None: the read fails, as for a
-    collection no one reads twice)."""
+    collection no one reads twice). `method` and `body` are the HTTP method and JSON body of its requests (a create: one
+    `POST` with the object to create, answered with that object, no nextLink); `entity` says the answer is one entity
+    (graph/pages.py `graph_entity`), not a page of records."""
 
     collection: str
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -55,6 +57,9 @@ class GraphQuery:
     refusals: tuple[ExpectedRefusal, ...] = ()
     first_refusals: tuple[ExpectedRefusal, ...] = ()
     resume: Optional[ResumePolicy] = field(default=None, compare=False)
+    method: str = "GET"
+    body: Optional[Mapping[str, Any]] = None
+    entity: bool = False
 
     def url(self, graph_url: str) -> str:
         """The first page's address, without its parameters."""

@@ -123,7 +123,9 @@ class GraphStream(HttpStream, ABC):
 
     def _error_handler(self, query: GraphQuery, expected: ExpectedRefusal) -> GraphErrorHandler:
         """The handler of this stream's answers to `query`; `expected` lets through the refusals it handles itself."""
-        return GraphErrorHandler(self._log, self.resume_note, expected=expected, permission=query.permission)
+        return GraphErrorHandler(
+            self._log, self.resume_note, expected=expected, permission=query.permission, entity=query.entity
+        )
 
     @property
     def permission(self) -> Optional[StreamPermissions]:
@@ -237,7 +239,7 @@ class GraphStream(HttpStream, ABC):
     def send(
         self, query: GraphQuery, url: str, params: Mapping[str, Any], expected: ExpectedRefusal
     ) -> requests.Response:
-        """One request of `query`, with its headers, through an HttpClient on the session of the query's limits (the
+        """One request of `query`, with its headers and its method and JSON body (a create: one POST, no nextLink), through an HttpClient on the session of the query's limits (the
         stream's connections, its budget and token) whose error handler lets through the answers `expected` claims:
         the refusals the query expects of this page."""
         client = HttpClient(
@@ -250,11 +252,12 @@ class GraphStream(HttpStream, ABC):
             message_repository=InMemoryMessageRepository(),
         )
         _, response = client.send_request(
-            "GET",
+            query.method,
             url,
             request_kwargs=self.request_kwargs(),
             headers=dict(query.headers),
             params=dict(params),
+            json=dict(query.body) if query.body is not None else None,
             dedupe_query_params=True,
         )
         return response
