@@ -8,8 +8,6 @@ enforced by the emulator at once.
 
 import json
 import math
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,8 @@ from testing.harness import connector_config
 
 from .procs import Measurement, measure, python_module
 from .scenarios import connector_command
-from .tenant import SCHEMAS, SyncFiles
+from .sections import with_section
+from .tenant import SCHEMAS, SyncFiles, write_files
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
@@ -77,16 +76,7 @@ def _files(emu: Emulator, out: Path, name: str, **settings: Any) -> SyncFiles:
     schema = json.loads((SCHEMAS / "users.json").read_text())
     stream = {"name": "users", "json_schema": schema, "supported_sync_modes": ["full_refresh"]}
     catalog = {"streams": [{"stream": stream, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.config.json").write_text(json.dumps(config))
-    (out / f"{name}.catalog.json").write_text(json.dumps(catalog))
-    env = {
-        **os.environ,
-        "REQUESTS_CA_BUNDLE": emu.ca_path,
-        "SSL_CERT_FILE": emu.ca_path,
-        "DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS": "1",
-    }
-    return SyncFiles(out / f"{name}.config.json", out / f"{name}.catalog.json", env, 0)
+    return write_files(emu, out, name, config, catalog)
 
 
 def _in_scope(emu: Emulator, holders: bool) -> int:
@@ -217,14 +207,6 @@ def markdown(results: RosterResults) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def with_section(text: str, section: str) -> str:
-    """RESULTS.md with the roster section replaced (or added before the closing notes)."""
-    pattern = re.compile(rf"{re.escape(SECTION)}\n.*?(?=\n## |\Z)", re.S)
-    if pattern.search(text):
-        return pattern.sub(lambda _: section.rstrip("\n") + "\n", text)
-    return text.replace("## What limits each number", section + "\n## What limits each number")
 
 
 def main() -> None:

@@ -4,10 +4,13 @@ import json
 import time
 from pathlib import Path
 
+from .activity import markdown as activity_markdown
+from .activity import measure_activity, sign_in_rate
 from .report import Results, chart, markdown
 from .roster import markdown as roster_markdown
-from .roster import measure_roster, with_section
+from .roster import measure_roster
 from .scenarios import both_sign_in_streams, cpu_bound, memory, throttled
+from .sections import with_section
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
@@ -21,16 +24,18 @@ BOTH_RATIO = 2
 def main() -> None:
     OUT.mkdir(exist_ok=True)
     started = time.monotonic()
-    print(f"1/4 throttled: connector and peer, {SMALL:,} sign-ins each, at Graph's 5 per 10 s (about 4 minutes)")
+    print(f"1/6 throttled: connector and peer, {SMALL:,} sign-ins each, at Graph's 5 per 10 s (about 4 minutes)")
     paced = throttled(SMALL, OUT)
-    print(f"2/4 CPU-bound: connector, baseline, peer, {LARGE:,} sign-ins each (about 6 minutes)")
+    print(f"2/6 CPU-bound: connector, baseline, peer, {LARGE:,} sign-ins each (about 6 minutes)")
     cpu = cpu_bound(LARGE, OUT)
-    print(f"3/4 memory: connector, {SMALL:,} sign-ins")
+    print(f"3/6 memory: connector, {SMALL:,} sign-ins")
     small = memory(SMALL, OUT)
-    print("4/4 both sign-in streams under one budget (about 1 minute)")
+    print("4/6 both sign-in streams under one budget (about 1 minute)")
     both = both_sign_in_streams(BOTH_INTERACTIVE, BOTH_RATIO, OUT)
-    print("5/5 roster (about 12 minutes)")
+    print("5/6 roster (about 12 minutes)")
     roster = measure_roster(OUT)
+    print("6/6 Dynamics 365 activity (about 8 minutes)")
+    activity = measure_activity(OUT)
     results = Results(paced, cpu, small, SMALL, LARGE, time.monotonic() - started, both)
     raw = {
         "throttled": {label: run.as_dict() for label, run in paced.items()},
@@ -41,7 +46,9 @@ def main() -> None:
     }
     (OUT / "results.json").write_text(json.dumps(raw, indent=2))
     chart(results, BENCH / "chart.png")
-    (BENCH / "RESULTS.md").write_text(with_section(markdown(results), roster_markdown(roster)))
+    text = with_section(markdown(results), roster_markdown(roster))
+    text = with_section(text, activity_markdown(activity, sign_in_rate(text)))
+    (BENCH / "RESULTS.md").write_text(text)
     print((BENCH / "RESULTS.md").read_text())
 
 

@@ -47,11 +47,21 @@ def sync_files(emu: Emulator, folder: Path, name: str, streams: tuple[str, ...] 
         "sign_in_app_ids": [],
         "include_non_interactive_sign_ins": NON_INTERACTIVE in streams,
     }
+    event_type = None if NON_INTERACTIVE in streams else "interactiveUser"
+    in_range = sum(1 for _ in emu.tenant.sign_in_rows(start, emu.tenant.now, event_type=event_type))
+    catalog = {"streams": [_configured(stream) for stream in streams]}
+    return write_files(emu, folder, name, config, catalog, in_range)
+
+
+def write_files(
+    emu: Emulator, folder: Path, name: str, config: dict[str, Any], catalog: dict[str, Any], in_range: int = 0
+) -> SyncFiles:
+    """`name`.config.json and `name`.catalog.json in `folder`, and the environment a sync of them runs in."""
     folder.mkdir(parents=True, exist_ok=True)
     config_path = folder / f"{name}.config.json"
     catalog_path = folder / f"{name}.catalog.json"
     config_path.write_text(json.dumps(config))
-    catalog_path.write_text(json.dumps({"streams": [_configured(stream) for stream in streams]}))
+    catalog_path.write_text(json.dumps(catalog))
     # The emulator's host is no Microsoft host: a deployment that runs the connector against it must allow it.
     env = {
         **os.environ,
@@ -59,8 +69,6 @@ def sync_files(emu: Emulator, folder: Path, name: str, streams: tuple[str, ...] 
         "SSL_CERT_FILE": emu.ca_path,
         "DYNAMICS365_CC_ALLOW_CUSTOM_ENDPOINTS": "1",
     }
-    event_type = None if NON_INTERACTIVE in streams else "interactiveUser"
-    in_range = sum(1 for _ in emu.tenant.sign_in_rows(start, emu.tenant.now, event_type=event_type))
     return SyncFiles(config_path, catalog_path, env, in_range)
 
 
