@@ -47,6 +47,7 @@ BACKFILL_RECORDS = 100_000
 # Microsoft documents no duration for an audit log query; a day of CRM records takes minutes (docs/dynamics365-cc.md).
 BACKFILL_LATENCIES = (120.0, 600.0)
 BACKFILL_TIMEOUT_SECONDS = 900.0
+ID_BYTES = 16  # what EmittedIds keeps of each record emitted
 ROUTES = {"creates": "auditQueries", "polls": "auditQuery", "pages": "auditRecords"}
 
 
@@ -174,7 +175,7 @@ class ActivityResults:
 
 
 def measure_activity(out: Path = OUT) -> ActivityResults:
-    print(f"activity: reads of {READ_SIZES} records (about 8 minutes), then 30-day backfills at {BACKFILL_LATENCIES} s")
+    print(f"activity: reads of {READ_SIZES} records (about 5 minutes), then 30-day backfills at {BACKFILL_LATENCIES} s")
     reads = {size: read_run(size, out) for size in READ_SIZES}
     backfills = [backfill(latency, out) for latency in BACKFILL_LATENCIES]
     raw = {
@@ -205,7 +206,7 @@ def markdown(results: ActivityResults, sign_ins_per_second: str) -> str:
         f" one audit log query per day-long window, {BATCH} created at a time, each polled until it succeeded, its"
         " records read 1,000 a page. The emulator derives the CRM records from the tenant's Dataverse sign-ins"
         f" (graph_emulator/crm_activity.py; {SIGN_INS_PER_USER} interactive sign-ins a user in the month). Reproduce"
-        " only this section: `.venv/bin/python -m bench.activity` (about 8 minutes). Machine: 2 cores shared with"
+        " only this section: `.venv/bin/python -m bench.activity` (about 5 minutes). Machine: 2 cores shared with"
         " other sessions, the emulator serving (and generating the records) on the same cores: the numbers are noisy.",
         "",
         "Read rate and memory: queries succeed at once (latency 0 s), so each window is one create, one poll and its"
@@ -226,8 +227,9 @@ def markdown(results: ActivityResults, sign_ins_per_second: str) -> str:
     lines += [
         "",
         f"Peak RSS from {sizes[0]:,} to {sizes[-1]:,} records: {large.peak_rss_mib / small.peak_rss_mib - 1:+.1%}"
-        " (target: flat); the ids emitted are kept for the sync, 16 bytes a record (streams/restarts.py"
-        " EmittedIds: each record once per sync), 16 MiB at 1,000,000. The sign-in stream reads"
+        f" ({large.peak_rss_mib - small.peak_rss_mib:+.0f} MiB; target: flat). The ids emitted are kept for the sync,"
+        " 16 bytes a record (streams/restarts.py EmittedIds: each record once per sync), so"
+        f" {(large.records - small.records) * ID_BYTES / 2**20:.0f} MiB of growth is expected. The sign-in stream reads"
         f" {sign_ins_per_second} records/s CPU-bound (section 2, connector row); an activity record carries"
         " Purview's whole `auditData` (29 fields, about 1.7 KB of JSON), so it costs more:"
         f" {large.cpu_microseconds_per_record:.0f} us of the connector's CPU a record here.",

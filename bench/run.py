@@ -34,7 +34,7 @@ def main() -> None:
     both = both_sign_in_streams(BOTH_INTERACTIVE, BOTH_RATIO, OUT)
     print("5/6 roster (about 12 minutes)")
     roster = measure_roster(OUT)
-    print("6/6 Dynamics 365 activity (about 8 minutes)")
+    print("6/6 Dynamics 365 activity (about 5 minutes)")
     activity = measure_activity(OUT)
     results = Results(paced, cpu, small, SMALL, LARGE, time.monotonic() - started, both)
     raw = {
