@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from .activity import markdown as activity_markdown
-from .activity import measure_activity, sign_in_rate
+from .activity import measure_activity, sign_in_cost
 from .report import Results, chart, markdown
 from .roster import markdown as roster_markdown
 from .roster import measure_roster
@@ -47,7 +47,7 @@ def main() -> None:
     (OUT / "results.json").write_text(json.dumps(raw, indent=2))
     chart(results, BENCH / "chart.png")
     text = with_section(markdown(results), roster_markdown(roster))
-    text = with_section(text, activity_markdown(activity, sign_in_rate(text)))
+    text = with_section(text, activity_markdown(activity, sign_in_cost(text)))
     (BENCH / "RESULTS.md").write_text(text)
     print((BENCH / "RESULTS.md").read_text())
 

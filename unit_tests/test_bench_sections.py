@@ -1,6 +1,6 @@
 """bench/RESULTS.md sections that one scenario rewrites alone (`python -m bench.roster`, `python -m bench.activity`)."""
 
-from bench.activity import first_poll_after, sign_in_rate
+from bench.activity import SignInCost, first_poll_after, sign_in_cost
 from bench.sections import with_section
 
 RESULTS = """# Benchmark results
@@ -44,9 +44,9 @@ def test_a_section_is_added_at_the_end_of_a_file_without_closing_notes():
     assert with_section("# Benchmark results\n", "## 7. X\n\nx\n") == "# Benchmark results\n\n## 7. X\n\nx\n"
 
 
-def test_the_sign_in_streams_rate_is_read_from_the_connector_row_of_section_2():
-    assert sign_in_rate(RESULTS) == "6,740"
-    assert sign_in_rate("# Benchmark results\n") == "n/a"
+def test_the_sign_in_streams_cost_is_read_from_the_connector_row_of_section_2():
+    assert sign_in_cost(RESULTS) == SignInCost("6,740", "80.6")
+    assert sign_in_cost("# Benchmark results\n") == SignInCost("n/a", "n/a")
 
 
 def test_a_query_is_found_done_by_the_first_poll_of_the_schedule_after_its_latency():
