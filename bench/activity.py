@@ -251,8 +251,9 @@ def markdown(results: ActivityResults, sign_ins: SignInCost) -> str:
         f"30-day backfill at Purview-like query latencies, a tenant of about {BACKFILL_RECORDS:,} records. Microsoft"
         " documents no duration for an audit log query (docs/purview-audit-facts.md) and the connector's docs expect"
         " minutes for a day of CRM records, so two latencies: 2 minutes a query (the figure the docs' own measurement"
-        " used) and 10 minutes (a slow Purview, the case to plan for). Waiting them in real time would take up to half an hour a run, so the"
-        " connector runs forked on the emulator's clock, as the process-level tests do (testing/clock.py"
+        " used) and 10 minutes (a slow Purview, the case to plan for). Waiting them in real time would take up to"
+        " half an hour a run, so the connector runs forked on the emulator's clock, as the process-level tests do"
+        " (testing/clock.py"
         " `SkippedSeconds`): each wait between polls returns at once and moves the emulator's clock on by its length,"
         " so a query finishes exactly when it would have. Wall = real seconds (creating, polling, reading) + waits"
         " skipped.",
