@@ -336,13 +336,16 @@ def work_line(usage: LicenseUsage) -> str:
     show sign-ins only (the worklist reviews them), or why the answer cannot tell."""
     if not usage.evidence["activity_known"]:
         return "Who worked: unknown, no Dataverse activity synced (below)."
-    worked = sum(row["worked_in_threshold"] or 0 for row in usage.skus)
-    signed_in = sum(row["signed_in_not_worked"] or 0 for row in usage.skus)
+    dataverse = [row for row in usage.skus if row["worked_in_threshold"] is not None]
+    used = sum(row["used_in_threshold"] for row in dataverse)
+    worked = sum(row["worked_in_threshold"] for row in dataverse)
+    signed_in = sum(row["signed_in_not_worked"] for row in dataverse)
     outside = sum(1 for row in usage.reclaim if row["writes_outside_team_members"])
     return (
-        f"Who worked (dynamics_activity: {usage.evidence['activity_records']} Dataverse operations by people): "
-        f"{worked} Dataverse seats with operations within their threshold; {signed_in} signed in but never worked "
-        f"(review); {outside} Team Members seats writing to tables outside its rights (review)."
+        f"Who worked (dynamics_activity: {usage.evidence['activity_records']} Dataverse operations by people): of "
+        f"the {used} Dataverse seats used within their threshold, {worked} show operations (worked) and {signed_in} "
+        f"signed in but never worked (review); {outside} Team Members seats write to tables outside its rights "
+        "(review)."
     )
 
 
