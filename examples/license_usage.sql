@@ -31,11 +31,11 @@
 --                             /roleManagement/directory/roleAssignments): who holds a directory role. Empty: nobody
 --                             is classified "administrator only".
 --                             CREATE TABLE directory_role_assignments (principalId VARCHAR, roleDefinitionId VARCHAR);
---   dynamics_activity         createdDateTime, operation, userPrincipalName, userType, auditData (the dynamics_activity
---                             stream: Dataverse operations from Microsoft Purview's audit log, AuditLogsQuery-CRM.Read.All):
---                             who worked, not only who signed in, and in which tables. Empty: a Dataverse seat is used
---                             on a sign-in alone, and nobody is "signed in but never worked" or writing outside Team
---                             Members rights.
+--   dynamics_activity         createdDateTime, operation, userPrincipalName, userType, auditData (the
+--                             dynamics_activity stream: Dataverse operations from Microsoft Purview's audit log,
+--                             AuditLogsQuery-CRM.Read.All): who worked, not only who signed in, and in which
+--                             tables. Empty: a Dataverse seat is used on a sign-in alone, and nobody is "signed in but
+--                             never worked" or writing outside Team Members rights.
 --                             CREATE TABLE dynamics_activity (id VARCHAR, createdDateTime TIMESTAMPTZ,
 --                                 auditLogRecordType VARCHAR, operation VARCHAR, service VARCHAR, userId VARCHAR,
 --                                 userPrincipalName VARCHAR, userType VARCHAR, clientIp VARCHAR, objectId VARCHAR,
@@ -56,8 +56,8 @@
 --   sku_roles                 sku_part_number, role, attach_sku, qualifying_bases: base, attach, team_members,
 --                             device, activity, trial, capacity, from Microsoft's licensing guide
 --                             (examples/sku_roles.csv)
---   team_members_tables       entity_name, may_write, scenario: the Dataverse tables a Team Members licence may write, a
---                             summary of Microsoft's licensing guide to check against its current edition
+--   team_members_tables       entity_name, may_write, scenario: the Dataverse tables a Team Members licence may
+--                             write, a summary of Microsoft's licensing guide to check against its current edition
 --                             (examples/team_members_tables.csv)
 --   exclusions                holder, sku_part_number, reason, owner, until: seats the worklist leaves out, until that
 --                             day (examples/exclusions.csv; may be empty)
@@ -592,8 +592,8 @@ FROM (
                 THEN 'no ' || facts.families || ' sign-in in ' || CAST(facts.days_idle AS VARCHAR) || ' days; only '
                     || facts.other_clients || ', which is no use of the seat'
             WHEN facts.idle
-                THEN 'no ' || facts.families || CASE WHEN facts.counts_work THEN ' sign-in or operation' ELSE ' sign-in' END
-                    || ' in ' || CAST(facts.days_idle AS VARCHAR) || ' days'
+                THEN 'no ' || facts.families
+                    || CASE WHEN facts.counts_work THEN ' sign-in or operation' ELSE ' sign-in' END || ' in ' || CAST(facts.days_idle AS VARCHAR) || ' days'
                     || coalesce(' (but signs in to ' || facts.families_used_instead || ')', '')
             WHEN facts.integration
                 THEN 'seen only in non-interactive sign-ins: an integration; make it an application user, which '
@@ -611,9 +611,10 @@ FROM (
                 THEN 'compliance: an attach licence without a qualifying base (one of '
                     || replace(facts.qualifying_bases, ';', ', ') || ')'
             WHEN facts.writes_outside_team_members > 0
-                THEN 'right-sizing: Team Members wrote ' || CAST(facts.writes_outside_team_members AS VARCHAR)
-                    || ' times to tables outside its rights (' || facts.tables_outside_team_members || '; '
-                    || 'examples/team_members_tables.csv): the work needs a full licence'
+                THEN 'right-sizing: Team Members writes to tables outside its rights ('
+                    || facts.tables_outside_team_members || ': ' || CAST(facts.writes_outside_team_members AS VARCHAR)
+                    || ' of its ' || CAST(facts.dataverse_writes AS VARCHAR)
+                    || ' writes; examples/team_members_tables.csv): the work needs a full licence'
             WHEN NOT facts.has_evidence THEN 'not judged: no sign-in records'
             WHEN facts.in_grace THEN 'new seat, in its grace period: licensed '
                 || CAST(CAST(facts.licensed_since AS DATE) AS VARCHAR)
