@@ -593,7 +593,8 @@ FROM (
                     || facts.other_clients || ', which is no use of the seat'
             WHEN facts.idle
                 THEN 'no ' || facts.families
-                    || CASE WHEN facts.counts_work THEN ' sign-in or operation' ELSE ' sign-in' END || ' in ' || CAST(facts.days_idle AS VARCHAR) || ' days'
+                    || CASE WHEN facts.counts_work THEN ' sign-in or operation' ELSE ' sign-in' END
+                    || ' in ' || CAST(facts.days_idle AS VARCHAR) || ' days'
                     || coalesce(' (but signs in to ' || facts.families_used_instead || ')', '')
             WHEN facts.integration
                 THEN 'seen only in non-interactive sign-ins: an integration; make it an application user, which '
