@@ -60,6 +60,8 @@ def test_one_row_per_dynamics_seat_sku_with_use_grace_and_idle_seats(standard):
         "threshold_days": 30,
         "used_last_7_days": 1,  # ada (exactly 7 days)
         "used_in_threshold": 2,  # and bo
+        "worked_in_threshold": None,  # no Dataverse activity synced: unknown
+        "signed_in_not_worked": None,
         "in_grace": 1,  # kai, licensed two days ago
         "idle": 7,  # cy (failed sign-in), di (Outlook add-in only), ed (Office only), gus, hal (after as_of), ivy
         # (31st day), jo
