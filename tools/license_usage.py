@@ -289,14 +289,16 @@ def print_answer(usage: LicenseUsage, reclaim_csv: Path | None = None, out: Text
 
 
 def evidence_line(usage: LicenseUsage) -> str:
-    """Where the sign-in evidence starts, and a warning for each threshold it does not cover."""
+    """Where the sign-in evidence starts, and a warning for each threshold it does not cover (what 'idle' means: no
+    sign-in, or, with Dataverse activity synced, no sign-in and no operation)."""
     days = usage.evidence["evidence_days"]
     line = f"Sign-in evidence: {_cell(usage.evidence['evidence_start'])} to as of, {days} days."
     short = sorted({row["threshold_days"] for row in usage.skus if row["threshold_days"] > days})
+    use = "sign-in to the seat's product" + (" and no Dataverse operation" if usage.evidence["activity_known"] else "")
     if short:
         line += (
             f" SHORTER than the {', '.join(map(str, short))}-day threshold(s): a holder is called idle for at most"
-            f" {days} days, and 'idle' means no sign-in to the seat's product in those {days} days only."
+            f" {days} days, and 'idle' means no {use} in those {days} days only."
         )
     return line
 

@@ -141,7 +141,14 @@ def test_a_short_evidence_span_caps_days_idle_and_says_so(records, standard):
         "ivy@contoso.com"
     }
     assert "SHORTER than the 30-day threshold" in evidence_line(usage)
+    assert "'idle' means no sign-in to the seat's product in those 10 days" in evidence_line(usage)
     assert "SHORTER" not in evidence_line(standard)
+
+
+def test_with_dataverse_activity_synced_idle_means_no_operation_either(records):
+    usage = run(records, evidence_start=AS_OF - 10 * DAY)
+    worked = LicenseUsage(**{**usage.__dict__, "evidence": {**usage.evidence, "activity_known": True}})
+    assert "'idle' means no sign-in to the seat's product and no Dataverse operation" in evidence_line(worked)
 
 
 def test_no_sign_in_records_call_nobody_idle_but_a_disabled_account_is_still_listed(tmp_path):
