@@ -20,7 +20,7 @@
 --                             that stream is not synced (the app lacks GroupMember.Read.All), and the reclaim list
 --                             shows a group's id instead of its name:
 --                             CREATE TABLE groups (id VARCHAR, displayName VARCHAR);
--- Two optional streams (their permissions are optional) and a table the connector does not fill yet; create each
+-- Three optional streams (their permissions are optional) and a table the connector does not fill yet; create each
 -- empty when it is not synced, and the answer says what it lacks:
 --   subscriptions             skuId, status, isTrial, totalLicenses, nextLifecycleDateTime, createdDateTime (the
 --                             subscriptions stream, Graph's /directory/subscriptions): the renewal date, and which
@@ -31,6 +31,15 @@
 --                             /roleManagement/directory/roleAssignments): who holds a directory role. Empty: nobody
 --                             is classified "administrator only".
 --                             CREATE TABLE directory_role_assignments (principalId VARCHAR, roleDefinitionId VARCHAR);
+--   dynamics_activity         createdDateTime, operation, userPrincipalName, userType, auditData (the
+--                             dynamics_activity stream: Dataverse operations from Microsoft Purview's audit log,
+--                             AuditLogsQuery-CRM.Read.All): who worked, not only who signed in, and in which
+--                             tables. Empty: a Dataverse seat is used on a sign-in alone, and nobody is "signed in but
+--                             never worked" or writing outside Team Members rights.
+--                             CREATE TABLE dynamics_activity (id VARCHAR, createdDateTime TIMESTAMPTZ,
+--                                 auditLogRecordType VARCHAR, operation VARCHAR, service VARCHAR, userId VARCHAR,
+--                                 userPrincipalName VARCHAR, userType VARCHAR, clientIp VARCHAR, objectId VARCHAR,
+--                                 organizationId VARCHAR, administrativeUnits JSON, auditData JSON);
 --   leavers                   id, employeeLeaveDateTime: users.employeeLeaveDateTime, which Graph returns only to an
 --                             app granted User-LifeCycleInfo.Read.All (the connector does not select it yet). Empty:
 --                             nobody is classified a leaver.
@@ -47,6 +56,9 @@
 --   sku_roles                 sku_part_number, role, attach_sku, qualifying_bases: base, attach, team_members,
 --                             device, activity, trial, capacity, from Microsoft's licensing guide
 --                             (examples/sku_roles.csv)
+--   team_members_tables       entity_name, may_write, scenario: the Dataverse tables a Team Members licence may
+--                             write, a summary of Microsoft's licensing guide to check against its current edition
+--                             (examples/team_members_tables.csv)
 --   exclusions                holder, sku_part_number, reason, owner, until: seats the worklist leaves out, until that
 --                             day (examples/exclusions.csv; may be empty)
 -- Graph's nested objects and arrays are JSON columns, as in PyAirbyte's DuckDB cache. createdDateTime is a
@@ -63,15 +75,17 @@
 --
 -- Output: nine views.
 --   evidence       one row: where the sign-in evidence starts, how many days it covers, and which of the optional
---                  tables hold anything (renewal dates, directory roles, leave dates).
+--                  tables hold anything (renewal dates, directory roles, leave dates, Dataverse activity).
 --   license_usage  one row per Dynamics 365 seat SKU (appliesTo "User"): product, role, units bought, assigned and
 --                  unassigned (none for a trial or a device licence: not a purchase of seats for people), holders,
---                  the SKU's threshold, who used it in 7 days and in the threshold, who is still in the grace period of
+--                  the SKU's threshold, who used it in 7 days and in the threshold (and of those, with Dataverse
+--                  activity synced, who worked and who only signed in), who is still in the grace period of
 --                  a new assignment, who is idle (and of those, through a group), the renewal date, and with a price
 --                  list what the idle and unassigned seats cost a month and a year.
 --   holder_seats   every holder's seat with its status and, for a seat not on the worklist, the reason it is not.
 --   reclaim        the worklist: one row per user and SKU to act on, with the action (remove, downgrade, convert,
---                  review), the reason in words, the ids (user, SKU, group), the evidence and the money.
+--                  review), the reason in words, the ids (user, SKU, group), the evidence (sign-ins, and Dataverse
+--                  reads and writes) and the money.
 --   excluded       the seats the exclusions table keeps off the worklist, with its reason, owner and date.
 --   seats          every holder's seat: on the worklist with its action, or the reason it is not.
 --   add_ons        Dynamics 365 SKUs that are no one's seat (appliesTo "Company": storage, capacity).
@@ -193,14 +207,18 @@ WHERE CAST(sign_in.status ->> 'errorCode' AS INTEGER) = 0
 -- What the sign-in evidence covers: from evidence_start (or the earliest sign-in record of any application) to as_of.
 -- "No sign-in in 30 days" is only true if the records cover 30 days: after a first sync from 10 days back they cover
 -- 10, and nobody is called idle for longer than that. No records at all: no evidence, nobody idle. And what the
--- optional tables hold: an empty one is a stream not synced, whose classification the answer cannot make.
+-- optional tables hold: an empty one is a stream not synced, whose classification the answer cannot make (an empty
+-- dynamics_activity is also a tenant whose Dataverse activity logging is off: the same unknown).
 CREATE OR REPLACE TEMP VIEW evidence AS
 SELECT
     start_at AS evidence_start,
     CAST(floor((epoch(getvariable('as_of')) - epoch(start_at)) / 86400) AS INTEGER) AS evidence_days,
     (SELECT count(*) FROM subscriptions) > 0 AS renewal_dates_known,
     (SELECT count(*) FROM directory_role_assignments) > 0 AS directory_roles_known,
-    (SELECT count(*) FROM leavers) > 0 AS leave_dates_known
+    (SELECT count(*) FROM leavers) > 0 AS leave_dates_known,
+    (SELECT count(*) FROM dynamics_activity) > 0 AS activity_known,
+    (SELECT count(*) FROM dynamics_activity WHERE userType = 'Regular' AND createdDateTime <= getvariable('as_of'))
+        AS activity_records
 FROM (
     SELECT coalesce(
         CAST(getvariable('evidence_start') AS TIMESTAMPTZ),
@@ -334,12 +352,63 @@ LEFT JOIN seat_families AS own ON own.sku_id = holder.sku_id AND own.family IN (
 WHERE own.sku_id IS NULL
 GROUP BY holder.sku_id, holder.user_id;
 
+-- The Dataverse seats: the SKUs of the Dataverse family (or of none the table places), whose use Dataverse's
+-- operations prove. A CRM record is an operation in Dataverse, so it says nothing of Business Central or Finance and
+-- Operations seats.
+CREATE OR REPLACE TEMP VIEW dataverse_seats AS
+SELECT DISTINCT sku_id FROM seat_families WHERE family IN ('Dataverse', '*');
+
+-- Work in Dataverse (dynamics_activity: Purview's audit records of type crm) within the evidence span, up to as_of, by
+-- people: userType 'Regular' (System, Application and ServicePrincipal records are no holder's use). Joined on the
+-- user principal name, the field Purview documents (its userId is the object id in live records, undocumented). A read
+-- is Retrieve, RetrieveMultiple or ExportToExcel, a write Create, Update or Delete; any other message is work too,
+-- neither read nor write. The table is auditData.EntityName.
+CREATE OR REPLACE TEMP VIEW dataverse_work AS
+SELECT
+    u.id AS user_id,
+    work.createdDateTime AS created_at,
+    CASE
+        WHEN work.operation IN ('Retrieve', 'RetrieveMultiple', 'ExportToExcel') THEN 'read'
+        WHEN work.operation IN ('Create', 'Update', 'Delete') THEN 'write'
+        ELSE 'other'
+    END AS kind,
+    lower(work.auditData ->> 'EntityName') AS table_name
+FROM dynamics_activity AS work
+JOIN users AS u ON lower(u.userPrincipalName) = lower(work.userPrincipalName)
+CROSS JOIN evidence
+WHERE work.userType = 'Regular'
+  AND work.createdDateTime <= getvariable('as_of')
+  AND work.createdDateTime >= evidence.evidence_start;
+
+-- Each Dataverse seat's work: the last operation, the reads and writes in the evidence span, and the writes to tables
+-- a Team Members licence may not write (team_members_tables: a table not listed may not be written either).
+CREATE OR REPLACE TEMP VIEW seat_work AS
+SELECT
+    holder.sku_id,
+    holder.user_id,
+    max(work.created_at) AS last_activity,
+    count(CASE WHEN work.kind = 'read' THEN 1 END) AS reads,
+    count(CASE WHEN work.kind = 'write' THEN 1 END) AS writes,
+    count(CASE WHEN work.kind = 'write' AND NOT coalesce(rights.may_write, FALSE) THEN 1 END) AS writes_outside,
+    string_agg(
+        DISTINCT CASE WHEN work.kind = 'write' AND NOT coalesce(rights.may_write, FALSE) THEN work.table_name END, ', '
+        ORDER BY CASE WHEN work.kind = 'write' AND NOT coalesce(rights.may_write, FALSE) THEN work.table_name END
+    ) AS tables_outside
+FROM dynamics_holders AS holder
+JOIN dataverse_seats AS seat ON seat.sku_id = holder.sku_id
+JOIN dataverse_work AS work ON work.user_id = holder.user_id
+LEFT JOIN team_members_tables AS rights ON lower(rights.entity_name) = work.table_name
+GROUP BY holder.sku_id, holder.user_id;
+
 -- One row per holder and seat, with the evidence. The window a holder is judged on runs from as_of minus the SKU's
 -- threshold, or from the start of the evidence if that is later. A seat assigned within the threshold is in its grace
 -- period, not idle whatever its sign-ins, unless the account is disabled: nobody can start using that seat. days_idle
 -- counts from the last sign-in to the seat's family, the seat's assignment or the start of the evidence, whichever is
 -- latest, so it never claims more than the records show. Idle (in holder_seats): past the grace period, with
--- evidence, and no sign-in to the seat's family in the window.
+-- evidence, and no sign-in to the seat's family in the window. With dynamics_activity synced, a Dataverse seat's
+-- operations are use as its sign-ins are (counts_work), and its reads and writes are counted (NULL: not known); a
+-- holder past the grace period who signed in to the seat's family in the window and did no operation in it signed in
+-- but never worked.
 CREATE OR REPLACE TEMP VIEW holder_activity AS
 SELECT
     holder.sku_id,
@@ -351,6 +420,19 @@ SELECT
     seen.last_non_interactive,
     seen.last_use AS last_sign_in,
     seen.other_clients,
+    work.last_activity AS last_dataverse_activity,
+    CASE WHEN seat.counts_work THEN coalesce(work.reads, 0) END AS dataverse_reads,
+    CASE WHEN seat.counts_work THEN coalesce(work.writes, 0) END AS dataverse_writes,
+    CASE WHEN seat.counts_work AND sku.role = 'team_members' THEN coalesce(work.writes_outside, 0) END
+        AS writes_outside_team_members,
+    CASE WHEN sku.role = 'team_members' THEN work.tables_outside END AS tables_outside_team_members,
+    seat.counts_work,
+    coalesce(work.last_activity >= judged.window_start, FALSE) AS worked_in_window,
+    seat.counts_work
+        AND NOT seat.in_grace
+        AND coalesce(seen.last_use >= judged.window_start, FALSE)
+        AND NOT coalesce(work.last_activity >= judged.window_start, FALSE) AS signed_in_not_worked,
+    CAST(floor((epoch(getvariable('as_of')) - epoch(judged.window_start)) / 86400) AS INTEGER) AS window_days,
     coalesce(seen.last_other_client >= judged.window_start, FALSE) AS other_client_in_window,
     elsewhere.families AS families_used_instead,
     coalesce(route.direct, FALSE) AS direct,
@@ -370,17 +452,16 @@ SELECT
     sku.attach_monthly_price,
     sku.currency,
     sku.renewal_date,
-    coalesce(seen.last_use >= getvariable('as_of') - INTERVAL 7 DAY, FALSE) AS used_7_days,
-    coalesce(seen.last_use >= judged.window_start, FALSE) AS used_in_window,
-    person.account_enabled
-        AND coalesce(since.licensed_since > getvariable('as_of') - to_days(sku.threshold_days), FALSE) AS in_grace,
+    coalesce(seat.last_use >= getvariable('as_of') - INTERVAL 7 DAY, FALSE) AS used_7_days,
+    coalesce(seat.last_use >= judged.window_start, FALSE) AS used_in_window,
+    seat.in_grace,
     judged.window_start < getvariable('as_of') AS has_evidence,
     CAST(floor((epoch(getvariable('as_of')) - epoch(greatest(
-        coalesce(seen.last_use, evidence.evidence_start),
+        coalesce(seat.last_use, evidence.evidence_start),
         coalesce(since.licensed_since, evidence.evidence_start),
         evidence.evidence_start
     ))) / 86400) AS INTEGER) AS days_idle,
-    coalesce(seen.last_use < evidence.evidence_start, TRUE)
+    coalesce(seat.last_use < evidence.evidence_start, TRUE)
         AND coalesce(since.licensed_since < evidence.evidence_start, TRUE) AS idle_longer_than_evidence
 FROM dynamics_holders AS holder
 JOIN dynamics_skus AS sku ON sku.sku_id = holder.sku_id
@@ -391,7 +472,22 @@ CROSS JOIN LATERAL (
     SELECT greatest(getvariable('as_of') - to_days(sku.threshold_days), evidence.evidence_start) AS window_start
 ) AS judged
 LEFT JOIN seat_evidence AS seen ON seen.user_id = holder.user_id AND seen.sku_id = holder.sku_id
+LEFT JOIN seat_work AS work ON work.user_id = holder.user_id AND work.sku_id = holder.sku_id
+LEFT JOIN dataverse_seats AS dataverse ON dataverse.sku_id = holder.sku_id
 LEFT JOIN licensed_since AS since ON since.user_id = holder.user_id AND since.sku_id = holder.sku_id
+-- counts_work: the seat's operations are known and count; in_grace: a new seat of an enabled account; last_use: the
+-- later of the last sign-in to the seat's family and the last Dataverse operation (NULL-safe: Snowflake's greatest is
+-- not).
+CROSS JOIN LATERAL (
+    SELECT
+        dataverse.sku_id IS NOT NULL AND evidence.activity_known AS counts_work,
+        person.account_enabled
+            AND coalesce(since.licensed_since > getvariable('as_of') - to_days(sku.threshold_days), FALSE) AS in_grace,
+        CASE
+            WHEN work.last_activity IS NULL OR seen.last_use >= work.last_activity THEN seen.last_use
+            ELSE work.last_activity
+        END AS last_use
+) AS seat
 LEFT JOIN seat_routes AS route ON route.user_id = holder.user_id AND route.sku_id = holder.sku_id
 LEFT JOIN families_elsewhere AS elsewhere ON elsewhere.user_id = holder.user_id AND elsewhere.sku_id = holder.sku_id;
 
@@ -450,8 +546,10 @@ LEFT JOIN (
 -- (review with the sponsor), an administrator without use (directory roles: administration needs no seat), an idle
 -- seat whose holder only reached the product through another client (review) or not at all (remove), an account seen
 -- only in non-interactive sign-ins (an integration: convert it to an application user, which needs no licence), a
+-- holder who signed in but never worked (review: a sign-in is a token, not work; with dynamics_activity synced), a
 -- second full base (downgrade to its attach), Team Members beside a full licence (remove), an attach without its base
--- (review: compliance). The exclusions table keeps a seat off the worklist until its date.
+-- (review: compliance), Team Members writing to tables outside its rights (review: right-sizing, the work needs a full
+-- licence). The exclusions table keeps a seat off the worklist until its date.
 CREATE OR REPLACE TEMP VIEW holder_seats AS
 SELECT
     judged.*,
@@ -474,9 +572,11 @@ FROM (
             WHEN facts.idle AND facts.other_client_in_window THEN 'review'
             WHEN facts.idle THEN 'remove'
             WHEN facts.integration THEN 'convert'
+            WHEN facts.signed_in_not_worked THEN 'review'
             WHEN facts.kept_base IS NOT NULL THEN 'downgrade'
             WHEN facts.role = 'team_members' AND facts.full_licences IS NOT NULL THEN 'remove'
             WHEN facts.attach_without_base THEN 'review'
+            WHEN facts.writes_outside_team_members > 0 THEN 'review'
         END AS action,
         CASE
             WHEN NOT facts.account_enabled
@@ -492,11 +592,17 @@ FROM (
                 THEN 'no ' || facts.families || ' sign-in in ' || CAST(facts.days_idle AS VARCHAR) || ' days; only '
                     || facts.other_clients || ', which is no use of the seat'
             WHEN facts.idle
-                THEN 'no ' || facts.families || ' sign-in in ' || CAST(facts.days_idle AS VARCHAR) || ' days'
+                THEN 'no ' || facts.families
+                    || CASE WHEN facts.counts_work THEN ' sign-in or operation' ELSE ' sign-in' END
+                    || ' in ' || CAST(facts.days_idle AS VARCHAR) || ' days'
                     || coalesce(' (but signs in to ' || facts.families_used_instead || ')', '')
             WHEN facts.integration
                 THEN 'seen only in non-interactive sign-ins: an integration; make it an application user, which '
                     || 'needs no licence'
+            WHEN facts.signed_in_not_worked
+                THEN 'signed in but never worked: ' || facts.families || ' sign-ins and not one ' || facts.families
+                    || ' operation (read or write) in ' || CAST(facts.window_days AS VARCHAR) || ' days; ask the '
+                    || 'holder whether the seat is needed'
             WHEN facts.kept_base IS NOT NULL
                 THEN 'a second full base licence beside ' || facts.kept_base || ': the licensing guide makes it the '
                     || 'attach licence ' || facts.attach_sku
@@ -505,9 +611,17 @@ FROM (
             WHEN facts.attach_without_base
                 THEN 'compliance: an attach licence without a qualifying base (one of '
                     || replace(facts.qualifying_bases, ';', ', ') || ')'
+            WHEN facts.writes_outside_team_members > 0
+                THEN 'right-sizing: Team Members writes to tables outside its rights ('
+                    || facts.tables_outside_team_members || ': ' || CAST(facts.writes_outside_team_members AS VARCHAR)
+                    || ' of its ' || CAST(facts.dataverse_writes AS VARCHAR)
+                    || ' writes; examples/team_members_tables.csv): the work needs a full licence'
             WHEN NOT facts.has_evidence THEN 'not judged: no sign-in records'
             WHEN facts.in_grace THEN 'new seat, in its grace period: licensed '
                 || CAST(CAST(facts.licensed_since AS DATE) AS VARCHAR)
+            WHEN facts.worked_in_window
+                THEN 'in use: ' || facts.families || ' operations within ' || CAST(facts.threshold_days AS VARCHAR)
+                    || ' days'
             ELSE 'in use: a ' || facts.families || ' sign-in within ' || CAST(facts.threshold_days AS VARCHAR) || ' days'
         END AS reason,
         CASE
@@ -541,6 +655,8 @@ LEFT JOIN exclusions AS exclusion
 -- The summary: one row per Dynamics 365 seat SKU, the SKUs nobody holds included. holders = used_in_threshold +
 -- in_grace + idle. holders falls short of units_assigned when the connector skipped users (concealed names) or the
 -- roster is older than the license inventory. worklist: the seats of the SKU the worklist acts on (idle or not).
+-- worked_in_threshold and signed_in_not_worked (NULL without Dataverse activity, and for other families): of the
+-- holders, who did a Dataverse operation in the window, and who signed in without one (past the grace period).
 -- Money needs a price for the SKU; without one it is NULL.
 CREATE OR REPLACE TEMP VIEW license_usage AS
 SELECT
@@ -558,6 +674,10 @@ SELECT
     sku.threshold_days,
     count(CASE WHEN seat.used_7_days THEN 1 END) AS used_last_7_days,
     count(CASE WHEN seat.used_in_window THEN 1 END) AS used_in_threshold,
+    CASE WHEN bool_or(seat.counts_work) THEN count(CASE WHEN seat.worked_in_window THEN 1 END) END
+        AS worked_in_threshold,
+    CASE WHEN bool_or(seat.counts_work) THEN count(CASE WHEN seat.signed_in_not_worked THEN 1 END) END
+        AS signed_in_not_worked,
     count(CASE WHEN seat.in_grace AND NOT seat.used_in_window THEN 1 END) AS in_grace,
     count(CASE WHEN seat.idle THEN 1 END) AS idle,
     count(CASE WHEN seat.idle AND seat.through_groups IS NOT NULL THEN 1 END) AS idle_through_group,
@@ -580,6 +700,9 @@ ORDER BY sku.sku_part_number;
 -- acts on. last_sign_in_any_app is Entra's last successful sign-in (signInActivity), interactive or not, any
 -- application, up to 24 hours behind. idle_longer_than_evidence: neither a sign-in to the seat's family nor the
 -- seat's assignment falls inside the evidence, so the holder may have been idle longer than days_idle says.
+-- last_dataverse_activity, dataverse_reads, dataverse_writes: a Dataverse seat's last operation and its reads and
+-- writes in the evidence span (NULL: dynamics_activity not synced, or not a Dataverse seat);
+-- writes_outside_team_members and tables_outside_team_members: a Team Members seat's writes outside its rights.
 -- monthly_amount: what the action saves a month (a downgrade: the base's price less its attach's); for a review, what
 -- it would. saves_from: the renewal date, from which a smaller order costs less (NULL: subscriptions not synced).
 CREATE OR REPLACE TEMP VIEW reclaim AS
@@ -604,6 +727,11 @@ SELECT
     seat.last_interactive AS last_dynamics_interactive,
     seat.last_non_interactive AS last_dynamics_non_interactive,
     seat.other_clients,
+    seat.last_dataverse_activity,
+    seat.dataverse_reads,
+    seat.dataverse_writes,
+    seat.writes_outside_team_members,
+    seat.tables_outside_team_members,
     seat.last_sign_in_any_app,
     seat.idle,
     seat.days_idle,

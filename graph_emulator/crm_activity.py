@@ -52,6 +52,8 @@ _FIRST_GAP = (5, 120)  # seconds from the sign-in to the first operation
 _NEXT_GAP = (10, 900)  # seconds between operations
 SESSION_SPAN = (_FIRST_GAP[1] + (MAX_OPERATIONS - 1) * _NEXT_GAP[1]) * TICKS  # the latest operation after its sign-in
 LATE_SHARE = 50  # one record in LATE_SHARE arrives hours late
+# A session's records are all in the log this long after its sign-in: its span and the longest lag (_lag).
+ALL_IN_LOG_AFTER = SESSION_SPAN + 26 * 60 * MINUTE
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 RECORD_TYPE = "CRM"  # as the v1.0 metadata names the member and live records spell record types (see the README)
 CRM_RECORD_TYPE_NUMBER = 21  # Office 365 Management Activity API: AuditLogRecordType CRM
@@ -101,6 +103,11 @@ class CrmActivity:
     def works(self, user: int) -> bool:
         """About two users in three who sign in to Dataverse also work there; the rest only sign in."""
         return mix(self._salt ^ user) % 3 != 0
+
+    def working_users(self, lo: int, hi: int) -> set[int]:
+        """Truth for tests: the users who start a working session (a sign-in that produces CRM records) with
+        lo <= sign-in < hi (ticks): who worked in Dataverse then, by the tenant's own story."""
+        return {row.user for row in self._log.scan(lo, hi, event_types=(INTERACTIVE,)) if self._is_session(row)}
 
     def records(self, lo: int, hi: int, as_of: int) -> Iterator[CrmRecord]:
         """Records with lo <= createdDateTime < hi (ticks) that are in the log at tenant time `as_of`.

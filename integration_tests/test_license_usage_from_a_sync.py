@@ -1,7 +1,8 @@
 """The license manager's worklist from a real sync (main.py against the emulator), checked against the tenant's own
 facts: who it made disabled, a non-user of a product, an integration, an administrator, a holder of two full bases;
 which SKUs are trials and device licences; what the example prices say. The expectations come from how the tenant was
-made (graph_emulator.catalog.CASES, Directory, SignInLog.families_used), not from re-running the SQL's rule.
+made (graph_emulator.catalog.CASES, Directory, SignInLog.families_used, CrmActivity.works: who only signs in), not
+from re-running the SQL's rule.
 
 The tenant's sign-ins span 25 days, so a sync from 26 days back reads all of them while the connector, whose clock
 runs ahead of the tenant's, stays inside Entra's 30-day retention. That makes the evidence span shorter than a
@@ -20,6 +21,7 @@ import pytest
 
 from graph_emulator import catalog
 from graph_emulator.activity import ACTIVITY_LAG
+from graph_emulator.crm_activity import ALL_IN_LOG_AFTER
 from graph_emulator.gen import TICKS, parse_ticks, ticks_to_datetime
 from source_dynamics365_cc.config import DYNAMICS_365_APP_IDS
 from source_dynamics365_cc.graph.concealed import is_concealed
@@ -36,9 +38,10 @@ STREAMS = {
     "groups": "full_refresh",
     "subscriptions": "full_refresh",
     "directory_role_assignments": "full_refresh",
+    "dynamics_activity": "incremental",
 }
 # The optional streams the answer reads when synced; `usage` is the answer without them (their tables empty).
-OPTIONAL = ("subscriptions", "directory_role_assignments")
+OPTIONAL = ("subscriptions", "directory_role_assignments", "dynamics_activity")
 THRESHOLDS = {
     "DYN365_ENTERPRISE_SALES": 10,
     "DYN365_ENTERPRISE_CUSTOMER_SERVICE": 14,
@@ -69,14 +72,20 @@ def instant(text: str | None) -> dt.datetime | None:
 
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory):
-    """One sync of users, subscribed_skus, both sign-in streams, groups, subscriptions and directory role assignments
-    from a tenant with the worklist's cases."""
+    """One sync of users, subscribed_skus, both sign-in streams, groups, subscriptions, directory role assignments and
+    Dataverse activity (the app `activity`, which holds AuditLogsQuery-CRM.Read.All) from a tenant with the worklist's
+    cases."""
     now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0) - TENANT_LAG
     tenant_spec = {"seed": 14, "users": 240, "sign_ins": 1500, "days": 25, "non_interactive_ratio": 2}
     with running_emulator(now=now, worklist_cases=True, **tenant_spec) as emu:
         directory = tmp_path_factory.mktemp("sync")
         start = (emu.tenant.now - dt.timedelta(days=26)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        config = {**connector_config(emu, "full"), "start_date": start, "include_non_interactive_sign_ins": True}
+        config = {
+            **connector_config(emu, "activity"),
+            "start_date": start,
+            "include_non_interactive_sign_ins": True,
+            "include_dynamics_activity": True,
+        }
         catalog_ = configured_catalog(STREAMS)
         result = run_connector("read", directory / "inputs", config, catalog_, emulator=emu)
         assert result.returncode == 0 and not result.error_messages, result.error_messages or result.stderr[-2000:]
@@ -108,6 +117,12 @@ def usage(synced, tmp_path_factory):
 @pytest.fixture(scope="module")
 def usage_with_directory(synced, tmp_path_factory):
     """The answer with subscriptions and directory role assignments synced."""
+    return answer_on(synced, tmp_path_factory, set(STREAMS) - {"dynamics_activity"})
+
+
+@pytest.fixture(scope="module")
+def usage_with_activity(synced, tmp_path_factory):
+    """The answer with every stream synced, Dataverse activity included."""
     return answer_on(synced, tmp_path_factory, set(STREAMS))
 
 
@@ -483,3 +498,43 @@ def test_users_carry_the_roster_fields_as_the_tenant_holds_them(synced):
     fields = (*ROSTER_FIELDS, "signInActivity")
     expected = {u["id"]: {f: u[f] for f in fields if u[f] is not None} for u in tenant.users() if not is_concealed(u)}
     assert {u["id"]: u for u in result.records_of("users")} == expected
+
+
+def dataverse_holders(tenant) -> dict[str, int]:
+    """User id -> directory index of every holder of a Dataverse seat (a SKU of the Dataverse family, catalog)."""
+    dataverse = {sku.sku_id for sku in tenant.directory.skus if "Dataverse" in sku.families}
+    directory = tenant.directory
+    return {
+        directory.identity(index).id: index
+        for index in range(directory.count)
+        if directory.identity(index).kind != "concealed"
+        and any(sku.sku_id in dataverse for sku in directory.licences(index))
+    }
+
+
+def test_with_activity_synced_those_the_tenant_made_sign_in_without_working_are_reviewed(
+    synced, usage, usage_with_activity
+):
+    """The tenant decides who works (CrmActivity: a working session follows some users' Dataverse sign-ins, others
+    only sign in): nobody with a working session in the seat's window, its records all in the log by now, is called
+    "signed in but never worked", and no seat of a user who never works is called in use."""
+    tenant, *_ = synced
+    holders = dataverse_holders(tenant)
+    days = usage_with_activity.evidence["evidence_days"]
+    never = [row for row in usage_with_activity.reclaim if row["reason"].startswith("signed in but never worked")]
+    assert never and all(row["action"] == "review" for row in never)
+    for row in never:
+        window = dt.timedelta(days=min(row["threshold_days"], days))
+        worked = tenant.crm.working_users(
+            tenant.now_ticks - int(window.total_seconds()) * TICKS, tenant.now_ticks - ALL_IN_LOG_AFTER
+        )
+        assert holders[row["user_id"]] not in worked, ("a worker called a non-worker", row["user_principal_name"])
+    non_workers = {user for user, index in holders.items() if not tenant.crm.works(index)}
+    in_use = [row for row in usage_with_activity.seats if row["reason"].startswith("in use")]
+    assert in_use and not [row for row in in_use if row["user_id"] in non_workers], "a non-worker's seat in use"
+    assert {row["user_id"] for row in never} & non_workers, "the tenant's non-workers are among them"
+    assert {(row["user_id"], row["sku_part_number"]) for row in usage.reclaim} <= {
+        (row["user_id"], row["sku_part_number"]) for row in usage_with_activity.reclaim
+    }, "every operation here follows an interactive sign-in: activity adds cases and takes no idle seat away"
+    assert usage_with_activity.evidence["activity_known"] and not usage.evidence["activity_known"]
+    assert "Work in Dynamics 365: unknown" in " ".join(unknowns(usage))

@@ -2,7 +2,10 @@
 
 Starts an emulated tenant, then runs `main.py` as separate processes: spec, check, discover, a first
 read of all streams, 45 minutes of tenant activity (including late sign-ins), and an incremental
-read from the saved state. Everything lands in demo-output/: config.json, catalog.json, one
+read from the saved state. It signs in as the emulator's app `activity` (the `full` app's permissions and
+AuditLogsQuery-CRM.Read.All) with `include_dynamics_activity`, so `dynamics_activity` brings Dataverse's operations
+from Purview's audit log: the answer tells who worked from who only signed in. Purview's audit log queries take
+minutes; the emulator answers them after `AUDIT_LATENCY_SECONDS`, which keeps the demo short, and says so. Everything lands in demo-output/: config.json, catalog.json, one
 <stream>.jsonl per stream (the second read is appended, as an append-mode destination would),
 state.json (the final state), read-1.stderr / read-2.stderr, and each run's input files in <step>/.
 Last, the records are loaded into DuckDB and examples/license_usage.sql answers who holds a Dynamics 365 product
@@ -52,8 +55,15 @@ STREAMS = {
     "groups": "full_refresh",
     "subscriptions": "full_refresh",
     "directory_role_assignments": "full_refresh",
+    "dynamics_activity": "incremental",
 }
-SIGN_IN_STREAMS = ("sign_ins", "non_interactive_sign_ins")
+# The app registration the demo signs in as: `full` plus AuditLogsQuery-CRM.Read.All (graph_emulator/apps.py).
+APP = "activity"
+# Seconds from an audit log query's create to `succeeded` in the emulator (Purview: minutes). The connector polls
+# at once and then every 10 s or more, so a query must finish before its first poll to cost no wait: the demo's ~35
+# queries (30 days of day-long windows, and the lookback of the second read) are created ten at a time and polled
+# after the rest of their batch, some tens of milliseconds later.
+AUDIT_LATENCY_SECONDS = 0.05
 # Two non-interactive sign-ins per interactive one (real tenants see about ten): both sign-in streams share Graph's
 # 5 requests per 10 s, and the demo reads every application's. 2,000 sign-ins (999 a page) keep both reads to about a
 # dozen sign-in requests, paced at that real limit: `make demo`, install included, stays under a minute.
@@ -144,14 +154,14 @@ def summary(first: Result, second: Result) -> None:
 
 
 def describe(stream: str, first: Result, second: Result) -> str:
-    if stream not in SIGN_IN_STREAMS:
+    if STREAMS[stream] != "incremental":
         return "full refresh: the whole list again"
     seen = {r["id"] for r in first.records_of(stream)}
     cursor = first.final_state(stream)["createdDateTime"]
     added = [r for r in second.records_of(stream) if r["id"] not in seen]
     late = sum(1 for r in added if r["createdDateTime"] < cursor)
     times = sorted(r["createdDateTime"] for r in first.records_of(stream) + second.records_of(stream))
-    span = f"{times[0][:19]}Z .. {times[-1][:19]}Z" if times else "no sign-ins"
+    span = f"{times[0][:19]}Z .. {times[-1][:19]}Z" if times else "no records"
     reread = len(second.records_of(stream)) - len(added)
     return f"{span}; +{len(added)} new ({late} of them late, behind the saved cursor), {reread} re-read in the lookback"
 
@@ -174,15 +184,22 @@ def run_demo() -> None:
     with running_emulator(now=now, **TENANT) as emu:
         start = (emu.tenant.now - dt.timedelta(days=START_DAYS_BACK)).strftime("%Y-%m-%dT%H:%M:%SZ")
         config = {
-            **connector_config(emu, "full"),
+            **connector_config(emu, APP),
             "start_date": start,
             "sign_in_app_ids": [],
             "include_non_interactive_sign_ins": True,
+            "include_dynamics_activity": True,
         }
+        emu.set_audit_latency(AUDIT_LATENCY_SECONDS)
         write_inputs(OUT, config)
         print(f"Graph emulator at {emu.base_url}: {TENANT['users']} users, {TENANT['sign_ins']} sign-ins over 30 days")
         print(
-            f"Config: {OUT}/config.json (start_date {start}; sign_in_app_ids [] = every app, so the demo has traffic)\n"
+            f"Config: {OUT}/config.json (start_date {start}; sign_in_app_ids [] = every app, so the demo has traffic;"
+            f" app '{APP}' with AuditLogsQuery-CRM.Read.All and include_dynamics_activity, for who worked)"
+        )
+        print(
+            f"Purview's audit log queries take minutes; the emulator's finish in {AUDIT_LATENCY_SECONDS} s "
+            "(set_audit_latency), so the demo stays short.\n"
         )
 
         spec = run_connector("spec", OUT / "spec", emulator=emu, fresh_interpreter=True)
@@ -207,8 +224,8 @@ def run_demo() -> None:
         step(
             4,
             "read",
-            "all streams, 30 days of sign-ins; Graph allows 5 sign-in requests per 10 s, so the connector paces itself "
-            "(~20 s)",
+            "all streams, 30 days of sign-ins and of Dataverse activity (one audit log query a day); Graph allows 5 "
+            "sign-in requests per 10 s, so the connector paces itself (~20 s)",
         )
         first = read("read-1", emu, config, catalog, None)
         state = final_states(first)

@@ -34,6 +34,9 @@ OPTIONAL_TABLES = {
     "subscriptions": "skuId VARCHAR, status VARCHAR, isTrial BOOLEAN, totalLicenses INTEGER, "
     "nextLifecycleDateTime TIMESTAMPTZ, createdDateTime TIMESTAMPTZ",
     "directory_role_assignments": "principalId VARCHAR, roleDefinitionId VARCHAR",
+    "dynamics_activity": "id VARCHAR, createdDateTime TIMESTAMPTZ, auditLogRecordType VARCHAR, operation VARCHAR, "
+    "service VARCHAR, userId VARCHAR, userPrincipalName VARCHAR, userType VARCHAR, clientIp VARCHAR, objectId VARCHAR, "
+    "organizationId VARCHAR, administrativeUnits JSON, auditData JSON",
 }
 LEAVE_DATE = "employeeLeaveDateTime"
 LEAVERS_FROM_USERS = "CREATE TABLE leavers AS SELECT id, employeeLeaveDateTime FROM users"
@@ -131,9 +134,12 @@ LISTS = {
         "attach_sku": "VARCHAR",
         "qualifying_bases": "VARCHAR",
     },
+    "team_members_tables": {"entity_name": "VARCHAR", "may_write": "BOOLEAN", "scenario": "VARCHAR"},
 }
 # The reference tables shipped with the SQL, each with its sources in its header: always loaded.
-REFERENCE = {name: EXAMPLES / f"{name}.csv" for name in ("dynamics_apps", "sku_families", "sku_roles")}
+REFERENCE = {
+    name: EXAMPLES / f"{name}.csv" for name in ("dynamics_apps", "sku_families", "sku_roles", "team_members_tables")
+}
 
 
 def load_lists(
@@ -143,7 +149,8 @@ def load_lists(
     exclusions: Path | None = None,
 ) -> None:
     """The optional price list, per-SKU thresholds and exclusions (an absent list is empty), and the shipped
-    reference tables: which applications are evidence of which product, each SKU's family and its role."""
+    reference tables: which applications are evidence of which product, each SKU's family and its role, and the
+    tables a Team Members licence may write."""
     given = {"sku_prices": prices, "sku_thresholds": thresholds, "exclusions": exclusions, **REFERENCE}
     for table, path in given.items():
         columns = LISTS[table]
@@ -217,6 +224,8 @@ SKU_COLUMNS = (
     ("threshold_days", "threshold d"),
     ("used_last_7_days", "used 7 d"),
     ("used_in_threshold", "used in threshold"),
+    ("worked_in_threshold", "of which worked"),
+    ("signed_in_not_worked", "signed in, never worked"),
     ("in_grace", "new (grace)"),
     ("idle", "idle"),
     ("idle_through_group", "of which via group"),
@@ -237,6 +246,8 @@ RECLAIM_COLUMNS = (
     ("annual_amount", "per year"),
     ("assigned", "assigned"),
     ("last_sign_in_any_app", "last sign-in, any app"),
+    ("dataverse_reads", "reads"),
+    ("dataverse_writes", "writes"),
     ("days_idle", "days idle"),
     ("reason", "reason"),
 )
@@ -261,6 +272,7 @@ def print_answer(usage: LicenseUsage, reclaim_csv: Path | None = None, out: Text
     if usage.add_ons:
         listed = ", ".join(f"{row['product_name']} ({row['units_bought']})" for row in usage.add_ons)
         out.write(f"\nAdd-ons, not seats (appliesTo Company; nobody's to reclaim): {listed}\n")
+    out.write(f"\n{work_line(usage)}\n")
     out.write(f"\n{money_lines(usage)}\n")
     out.write("\n" + "\n".join(unknowns(usage)) + "\n")
     shown = usage.reclaim[:RECLAIM_SHOWN]
@@ -277,14 +289,16 @@ def print_answer(usage: LicenseUsage, reclaim_csv: Path | None = None, out: Text
 
 
 def evidence_line(usage: LicenseUsage) -> str:
-    """Where the sign-in evidence starts, and a warning for each threshold it does not cover."""
+    """Where the sign-in evidence starts, and a warning for each threshold it does not cover (what 'idle' means: no
+    sign-in, or, with Dataverse activity synced, no sign-in and no operation)."""
     days = usage.evidence["evidence_days"]
     line = f"Sign-in evidence: {_cell(usage.evidence['evidence_start'])} to as of, {days} days."
     short = sorted({row["threshold_days"] for row in usage.skus if row["threshold_days"] > days})
+    use = "sign-in to the seat's product" + (" and no Dataverse operation" if usage.evidence["activity_known"] else "")
     if short:
         line += (
             f" SHORTER than the {', '.join(map(str, short))}-day threshold(s): a holder is called idle for at most"
-            f" {days} days, and 'idle' means no sign-in to the seat's product in those {days} days only."
+            f" {days} days, and 'idle' means no {use} in those {days} days only."
         )
     return line
 
@@ -304,12 +318,37 @@ def unknowns(usage: LicenseUsage) -> list[str]:
             "Administrators: not classified (the directory_role_assignments table is empty: its stream was not "
             "synced, or the app lacks RoleManagement.Read.Directory); an idle administrator shows as an idle seat."
         )
+    if not facts["activity_known"]:
+        lines.append(
+            "Work in Dynamics 365: unknown (the dynamics_activity table is empty: the stream was not synced "
+            "(include_dynamics_activity off, or the app lacks AuditLogsQuery-CRM.Read.All), or Dataverse activity "
+            "logging is off); a Dataverse seat counts as used on a sign-in alone, nobody is shown as signed in but "
+            "never worked, and Team Members writes outside its rights are not seen."
+        )
     if not facts["leave_dates_known"]:
         lines.append(
             "Leavers: not classified (users carry no employeeLeaveDateTime: Graph returns it only with "
             "User-LifeCycleInfo.Read.All, and the connector does not select it yet)."
         )
     return lines
+
+
+def work_line(usage: LicenseUsage) -> str:
+    """Who signed in and who worked: the Dataverse seats used in their threshold that show operations, and those that
+    show sign-ins only (the worklist reviews them), or why the answer cannot tell."""
+    if not usage.evidence["activity_known"]:
+        return "Who worked: unknown, no Dataverse activity synced (below)."
+    dataverse = [row for row in usage.skus if row["worked_in_threshold"] is not None]
+    used = sum(row["used_in_threshold"] for row in dataverse)
+    worked = sum(row["worked_in_threshold"] for row in dataverse)
+    signed_in = sum(row["signed_in_not_worked"] for row in dataverse)
+    outside = sum(1 for row in usage.reclaim if row["writes_outside_team_members"])
+    return (
+        f"Who worked (dynamics_activity: {usage.evidence['activity_records']} Dataverse operations by people): of "
+        f"the {used} Dataverse seats used within their threshold, {worked} show operations (worked) and {signed_in} "
+        f"signed in but never worked (review); {outside} Team Members seats write to tables outside its rights "
+        "(review)."
+    )
 
 
 def money_lines(usage: LicenseUsage) -> str:

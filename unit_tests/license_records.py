@@ -224,3 +224,24 @@ def worklist_records(directory: Path, users: list[dict[str, Any]], sign_ins: lis
 
 def on_list(usage) -> dict[tuple[str, str], dict[str, Any]]:
     return {(row["user_id"], row["sku_part_number"]): row for row in usage.reclaim}
+
+
+def activity(
+    number: int, user_id: str, ago: dt.timedelta, operation: str = "Retrieve", table: str = "account", kind="Regular"
+) -> dict[str, Any]:
+    """A dynamics_activity record as the connector emits it: one Dataverse operation on `table` by `user_id`."""
+    upn = f"{user_id}@contoso.com"
+    return {
+        "id": f"a{number}",
+        "createdDateTime": at(ago),
+        "auditLogRecordType": "CRM",
+        "operation": operation,
+        "service": "CRM",
+        "userId": user_id,
+        "userPrincipalName": upn,
+        "userType": kind,
+        "auditData": {"EntityName": table, "Message": operation, "InstanceUrl": "https://contoso.crm4.dynamics.com"},
+    }
+
+
+WITH_ACTIVITY = ("users", "subscribed_skus", "sign_ins", "dynamics_activity")

@@ -60,6 +60,8 @@ def test_one_row_per_dynamics_seat_sku_with_use_grace_and_idle_seats(standard):
         "threshold_days": 30,
         "used_last_7_days": 1,  # ada (exactly 7 days)
         "used_in_threshold": 2,  # and bo
+        "worked_in_threshold": None,  # no Dataverse activity synced: unknown
+        "signed_in_not_worked": None,
         "in_grace": 1,  # kai, licensed two days ago
         "idle": 7,  # cy (failed sign-in), di (Outlook add-in only), ed (Office only), gus, hal (after as_of), ivy
         # (31st day), jo
@@ -139,7 +141,14 @@ def test_a_short_evidence_span_caps_days_idle_and_says_so(records, standard):
         "ivy@contoso.com"
     }
     assert "SHORTER than the 30-day threshold" in evidence_line(usage)
+    assert "'idle' means no sign-in to the seat's product in those 10 days" in evidence_line(usage)
     assert "SHORTER" not in evidence_line(standard)
+
+
+def test_with_dataverse_activity_synced_idle_means_no_operation_either(records):
+    usage = run(records, evidence_start=AS_OF - 10 * DAY)
+    worked = LicenseUsage(**{**usage.__dict__, "evidence": {**usage.evidence, "activity_known": True}})
+    assert "'idle' means no sign-in to the seat's product and no Dataverse operation" in evidence_line(worked)
 
 
 def test_no_sign_in_records_call_nobody_idle_but_a_disabled_account_is_still_listed(tmp_path):

@@ -1,7 +1,8 @@
 """examples/license_usage.sql's worklist on records of its own (unit_tests/license_records.py), with real SKU ids so
 Microsoft's table names them and the shipped sku_families places them: the connector's classification, product
 families, clients shown for review, grace, disabled accounts, right-sizing, conversions, the optional tables,
-renewal dates, trials and device licences, exclusions, snapshots and the shipped reference tables."""
+renewal dates, trials and device licences, exclusions, snapshots, Dataverse activity (who worked, who only signed in,
+Team Members writing outside its rights) and the shipped reference tables."""
 
 import datetime as dt
 import io
@@ -12,7 +13,18 @@ import pytest
 
 from source_dynamics365_cc.licensing import microsoft_products
 from tools import sku_families
-from tools.license_usage import EXAMPLE_PRICES, EXAMPLES, answer, load, load_lists, print_answer, report, unknowns
+from tools.license_usage import (
+    EXAMPLE_PRICES,
+    EXAMPLES,
+    OPTIONAL_TABLES,
+    answer,
+    load,
+    load_lists,
+    print_answer,
+    report,
+    unknowns,
+    work_line,
+)
 from unit_tests.license_records import (
     AS_OF,
     BC,
@@ -27,6 +39,8 @@ from unit_tests.license_records import (
     SERVICE,
     TEAM,
     TRIAL,
+    WITH_ACTIVITY,
+    activity,
     at,
     by_sku,
     catalog,
@@ -289,3 +303,87 @@ def test_the_reference_tables_name_their_sources():
     ):
         assert f"{app_id}," in apps
     assert "Dynamics 365 Licensing Guide" in (EXAMPLES / "sku_roles.csv").read_text()
+    team_members = (EXAMPLES / "team_members_tables.csv").read_text()
+    assert "Dynamics 365 Licensing Guide" in team_members and "A SUMMARY, NOT MICROSOFT'S TEXT" in team_members
+
+
+def test_dataverse_activity_counts_as_use_of_dataverse_seats_only_and_only_by_people(tmp_path):
+    """bea works in Dataverse on a refreshed token (no sign-in): her Sales seat is used, her Business Central seat is
+    not; a record of userType ServicePrincipal in sy's name is no use."""
+    worklist_records(tmp_path, [user("bea", BC, SALES), user("sy", SALES)], [sign_in(1, "x", 20 * DAY)])
+    write(tmp_path, "dynamics_activity", [activity(1, "bea", 3 * DAY), activity(2, "sy", DAY, kind="ServicePrincipal")])
+    usage = run(tmp_path, WITH_ACTIVITY, evidence_start=AS_OF - 30 * DAY)
+    rows = on_list(usage)
+    assert set(rows) == {("bea", "DYN365_BUSCENTRAL_ESSENTIAL"), ("sy", "DYN365_ENTERPRISE_SALES")}
+    assert rows[("bea", "DYN365_BUSCENTRAL_ESSENTIAL")]["dataverse_reads"] is None, "no Dataverse seat"
+    assert rows[("sy", "DYN365_ENTERPRISE_SALES")]["reason"] == "no Dataverse sign-in or operation in 30 days"
+    assert rows[("sy", "DYN365_ENTERPRISE_SALES")]["dataverse_reads"] == 0
+    bea = {row["sku_part_number"]: row["reason"] for row in usage.seats if row["user_id"] == "bea"}
+    assert bea["DYN365_ENTERPRISE_SALES"] == "in use: Dataverse operations within 30 days"
+
+
+def test_a_holder_who_signed_in_but_never_worked_is_reviewed_while_activity_is_synced(tmp_path):
+    worklist_records(
+        tmp_path,
+        [user("si", SALES), user("wk", SALES), user("new", SALES, licensed=2 * DAY)],
+        [sign_in(1, "si", DAY), sign_in(2, "wk", DAY), sign_in(3, "new", DAY)],
+    )
+    write(tmp_path, "dynamics_activity", [activity(1, "wk", DAY, "RetrieveMultiple"), activity(2, "wk", DAY, "Update")])
+    usage = run(tmp_path, WITH_ACTIVITY, evidence_start=AS_OF - 30 * DAY)
+    rows = on_list(usage)
+    assert set(rows) == {("si", "DYN365_ENTERPRISE_SALES")}, "a new seat is in its grace period; wk works"
+    row = rows[("si", "DYN365_ENTERPRISE_SALES")]
+    assert (row["action"], row["account_kind"], row["dataverse_reads"], row["dataverse_writes"]) == (
+        "review",
+        "member",
+        0,
+        0,
+    )
+    assert row["reason"].startswith("signed in but never worked: Dataverse sign-ins and not one Dataverse operation")
+    sales = by_sku(usage)["DYN365_ENTERPRISE_SALES"]
+    assert (sales["used_in_threshold"], sales["worked_in_threshold"], sales["signed_in_not_worked"]) == (3, 1, 1)
+    assert "1 signed in but never worked" in work_line(usage)
+    unknown = run(tmp_path, evidence_start=AS_OF - 30 * DAY)
+    assert not unknown.reclaim and by_sku(unknown)["DYN365_ENTERPRISE_SALES"]["signed_in_not_worked"] is None
+
+
+def test_team_members_writing_to_tables_outside_its_rights_is_right_sizing_evidence(tmp_path):
+    worklist_records(tmp_path, [user("tw", TEAM), user("tc", TEAM)], [sign_in(1, "tw", DAY), sign_in(2, "tc", DAY)])
+    write(
+        tmp_path,
+        "dynamics_activity",
+        [
+            activity(1, "tw", DAY, "Create", "lead"),
+            activity(2, "tw", DAY, "Update", "opportunity"),
+            activity(3, "tw", DAY, "Update", "lead"),
+            activity(4, "tw", DAY, "Update", "contact"),
+            activity(5, "tw", DAY, "Retrieve", "account"),
+            activity(6, "tc", DAY, "Create", "task"),
+            activity(7, "tc", DAY, "RetrieveMultiple", "opportunity"),
+        ],
+    )
+    rows = on_list(run(tmp_path, WITH_ACTIVITY))
+    assert set(rows) == {("tw", "DYN365_TEAM_MEMBERS")}, "writing contacts and tasks, reading anything: in its rights"
+    row = rows[("tw", "DYN365_TEAM_MEMBERS")]
+    assert row["action"] == "review" and row["reason"] == (
+        "right-sizing: Team Members writes to tables outside its rights (lead, opportunity: 3 of its 4 writes; "
+        "examples/team_members_tables.csv): the work needs a full licence"
+    )
+    assert (row["writes_outside_team_members"], row["tables_outside_team_members"]) == (3, "lead, opportunity")
+    assert (row["dataverse_reads"], row["dataverse_writes"]) == (1, 4)
+
+
+def test_without_dynamics_activity_the_answer_is_unchanged_and_says_what_it_cannot_know(records, tmp_path):
+    """An unsynced stream becomes an empty table of the stream's own shape; the answer is the one on sign-ins alone."""
+    synced_empty = run(records, ("users", "subscribed_skus", "sign_ins", "dynamics_activity"))
+    not_synced = run(records)
+    assert not_synced == synced_empty
+    said = " ".join(unknowns(not_synced))
+    assert "Work in Dynamics 365: unknown" in said and "AuditLogsQuery-CRM.Read.All" in said
+    assert all(row["dataverse_reads"] is None for row in not_synced.reclaim)
+    with duckdb.connect() as con:
+        load(con, catalog("users", "subscribed_skus", "sign_ins", "dynamics_activity"), tmp_path)
+        shape = con.table("dynamics_activity").types
+        columns = con.table("dynamics_activity").columns
+        con.execute(f"CREATE TABLE empty_activity ({OPTIONAL_TABLES['dynamics_activity']})")
+        assert (columns, shape) == (con.table("empty_activity").columns, con.table("empty_activity").types)
