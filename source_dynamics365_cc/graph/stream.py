@@ -161,7 +161,17 @@ class GraphStream(HttpStream, ABC):
             self._log.warning(optional_stream_skipped(permissions, NOT_GRANTED))
             return
         self._skipped = False
+        if not self.read_starts():
+            return
         yield from super().read(configured_stream, logger, slice_logger, stream_state, state_manager, internal_config)
+        self.read_ended()
+
+    def read_starts(self) -> bool:
+        """A stream's own start of a read (its per-sync counters), or False to read nothing (saying why)."""
+        return True
+
+    def read_ended(self) -> None:
+        """A stream's own end of a read that went through (what it says about what it found)."""
 
     def get_backoff_strategy(self) -> Optional[BackoffStrategy]:
         return RetryAfterBackoff(self.resume_note)

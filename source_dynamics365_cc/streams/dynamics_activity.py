@@ -18,7 +18,6 @@ emitted once per sync (windows overlap on their edges and the lookback reads som
 syncs the primary key `id` dedupes.
 """
 
-import logging
 import time
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Iterator, List, Mapping, MutableMapping, Optional
@@ -137,22 +136,16 @@ class DynamicsActivity(GraphStream, CheckpointMixin):
             ) from None
         self._submitted = {query.window: query for query in saved}
 
-    def read(  # type: ignore[override]  # the CDK's own signature leaves the state manager untyped
-        self,
-        configured_stream: Any,
-        logger: logging.Logger,
-        slice_logger: Any,
-        stream_state: MutableMapping[str, Any],
-        state_manager: Any,
-        internal_config: Any,
-    ) -> Iterable[StreamData]:
-        """Outside the global cloud there is no audit log query API: one warning, no request. A sync that read a day
-        or more and found no record says why that may be."""
+    def read_starts(self) -> bool:
+        """Outside the global cloud there is no audit log query API: one warning, no request."""
         if self._config.cloud != "global":
             self._log.warning(NATIONAL_CLOUD.format(cloud=self._config.cloud))
-            return
+            return False
         self._emitted, self._found, self._read_span = EmittedIds(), 0, None
-        yield from super().read(configured_stream, logger, slice_logger, stream_state, state_manager, internal_config)
+        return True
+
+    def read_ended(self) -> None:
+        """A sync that read a day or more and found no record says why that may be."""
         span = self._read_span
         if span is not None and not self._skipped and self._found == 0 and span.length >= WINDOW:
             self._log.warning(no_activity_warning(span))
