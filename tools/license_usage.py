@@ -351,6 +351,16 @@ def work_line(usage: LicenseUsage) -> str:
     )
 
 
+def _action_money(row: Mapping[str, Any]) -> str:
+    """One action's seats and amounts; seats of SKUs the price list leaves out have no amount, and say so."""
+    if row["currency"] is None:
+        return f"  {row['action']}: {row['seats']} seat(s), not priced (their SKUs are not in the price list)"
+    return (
+        f"  {row['action']}: {row['seats']} seat(s), {_cell(row['monthly_amount'])} {row['currency']} a month, "
+        f"{_cell(row['annual_amount'])} a year"
+    )
+
+
 def money_lines(usage: LicenseUsage) -> str:
     """The monthly and annual cost of idle and unassigned seats and what each action saves, or why there is none."""
     if not usage.money:
@@ -365,11 +375,7 @@ def money_lines(usage: LicenseUsage) -> str:
         f"month, {row['unassigned_annual_cost']} a year"
         for row in usage.money
     ]
-    lines += [
-        f"  {row['action']}: {row['seats']} seat(s), {_cell(row['monthly_amount'])} {row['currency']} a month, "
-        f"{_cell(row['annual_amount'])} a year"
-        for row in usage.money_by_action
-    ]
+    lines += [_action_money(row) for row in usage.money_by_action]
     unpriced = [row["sku_part_number"] for row in usage.skus if row["monthly_price"] is None]
     if unpriced:
         lines.append(f"Not priced (not in the price list): {', '.join(unpriced)}")

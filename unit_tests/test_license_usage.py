@@ -5,6 +5,7 @@ unit_tests/test_license_worklist.py (a module of their own, so that a second tes
 
 import csv
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,22 @@ def test_the_report_prints_names_money_and_where_the_prices_come_from(records, t
     assert (out / "chart.png").stat().st_size > 0 and len((out / "reclaim.csv").read_text().splitlines()) == 9
     report(records, streams, AS_OF, out / "chart.png", out / "reclaim.csv")
     assert "No money shown: no price list was given." in capsys.readouterr().out
+
+
+def test_an_actions_seats_outside_the_price_list_say_they_are_not_priced(standard):
+    usage = standard
+    money = [{"currency": "EUR", "idle_monthly_cost": 1, "unassigned_monthly_cost": 0, "idle_annual_cost": 12}]
+    money[0]["unassigned_annual_cost"] = 0
+    by_action = [
+        {"action": "review", "seats": 1, "monthly_amount": None, "annual_amount": None, "currency": None},
+        {
+            "action": "review",
+            "seats": 2,
+            "monthly_amount": Decimal("20.00"),
+            "annual_amount": Decimal("240.00"),
+            "currency": "EUR",
+        },
+    ]
+    lines = money_lines(LicenseUsage(**{**usage.__dict__, "money": money, "money_by_action": by_action})).splitlines()
+    assert "  review: 1 seat(s), not priced (their SKUs are not in the price list)" in lines
+    assert "  review: 2 seat(s), 20.00 EUR a month, 240.00 a year" in lines
