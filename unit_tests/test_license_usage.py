@@ -34,11 +34,6 @@ from unit_tests.license_records import (
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def records(tmp_path: Path) -> Path:
-    return standard_records(tmp_path)
-
-
 @pytest.fixture(scope="module")
 def standard(tmp_path_factory) -> LicenseUsage:
     """The answer on the `records` set, computed once per module: the tests that only read it share it (each answer

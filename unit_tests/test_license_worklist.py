@@ -6,7 +6,6 @@ Team Members writing outside its rights) and the shipped reference tables."""
 
 import datetime as dt
 import io
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -49,7 +48,6 @@ from unit_tests.license_records import (
     run,
     sign_in,
     sku,
-    standard_records,
     user,
     worklist_records,
     write,
@@ -57,11 +55,6 @@ from unit_tests.license_records import (
 
 # The longest unit module (DuckDB answers, matplotlib charts): it starts first under -n (conftest.py).
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def records(tmp_path: Path) -> Path:
-    return standard_records(tmp_path)
 
 
 def test_the_answer_reads_the_connectors_classification_not_a_part_number_rule_of_its_own(tmp_path):
