@@ -39,7 +39,11 @@ OPTIONAL_TABLES = {
     "organizationId VARCHAR, administrativeUnits JSON, auditData JSON",
 }
 LEAVE_DATE = "employeeLeaveDateTime"
-LEAVERS_FROM_USERS = "CREATE TABLE leavers AS SELECT id, employeeLeaveDateTime FROM users"
+# The users with a leave date: the column is in every catalog's users schema, empty unless the app holds
+# User-LifeCycleInfo.Read.All, so `leavers` empty means "none known" either way.
+LEAVERS_FROM_USERS = (
+    "CREATE TABLE leavers AS SELECT id, employeeLeaveDateTime FROM users WHERE employeeLeaveDateTime IS NOT NULL"
+)
 LEAVERS_EMPTY = "CREATE TABLE leavers (id VARCHAR, employeeLeaveDateTime TIMESTAMPTZ)"
 
 
@@ -327,8 +331,8 @@ def unknowns(usage: LicenseUsage) -> list[str]:
         )
     if not facts["leave_dates_known"]:
         lines.append(
-            "Leavers: not classified (users carry no employeeLeaveDateTime: Graph returns it only with "
-            "User-LifeCycleInfo.Read.All, and the connector does not select it yet)."
+            "Leavers: not classified (no user carries an employeeLeaveDateTime: the connector reads it only when the "
+            "app holds User-LifeCycleInfo.Read.All, and HR or a provisioning tool must have set it)."
         )
     return lines
 
