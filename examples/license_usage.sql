@@ -40,9 +40,9 @@
 --                                 auditLogRecordType VARCHAR, operation VARCHAR, service VARCHAR, userId VARCHAR,
 --                                 userPrincipalName VARCHAR, userType VARCHAR, clientIp VARCHAR, objectId VARCHAR,
 --                                 organizationId VARCHAR, administrativeUnits JSON, auditData JSON);
---   leavers                   id, employeeLeaveDateTime: users.employeeLeaveDateTime, which Graph returns only to an
---                             app granted User-LifeCycleInfo.Read.All (the connector does not select it yet). Empty:
---                             nobody is classified a leaver.
+--   leavers                   id, employeeLeaveDateTime: the users whose employeeLeaveDateTime is set, which Graph
+--                             returns only to an app granted User-LifeCycleInfo.Read.All (the connector selects it
+--                             only then). Empty: nobody is classified a leaver.
 --                             CREATE TABLE leavers (id VARCHAR, employeeLeaveDateTime TIMESTAMPTZ);
 -- and tables of your own, each loaded from the CSV of the same name in examples/ ('#' lines are comments):
 --   sku_prices                sku_part_number, monthly_price, currency: your price per seat and month; empty, the

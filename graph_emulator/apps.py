@@ -12,6 +12,8 @@ from .tls import AppCertificate, make_app_certificate
 AUDIT = "AuditLog.Read.All"
 DIRECTORY = "Directory.Read.All"
 AUDIT_QUERY_CRM = "AuditLogsQuery-CRM.Read.All"  # Purview's audit log query API, Dynamics CRM records only
+LIFECYCLE = "User-LifeCycleInfo.Read.All"  # reads users' employeeLeaveDateTime
+LIFECYCLE_READ_WRITE = "User-LifeCycleInfo.ReadWrite.All"
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ _PROFILES: dict[str, dict] = {
     "no_consent": {"roles": ()},
     "disabled": {"roles": (AUDIT, DIRECTORY), "enabled": False},
     "expired_secret": {"roles": (AUDIT, DIRECTORY), "secret_expired": True},
-    "activity": {"roles": (AUDIT, DIRECTORY, AUDIT_QUERY_CRM)},  # `full` plus the CRM audit log query permission
+    # `full` plus the CRM audit log query permission and the one that reads leave dates
+    "activity": {"roles": (AUDIT, DIRECTORY, AUDIT_QUERY_CRM, LIFECYCLE)},
 }
 
 

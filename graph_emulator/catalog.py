@@ -346,7 +346,8 @@ class Case:
     """A user the worklist must get right, placed at the end of the directory when TenantSpec.worklist_cases is on.
     `uses`: the product families the tenant makes them sign in to (through the family's own application);
     `interactive`: False for an integration, seen only in non-interactive sign-ins; `admin_centre`: signs in to the
-    Dynamics 365 admin centre and nothing else of Dynamics 365; `licensed_days_ago`: None for long ago."""
+    Dynamics 365 admin centre and nothing else of Dynamics 365; `licensed_days_ago`: None for long ago;
+    `leaves_in_days`: the user's employeeLeaveDateTime, days from now (negative: left), None for no leave date."""
 
     name: str
     licences: tuple[str, ...]  # part numbers, beside Microsoft 365 E3
@@ -356,6 +357,7 @@ class Case:
     interactive: bool = True
     admin_centre: bool = False
     licensed_days_ago: int | None = None
+    leaves_in_days: int | None = None
 
 
 CASES: tuple[Case, ...] = (
@@ -370,6 +372,8 @@ CASES: tuple[Case, ...] = (
     Case("attach without a base", ("Dynamics_365_Business_Central_Essentials_Attach",), (BUSINESS_CENTRAL_FAMILY,)),
     Case("viral trial", ("Dynamics_365_Sales_Premium_Viral_Trial",), (DATAVERSE_FAMILY,)),
     Case("guest with a seat", ("DYN365_TEAM_MEMBERS",), (DATAVERSE_FAMILY,), guest=True),
+    Case("leaver", ("DYN365_ENTERPRISE_SALES",), (DATAVERSE_FAMILY,), leaves_in_days=-12),
+    Case("leaving soon", ("DYN365_ENTERPRISE_CUSTOMER_SERVICE",), (DATAVERSE_FAMILY,), leaves_in_days=9),
 )
 
 

@@ -44,6 +44,7 @@ USER_PROPERTIES = frozenset(
         "employeeType",
         "onPremisesSyncEnabled",
         "signInActivity",
+        "employeeLeaveDateTime",
     }
 )
 DEFAULT_USER_SELECT = (
@@ -258,7 +259,19 @@ class Directory:
                 values[prop] = self._employment(index)[prop]
             elif prop == "signInActivity":
                 values[prop] = self.activity(index)
+            elif prop == "employeeLeaveDateTime":
+                values[prop] = self.leave_date(index)
         return values
+
+    def leave_date(self, index: int) -> str | None:
+        """employeeLeaveDateTime: set for the worklist's leavers only (catalog.CASES), at the end of their last day,
+        as Microsoft's example sets it (23:59:59Z); None for everyone else, as for a tenant without lifecycle data."""
+        case = self.cast.get(index)
+        if case is None or case.leaves_in_days is None:
+            return None
+        moment = self._now + case.leaves_in_days * 86400 * TICKS
+        day = moment - moment % (86400 * TICKS)
+        return format_ticks(day + 86399 * TICKS)
 
     def _created_ticks(self, index: int) -> int:
         created = self._created + (mix(self._h(index, 7)) % max(1, self._now - self._created))

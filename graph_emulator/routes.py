@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from urllib.parse import quote
 
 from . import catalog, errors, odata
-from .apps import AUDIT, DIRECTORY
+from .apps import AUDIT, DIRECTORY, LIFECYCLE, LIFECYCLE_READ_WRITE
 from .auth import Login
 from .directory import DEFAULT_USER_SELECT, USER_PROPERTIES
 from .gen import format_ticks
@@ -272,6 +272,8 @@ class GraphRoutes:
             _require_role(req.claims, AUDIT)
             if not self.tenant.premium:
                 raise errors.not_premium()
+        if "employeeLeaveDateTime" in select:  # the user resource: reading it needs User-LifeCycleInfo.Read.All
+            _require_role(req.claims, LIFECYCLE, LIFECYCLE_READ_WRITE)
         sku_id = _license_filter(q, "User")
         if sku_id is not None and with_activity and not self.tenant.license_filter_with_activity:
             raise errors.unsupported_filter("signInActivity", "User")

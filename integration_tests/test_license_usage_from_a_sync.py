@@ -351,6 +351,21 @@ def test_right_sizing_and_the_guest(synced, usage):
     assert guest["action"] == "review" and guest["account_kind"] == "guest"
 
 
+def test_a_leaver_past_the_date_is_removed_and_one_leaving_later_is_not_a_leaver(synced, usage):
+    """The app `activity` holds User-LifeCycleInfo.Read.All, so users carry the leave dates the tenant set: the leaver
+    (12 days ago, still signing in) is removed as a leaver; the one leaving in 9 days is judged by use."""
+    tenant, *_ = synced
+    users = cast(tenant)
+    leaver, leaving = users["leaver"], users["leaving soon"]
+    row = rows_of(usage, leaver)["DYN365_ENTERPRISE_SALES"]
+    day = leaver["employeeLeaveDateTime"][:10]
+    assert row["action"] == "remove" and row["account_kind"] == "leaver"
+    assert row["reason"] == f"a leaver: employeeLeaveDateTime {day} has passed"
+    assert instant(leaving["employeeLeaveDateTime"]) > tenant.now
+    assert all(row["account_kind"] != "leaver" for row in rows_of(usage, leaving).values())
+    assert usage.evidence["leave_dates_known"] and not any("Leavers" in line for line in unknowns(usage))
+
+
 def test_the_worklist_csv_carries_ids_actions_and_reasons_and_names_groups_as_the_tenant_does(synced, usage, tmp_path):
     tenant, *_ = synced
     path = tmp_path / "reclaim.csv"
@@ -495,7 +510,7 @@ def test_the_tenant_exercises_what_the_answer_must_get_right(synced):
 def test_users_carry_the_roster_fields_as_the_tenant_holds_them(synced):
     """Record for record; the Airbyte CDK's message serializer leaves out a record's top-level null fields."""
     tenant, _, _, result = synced
-    fields = (*ROSTER_FIELDS, "signInActivity")
+    fields = (*ROSTER_FIELDS, "signInActivity", "employeeLeaveDateTime")  # the app holds the lifecycle role
     expected = {u["id"]: {f: u[f] for f in fields if u[f] is not None} for u in tenant.users() if not is_concealed(u)}
     assert {u["id"]: u for u in result.records_of("users")} == expected
 

@@ -28,13 +28,17 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .auth.deadline import Deadline, within
 from .auth.permissions import (
+    LEAVE_DATES,
+    NOT_GRANTED,
     PERMISSIONS_HINT,
     StreamPermissions,
     forbidden_message,
+    leave_dates_unread,
     missing_permissions_message,
     optional_stream_refused,
     optional_stream_warning,
     optional_streams,
+    refused_by_graph,
     stream_permissions,
 )
 from .auth.tokens import GraphAuthenticator, GraphTokenProvider, token_roles
@@ -52,6 +56,7 @@ from .streams.dynamics_activity import NATIONAL_CLOUD
 from .streams.licenses import dynamics_skus
 from .streams.restarts import RESUME_NOTE
 from .streams.sign_ins import SIGN_IN_LOG_LEFT_OUT, sign_in_kinds
+from .streams.users import FieldRefusal
 
 # Why check sends no audit log query: a create is one of the tenant's daily submissions (at least 200) and takes
 # minutes to run, past check's one-minute deadline. The token's role proves the permission; a sync warns when it
@@ -233,8 +238,7 @@ def _probe_streams(
     sku_stream = streams.build(SubscribedSkus)
     response, _ = send_probe(sku_stream, sku_stream.query_of({}))
     skus = graph_page(response).get("value") or []
-    users = streams.build(Users)
-    send_probe(users, users.query_of({"sku_id": None}).narrowed())  # a refused signInActivity: a sync goes on without
+    probe_users(streams.build(Users), roles, logger)
     if config.include_sign_in_log:
         probe_sign_ins(config, streams, runtime)
     else:
@@ -257,6 +261,18 @@ def _probe_streams(
             refusal = failed.message or "no answer"
         if refusal is not None:
             logger.warning(optional_stream_refused(stream, refusal))
+
+
+def probe_users(users: Users, roles: list[str], logger: logging.Logger) -> None:
+    """The roster's own first query for one user. A refused field is no failure: a sync goes on without it. Leave
+    dates, which the query selects only with their permission, are said missing (an info line) or, where Graph
+    refuses them, refused (a warning)."""
+    roster = users.roster_query({"sku_id": None})
+    _, refusal = send_probe(users, users.graph_query(roster).narrowed())
+    if not LEAVE_DATES.covered_by(roles):
+        logger.info(leave_dates_unread(NOT_GRANTED))
+    elif isinstance(refusal, FieldRefusal) and not roster.activity:  # with signInActivity, a sync blames that first
+        logger.warning(leave_dates_unread(refused_by_graph(refusal.said)))
 
 
 def probe_optional(streams: CheckStreams, name: str, sku_ids: list[str]) -> Optional[str]:

@@ -62,11 +62,17 @@ def subscribed_skus_request() -> HttpRequest:
     return graph_request("/v1.0/subscribedSkus")
 
 
-def users_request(sign_in_activity: bool = True, sku: str | None = None) -> HttpRequest:
-    """Every user (or the holders of `sku`), the roster's fields named, `signInActivity` last when asked for: then at
-    Graph's documented 500-user page for that property, else at the 999 maximum."""
-    select = f"{ROSTER_FIELDS},signInActivity" if sign_in_activity else ROSTER_FIELDS
-    query = {"$select": select, "$top": "500" if sign_in_activity else "999"}
+def roster_select(sign_in_activity: bool, leave_dates: bool) -> str:
+    """The roster's fields, then `signInActivity` and `employeeLeaveDateTime` when asked for, in that order."""
+    extra = ("signInActivity",) * sign_in_activity + ("employeeLeaveDateTime",) * leave_dates
+    return ",".join((ROSTER_FIELDS, *extra))
+
+
+def users_request(sign_in_activity: bool = True, sku: str | None = None, leave_dates: bool = False) -> HttpRequest:
+    """Every user (or the holders of `sku`), the roster's fields named, `signInActivity` and `employeeLeaveDateTime`
+    (only with User-LifeCycleInfo.Read.All) after them when asked for: with signInActivity at Graph's documented
+    500-user page for that property, else at the 999 maximum."""
+    query = {"$select": roster_select(sign_in_activity, leave_dates), "$top": "500" if sign_in_activity else "999"}
     if sku is not None:
         query["$filter"] = f"assignedLicenses/any(x:x/skuId eq {sku})"
     return graph_request("/v1.0/users", query)
@@ -83,10 +89,9 @@ def count_response(count: int) -> HttpResponse:
     return HttpResponse(str(count), 200, {"Content-Type": "text/plain"})
 
 
-def user_probe_request(sign_in_activity: bool = True) -> HttpRequest:
+def user_probe_request(sign_in_activity: bool = True, leave_dates: bool = False) -> HttpRequest:
     """check's probe of the directory: the roster's own query (every user) for one user."""
-    select = f"{ROSTER_FIELDS},signInActivity" if sign_in_activity else ROSTER_FIELDS
-    return graph_request("/v1.0/users", {"$select": select, "$top": "1"})
+    return graph_request("/v1.0/users", {"$select": roster_select(sign_in_activity, leave_dates), "$top": "1"})
 
 
 def sign_ins_request(

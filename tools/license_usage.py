@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, TextIO
@@ -39,7 +40,11 @@ OPTIONAL_TABLES = {
     "organizationId VARCHAR, administrativeUnits JSON, auditData JSON",
 }
 LEAVE_DATE = "employeeLeaveDateTime"
-LEAVERS_FROM_USERS = "CREATE TABLE leavers AS SELECT id, employeeLeaveDateTime FROM users"
+# The users with a leave date: the column is in every catalog's users schema, empty unless the app holds
+# User-LifeCycleInfo.Read.All, so `leavers` empty means "none known" either way.
+LEAVERS_FROM_USERS = (
+    "CREATE TABLE leavers AS SELECT id, employeeLeaveDateTime FROM users WHERE employeeLeaveDateTime IS NOT NULL"
+)
 LEAVERS_EMPTY = "CREATE TABLE leavers (id VARCHAR, employeeLeaveDateTime TIMESTAMPTZ)"
 
 
@@ -280,12 +285,21 @@ def print_answer(usage: LicenseUsage, reclaim_csv: Path | None = None, out: Text
     out.write(
         f"\nWorklist: {len(usage.reclaim)} seats, disabled accounts first, then by money (showing {len(shown)}{where})\n"
     )
+    if usage.reclaim:
+        out.write(f"{kinds_line(usage)}\n")
     if usage.excluded:
         out.write(f"Left out by the exclusions table: {len(usage.excluded)} seats\n")
     out.write(
         "(last sign-in, any app: Entra's last successful sign-in, up to 24 h behind; - : none in the records)\n\n"
     )
     out.write(_table(RECLAIM_COLUMNS, shown))
+
+
+def kinds_line(usage: LicenseUsage) -> str:
+    """The worklist's seats by the kind of account holding them, most first: the head shown sorts by money, so a
+    leaver or a guest further down is still seen here."""
+    kinds = Counter(row["account_kind"] for row in usage.reclaim)
+    return "Accounts: " + ", ".join(f"{count} {kind}" for kind, count in kinds.most_common())
 
 
 def evidence_line(usage: LicenseUsage) -> str:
@@ -327,8 +341,8 @@ def unknowns(usage: LicenseUsage) -> list[str]:
         )
     if not facts["leave_dates_known"]:
         lines.append(
-            "Leavers: not classified (users carry no employeeLeaveDateTime: Graph returns it only with "
-            "User-LifeCycleInfo.Read.All, and the connector does not select it yet)."
+            "Leavers: not classified (no user carries an employeeLeaveDateTime: the connector reads it only when the "
+            "app holds User-LifeCycleInfo.Read.All, and HR or a provisioning tool must have set it)."
         )
     return lines
 

@@ -17,6 +17,7 @@ from source_dynamics365_cc.check import check_connection
 from source_dynamics365_cc.config import parse_config
 from source_dynamics365_cc.errors import GraphUnavailable
 from source_dynamics365_cc.streams import Users
+from source_dynamics365_cc.streams.users import RosterQuery
 from testing.clock import FakeClock
 from testing.graph_fakes import GRAPH, config, page, register_groups, register_login, register_optional_reads
 from testing.runtime import paced_runtime
@@ -135,7 +136,7 @@ def test_check_probes_each_stream_with_its_own_first_query_narrowed_to_one_recor
             parsed, GraphTokenProvider(parsed), logging.getLogger("check"), paced_runtime(clock.sleep, clock)
         )
         groups = [r for r in mocker.request_history if r.path == "/v1.0/groups"]
-    roster = Users(parsed, None).query_of({"sku_id": None}).narrowed()
+    roster = Users(parsed, None).graph_query(RosterQuery(True)).narrowed()  # the token holds no lifecycle role
     assert users.last_request.qs == {k.lower(): [str(v).lower()] for k, v in roster.params.items()}
     assert sign_ins.last_request.qs["$top"] == ["1"] and "createddatetime ge" in sign_ins.last_request.qs["$filter"][0]
     assert groups[-1].qs["$top"] == ["1"] and "assignedlicenses" in groups[-1].qs["$filter"][0]

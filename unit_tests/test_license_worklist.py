@@ -186,6 +186,25 @@ def test_guests_leavers_and_administrators_from_the_optional_tables(tmp_path):
     )
 
 
+def test_leavers_come_from_the_users_with_a_leave_date_and_are_counted_by_kind(tmp_path):
+    """users carries employeeLeaveDateTime in every catalog (empty without User-LifeCycleInfo.Read.All): only a set
+    date makes a leaver, and a table of empty dates is no leave date known."""
+    left = {**user("lv", SALES), "employeeLeaveDateTime": "2026-11-20T23:59:59Z"}
+    worklist_records(tmp_path, [left, {**user("st", SALES), "employeeLeaveDateTime": None}], [sign_in(1, "lv", DAY)])
+    usage = run(tmp_path)
+    assert usage.evidence["leave_dates_known"] and on_list(usage)[("lv", "DYN365_ENTERPRISE_SALES")][
+        "account_kind"
+    ] == ("leaver")
+    printed = io.StringIO()
+    print_answer(usage, out=printed)
+    kinds = next(line for line in printed.getvalue().splitlines() if line.startswith("Accounts: "))
+    assert "1 leaver" in kinds.removeprefix("Accounts: ").split(", ")
+    unset = tmp_path / "unset"
+    unset.mkdir()
+    worklist_records(unset, [{**user("st", SALES), "employeeLeaveDateTime": None}], [sign_in(1, "st", DAY)])
+    assert not run(unset).evidence["leave_dates_known"]
+
+
 def test_the_renewal_date_from_subscriptions_and_unknown_said_without_them(tmp_path):
     worklist_records(tmp_path, [user("cy", SALES)], [sign_in(1, "x", DAY)])
     renewal = "INSERT INTO subscriptions VALUES (?, 'Enabled', FALSE, 20, TIMESTAMPTZ '2027-03-01 00:00:00+00', NULL)"

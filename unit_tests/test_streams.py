@@ -93,7 +93,7 @@ def test_users_select_names_every_roster_field_and_sign_in_activity_last(http_mo
 
 def test_every_selected_user_field_is_in_the_users_schema_and_nothing_else():
     schema = json.loads((Path(users.__file__).parents[1] / "schemas" / "users.json").read_text())
-    assert list(schema["properties"]) == [*users.ROSTER_FIELDS, "signInActivity"]
+    assert list(schema["properties"]) == [*users.ROSTER_FIELDS, "signInActivity", "employeeLeaveDateTime"]
 
 
 def test_concealed_users_are_skipped_and_counted(http_mocker):

@@ -16,6 +16,7 @@ from source_dynamics365_cc.streams.licenses import LicenseQuery
 from source_dynamics365_cc.streams.sign_ins import sign_in_kinds
 from source_dynamics365_cc.streams.users import RosterQuery
 from testing.graph_fakes import (
+    ALL_ROLES,
     GRAPH,
     config,
     fake_runtime,
@@ -33,6 +34,7 @@ from testing.graph_requests import (
     page_response,
     subscribed_skus_request,
     user_count_request,
+    user_probe_request,
     users_request,
 )
 
@@ -253,3 +255,65 @@ def test_a_restarted_query_emits_a_user_it_lists_twice_once(http_mocker):
         (holders_of(SERVICE), [page_response([holder("u3", SERVICE, SALES)])]),
     ]
     assert [record["id"] for record in holders_read(http_mocker, answers)] == ["u1", "u2", "u3"]
+
+
+LIFECYCLE = "User-LifeCycleInfo.Read.All"
+LEAVER = {"id": "u1", "employeeLeaveDateTime": "2026-11-20T23:59:59Z"}
+USER_READERS = ["User.Read.All", "LicenseAssignment.Read.All"]  # the required streams' least privileged, no groups
+NO_LIFECYCLE = "users is read without employeeLeaveDateTime: the app's token does not carry its permission"
+
+
+def logged(output, level: str) -> list[str]:
+    return [log.log.message for log in output.logs if log.log.level.value == level]
+
+
+@pytest.mark.parametrize("roles, leave_dates", [(ALL_ROLES, False), ([*ALL_ROLES, LIFECYCLE], True)])
+def test_users_select_the_leave_date_only_when_the_token_holds_its_permission(http_mocker, roles, leave_dates):
+    """The mock is the assertion: employeeLeaveDateTime last in $select with the role, absent without it."""
+    login(http_mocker, roles=roles)
+    http_mocker.get(user_count_request(), count_response(1))
+    http_mocker.get(users_request(leave_dates=leave_dates), page_response([LEAVER if leave_dates else {"id": "u1"}]))
+    output = read_streams(config(exclude_concealed_users=False), ("users", SyncMode.full_refresh))
+    assert not output.errors and [r.record.data for r in output.records] == [LEAVER if leave_dates else {"id": "u1"}]
+    assert any(NO_LIFECYCLE in line for line in logged(output, "INFO")) is not leave_dates
+    assert not logged(output, "WARN")
+
+
+def test_a_refused_leave_date_is_left_out_with_one_warning_and_every_user_kept(http_mocker):
+    """Graph refuses the leave date on the first SKU's second page: that query is read again without it (u1, emitted
+    before, skipped), and the second SKU's query never asks for it."""
+    denied = json_response(graph_error("Authorization_RequestDenied", "Insufficient privileges."), 403)
+    second = f"{USERS}?$select=id&$top=999&$skiptoken=p2"
+    skus = [
+        {"skuId": SALES, "skuPartNumber": "DYN365_ENTERPRISE_SALES", "appliesTo": "User"},
+        {"skuId": SERVICE, "skuPartNumber": "DYN365_ENTERPRISE_CUSTOMER_SERVICE", "appliesTo": "User"},
+    ]
+    answers = [
+        (users_request(False, SALES, leave_dates=True), [page_response([holder("u1", SALES)], next_link=second)]),
+        (next_page_request(second), [denied]),
+        (users_request(False, SALES), [page_response([holder("u1", SALES), holder("u2", SALES)])]),
+        (users_request(False, SERVICE), [page_response([holder("u3", SERVICE)])]),
+    ]
+    login(http_mocker, roles=[*ALL_ROLES, LIFECYCLE])
+    http_mocker.get(subscribed_skus_request(), page_response(skus))
+    for request, responses in answers:
+        http_mocker.get(request, responses)
+    cfg = config(roster_scope="dynamics_365_license_holders", include_sign_in_activity=False)
+    output = read_streams(cfg, ("users", SyncMode.full_refresh))
+    assert not output.errors and [r.record.data["id"] for r in output.records] == ["u1", "u2", "u3"]
+    warnings = [line for line in logged(output, "WARN") if "employeeLeaveDateTime" in line]
+    assert len(warnings) == 1
+    assert "Microsoft Graph refused it (HTTP 403: Insufficient privileges.)" in warnings[0]
+    assert "User-LifeCycleInfo.Read.All" in warnings[0] and "API permissions" in warnings[0]
+
+
+@pytest.mark.parametrize("roles, said", [(USER_READERS, NO_LIFECYCLE), ([*USER_READERS, LIFECYCLE], None)])
+def test_check_says_which_permission_adds_the_leavers_and_never_fails_for_it(http_mocker, caplog, roles, said):
+    parsed = parse_config(config(include_sign_in_log=False))
+    login(http_mocker, roles=roles)
+    http_mocker.get(subscribed_skus_request(), page_response([]))
+    http_mocker.get(user_probe_request(False, leave_dates=said is None), page_response([]))
+    with caplog.at_level(logging.INFO, logger="check"):
+        check_connection(parsed, GraphTokenProvider(parsed), logging.getLogger("check"), fake_runtime())
+    lines = [record.getMessage() for record in caplog.records if "employeeLeaveDateTime" in record.getMessage()]
+    assert lines == ([] if said is None else [lines[0]]) and all(said in line for line in lines)

@@ -42,3 +42,20 @@ def test_roles_granted_through_the_control_endpoint_are_the_new_tokens_roles(fre
     after = Client(fresh, "full")
     assert after.get("/v1.0/subscribedSkus").status_code == 403
     assert before.get("/v1.0/subscribedSkus").status_code == 200, "a token already issued keeps its roles"
+
+
+@pytest.mark.parametrize(
+    "roles, status",
+    [
+        (["User.Read.All"], 403),
+        (["Directory.Read.All", "AuditLog.Read.All"], 403),
+        (["User.Read.All", "User-LifeCycleInfo.Read.All"], 200),
+        (["User.Read.All", "User-LifeCycleInfo.ReadWrite.All"], 200),
+    ],
+)
+def test_users_serve_the_leave_date_only_to_an_app_holding_the_lifecycle_permission(fresh: Emulator, roles, status):
+    fresh.grant_roles("full", roles)
+    client = Client(fresh, "full")
+    assert client.get("/v1.0/users?$top=1&$select=id,employeeLeaveDateTime").status_code == status
+    assert client.get("/v1.0/users?$top=1&$select=id").status_code == 200
+    assert "employeeLeaveDateTime" not in client.get("/v1.0/users?$top=1").json()["value"][0], "only when selected"

@@ -73,3 +73,15 @@ def test_a_products_own_application_is_signed_in_to_by_its_holders_only(tenant):
         for row in tenant.sign_ins_between(0, tenant.now_ticks + 1, [app_id], None):
             if row["appId"] == app_id:
                 assert family in tenant.log.families_held(ids[row["userId"]]), (family, row["userId"])
+
+
+def test_the_leavers_carry_a_leave_date_past_or_near_and_nobody_else_does(tenant):
+    dates = {
+        index: tenant.directory.user(index, ("employeeLeaveDateTime",))["employeeLeaveDateTime"]
+        for index in range(tenant.directory.count)
+    }
+    cases = by_case(tenant)
+    assert {index for index, date in dates.items() if date} == {cases["leaver"], cases["leaving soon"]}
+    left, leaving = (dt.datetime.fromisoformat(dates[cases[name]]) for name in ("leaver", "leaving soon"))
+    assert NOW - dt.timedelta(days=13) < left < NOW - dt.timedelta(days=11)
+    assert NOW + dt.timedelta(days=8) < leaving < NOW + dt.timedelta(days=10)

@@ -10,6 +10,11 @@ From Microsoft's permission tables (December 2026, cited in docs/dynamics365-cc.
   activity logs) ask for Directory.Read.All alongside it because of a license-check issue; the current
   table does not, so `check` asks for AuditLog.Read.All alone and the docs name Directory.Read.All as the
   fix if Graph still answers 403.
+- `users.employeeLeaveDateTime` (a field of `users`, optional): "To read this property, the calling app must be
+  assigned the User-LifeCycleInfo.Read.All permission" (the user resource, v1.0,
+  https://learn.microsoft.com/graph/api/resources/user); its ReadWrite twin covers reading too. Microsoft does not say
+  what Graph answers when it is selected without the permission, so `users` selects it only when the token's roles
+  hold one (`LEAVE_DATES`), and reads on without it, with one warning, if Graph answers 403 all the same.
 - `GET /groups` (the `groups` stream, optional): GroupMember.Read.All, then Group.Read.All, Directory.Read.All,
   Group.ReadWrite.All, Directory.ReadWrite.All ("List groups", least to most privileged). Optional.
 - `GET /directory/subscriptions` (the `subscriptions` stream, optional): least privileged Organization.Read.All;
@@ -123,6 +128,25 @@ STREAM_PERMISSIONS = (
         without="the license answer then shows who signed in to Dynamics 365, not who worked in it",
     ),
 )
+
+# Not a stream: the permission that adds `employeeLeaveDateTime` to `users` (see above); `check` names it when missing.
+LEAVE_DATES = StreamPermissions(
+    "users",
+    "users.employeeLeaveDateTime",
+    ("User-LifeCycleInfo.Read.All", "User-LifeCycleInfo.ReadWrite.All"),
+    optional=True,
+    without="leavers stay unknown: the license answer classifies nobody as a leaver",
+)
+
+
+def leave_dates_unread(why: str) -> str:
+    """What check and a sync say when `users` is read without employeeLeaveDateTime (`why`): what is lost, which
+    permission adds it, and where to grant it."""
+    return (
+        f"users is read without employeeLeaveDateTime: {why}. It needs the application permission "
+        f"{LEAVE_DATES.requirement()}; {LEAVE_DATES.without}. {PERMISSIONS_HINT}"
+    )
+
 
 NO_ROLES_MESSAGE = "The app's token carries no application permissions: admin consent has not been granted."
 UNCOVERED_MESSAGE = "The app's application permissions do not cover every stream"

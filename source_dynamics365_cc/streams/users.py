@@ -1,9 +1,13 @@
-"""`users`: the roster, with licenses and (when Graph allows it) last sign-in activity.
+"""`users`: the roster, with licenses and (when Graph allows it) last sign-in activity and leave dates.
 
 The roster scope decides which users: every user, or the holders of the tenant's Dynamics 365 SKUs, one license
 query per SKU (licenses.py). A query restarts from its first page when its page token expires (restarts.py) or
 Graph refuses `signInActivity` on a later page. Each user is emitted at most once per sync: by the first query that
 returns them, every later sighting (another SKU's query, a restart, a fallback, a user Graph lists twice) skipped.
+
+`employeeLeaveDateTime` (who left or will leave) is selected only when the token's roles hold the permission the user
+resource names for reading it (auth/permissions.py `LEAVE_DATES`, User-LifeCycleInfo.Read.All): Microsoft does not say
+what Graph answers without it.
 """
 
 import time
@@ -14,6 +18,7 @@ from typing import Any, Callable, Generator, Iterable, Iterator, Mapping, Mutabl
 import requests
 from airbyte_cdk.sources.streams.core import StreamData
 
+from ..auth.permissions import LEAVE_DATES, NOT_GRANTED, leave_dates_unread, refused_by_graph
 from ..config import ALL_USERS
 from ..graph.answers import graph_error
 from ..graph.progress import counted_estimate
@@ -53,13 +58,16 @@ ACTIVITY_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class RosterQuery:
-    """One roster query: every user, or the holders of one SKU; with or without signInActivity."""
+    """One roster query: every user, or the holders of one SKU; with or without signInActivity, and with or without
+    employeeLeaveDateTime."""
 
     activity: bool
     licenses: LicenseQuery = field(default_factory=LicenseQuery)
+    leave_dates: bool = False
 
     def params(self) -> MutableMapping[str, Any]:
         fields = ROSTER_FIELDS + (("signInActivity",) if self.activity else ())
+        fields += ("employeeLeaveDateTime",) if self.leave_dates else ()
         size = PAGE_SIZE_WITH_SIGN_IN_ACTIVITY if self.activity else PAGE_SIZE
         params: MutableMapping[str, Any] = {"$select": ",".join(fields), "$top": size}
         if self.licenses.sku_id is not None:
@@ -68,9 +76,13 @@ class RosterQuery:
 
 
 @dataclass(frozen=True)
-class ActivityRefusal:
-    """Graph refused signInActivity on a users page (403: no Entra ID P1/P2 or no AuditLog.Read.All); the read
-    retries, then goes on without it."""
+class FieldRefusal:
+    """Graph refused a field the users page selects (403), in its words (`said`): signInActivity (no Entra ID P1/P2
+    or no AuditLog.Read.All), which the read retries and then goes on without; or employeeLeaveDateTime, which the
+    read goes on without at once (its permission does not come and go). Graph's 403 does not say which: signInActivity,
+    whose refusal Microsoft documents, is left out first."""
+
+    said: str
 
 
 @dataclass(frozen=True)
@@ -81,9 +93,10 @@ class CombinedFilterRefusal:
     said: str
 
 
-def activity_refusal(response: requests.Response) -> Optional[ActivityRefusal]:
-    """A 403 to any page of a query that selects signInActivity (the only queries that expect it)."""
-    return ActivityRefusal() if response.status_code == 403 else None
+def field_refusal(response: requests.Response) -> Optional[FieldRefusal]:
+    """A 403 to any page of a query that selects signInActivity or employeeLeaveDateTime (the only queries that
+    expect it)."""
+    return FieldRefusal(graph_error(response)[1]) if response.status_code == 403 else None
 
 
 def combined_filter_refusal(response: requests.Response) -> Optional[CombinedFilterRefusal]:
@@ -95,7 +108,8 @@ def combined_filter_refusal(response: requests.Response) -> Optional[CombinedFil
 
 
 class Users(LicenseQueryStream):
-    """GET /v1.0/users with an explicit `$select`; falls back to no `signInActivity` rather than failing."""
+    """GET /v1.0/users with an explicit `$select`; falls back to no `signInActivity` (and no `employeeLeaveDateTime`)
+    rather than failing."""
 
     name = "users"
     collection = "users"
@@ -105,6 +119,21 @@ class Users(LicenseQueryStream):
         self._with_activity = self._config.include_sign_in_activity and self._config.include_sign_in_log
         self._sleep = sleep
         self._emitted = EmittedIds()
+        self._with_leave_dates: Optional[bool] = None
+
+    def read_starts(self) -> bool:
+        """Leave dates are asked for again each read, as the token's roles say; without the role, said once."""
+        self._with_leave_dates = None
+        if not self._leave_dates():
+            self._log.info(leave_dates_unread(NOT_GRANTED))
+        return True
+
+    def _leave_dates(self) -> bool:
+        """Whether the queries select employeeLeaveDateTime: the token's roles hold its permission, and Graph has not
+        refused it in this read."""
+        if self._with_leave_dates is None:
+            self._with_leave_dates = LEAVE_DATES.covered_by(self._graph_auth.roles())
+        return self._with_leave_dates
 
     def stream_slices(self, **kwargs: Any) -> Iterable[Optional[Mapping[str, Any]]]:
         """One slice per query: `{"sku_id": None}` for the whole roster, or one per Dynamics 365 SKU for its holders.
@@ -120,21 +149,21 @@ class Users(LicenseQueryStream):
         self._report_concealed()
 
     def roster_query(self, stream_slice: Mapping[str, Any]) -> RosterQuery:
-        """The slice's query, with signInActivity while Graph gives it."""
-        return RosterQuery(self._with_activity, LicenseQuery(stream_slice.get("sku_id")))
+        """The slice's query, with signInActivity and employeeLeaveDateTime while Graph gives them."""
+        return RosterQuery(self._with_activity, LicenseQuery(stream_slice.get("sku_id")), self._leave_dates())
 
     def query_of(self, stream_slice: Mapping[str, Any]) -> GraphQuery:
         return self.graph_query(self.roster_query(stream_slice))
 
     def graph_query(self, query: RosterQuery) -> GraphQuery:
-        """The roster query as Graph is asked it: when it selects signInActivity, Graph may refuse that on any page,
-        and the license filter with it on the first; read again from its first page when its page token expires,
+        """The roster query as Graph is asked it: when it selects signInActivity or employeeLeaveDateTime, Graph may
+        refuse them on any page, and the license filter with signInActivity on the first; read again from its first page when its page token expires,
         skipping the users this sync emitted."""
         licensed = query.licenses.sku_id is not None
         return self.query(
             query.params(),
             limits=SIGN_IN_ACTIVITY_LIMITS if query.activity else (),
-            refusals=(activity_refusal,) if query.activity else (),
+            refusals=(field_refusal,) if query.activity or query.leave_dates else (),
             first_refusals=(combined_filter_refusal,) if query.activity and licensed else (),
             resume=FromFirstPage(self._emitted, self.name, self._log),
         )
@@ -165,13 +194,19 @@ class Users(LicenseQueryStream):
             yield from self._read_query(replace(query, activity=False))
 
     def _read_query(self, query: RosterQuery) -> Generator[Mapping[str, Any], None, Optional[object]]:
-        """One query, sent again when Graph refuses signInActivity (retried, then left out); returns the refusal of
-        the license filter with signInActivity, which only the holders' read handles."""
+        """One query, sent again when Graph refuses a field it selects: signInActivity first (retried, then left
+        out), then employeeLeaveDateTime (left out at once, said once); returns the refusal of the license filter with
+        signInActivity, which only the holders' read handles."""
         refusals = 0
         while True:
             refusal = yield from self.read_query(self.graph_query(query), partial(self._asked_for, query))
-            if not isinstance(refusal, ActivityRefusal):
+            if not isinstance(refusal, FieldRefusal):
                 return refusal
+            if not query.activity:
+                self._log.warning(leave_dates_unread(refused_by_graph(refusal.said)))
+                self._with_leave_dates = False
+                query = replace(query, leave_dates=False)
+                continue
             refusals += 1
             if refusals < ACTIVITY_ATTEMPTS:
                 self._sleep(2.0 * refusals)
