@@ -196,7 +196,9 @@ def test_a_query_names_the_limits_it_counts_against_and_the_permission_that_cove
         if kind in (Users, Groups)
         else {"start": "2026-12-01T00:00:00Z", "end": "2026-12-02T00:00:00Z"}
     )
-    query = stream(kind, **settings).query_of(slices)
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)  # a users query asks the token's roles whether it may select employeeLeaveDateTime
+        query = stream(kind, **settings).query_of(slices)
     assert query.limits == limits
     assert query.permission is not None and query.permission.least_privileged == permission
 
@@ -208,7 +210,9 @@ def test_only_an_optional_streams_queries_end_in_a_skip_at_graphs_403():
         json.dumps(graph_error("Authorization_RequestDenied", "No")).encode(),
     )
     groups = stream(Groups).query_of({"sku_id": SALES})
-    users = stream(Users, include_sign_in_activity=False).query_of({"sku_id": SALES})
+    with requests_mock.Mocker() as mocker:
+        register_login(mocker)
+        users = stream(Users, include_sign_in_activity=False).query_of({"sku_id": SALES})
     assert groups.refusal_of(forbidden, first_page=False) == OptionalStreamRefusal("No")
     assert users.refusal_of(forbidden, first_page=True) is None
 
